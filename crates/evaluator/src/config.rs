@@ -1,0 +1,86 @@
+//! Rule inputs (`kmsaudit.toml`): trusted accounts, allowlists, thresholds, suppressions.
+
+use serde::Deserialize;
+
+/// What the rules are configured with. Every field has a default; unknown fields are errors so
+/// that a typo in a config file fails loudly instead of silently not applying.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Accounts outside the organization that may still be trusted (auditors, vendors).
+    pub trusted_accounts: Vec<String>,
+    /// Who may administer keys: IAM ARN patterns (`arn:aws:iam::*:role/KeyAdmin*`) and
+    /// `aws:userid` patterns (`AROAEXAMPLE*`). Empty: KMS-POLICY-ADMIN-ALLOWLIST does not apply.
+    pub admin_allowlist: Vec<String>,
+    /// Alias patterns (`alias/legacy-*`) whose keys' findings are muted.
+    pub key_allowlist: Vec<String>,
+    /// Tag keys every customer-managed key must carry.
+    pub required_tags: Vec<String>,
+    pub max_rotation_days: i64,
+    pub max_grants: usize,
+    pub imported_expiry_days: i64,
+    pub max_principals: usize,
+    /// Regions multi-Region replicas may live in. Empty: any region.
+    pub allowed_regions: Vec<String>,
+    #[serde(rename = "suppress")]
+    pub suppressions: Vec<Suppression>,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig {
+            trusted_accounts: vec![],
+            admin_allowlist: vec![],
+            key_allowlist: vec![],
+            required_tags: vec![],
+            max_rotation_days: 365,
+            max_grants: 20,
+            imported_expiry_days: 30,
+            max_principals: 10,
+            allowed_regions: vec![],
+            suppressions: vec![],
+        }
+    }
+}
+
+/// A justified, expiring exception: findings of `rule` on resources matching `resource` are
+/// MUTED until `expires` (inclusive). An expired suppression stops muting and is reported.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suppression {
+    /// A rule id, or a pattern such as `KMS-GRANT-*`.
+    pub rule: String,
+    /// Resource pattern (`*` and `?`), matched against the finding's resource ARN.
+    pub resource: String,
+    pub justification: String,
+    pub expires: jiff::civil::Date,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("suppression {index} for `{rule}` has an empty justification")]
+    EmptyJustification { index: usize, rule: String },
+    #[error("`{value}` in trusted_accounts is not a 12-digit account id")]
+    BadAccount { value: String },
+}
+
+impl EvalConfig {
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (index, s) in self.suppressions.iter().enumerate() {
+            if s.justification.trim().is_empty() {
+                return Err(ConfigError::EmptyJustification {
+                    index,
+                    rule: s.rule.clone(),
+                });
+            }
+        }
+        for a in &self.trusted_accounts {
+            if !crate::policy_is_account_id(a) {
+                return Err(ConfigError::BadAccount { value: a.clone() });
+            }
+        }
+        Ok(())
+    }
+}

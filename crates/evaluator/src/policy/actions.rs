@@ -1,0 +1,280 @@
+//! The KMS action catalogue and sets of actions as bit sets.
+//!
+//! Statements are expanded against the fixed list of KMS actions once, so that every later
+//! question ("does this principal hold Decrypt?") is a bit test. Patterns of other services
+//! (`s3:*`) match nothing; `*` and `kms:*` match everything. Action names are case-insensitive
+//! in IAM, so matching is done on lowercase text.
+
+use super::wildcard::wildcard_match;
+
+/// Every KMS API action that can appear in a key policy (KMS API reference, 2026).
+pub const KMS_ACTIONS: [&str; 55] = [
+    "CancelKeyDeletion",
+    "ConnectCustomKeyStore",
+    "CreateAlias",
+    "CreateCustomKeyStore",
+    "CreateGrant",
+    "CreateKey",
+    "Decrypt",
+    "DeleteAlias",
+    "DeleteCustomKeyStore",
+    "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret",
+    "DescribeCustomKeyStores",
+    "DescribeKey",
+    "DisableKey",
+    "DisableKeyRotation",
+    "DisconnectCustomKeyStore",
+    "EnableKey",
+    "EnableKeyRotation",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "GenerateRandom",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+    "GetParametersForImport",
+    "GetPublicKey",
+    "ImportKeyMaterial",
+    "ListAliases",
+    "ListGrants",
+    "ListKeyPolicies",
+    "ListKeyRotations",
+    "ListKeys",
+    "ListResourceTags",
+    "ListRetirableGrants",
+    "PutKeyPolicy",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "ReplicateKey",
+    "RetireGrant",
+    "RevokeGrant",
+    "RotateKeyOnDemand",
+    "ScheduleKeyDeletion",
+    "Sign",
+    "SynchronizeMultiRegionKey",
+    "TagResource",
+    "UntagResource",
+    "UpdateAlias",
+    "UpdateCustomKeyStore",
+    "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
+    "Verify",
+    "VerifyMac",
+];
+
+/// A set of KMS actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ActionSet(u64);
+
+impl ActionSet {
+    pub const EMPTY: ActionSet = ActionSet(0);
+    pub const ALL: ActionSet = ActionSet((1u64 << KMS_ACTIONS.len()) - 1);
+
+    /// Cryptographic use of the key.
+    pub fn crypto() -> ActionSet {
+        Self::of(&[
+            "Decrypt",
+            "DeriveSharedSecret",
+            "Encrypt",
+            "GenerateDataKey",
+            "GenerateDataKeyPair",
+            "GenerateDataKeyPairWithoutPlaintext",
+            "GenerateDataKeyWithoutPlaintext",
+            "GenerateMac",
+            "ReEncryptFrom",
+            "ReEncryptTo",
+            "Sign",
+            "Verify",
+            "VerifyMac",
+        ])
+    }
+
+    /// Key administration: changes to the key's policy, state, material, aliases, description
+    /// or replication (the "key administrators" of the default console policy). Tagging is
+    /// deliberately not administration here.
+    pub fn administration() -> ActionSet {
+        Self::of(&[
+            "CancelKeyDeletion",
+            "ConnectCustomKeyStore",
+            "CreateAlias",
+            "CreateCustomKeyStore",
+            "CreateKey",
+            "DeleteAlias",
+            "DeleteCustomKeyStore",
+            "DeleteImportedKeyMaterial",
+            "DisableKey",
+            "DisableKeyRotation",
+            "DisconnectCustomKeyStore",
+            "EnableKey",
+            "EnableKeyRotation",
+            "ImportKeyMaterial",
+            "PutKeyPolicy",
+            "ReplicateKey",
+            "RotateKeyOnDemand",
+            "ScheduleKeyDeletion",
+            "SynchronizeMultiRegionKey",
+            "UpdateAlias",
+            "UpdateCustomKeyStore",
+            "UpdateKeyDescription",
+            "UpdatePrimaryRegion",
+        ])
+    }
+
+    pub fn grant_management() -> ActionSet {
+        Self::of(&[
+            "CreateGrant",
+            "ListGrants",
+            "ListRetirableGrants",
+            "RetireGrant",
+            "RevokeGrant",
+        ])
+    }
+
+    pub fn policy_change() -> ActionSet {
+        Self::of(&["PutKeyPolicy"])
+    }
+
+    pub fn describe_list() -> ActionSet {
+        Self::of(&[
+            "DescribeCustomKeyStores",
+            "DescribeKey",
+            "GetKeyPolicy",
+            "GetKeyRotationStatus",
+            "GetParametersForImport",
+            "GetPublicKey",
+            "ListAliases",
+            "ListKeyPolicies",
+            "ListKeyRotations",
+            "ListKeys",
+            "ListResourceTags",
+        ])
+    }
+
+    /// The set of the named actions (names as in [`KMS_ACTIONS`], without `kms:`).
+    pub fn of(names: &[&str]) -> ActionSet {
+        let mut bits = 0;
+        for name in names {
+            if let Some(i) = KMS_ACTIONS
+                .iter()
+                .position(|a| a.eq_ignore_ascii_case(name))
+            {
+                bits |= 1 << i;
+            }
+        }
+        ActionSet(bits)
+    }
+
+    /// The actions an IAM `Action` pattern matches (`kms:Create*`, `*`, `KMS:decrypt`).
+    pub fn matching(pattern: &str) -> ActionSet {
+        let pattern = pattern.trim().to_ascii_lowercase();
+        if pattern == "*" || pattern == "kms:*" {
+            return ActionSet::ALL;
+        }
+        let Some((service, action)) = pattern.split_once(':') else {
+            return ActionSet::EMPTY;
+        };
+        if !wildcard_match(service, "kms") {
+            return ActionSet::EMPTY;
+        }
+        let mut bits = 0;
+        for (i, name) in KMS_ACTIONS.iter().enumerate() {
+            if wildcard_match(action, &name.to_ascii_lowercase()) {
+                bits |= 1 << i;
+            }
+        }
+        ActionSet(bits)
+    }
+
+    pub fn union(self, other: ActionSet) -> ActionSet {
+        ActionSet(self.0 | other.0)
+    }
+    pub fn intersect(self, other: ActionSet) -> ActionSet {
+        ActionSet(self.0 & other.0)
+    }
+    pub fn minus(self, other: ActionSet) -> ActionSet {
+        ActionSet(self.0 & !other.0)
+    }
+    pub fn complement(self) -> ActionSet {
+        ActionSet(!self.0 & Self::ALL.0)
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn is_all(self) -> bool {
+        self == Self::ALL
+    }
+    pub fn contains_all(self, other: ActionSet) -> bool {
+        self.0 & other.0 == other.0
+    }
+    pub fn overlaps(self, other: ActionSet) -> bool {
+        self.0 & other.0 != 0
+    }
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// `kms:`-prefixed names, in catalogue order.
+    pub fn names(self) -> Vec<String> {
+        KMS_ACTIONS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, n)| format!("kms:{n}"))
+            .collect()
+    }
+
+    /// A short human rendering: `kms:*` for everything, else the names (at most 6).
+    pub fn describe(self) -> String {
+        if self.is_all() {
+            return "kms:* (every KMS action)".to_string();
+        }
+        let names = self.names();
+        if names.len() > 6 {
+            format!("{} and {} more", names[..6].join(", "), names.len() - 6)
+        } else {
+            names.join(", ")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_expand_case_insensitively() {
+        assert_eq!(ActionSet::matching("*"), ActionSet::ALL);
+        assert_eq!(ActionSet::matching("KMS:*"), ActionSet::ALL);
+        assert_eq!(
+            ActionSet::matching("kms:decrypt"),
+            ActionSet::of(&["Decrypt"])
+        );
+        assert_eq!(
+            ActionSet::matching("kms:ReEncrypt*"),
+            ActionSet::of(&["ReEncryptFrom", "ReEncryptTo"])
+        );
+        assert_eq!(
+            ActionSet::matching("kms:*crypt"),
+            ActionSet::of(&["Decrypt", "Encrypt"])
+        );
+        assert_eq!(ActionSet::matching("s3:*"), ActionSet::EMPTY);
+        assert_eq!(ActionSet::matching("garbage"), ActionSet::EMPTY);
+        assert!(ActionSet::matching("kms:Create*")
+            .contains_all(ActionSet::of(&["CreateGrant", "CreateAlias"])));
+    }
+
+    #[test]
+    fn categories_are_disjoint_where_they_must_be() {
+        assert!(!ActionSet::crypto().overlaps(ActionSet::administration()));
+        assert!(ActionSet::administration().contains_all(ActionSet::policy_change()));
+        assert_eq!(ActionSet::ALL.len(), KMS_ACTIONS.len());
+        assert_eq!(
+            ActionSet::matching("kms:Decrypt").complement().len(),
+            KMS_ACTIONS.len() - 1
+        );
+    }
+}

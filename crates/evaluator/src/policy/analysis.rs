@@ -1,0 +1,415 @@
+//! Who may do what with the key, after explicit Deny statements.
+//!
+//! Each Allow statement becomes one [`Access`] per principal: the principal, the KMS actions,
+//! and how far the statement's conditions narrow the principal ([`Reach`]). Deny statements are
+//! then applied in order of the policy, following the IAM rule that an explicit Deny overrides
+//! any Allow:
+//!
+//! * an unconditional Deny covering the principal removes the actions it names;
+//! * a Deny whose only condition is a negated caller-identifying condition (e.g.
+//!   `StringNotEquals aws:SourceVpce vpce-1`) narrows the Allow to callers that satisfy the
+//!   positive form, for the actions it names;
+//! * a Deny with any other condition may or may not apply to a given request: it is ignored,
+//!   which can only over-state access, never under-state it;
+//! * a Deny naming specific principals only covers Allows to the same principal (or to
+//!   identities of the same account); a Deny with `NotPrincipal` narrows an Allow to everyone
+//!   down to the exempted principals.
+
+use std::collections::BTreeSet;
+
+use super::actions::ActionSet;
+use super::condition::{Condition, Pin};
+use super::parse::{Effect, Policy, Principal, PrincipalSpec, Statement};
+
+/// How far conditions narrow "everyone". All fields empty: anyone at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// Only callers from these accounts.
+    pub accounts: Option<BTreeSet<String>>,
+    /// Only callers from these organizations.
+    pub orgs: Option<BTreeSet<String>>,
+    /// Only callers from this network origin or with this identity, in words.
+    pub restricted: Vec<String>,
+}
+
+impl Reach {
+    pub fn is_anyone(&self) -> bool {
+        self.accounts.is_none() && self.orgs.is_none() && self.restricted.is_empty()
+    }
+
+    fn narrow(&mut self, pin: &Pin) {
+        match pin {
+            Pin::Accounts(a) => {
+                self.accounts = Some(match self.accounts.take() {
+                    Some(prev) => prev.intersection(a).cloned().collect(),
+                    None => a.clone(),
+                })
+            }
+            Pin::Orgs(o) => {
+                self.orgs = Some(match self.orgs.take() {
+                    Some(prev) => prev.intersection(o).cloned().collect(),
+                    None => o.clone(),
+                })
+            }
+            Pin::Restricted(what) => self.restricted.push(what.clone()),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        if self.is_anyone() {
+            return "anyone".into();
+        }
+        let mut parts = Vec::new();
+        if let Some(a) = &self.accounts {
+            parts.push(format!(
+                "accounts {}",
+                a.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if let Some(o) = &self.orgs {
+            parts.push(format!(
+                "organization {}",
+                o.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        parts.extend(self.restricted.iter().cloned());
+        parts.join(" and ")
+    }
+}
+
+/// Who an Allow reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    /// `Principal: "*"` (or `NotPrincipal`), narrowed by conditions.
+    Everyone {
+        reach: Reach,
+        except: Vec<Principal>,
+    },
+    /// An account, IAM identity, federated or canonical user.
+    Named(Principal),
+    /// An AWS service principal, acting on behalf of `on_behalf_of` (`aws:SourceAccount`...).
+    Service { name: String, on_behalf_of: Reach },
+}
+
+impl Who {
+    pub fn describe(&self) -> String {
+        match self {
+            Who::Everyone { reach, except } if except.is_empty() => {
+                if reach.is_anyone() {
+                    "* (anyone)".into()
+                } else {
+                    format!("* restricted to {}", reach.describe())
+                }
+            }
+            Who::Everyone { reach, except } => format!(
+                "everyone except {} (NotPrincipal), restricted to {}",
+                except
+                    .iter()
+                    .map(Principal::describe)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                reach.describe()
+            ),
+            Who::Named(p) => p.describe(),
+            Who::Service { name, on_behalf_of } => {
+                if on_behalf_of.is_anyone() {
+                    format!("service {name} on behalf of any account")
+                } else {
+                    format!("service {name} on behalf of {}", on_behalf_of.describe())
+                }
+            }
+        }
+    }
+
+    /// Whether this is the account root of `account`.
+    pub fn is_account_root(&self, account: Option<&str>) -> bool {
+        matches!((self, account), (Who::Named(Principal::Account(a)), Some(k)) if a == k)
+    }
+}
+
+/// One principal's allowed actions from one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub statement_index: usize,
+    pub sid: Option<String>,
+    pub who: Who,
+    pub actions: ActionSet,
+    /// Every condition of the statement, written out.
+    pub conditions: Vec<String>,
+    /// `Bool kms:GrantIsForAWSResource true` is present.
+    pub grant_for_aws_resource: bool,
+    /// `StringEquals aws:PrincipalType Account` is present.
+    pub principal_type_account: bool,
+    /// `aws:userid` values the statement requires, if any.
+    pub userids: Vec<String>,
+    /// Deny statements that narrowed this access (indices).
+    pub narrowed_by: Vec<usize>,
+}
+
+impl Access {
+    pub fn condition_text(&self) -> Option<String> {
+        (!self.conditions.is_empty()).then(|| self.conditions.join("; "))
+    }
+}
+
+/// The analysis of one key policy.
+#[derive(Debug, Clone, Default)]
+pub struct Analysis {
+    pub accesses: Vec<Access>,
+    /// Distinct principals named in Allow statements.
+    pub principals: BTreeSet<Principal>,
+}
+
+/// Analyzes a parsed policy for the key `key_arn` (unknown for `lint-policy`).
+pub fn analyze(policy: &Policy, key_arn: Option<&str>) -> Analysis {
+    let mut analysis = Analysis::default();
+    for st in policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+    {
+        if st.resources.applies_to(key_arn) == Some(false) || st.actions.set.is_empty() {
+            continue;
+        }
+        allow_accesses(st, &mut analysis);
+    }
+    for deny in policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Deny)
+    {
+        // A Deny is only applied where it certainly covers the key.
+        if deny.resources.applies_to(key_arn) != Some(true) || deny.actions.set.is_empty() {
+            continue;
+        }
+        apply_deny(deny, &mut analysis.accesses);
+    }
+    analysis.accesses.retain(|a| !a.actions.is_empty());
+    analysis
+}
+
+fn allow_accesses(st: &Statement, analysis: &mut Analysis) {
+    let mut reach = Reach::default();
+    let mut source_reach = Reach::default();
+    let mut userids = Vec::new();
+    for c in &st.conditions {
+        if let Some(pin) = c.allow_pin() {
+            reach.narrow(&pin);
+            if c.key.starts_with("aws:source") {
+                source_reach.narrow(&pin);
+            }
+        }
+        if let Some(values) = c.userid_values() {
+            userids.extend(values.iter().cloned());
+        }
+    }
+    let template = Access {
+        statement_index: st.index,
+        sid: st.sid.clone(),
+        who: Who::Everyone {
+            reach: Reach::default(),
+            except: vec![],
+        },
+        actions: st.actions.set,
+        conditions: st.conditions.iter().map(Condition::describe).collect(),
+        grant_for_aws_resource: st
+            .conditions
+            .iter()
+            .any(Condition::is_grant_for_aws_resource),
+        principal_type_account: st
+            .conditions
+            .iter()
+            .any(Condition::is_principal_type_account),
+        userids,
+        narrowed_by: vec![],
+    };
+    match &st.principals {
+        PrincipalSpec::NotPrincipal(except) => {
+            analysis.accesses.push(Access {
+                who: Who::Everyone {
+                    reach,
+                    except: except.clone(),
+                },
+                ..template
+            });
+        }
+        PrincipalSpec::Principal(list) => {
+            for p in list {
+                let who = match p {
+                    Principal::Anyone => Who::Everyone {
+                        reach: reach.clone(),
+                        except: vec![],
+                    },
+                    Principal::Service(name) => Who::Service {
+                        name: name.clone(),
+                        on_behalf_of: source_reach.clone(),
+                    },
+                    other => Who::Named(other.clone()),
+                };
+                if !matches!(p, Principal::Anyone) {
+                    analysis.principals.insert(p.clone());
+                }
+                analysis.accesses.push(Access {
+                    who,
+                    ..template.clone()
+                });
+            }
+        }
+    }
+}
+
+/// What a Deny statement does to the Allows it covers.
+enum DenyKind {
+    Unconditional,
+    Pin(Pin),
+    /// Conditions we cannot turn into a narrowing: ignored.
+    Opaque,
+}
+
+fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
+    let kind = match deny.conditions.as_slice() {
+        [] => DenyKind::Unconditional,
+        [only] => only.deny_pin().map_or(DenyKind::Opaque, DenyKind::Pin),
+        _ => DenyKind::Opaque,
+    };
+    if matches!(kind, DenyKind::Opaque) {
+        return;
+    }
+    let mut added = Vec::new();
+    for access in accesses.iter_mut() {
+        let overlap = access.actions.intersect(deny.actions.set);
+        if overlap.is_empty() {
+            continue;
+        }
+        match (&deny.principals, &kind) {
+            (PrincipalSpec::NotPrincipal(exempt), DenyKind::Unconditional) => {
+                // Everyone but `exempt` is denied: an Allow to everyone keeps only the exempt.
+                if let Who::Everyone { reach, .. } = &access.who {
+                    let accounts: BTreeSet<String> = exempt
+                        .iter()
+                        .filter_map(|p| p.account().map(str::to_string))
+                        .collect();
+                    let mut narrowed = reach.clone();
+                    narrowed.narrow(&Pin::Accounts(accounts));
+                    split(access, overlap, deny.index, &mut added, |who| {
+                        if let Who::Everyone { reach, .. } = who {
+                            *reach = narrowed.clone();
+                        }
+                    });
+                } else if !exempt.iter().any(|e| covers(e, &access.who)) {
+                    access.actions = access.actions.minus(overlap);
+                }
+            }
+            (PrincipalSpec::NotPrincipal(_), _) => {}
+            (PrincipalSpec::Principal(list), kind) => {
+                if !list.iter().any(|p| covers(p, &access.who)) {
+                    continue;
+                }
+                match kind {
+                    DenyKind::Unconditional => access.actions = access.actions.minus(overlap),
+                    DenyKind::Pin(pin) => {
+                        split(access, overlap, deny.index, &mut added, |who| match who {
+                            Who::Everyone { reach, .. } => reach.narrow(pin),
+                            Who::Service { on_behalf_of, .. } => on_behalf_of.narrow(pin),
+                            Who::Named(_) => {}
+                        })
+                    }
+                    DenyKind::Opaque => {}
+                }
+            }
+        }
+    }
+    accesses.extend(added);
+}
+
+/// Moves `overlap` out of `access` into a narrowed copy.
+fn split(
+    access: &mut Access,
+    overlap: ActionSet,
+    deny_index: usize,
+    added: &mut Vec<Access>,
+    narrow: impl FnOnce(&mut Who),
+) {
+    let mut narrowed = access.clone();
+    narrowed.actions = overlap;
+    narrowed.narrowed_by.push(deny_index);
+    narrow(&mut narrowed.who);
+    access.actions = access.actions.minus(overlap);
+    added.push(narrowed);
+}
+
+/// Whether a Deny naming `denied` covers the principal of an Allow.
+fn covers(denied: &Principal, who: &Who) -> bool {
+    match (denied, who) {
+        (Principal::Anyone, _) => true,
+        (Principal::Account(a), Who::Named(p)) => p.account() == Some(a.as_str()),
+        (d, Who::Named(p)) => d == p,
+        (Principal::Service(d), Who::Service { name, .. }) => d == name,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::parse::parse_policy;
+
+    fn accesses(json: &str) -> Vec<Access> {
+        analyze(
+            &parse_policy(json).unwrap(),
+            Some("arn:aws:kms:us-east-1:111122223333:key/k"),
+        )
+        .accesses
+    }
+
+    #[test]
+    fn deny_unless_vpce_narrows_public_allow() {
+        let a = accesses(
+            r#"{"Statement":[
+            {"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"},
+            {"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEquals":{"aws:SourceVpce":"vpce-1a2b"}}}]}"#,
+        );
+        assert_eq!(a.len(), 1);
+        let Who::Everyone { reach, .. } = &a[0].who else {
+            panic!()
+        };
+        assert!(!reach.is_anyone());
+        assert_eq!(a[0].narrowed_by, vec![1]);
+    }
+
+    #[test]
+    fn unconditional_deny_removes_actions() {
+        let a = accesses(
+            r#"{"Statement":[
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/R"},"Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"},
+            {"Effect":"Deny","Principal":{"AWS":"111122223333"},"Action":"kms:Decrypt","Resource":"*"}]}"#,
+        );
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].actions, ActionSet::of(&["Encrypt"]));
+    }
+
+    #[test]
+    fn deny_with_unrelated_condition_is_ignored() {
+        let a = accesses(
+            r#"{"Statement":[
+            {"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"},
+            {"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#,
+        );
+        let Who::Everyone { reach, .. } = &a[0].who else {
+            panic!()
+        };
+        assert!(reach.is_anyone());
+    }
+
+    #[test]
+    fn deny_on_other_resource_is_ignored_and_allow_on_other_resource_skipped() {
+        let a = accesses(
+            r#"{"Statement":[
+            {"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"arn:aws:kms:us-east-1:111122223333:key/other"},
+            {"Effect":"Allow","Principal":"*","Action":"kms:Encrypt","Resource":"*"},
+            {"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"arn:aws:kms:us-east-1:111122223333:key/other"}]}"#,
+        );
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].actions, ActionSet::of(&["Encrypt"]));
+    }
+}

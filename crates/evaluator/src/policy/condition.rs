@@ -1,0 +1,592 @@
+//! Condition operators and what a condition says about *who* can make a request.
+//!
+//! The evaluator never has a concrete request; it asks of each condition whether it pins the
+//! caller (or the caller's network origin) to concrete values. The rules followed, from the IAM
+//! policy evaluation logic and the condition operator reference:
+//!
+//! * A key absent from the request context makes a positive operator (`StringEquals`,
+//!   `ArnLike`, `IpAddress`, ...) false and a negated one (`StringNotEquals`, `ArnNotLike`,
+//!   `NotIpAddress`, ...) true. `...IfExists` makes any operator true when the key is absent.
+//! * Values of one key are ORed (NORed for negated operators); keys and operators are ANDed.
+//! * `ForAllValues:` is true when the key is absent (vacuous truth), so in an Allow it pins
+//!   nobody. `ForAnyValue:` is false when the key is absent, like a plain positive operator.
+//! * In an **Allow**, a positive operator on a caller-identifying key with concrete values pins
+//!   the caller. `IfExists` defeats the pin unless the key is present in every authenticated
+//!   KMS request (`kms:CallerAccount`, `aws:PrincipalAccount`, `aws:PrincipalArn`,
+//!   `aws:userid`): a caller from outside any organization has no `aws:PrincipalOrgID`, so
+//!   `StringEqualsIfExists aws:PrincipalOrgID` lets them in.
+//! * In a **Deny**, a negated operator on such a key with concrete values denies everyone
+//!   outside the values, with or without `IfExists` (an absent key makes the Deny apply).
+//! * A value with a wildcard in its identifying part (`*`, `o-*`, `arn:aws:iam::*:role/x`), or
+//!   with a policy variable (`${...}`), pins nobody, because one such value lets anyone in.
+//! * `kms:ViaService`, `kms:EncryptionContext:*`, `kms:GrantIsForAWSResource`,
+//!   `aws:SecureTransport`, `aws:CurrentTime` and other request properties do not say who the
+//!   caller is: any principal can call through a service or choose an encryption context.
+
+use std::collections::BTreeSet;
+
+use super::wildcard::has_wildcard;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaseOperator {
+    StringEquals,
+    StringNotEquals,
+    StringEqualsIgnoreCase,
+    StringNotEqualsIgnoreCase,
+    StringLike,
+    StringNotLike,
+    NumericEquals,
+    NumericNotEquals,
+    NumericLessThan,
+    NumericLessThanEquals,
+    NumericGreaterThan,
+    NumericGreaterThanEquals,
+    DateEquals,
+    DateNotEquals,
+    DateLessThan,
+    DateLessThanEquals,
+    DateGreaterThan,
+    DateGreaterThanEquals,
+    Bool,
+    BinaryEquals,
+    IpAddress,
+    NotIpAddress,
+    ArnEquals,
+    ArnLike,
+    ArnNotEquals,
+    ArnNotLike,
+    Null,
+}
+
+const BASE_OPERATORS: [(&str, BaseOperator); 27] = {
+    use BaseOperator::*;
+    [
+        ("StringEquals", StringEquals),
+        ("StringNotEquals", StringNotEquals),
+        ("StringEqualsIgnoreCase", StringEqualsIgnoreCase),
+        ("StringNotEqualsIgnoreCase", StringNotEqualsIgnoreCase),
+        ("StringLike", StringLike),
+        ("StringNotLike", StringNotLike),
+        ("NumericEquals", NumericEquals),
+        ("NumericNotEquals", NumericNotEquals),
+        ("NumericLessThan", NumericLessThan),
+        ("NumericLessThanEquals", NumericLessThanEquals),
+        ("NumericGreaterThan", NumericGreaterThan),
+        ("NumericGreaterThanEquals", NumericGreaterThanEquals),
+        ("DateEquals", DateEquals),
+        ("DateNotEquals", DateNotEquals),
+        ("DateLessThan", DateLessThan),
+        ("DateLessThanEquals", DateLessThanEquals),
+        ("DateGreaterThan", DateGreaterThan),
+        ("DateGreaterThanEquals", DateGreaterThanEquals),
+        ("Bool", Bool),
+        ("BinaryEquals", BinaryEquals),
+        ("IpAddress", IpAddress),
+        ("NotIpAddress", NotIpAddress),
+        ("ArnEquals", ArnEquals),
+        ("ArnLike", ArnLike),
+        ("ArnNotEquals", ArnNotEquals),
+        ("ArnNotLike", ArnNotLike),
+        ("Null", Null),
+    ]
+};
+
+impl BaseOperator {
+    fn name(self) -> &'static str {
+        BASE_OPERATORS
+            .iter()
+            .find(|(_, op)| *op == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
+
+    /// Positive matching operators: true only when the key is present and matches.
+    fn is_positive_match(self) -> bool {
+        use BaseOperator::*;
+        matches!(
+            self,
+            StringEquals | StringEqualsIgnoreCase | StringLike | ArnEquals | ArnLike | IpAddress
+        )
+    }
+
+    /// Negated matching operators: true when the key is absent or matches none of the values.
+    fn is_negated_match(self) -> bool {
+        use BaseOperator::*;
+        matches!(
+            self,
+            StringNotEquals
+                | StringNotEqualsIgnoreCase
+                | StringNotLike
+                | ArnNotEquals
+                | ArnNotLike
+                | NotIpAddress
+        )
+    }
+
+    /// Operators whose values may hold `*` / `?` wildcards. (`ArnEquals` matches like
+    /// `ArnLike` in IAM.) Under `StringEquals` a `*` is a literal character.
+    fn has_wildcards(self) -> bool {
+        use BaseOperator::*;
+        matches!(
+            self,
+            StringLike | StringNotLike | ArnEquals | ArnLike | ArnNotEquals | ArnNotLike
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetQualifier {
+    None,
+    ForAnyValue,
+    ForAllValues,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub base: BaseOperator,
+    pub if_exists: bool,
+    pub set: SetQualifier,
+}
+
+impl Operator {
+    /// Parses `StringEquals`, `StringLikeIfExists`, `ForAnyValue:StringEquals`, ...
+    /// case-insensitively. `Null` takes no `IfExists`.
+    pub fn parse(name: &str) -> Option<Operator> {
+        let (set, rest) = match name.split_once(':') {
+            Some((q, rest)) if q.eq_ignore_ascii_case("ForAnyValue") => {
+                (SetQualifier::ForAnyValue, rest)
+            }
+            Some((q, rest)) if q.eq_ignore_ascii_case("ForAllValues") => {
+                (SetQualifier::ForAllValues, rest)
+            }
+            Some(_) => return None,
+            None => (SetQualifier::None, name),
+        };
+        let (rest, if_exists) = match rest.len().checked_sub("IfExists".len()) {
+            Some(cut)
+                if rest.is_char_boundary(cut) && rest[cut..].eq_ignore_ascii_case("IfExists") =>
+            {
+                (&rest[..cut], true)
+            }
+            _ => (rest, false),
+        };
+        let base = BASE_OPERATORS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(rest))
+            .map(|(_, op)| *op)?;
+        if if_exists && base == BaseOperator::Null {
+            return None;
+        }
+        Some(Operator {
+            base,
+            if_exists,
+            set,
+        })
+    }
+
+    pub fn name(&self) -> String {
+        let prefix = match self.set {
+            SetQualifier::None => "",
+            SetQualifier::ForAnyValue => "ForAnyValue:",
+            SetQualifier::ForAllValues => "ForAllValues:",
+        };
+        format!(
+            "{prefix}{}{}",
+            self.base.name(),
+            if self.if_exists { "IfExists" } else { "" }
+        )
+    }
+}
+
+/// One operator × key with its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub operator: Operator,
+    /// Lowercase: condition keys are case-insensitive.
+    pub key: String,
+    pub key_as_written: String,
+    pub values: Vec<String>,
+}
+
+/// What a pinning condition restricts the caller to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    Accounts(BTreeSet<String>),
+    Orgs(BTreeSet<String>),
+    /// Network origin or identity pinned, in words (`aws:SourceVpce vpce-1a2b`).
+    Restricted(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    /// Values are account ids.
+    Account,
+    /// Values are ARNs; the account field is what pins.
+    Arn,
+    Org,
+    /// `o-xxx/r-xxx/ou-xxx/...`: the organization id (first segment) is what pins.
+    OrgPath,
+    Network,
+    Identity,
+}
+
+fn key_kind(key: &str) -> Option<KeyKind> {
+    Some(match key {
+        "kms:calleraccount" | "aws:principalaccount" | "aws:sourceaccount" | "aws:sourceowner" => {
+            KeyKind::Account
+        }
+        "aws:principalarn" | "aws:sourcearn" => KeyKind::Arn,
+        "aws:principalorgid" | "aws:sourceorgid" => KeyKind::Org,
+        "aws:principalorgpaths" | "aws:sourceorgpaths" => KeyKind::OrgPath,
+        "aws:sourcevpce" | "aws:sourcevpc" | "aws:sourceip" | "aws:vpcsourceip" => KeyKind::Network,
+        "aws:userid" | "aws:username" => KeyKind::Identity,
+        _ => return None,
+    })
+}
+
+/// Keys present in every authenticated KMS request, so `IfExists` cannot be dodged.
+fn always_present(key: &str) -> bool {
+    matches!(
+        key,
+        "kms:calleraccount" | "aws:principalaccount" | "aws:principalarn" | "aws:userid"
+    )
+}
+
+impl Condition {
+    pub fn describe(&self) -> String {
+        let values = if self.values.len() == 1 {
+            self.values[0].clone()
+        } else {
+            format!("[{}]", self.values.join(", "))
+        };
+        format!(
+            "{} {} = {}",
+            self.operator.name(),
+            self.key_as_written,
+            values
+        )
+    }
+
+    /// The pin this condition puts on the caller when it appears in an **Allow** statement.
+    pub fn allow_pin(&self) -> Option<Pin> {
+        let op = &self.operator;
+        if !op.base.is_positive_match() || op.set == SetQualifier::ForAllValues {
+            return None;
+        }
+        if op.if_exists && !always_present(&self.key) {
+            return None;
+        }
+        self.pin_from_values()
+    }
+
+    /// The pin this condition puts on everyone it does not deny, when it appears in a **Deny**.
+    pub fn deny_pin(&self) -> Option<Pin> {
+        let op = &self.operator;
+        if !op.base.is_negated_match() || op.set != SetQualifier::None {
+            return None;
+        }
+        self.pin_from_values()
+    }
+
+    fn pin_from_values(&self) -> Option<Pin> {
+        let kind = key_kind(&self.key)?;
+        if matches!(
+            self.operator.base,
+            BaseOperator::IpAddress | BaseOperator::NotIpAddress
+        ) && !matches!(self.key.as_str(), "aws:sourceip" | "aws:vpcsourceip")
+        {
+            return None;
+        }
+        if self.values.is_empty() || self.values.iter().any(|v| v.contains("${")) {
+            return None;
+        }
+        let wild = self.operator.base.has_wildcards();
+        match kind {
+            KeyKind::Account => {
+                if wild && self.values.iter().any(|v| has_wildcard(v)) {
+                    return None;
+                }
+                // Under StringEquals a value that is not an account id matches no caller.
+                Some(Pin::Accounts(
+                    self.values
+                        .iter()
+                        .filter(|v| is_account_id(v))
+                        .cloned()
+                        .collect(),
+                ))
+            }
+            KeyKind::Arn => {
+                let mut accounts = BTreeSet::new();
+                for v in &self.values {
+                    let account = kmsaudit_model::arn_account(v)?;
+                    if has_wildcard(account) {
+                        return None;
+                    }
+                    accounts.insert(account.to_string());
+                }
+                Some(Pin::Accounts(accounts))
+            }
+            KeyKind::Org => {
+                if wild && self.values.iter().any(|v| has_wildcard(v)) {
+                    return None;
+                }
+                Some(Pin::Orgs(self.values.iter().cloned().collect()))
+            }
+            KeyKind::OrgPath => {
+                let mut orgs = BTreeSet::new();
+                for v in &self.values {
+                    let org = v.split('/').next().unwrap_or("");
+                    if org.is_empty() || has_wildcard(org) {
+                        return None;
+                    }
+                    orgs.insert(org.to_string());
+                }
+                Some(Pin::Orgs(orgs))
+            }
+            KeyKind::Network => {
+                let open =
+                    |v: &str| v == "0.0.0.0/0" || v == "::/0" || v.trim_matches('*').is_empty();
+                if self
+                    .values
+                    .iter()
+                    .any(|v| open(v) || (wild && has_wildcard(v)))
+                {
+                    return None;
+                }
+                Some(Pin::Restricted(format!(
+                    "{} {}",
+                    self.key_as_written,
+                    self.values.join(", ")
+                )))
+            }
+            KeyKind::Identity => {
+                // `AROAEXAMPLEID:*` pins one role's sessions; `AROA*` or `*` pins nothing.
+                let literal_prefix = |v: &str| v.find(['*', '?']).map_or(v.len(), |i| i);
+                if self.values.iter().any(|v| wild && literal_prefix(v) <= 4) {
+                    return None;
+                }
+                Some(Pin::Restricted(format!(
+                    "{} {}",
+                    self.key_as_written,
+                    self.values.join(", ")
+                )))
+            }
+        }
+    }
+
+    /// `Bool kms:GrantIsForAWSResource true`: grants only for AWS services integrated with KMS.
+    pub fn is_grant_for_aws_resource(&self) -> bool {
+        self.key == "kms:grantisforawsresource"
+            && self.operator.base == BaseOperator::Bool
+            && self.operator.set == SetQualifier::None
+            && self.values.len() == 1
+            && self.values[0].eq_ignore_ascii_case("true")
+    }
+
+    /// `StringEquals aws:PrincipalType Account`: only the account root itself, not IAM
+    /// identities the account's IAM policies would delegate to.
+    pub fn is_principal_type_account(&self) -> bool {
+        self.key == "aws:principaltype"
+            && matches!(
+                self.operator.base,
+                BaseOperator::StringEquals | BaseOperator::StringEqualsIgnoreCase
+            )
+            && !self.operator.if_exists
+            && self.operator.set == SetQualifier::None
+            && !self.values.is_empty()
+            && self
+                .values
+                .iter()
+                .all(|v| v.eq_ignore_ascii_case("Account"))
+    }
+
+    /// The `aws:userid` patterns of a positive condition (admin allowlist input).
+    pub fn userid_values(&self) -> Option<&[String]> {
+        (self.key == "aws:userid" && self.operator.base.is_positive_match())
+            .then_some(&self.values[..])
+    }
+}
+
+pub(crate) fn is_account_id(v: &str) -> bool {
+    v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cond(op: &str, key: &str, values: &[&str]) -> Condition {
+        Condition {
+            operator: Operator::parse(op).unwrap(),
+            key: key.to_ascii_lowercase(),
+            key_as_written: key.into(),
+            values: values.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn operator_names_parse_with_qualifiers() {
+        let op = Operator::parse("ForAnyValue:StringLikeIfExists").unwrap();
+        assert_eq!(op.base, BaseOperator::StringLike);
+        assert!(op.if_exists);
+        assert_eq!(op.set, SetQualifier::ForAnyValue);
+        assert_eq!(op.name(), "ForAnyValue:StringLikeIfExists");
+        assert_eq!(
+            Operator::parse("stringequals").unwrap().base,
+            BaseOperator::StringEquals
+        );
+        assert!(Operator::parse("NullIfExists").is_none());
+        assert!(Operator::parse("ForSomeValues:StringEquals").is_none());
+        assert!(Operator::parse("StringEqualz").is_none());
+        assert!(Operator::parse("IfExists").is_none());
+    }
+
+    #[test]
+    fn allow_pins() {
+        let org = cond("StringEquals", "aws:PrincipalOrgID", &["o-abc123"]);
+        assert_eq!(
+            org.allow_pin(),
+            Some(Pin::Orgs(["o-abc123".to_string()].into()))
+        );
+        assert_eq!(
+            cond("StringLike", "aws:PrincipalOrgID", &["o-*"]).allow_pin(),
+            None
+        );
+        assert_eq!(
+            cond("StringEqualsIfExists", "aws:PrincipalOrgID", &["o-abc123"]).allow_pin(),
+            None
+        );
+        assert!(cond(
+            "StringEqualsIfExists",
+            "kms:CallerAccount",
+            &["111122223333"]
+        )
+        .allow_pin()
+        .is_some());
+        assert_eq!(
+            cond(
+                "ForAllValues:StringEquals",
+                "aws:PrincipalOrgID",
+                &["o-abc123"]
+            )
+            .allow_pin(),
+            None
+        );
+        assert!(cond(
+            "ForAnyValue:StringEquals",
+            "aws:PrincipalOrgID",
+            &["o-abc123"]
+        )
+        .allow_pin()
+        .is_some());
+        assert_eq!(
+            cond("StringNotEquals", "aws:PrincipalOrgID", &["o-abc123"]).allow_pin(),
+            None
+        );
+        assert_eq!(
+            cond(
+                "StringEquals",
+                "kms:ViaService",
+                &["ec2.us-east-1.amazonaws.com"]
+            )
+            .allow_pin(),
+            None
+        );
+        assert_eq!(
+            cond("StringLike", "kms:CallerAccount", &["*"]).allow_pin(),
+            None
+        );
+        assert_eq!(
+            cond(
+                "StringEquals",
+                "kms:CallerAccount",
+                &["${aws:PrincipalAccount}"]
+            )
+            .allow_pin(),
+            None
+        );
+        assert_eq!(
+            cond(
+                "ArnLike",
+                "aws:PrincipalArn",
+                &["arn:aws:iam::111122223333:role/app-*"]
+            )
+            .allow_pin(),
+            Some(Pin::Accounts(["111122223333".to_string()].into()))
+        );
+        assert_eq!(
+            cond("ArnLike", "aws:PrincipalArn", &["arn:aws:iam::*:role/app"]).allow_pin(),
+            None
+        );
+        assert_eq!(
+            cond("IpAddress", "aws:SourceIp", &["0.0.0.0/0"]).allow_pin(),
+            None
+        );
+        assert!(cond("IpAddress", "aws:SourceIp", &["203.0.113.0/24"])
+            .allow_pin()
+            .is_some());
+        assert!(
+            cond("StringLike", "aws:userid", &["AROAOTTERFGJHZSLLMNZP:*"])
+                .allow_pin()
+                .is_some()
+        );
+        assert_eq!(
+            cond("StringLike", "aws:userid", &["AROA*"]).allow_pin(),
+            None
+        );
+        assert_eq!(
+            cond(
+                "ForAnyValue:StringLike",
+                "aws:PrincipalOrgPaths",
+                &["o-a1b2c3/r-ab12/ou-ab12-11111111/*"]
+            )
+            .allow_pin(),
+            Some(Pin::Orgs(["o-a1b2c3".to_string()].into()))
+        );
+        // one open value among concrete ones opens the condition (values are ORed)
+        assert_eq!(
+            cond("StringLike", "kms:CallerAccount", &["111122223333", "*"]).allow_pin(),
+            None
+        );
+    }
+
+    #[test]
+    fn deny_pins() {
+        assert!(
+            cond("StringNotEquals", "aws:SourceVpce", &["vpce-1a2b3c4d"])
+                .deny_pin()
+                .is_some()
+        );
+        assert!(cond(
+            "StringNotEqualsIfExists",
+            "aws:PrincipalOrgID",
+            &["o-abc123"]
+        )
+        .deny_pin()
+        .is_some());
+        assert_eq!(
+            cond("StringEquals", "aws:SourceVpce", &["vpce-1a2b3c4d"]).deny_pin(),
+            None
+        );
+        assert_eq!(
+            cond("StringNotLike", "aws:PrincipalOrgID", &["*"]).deny_pin(),
+            None
+        );
+        assert_eq!(
+            cond("Bool", "aws:SecureTransport", &["false"]).deny_pin(),
+            None
+        );
+    }
+
+    #[test]
+    fn special_conditions() {
+        assert!(cond("Bool", "kms:GrantIsForAWSResource", &["true"]).is_grant_for_aws_resource());
+        assert!(cond("Bool", "KMS:grantIsForAwsResource", &["TRUE"]).is_grant_for_aws_resource());
+        assert!(!cond("Bool", "kms:GrantIsForAWSResource", &["false"]).is_grant_for_aws_resource());
+        assert!(cond("StringEquals", "aws:PrincipalType", &["Account"]).is_principal_type_account());
+        assert!(
+            !cond("StringEqualsIfExists", "aws:PrincipalType", &["Account"])
+                .is_principal_type_account()
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! The key policy engine: IAM policy JSON → normalized statements → who may do what.
+
+mod actions;
+mod analysis;
+mod condition;
+mod parse;
+mod wildcard;
+
+pub use actions::{ActionSet, KMS_ACTIONS};
+pub use analysis::{analyze, Access, Analysis, Reach, Who};
+pub use condition::{BaseOperator, Condition, Operator, Pin, SetQualifier};
+pub use parse::{
+    parse_policy, ActionSpec, Effect, Policy, PolicyError, Principal, PrincipalSpec, ResourceSpec,
+    Statement,
+};
+pub(crate) use wildcard::wildcard_match;

@@ -1,0 +1,531 @@
+//! IAM policy JSON → normalized statements.
+//!
+//! The grammar as key policies use it: `Statement` as an object or an array; `Principal` /
+//! `NotPrincipal` as `"*"` or a map of `AWS` / `Service` / `Federated` / `CanonicalUser` to a
+//! string or list; `Action` / `NotAction`, `Resource` / `NotResource` as string or list;
+//! `Condition` as operator → key → value(s). Operator and key names are case-insensitive.
+//! Anything outside the grammar is a [`PolicyError`] with the JSON path (and, for JSON syntax
+//! errors, the line and column): never a panic, never silently dropped.
+
+use serde_json::Value;
+
+use super::actions::ActionSet;
+use super::condition::{Condition, Operator};
+
+/// A key policy, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub version: Option<String>,
+    pub statements: Vec<Statement>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// Position in the `Statement` array (0-based).
+    pub index: usize,
+    pub sid: Option<String>,
+    pub effect: Effect,
+    pub principals: PrincipalSpec,
+    pub actions: ActionSpec,
+    pub resources: ResourceSpec,
+    /// ANDed.
+    pub conditions: Vec<Condition>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PrincipalSpec {
+    Principal(Vec<Principal>),
+    /// Everyone except these.
+    NotPrincipal(Vec<Principal>),
+}
+
+/// One principal as written in the policy.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Principal {
+    /// `"*"`, `{"AWS": "*"}`, or an AWS principal with a wildcard (IAM rejects partial
+    /// wildcards in principals; we read them as "anyone" rather than guess).
+    Anyone,
+    /// A 12-digit account id or `arn:<partition>:iam::<account>:root`: the account, and every
+    /// IAM identity in it that its IAM policies allow.
+    Account(String),
+    /// An IAM role, user, assumed-role session, federated user... `account` is `None` for a
+    /// unique id (`AROA...`), which is what AWS shows once the named identity was deleted.
+    Identity {
+        arn: String,
+        account: Option<String>,
+    },
+    Service(String),
+    Federated(String),
+    CanonicalUser(String),
+}
+
+impl Principal {
+    /// The account the principal belongs to, where it has one.
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Principal::Account(a) => Some(a),
+            Principal::Identity { account, .. } => account.as_deref(),
+            Principal::Federated(f) => kmsaudit_model::arn_account(f),
+            _ => None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Principal::Anyone => "*".to_string(),
+            Principal::Account(a) => format!("account {a}"),
+            Principal::Identity { arn, .. } => arn.clone(),
+            Principal::Service(s) => format!("service {s}"),
+            Principal::Federated(f) => format!("federated {f}"),
+            Principal::CanonicalUser(c) => format!("canonical user {c}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionSpec {
+    /// The patterns as written.
+    pub patterns: Vec<String>,
+    /// `NotAction`: the statement covers every action the patterns do not match.
+    pub negated: bool,
+    /// The KMS actions covered, after `NotAction` is applied.
+    pub set: ActionSet,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceSpec {
+    pub patterns: Vec<String>,
+    pub negated: bool,
+}
+
+impl ResourceSpec {
+    /// Whether the statement can apply to the key. `key_arn` unknown (lint): any pattern could
+    /// match, so the answer is `None`.
+    pub fn applies_to(&self, key_arn: Option<&str>) -> Option<bool> {
+        let matched = if self.patterns.iter().any(|p| p == "*") {
+            true
+        } else {
+            let arn = key_arn?;
+            self.patterns
+                .iter()
+                .any(|p| super::wildcard::wildcard_match(p, arn))
+        };
+        Some(matched != self.negated)
+    }
+}
+
+/// Why a policy could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at {location}")]
+pub struct PolicyError {
+    pub message: String,
+    /// `line L column C` for JSON syntax errors, else a JSON path such as `Statement[2].Effect`.
+    pub location: String,
+}
+
+fn err(path: &str, message: impl Into<String>) -> PolicyError {
+    PolicyError {
+        message: message.into(),
+        location: if path.is_empty() {
+            "document root".into()
+        } else {
+            path.to_string()
+        },
+    }
+}
+
+/// Key policies are at most 32 KiB; anything much larger is hostile input, not a policy.
+const MAX_POLICY_BYTES: usize = 1 << 20;
+const MAX_STATEMENTS: usize = 10_000;
+
+/// Parses a key policy document.
+pub fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
+    if text.len() > MAX_POLICY_BYTES {
+        return Err(err(
+            "",
+            format!(
+                "policy is {} bytes, more than the {MAX_POLICY_BYTES} this tool reads",
+                text.len()
+            ),
+        ));
+    }
+    // serde_json refuses nesting deeper than 128 levels, so hostile depth cannot overflow the stack.
+    let value: Value = serde_json::from_str(text).map_err(|e| PolicyError {
+        message: format!("invalid JSON: {}", strip_position(&e.to_string())),
+        location: format!("line {} column {}", e.line(), e.column()),
+    })?;
+    let Value::Object(doc) = &value else {
+        return Err(err("", "a policy must be a JSON object"));
+    };
+    let mut version = None;
+    let mut statements_value = None;
+    for (k, v) in doc {
+        match k.as_str() {
+            "Version" => version = Some(expect_str(v, "Version")?.to_string()),
+            "Statement" => statements_value = Some(v),
+            "Id" => {
+                expect_str(v, "Id")?;
+            }
+            other => return Err(err(other, format!("unknown policy element `{other}`"))),
+        }
+    }
+    if let Some(v) = &version {
+        if v != "2012-10-17" && v != "2008-10-17" {
+            return Err(err("Version", format!("unknown policy version `{v}`")));
+        }
+    }
+    let raw_statements: Vec<&Value> = match statements_value {
+        None => return Err(err("Statement", "the policy has no Statement")),
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(v @ Value::Object(_)) => vec![v],
+        Some(_) => {
+            return Err(err(
+                "Statement",
+                "Statement must be an object or an array of objects",
+            ))
+        }
+    };
+    if raw_statements.len() > MAX_STATEMENTS {
+        return Err(err(
+            "Statement",
+            format!(
+                "{} statements, more than {MAX_STATEMENTS}",
+                raw_statements.len()
+            ),
+        ));
+    }
+    let statements = raw_statements
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| parse_statement(i, v))
+        .collect::<Result<_, _>>()?;
+    Ok(Policy {
+        version,
+        statements,
+    })
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn expect_str<'v>(v: &'v Value, path: &str) -> Result<&'v str, PolicyError> {
+    v.as_str().ok_or_else(|| err(path, "expected a string"))
+}
+
+/// A string or a non-empty list of strings.
+fn string_or_list(v: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| expect_str(x, &format!("{path}[{i}]")).map(str::to_string))
+            .collect(),
+        Value::Array(_) => Err(err(
+            path,
+            "expected a string or a non-empty list of strings, found an empty list",
+        )),
+        _ => Err(err(path, "expected a string or a list of strings")),
+    }
+}
+
+fn parse_statement(index: usize, v: &Value) -> Result<Statement, PolicyError> {
+    let base = format!("Statement[{index}]");
+    let Value::Object(map) = v else {
+        return Err(err(&base, "a statement must be a JSON object"));
+    };
+    let mut sid = None;
+    let mut effect = None;
+    let mut principals = None;
+    let mut actions = None;
+    let mut resources = None;
+    let mut conditions = Vec::new();
+    for (k, val) in map {
+        let path = format!("{base}.{k}");
+        match k.as_str() {
+            "Sid" => sid = Some(expect_str(val, &path)?.to_string()),
+            "Effect" => {
+                effect = Some(match expect_str(val, &path)? {
+                    "Allow" => Effect::Allow,
+                    "Deny" => Effect::Deny,
+                    other => {
+                        return Err(err(
+                            &path,
+                            format!("Effect must be `Allow` or `Deny`, found `{other}`"),
+                        ))
+                    }
+                })
+            }
+            "Principal" | "NotPrincipal" => {
+                if principals.is_some() {
+                    return Err(err(
+                        &path,
+                        "a statement cannot have both Principal and NotPrincipal",
+                    ));
+                }
+                let list = parse_principals(val, &path)?;
+                principals = Some(if k == "Principal" {
+                    PrincipalSpec::Principal(list)
+                } else {
+                    PrincipalSpec::NotPrincipal(list)
+                });
+            }
+            "Action" | "NotAction" => {
+                if actions.is_some() {
+                    return Err(err(
+                        &path,
+                        "a statement cannot have both Action and NotAction",
+                    ));
+                }
+                let patterns = string_or_list(val, &path)?;
+                let negated = k == "NotAction";
+                let matched = patterns
+                    .iter()
+                    .fold(ActionSet::EMPTY, |acc, p| acc.union(ActionSet::matching(p)));
+                let set = if negated {
+                    matched.complement()
+                } else {
+                    matched
+                };
+                actions = Some(ActionSpec {
+                    patterns,
+                    negated,
+                    set,
+                });
+            }
+            "Resource" | "NotResource" => {
+                if resources.is_some() {
+                    return Err(err(
+                        &path,
+                        "a statement cannot have both Resource and NotResource",
+                    ));
+                }
+                resources = Some(ResourceSpec {
+                    patterns: string_or_list(val, &path)?,
+                    negated: k == "NotResource",
+                });
+            }
+            "Condition" => conditions = parse_conditions(val, &path)?,
+            other => return Err(err(&path, format!("unknown statement element `{other}`"))),
+        }
+    }
+    Ok(Statement {
+        index,
+        sid,
+        effect: effect
+            .ok_or_else(|| err(&format!("{base}.Effect"), "the statement has no Effect"))?,
+        principals: principals.ok_or_else(|| {
+            err(
+                &format!("{base}.Principal"),
+                "a key policy statement must name a Principal or NotPrincipal",
+            )
+        })?,
+        actions: actions.ok_or_else(|| {
+            err(
+                &format!("{base}.Action"),
+                "the statement has no Action or NotAction",
+            )
+        })?,
+        resources: resources.ok_or_else(|| {
+            err(
+                &format!("{base}.Resource"),
+                "the statement has no Resource or NotResource",
+            )
+        })?,
+        conditions,
+    })
+}
+
+fn parse_principals(v: &Value, path: &str) -> Result<Vec<Principal>, PolicyError> {
+    match v {
+        Value::String(s) if s == "*" => Ok(vec![Principal::Anyone]),
+        Value::String(s) => Err(err(
+            path,
+            format!("a principal must be `*` or a map such as {{\"AWS\": ...}}, found `{s}`"),
+        )),
+        Value::Object(map) if !map.is_empty() => {
+            let mut out = Vec::new();
+            for (kind, vals) in map {
+                let p = format!("{path}.{kind}");
+                for s in string_or_list(vals, &p)? {
+                    out.push(match kind.as_str() {
+                        "AWS" => aws_principal(&s),
+                        "Service" => {
+                            if s == "*" {
+                                Principal::Anyone
+                            } else {
+                                Principal::Service(s)
+                            }
+                        }
+                        "Federated" => Principal::Federated(s),
+                        "CanonicalUser" => {
+                            if s == "*" {
+                                Principal::Anyone
+                            } else {
+                                Principal::CanonicalUser(s)
+                            }
+                        }
+                        other => return Err(err(&p, format!("unknown principal type `{other}`"))),
+                    });
+                }
+            }
+            out.sort();
+            out.dedup();
+            Ok(out)
+        }
+        _ => Err(err(path, "a principal must be `*` or a non-empty map")),
+    }
+}
+
+/// Reads one `AWS` principal value.
+fn aws_principal(s: &str) -> Principal {
+    let s = s.trim();
+    if s.contains('*') || s.contains('?') {
+        return Principal::Anyone;
+    }
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        return Principal::Account(s.to_string());
+    }
+    if let Some(account) = kmsaudit_model::arn_account(s) {
+        let resource = s.splitn(6, ':').nth(5).unwrap_or("");
+        if resource == "root" {
+            return Principal::Account(account.to_string());
+        }
+        return Principal::Identity {
+            arn: s.to_string(),
+            account: Some(account.to_string()),
+        };
+    }
+    Principal::Identity {
+        arn: s.to_string(),
+        account: None,
+    }
+}
+
+fn parse_conditions(v: &Value, path: &str) -> Result<Vec<Condition>, PolicyError> {
+    let Value::Object(ops) = v else {
+        return Err(err(path, "Condition must be a map of operators"));
+    };
+    let mut out = Vec::new();
+    for (op_name, keys) in ops {
+        let op_path = format!("{path}.{op_name}");
+        let operator = Operator::parse(op_name)
+            .ok_or_else(|| err(&op_path, format!("unknown condition operator `{op_name}`")))?;
+        let Value::Object(keys) = keys else {
+            return Err(err(
+                &op_path,
+                "a condition operator must map condition keys to values",
+            ));
+        };
+        for (key, values) in keys {
+            let key_path = format!("{op_path}.{key}");
+            let values = condition_values(values, &key_path)?;
+            out.push(Condition {
+                operator: operator.clone(),
+                key: key.to_ascii_lowercase(),
+                key_as_written: key.clone(),
+                values,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn condition_values(v: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
+    let scalar = |x: &Value, p: &str| match x {
+        Value::String(s) => Ok(s.clone()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(err(
+            p,
+            "a condition value must be a string, number or boolean",
+        )),
+    };
+    match v {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| scalar(x, &format!("{path}[{i}]")))
+            .collect(),
+        other => Ok(vec![scalar(other, path)?]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_may_be_an_object() {
+        let p = parse_policy(r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}}"#).unwrap();
+        assert_eq!(p.statements.len(), 1);
+        assert_eq!(
+            p.statements[0].principals,
+            PrincipalSpec::Principal(vec![Principal::Anyone])
+        );
+    }
+
+    #[test]
+    fn principals_of_every_shape() {
+        let p = parse_policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Resource":"*","Action":"kms:*",
+            "Principal":{"AWS":["111122223333","arn:aws:iam::444455556666:root","arn:aws:iam::444455556666:role/R","AROAEXAMPLEID"],
+            "Service":"logs.amazonaws.com","Federated":"cognito-identity.amazonaws.com","CanonicalUser":"79a59df900b949e5"}}]}"#,
+        )
+        .unwrap();
+        let PrincipalSpec::Principal(ps) = &p.statements[0].principals else {
+            panic!("expected Principal")
+        };
+        assert!(ps.contains(&Principal::Account("111122223333".into())));
+        assert!(ps.contains(&Principal::Account("444455556666".into())));
+        assert!(ps.contains(&Principal::Identity {
+            arn: "arn:aws:iam::444455556666:role/R".into(),
+            account: Some("444455556666".into())
+        }));
+        assert!(ps.contains(&Principal::Identity {
+            arn: "AROAEXAMPLEID".into(),
+            account: None
+        }));
+        assert!(ps.contains(&Principal::Service("logs.amazonaws.com".into())));
+        assert_eq!(ps.len(), 7);
+    }
+
+    #[test]
+    fn errors_name_their_place() {
+        let e = parse_policy("{\"Statement\": [").unwrap_err();
+        assert!(e.location.starts_with("line 1 column"), "{e}");
+        let e = parse_policy(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},{"Effect":"Maybe"}]}"#).unwrap_err();
+        assert_eq!(e.location, "Statement[1].Effect");
+        let e = parse_policy(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEqualz":{"a":"b"}}}]}"#).unwrap_err();
+        assert!(e.message.contains("StringEqualz"));
+        let e = parse_policy(r#"[1,2]"#).unwrap_err();
+        assert_eq!(e.location, "document root");
+    }
+
+    #[test]
+    fn not_action_complements() {
+        let p = parse_policy(r#"{"Statement":[{"Effect":"Allow","Principal":"*","NotAction":"kms:Decrypt","Resource":"*"}]}"#).unwrap();
+        let a = &p.statements[0].actions;
+        assert!(a.negated);
+        assert!(!a.set.overlaps(ActionSet::of(&["Decrypt"])));
+        assert!(a
+            .set
+            .contains_all(ActionSet::of(&["Encrypt", "PutKeyPolicy"])));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse_policy(&deep).is_err());
+    }
+}

@@ -1,0 +1,183 @@
+//! Rule: AA-DISAGREEMENT
+//!
+//! kmsaudit and IAM Access Analyzer disagree on whether the key is reachable from outside the
+//! analyzer's zone of trust (either way). kmsaudit's side: the key policy is public, or allows
+//! a named account outside the zone, or a grant goes outside it. Service principals are left
+//! out (Access Analyzer does not report them). The zone is the organization when an
+//! organization analyzer covers the region, else the key's own account; configured trusted
+//! accounts are not part of Access Analyzer's zone, so they are not used here.
+
+use kmsaudit_model::{Evidence, Severity};
+
+use super::aa_finding_active::{active_findings, coverage};
+use super::{policy_external, Ctx, KeyInput, Outcome, RuleDef, TrustZone};
+use crate::policy::Who;
+
+pub(crate) const RULE: RuleDef = RuleDef {
+    id: "AA-DISAGREEMENT",
+    severity: Severity::Medium,
+    title: "kmsaudit and Access Analyzer disagree on external access",
+    rationale: "Two independent analyses of the same policy should agree; a disagreement is either a blind spot of one of them or a policy construct worth a human look.",
+    remediation: "Read the key policy and grants in the evidence, decide which analysis is right, and fix the policy or archive the finding.",
+    compliance: &[("NIST SP 800-53 Rev. 5", &["CA-7"])],
+};
+
+pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
+    match coverage(input, ctx) {
+        Err(why) => return Outcome::not_assessed(why),
+        Ok(false) => {
+            return Outcome::not_assessed(
+                "no active Access Analyzer covers this account and region",
+            )
+        }
+        Ok(true) => {}
+    }
+    let Some((_, analysis)) = input.policy_analysis() else {
+        return Outcome::not_assessed("the key policy could not be analyzed");
+    };
+    let Some(grants) = &input.key.grants else {
+        return Outcome::not_assessed("grants could not be read");
+    };
+    let key_account = Some(input.meta.aws_account_id.as_str());
+    let zone = if ctx.org_analyzer_regions.contains(input.region) {
+        TrustZone {
+            org_id: ctx.zone.org_id.clone(),
+            org_accounts: ctx.zone.org_accounts.clone(),
+            trusted_accounts: Default::default(),
+        }
+    } else {
+        TrustZone::default()
+    };
+    let mut ours: Vec<String> = Vec::new();
+    if analysis
+        .accesses
+        .iter()
+        .any(|a| matches!(&a.who, Who::Everyone { reach, .. } if reach.is_anyone()))
+    {
+        ours.push("the key policy allows anyone".into());
+    }
+    let policy_input = super::PolicyInput {
+        analysis,
+        key_account,
+    };
+    ours.extend(
+        policy_external::external_parties_in(&policy_input, &zone)
+            .into_iter()
+            .filter(|p| !p.starts_with("any account via"))
+            .map(|p| format!("the key policy allows {p}")),
+    );
+    for g in grants {
+        for p in [&g.grantee_principal, &g.retiring_principal]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(acct) = kmsaudit_model::arn_account(p) {
+                if !zone.is_inside(acct, key_account) {
+                    ours.push(format!("grant {} reaches account {acct}", g.grant_id));
+                }
+            }
+        }
+    }
+    let theirs = active_findings(input, ctx);
+    let ev = Evidence::default()
+        .detail(
+            "kmsaudit",
+            if ours.is_empty() {
+                "no external access".into()
+            } else {
+                ours.join("; ")
+            },
+        )
+        .detail(
+            "access_analyzer",
+            if theirs.is_empty() {
+                "no active finding".into()
+            } else {
+                theirs
+                    .iter()
+                    .map(|f| f.id.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        );
+    match (ours.is_empty(), theirs.is_empty()) {
+        (true, true) => Outcome::pass("Both kmsaudit and Access Analyzer find no external access"),
+        (false, false) => Outcome::pass("Both kmsaudit and Access Analyzer find external access").with_evidence(ev),
+        (false, true) => Outcome::fail(format!("kmsaudit finds external access ({}) but Access Analyzer has no active finding", ours.join("; ")), ev),
+        (true, false) => Outcome::fail(
+            format!("Access Analyzer reports external access ({}) that kmsaudit does not find in the policy or grants", theirs.iter().map(|f| f.id.as_str()).collect::<Vec<_>>().join(", ")),
+            ev,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use kmsaudit_model::*;
+
+    fn aa(findings: Vec<AnalyzerFinding>) -> AccessAnalyzerRecord {
+        AccessAnalyzerRecord {
+            analyzers: vec![Analyzer {
+                arn: "a".into(),
+                name: "a".into(),
+                analyzer_type: "ACCOUNT".into(),
+                status: "ACTIVE".into(),
+            }],
+            findings,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn agreement_and_both_kinds_of_disagreement() {
+        let f = AnalyzerFinding {
+            id: "f1".into(),
+            resource: KEY_ARN.into(),
+            status: "ACTIVE".into(),
+            ..Default::default()
+        };
+        let mut k = test_key();
+        assert_eq!(
+            check_key_with(
+                "AA-DISAGREEMENT",
+                &k,
+                Some(&aa(vec![])),
+                &Default::default()
+            )
+            .status,
+            Status::Pass
+        );
+        assert_eq!(
+            check_key_with(
+                "AA-DISAGREEMENT",
+                &k,
+                Some(&aa(vec![f.clone()])),
+                &Default::default()
+            )
+            .status,
+            Status::Fail
+        );
+        k.policy = Some(allow(r#""*""#, r#""kms:Decrypt""#, ""));
+        assert_eq!(
+            check_key_with(
+                "AA-DISAGREEMENT",
+                &k,
+                Some(&aa(vec![])),
+                &Default::default()
+            )
+            .status,
+            Status::Fail
+        );
+        assert_eq!(
+            check_key_with(
+                "AA-DISAGREEMENT",
+                &k,
+                Some(&aa(vec![f])),
+                &Default::default()
+            )
+            .status,
+            Status::Pass
+        );
+    }
+}

@@ -1,0 +1,235 @@
+//! Rule: KMS-POLICY-EXTERNAL
+//!
+//! Principals of accounts outside the organization (and outside the configured trusted
+//! accounts) are allowed actions: named accounts and identities, `*` pinned to outside
+//! accounts or organizations, and service principals that may act on behalf of any account
+//! (no aws:SourceAccount / aws:SourceArn / aws:SourceOrgID: the confused-deputy case) or of an
+//! outside account. A public statement is KMS-POLICY-PUBLIC's, not repeated here.
+
+use kmsaudit_model::Severity;
+
+use super::policy_public::sid;
+use super::{Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef, TrustZone};
+use crate::policy::{Principal, Who};
+
+pub(crate) const RULE: RuleDef = RuleDef {
+    id: "KMS-POLICY-EXTERNAL",
+    severity: Severity::High,
+    title: "Key policy allows accounts outside the organization",
+    rationale: "Principals outside the organization are outside its guardrails (SCPs, logging, offboarding); access for them should be rare, known and reviewed.",
+    remediation: "Remove the external principals, or list the account in trusted_accounts after review. Pin service principals with aws:SourceAccount or aws:SourceArn.",
+    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-3", "AC-21"]), ("PCI DSS v4.0", &["7.2.1"])],
+};
+
+/// Accounts or organizations outside the trust zone that `input` admits (for lint's summary).
+pub(crate) fn external_parties_in(input: &PolicyInput<'_>, zone: &TrustZone) -> Vec<String> {
+    let mut out: Vec<String> = offenses(input, zone)
+        .into_iter()
+        .flat_map(|(_, parties)| parties)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn offenses(input: &PolicyInput<'_>, zone: &TrustZone) -> Vec<(Offense, Vec<String>)> {
+    let mut out = Vec::new();
+    for a in &input.analysis.accesses {
+        let (parties, what) = match &a.who {
+            Who::Everyone { reach, .. } if reach.is_anyone() => continue,
+            Who::Everyone { reach, .. } => (
+                zone.outside_of_reach(reach, input.key_account),
+                "`*` restricted by conditions to".to_string(),
+            ),
+            Who::Named(
+                p @ (Principal::Account(_) | Principal::Identity { .. } | Principal::Federated(_)),
+            ) => match p.account() {
+                Some(acct) if !zone.is_inside(acct, input.key_account) => {
+                    (vec![acct.to_string()], format!("{}, of", p.describe()))
+                }
+                _ => continue,
+            },
+            Who::Named(_) => continue,
+            Who::Service { name, on_behalf_of } if on_behalf_of.is_anyone() => {
+                let o = Offense::from_access(
+                    a,
+                    format!(
+                        "Statement {}{} allows service {name} {} on behalf of any account: no aws:SourceAccount, aws:SourceArn or aws:SourceOrgID condition (confused deputy)",
+                        a.statement_index,
+                        sid(a),
+                        a.actions.describe()
+                    ),
+                );
+                out.push((o, vec![format!("any account via {name}")]));
+                continue;
+            }
+            Who::Service { name, on_behalf_of } => (
+                zone.outside_of_reach(on_behalf_of, input.key_account),
+                format!("service {name} on behalf of"),
+            ),
+        };
+        if parties.is_empty() {
+            continue;
+        }
+        let o = Offense::from_access(
+            a,
+            format!(
+                "Statement {}{} allows {what} {} outside the organization: {}",
+                a.statement_index,
+                sid(a),
+                parties.join(", "),
+                a.actions.describe()
+            ),
+        );
+        out.push((o, parties));
+    }
+    out
+}
+
+pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {
+    PolicyVerdict::Offenses(
+        offenses(input, &ctx.zone)
+            .into_iter()
+            .map(|(o, _)| o)
+            .collect(),
+        "Every principal the policy allows is inside the organization or trusted",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use crate::config::EvalConfig;
+    use kmsaudit_model::Status::*;
+
+    const ID: &str = "KMS-POLICY-EXTERNAL";
+
+    #[test]
+    fn outside_account_fails_inside_passes() {
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#"{"AWS":"arn:aws:iam::999988887777:root"}"#,
+                    r#""kms:Decrypt""#,
+                    ""
+                )
+            ),
+            Fail
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#"{"AWS":"arn:aws:iam::999988887777:role/Partner"}"#,
+                    r#""kms:Decrypt""#,
+                    ""
+                )
+            ),
+            Fail
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#"{"AWS":"arn:aws:iam::222233334444:role/App"}"#,
+                    r#""kms:Decrypt""#,
+                    ""
+                )
+            ),
+            Pass
+        );
+    }
+
+    #[test]
+    fn trusted_accounts_pass() {
+        let cfg = EvalConfig {
+            trusted_accounts: vec!["999988887777".into()],
+            ..Default::default()
+        };
+        let p = allow(r#"{"AWS":"999988887777"}"#, r#""kms:Decrypt""#, "");
+        assert_eq!(check_policy_with(ID, &p, &cfg).0, Pass);
+    }
+
+    #[test]
+    fn star_pinned_outside_fails() {
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#""*""#,
+                    r#""kms:Decrypt""#,
+                    r#"{"StringEquals":{"kms:CallerAccount":"999988887777"}}"#
+                )
+            ),
+            Fail
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#""*""#,
+                    r#""kms:Decrypt""#,
+                    r#"{"StringEquals":{"aws:PrincipalOrgID":"o-someoneelse"}}"#
+                )
+            ),
+            Fail
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#""*""#,
+                    r#""kms:Decrypt""#,
+                    r#"{"StringEquals":{"aws:PrincipalOrgID":"o-exampleorg"}}"#
+                )
+            ),
+            Pass
+        );
+    }
+
+    #[test]
+    fn service_principal_needs_source_pin() {
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#"{"Service":"cloudtrail.amazonaws.com"}"#,
+                    r#""kms:GenerateDataKey*""#,
+                    ""
+                )
+            ),
+            Fail
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#"{"Service":"cloudtrail.amazonaws.com"}"#,
+                    r#""kms:GenerateDataKey*""#,
+                    r#"{"StringEquals":{"aws:SourceAccount":"111122223333"}}"#
+                )
+            ),
+            Pass
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#"{"Service":"cloudtrail.amazonaws.com"}"#,
+                    r#""kms:GenerateDataKey*""#,
+                    r#"{"StringEquals":{"aws:SourceAccount":"999988887777"}}"#
+                )
+            ),
+            Fail
+        );
+    }
+
+    #[test]
+    fn public_is_left_to_the_public_rule() {
+        assert_eq!(
+            check_policy(ID, &allow(r#""*""#, r#""kms:Decrypt""#, "")),
+            Pass
+        );
+    }
+}

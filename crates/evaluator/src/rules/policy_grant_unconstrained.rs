@@ -1,0 +1,90 @@
+//! Rule: KMS-POLICY-GRANT-UNCONSTRAINED
+//!
+//! kms:CreateGrant is allowed without `Bool kms:GrantIsForAWSResource true`, so the principal
+//! can hand the key's permissions to any principal by grant, outside the key policy. Key
+//! administrators (principals that also hold kms:PutKeyPolicy) and the key account's root are
+//! exempt: they can rewrite the policy anyway.
+
+use kmsaudit_model::Severity;
+
+use super::policy_public::sid;
+use super::{non_root, per_principal, Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef};
+use crate::policy::ActionSet;
+
+pub(crate) const RULE: RuleDef = RuleDef {
+    id: "KMS-POLICY-GRANT-UNCONSTRAINED",
+    severity: Severity::Medium,
+    title: "kms:CreateGrant allowed without kms:GrantIsForAWSResource",
+    rationale: "Grants delegate use of the key outside the key policy; without kms:GrantIsForAWSResource a principal can grant any other principal, including one outside the organization.",
+    remediation: "Add Condition Bool kms:GrantIsForAWSResource true to statements allowing kms:CreateGrant, so only AWS services integrated with KMS can be granted on the principal's behalf.",
+    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-6"])],
+};
+
+pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {
+    let create_grant = ActionSet::of(&["CreateGrant"]);
+    let mut offenses = Vec::new();
+    for (principal, accesses) in per_principal(non_root(input)) {
+        if accesses
+            .iter()
+            .any(|a| a.actions.overlaps(ActionSet::policy_change()))
+        {
+            continue;
+        }
+        for a in accesses
+            .iter()
+            .filter(|a| a.actions.overlaps(create_grant) && !a.grant_for_aws_resource)
+        {
+            let mut o = Offense::from_access(
+                a,
+                format!("Statement {}{} allows kms:CreateGrant to {principal} without Bool kms:GrantIsForAWSResource true", a.statement_index, sid(a)),
+            );
+            o.principal = Some(principal.clone());
+            offenses.push(o);
+        }
+    }
+    PolicyVerdict::Offenses(
+        offenses,
+        "Every kms:CreateGrant is limited to AWS resources, or held by key administrators",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use kmsaudit_model::Status::*;
+
+    const ID: &str = "KMS-POLICY-GRANT-UNCONSTRAINED";
+    const ROLE: &str = r#"{"AWS":"arn:aws:iam::111122223333:role/App"}"#;
+
+    #[test]
+    fn create_grant_needs_the_condition() {
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    ROLE,
+                    r#"["kms:CreateGrant","kms:ListGrants","kms:RevokeGrant"]"#,
+                    ""
+                )
+            ),
+            Fail
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    ROLE,
+                    r#"["kms:CreateGrant","kms:ListGrants","kms:RevokeGrant"]"#,
+                    r#"{"Bool":{"kms:GrantIsForAWSResource":"true"}}"#
+                )
+            ),
+            Pass
+        );
+        assert_eq!(check_policy(ID, &allow(ROLE, r#""kms:Decrypt""#, "")), Pass);
+        // administrators (with PutKeyPolicy) are exempt
+        assert_eq!(
+            check_policy(ID, &allow(ROLE, r#"["kms:Create*","kms:Put*"]"#, "")),
+            Pass
+        );
+    }
+}

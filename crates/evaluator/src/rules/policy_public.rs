@@ -1,0 +1,179 @@
+//! Rule: KMS-POLICY-PUBLIC
+//!
+//! An Allow reaches any principal (`*`, `{"AWS":"*"}`, a list holding `*`, or Allow with
+//! NotPrincipal) and no condition pins who the caller is (see `policy::condition` for what
+//! pins), after Deny statements are applied.
+
+use kmsaudit_model::Severity;
+
+use super::{Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef};
+use crate::policy::Who;
+
+pub(crate) const RULE: RuleDef = RuleDef {
+    id: "KMS-POLICY-PUBLIC",
+    severity: Severity::Critical,
+    title: "Key policy allows anyone",
+    rationale: "A key policy statement that reaches any principal without a condition pinning the caller lets any AWS account, or anonymous callers, use or manage the key.",
+    remediation: "Name the principals explicitly, or add a condition that pins the caller to concrete values (aws:PrincipalOrgID, kms:CallerAccount, aws:SourceVpce...). kms:ViaService alone is not enough.",
+    compliance: &[
+        ("AWS Security Hub", &["KMS.5"]),
+        ("NIST SP 800-53 Rev. 5", &["AC-3", "AC-6", "AC-21"]),
+        ("PCI DSS v4.0", &["7.2.1"]),
+    ],
+};
+
+pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {
+    let offenses = input
+        .analysis
+        .accesses
+        .iter()
+        .filter(|a| matches!(&a.who, Who::Everyone { reach, .. } if reach.is_anyone()))
+        .map(|a| {
+            let why = match &a.who {
+                Who::Everyone { except, .. } if !except.is_empty() => {
+                    "Allow with NotPrincipal reaches everyone but the listed principals"
+                }
+                _ => "Principal `*` with no condition that pins the caller",
+            };
+            let cond = match a.condition_text() {
+                Some(c) => format!(" (conditions present but none pins who: {c})"),
+                None => String::new(),
+            };
+            Offense::from_access(
+                a,
+                format!(
+                    "Statement {}{} allows {} to anyone: {why}{cond}",
+                    a.statement_index,
+                    sid(a),
+                    a.actions.describe()
+                ),
+            )
+        })
+        .collect();
+    PolicyVerdict::Offenses(
+        offenses,
+        "No statement allows anyone: every Allow names principals or pins the caller",
+    )
+}
+
+pub(crate) fn sid(a: &crate::policy::Access) -> String {
+    a.sid
+        .as_ref()
+        .map(|s| format!(" (Sid `{s}`)"))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use kmsaudit_model::Status::*;
+
+    const ID: &str = "KMS-POLICY-PUBLIC";
+
+    #[test]
+    fn star_without_condition_is_public() {
+        assert_eq!(
+            check_policy(ID, &allow(r#""*""#, r#""kms:Decrypt""#, "")),
+            Fail
+        );
+        assert_eq!(
+            check_policy(ID, &allow(r#"{"AWS":"*"}"#, r#""kms:DescribeKey""#, "")),
+            Fail
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#"{"AWS":["arn:aws:iam::111122223333:root","*"]}"#,
+                    r#""kms:Decrypt""#,
+                    ""
+                )
+            ),
+            Fail
+        );
+    }
+
+    #[test]
+    fn pinned_star_is_not_public() {
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#""*""#,
+                    r#""kms:Decrypt""#,
+                    r#"{"StringEquals":{"aws:PrincipalOrgID":"o-exampleorg"}}"#
+                )
+            ),
+            Pass
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#""*""#,
+                    r#""kms:Decrypt""#,
+                    r#"{"StringEquals":{"kms:CallerAccount":"111122223333","kms:ViaService":"ec2.us-east-1.amazonaws.com"}}"#
+                )
+            ),
+            Pass
+        );
+    }
+
+    #[test]
+    fn via_service_alone_or_wildcard_values_do_not_pin() {
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#""*""#,
+                    r#""kms:Decrypt""#,
+                    r#"{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}"#
+                )
+            ),
+            Fail
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#""*""#,
+                    r#""kms:Decrypt""#,
+                    r#"{"StringLike":{"aws:PrincipalOrgID":"o-*"}}"#
+                )
+            ),
+            Fail
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#""*""#,
+                    r#""kms:Decrypt""#,
+                    r#"{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-exampleorg"}}"#
+                )
+            ),
+            Fail
+        );
+    }
+
+    #[test]
+    fn named_principals_are_not_public() {
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#"{"AWS":"arn:aws:iam::111122223333:root"}"#,
+                    r#""kms:*""#,
+                    ""
+                )
+            ),
+            Pass
+        );
+    }
+
+    #[test]
+    fn not_principal_allow_is_public() {
+        let p = r#"{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:role/R"},"Action":"kms:Decrypt","Resource":"*"}]}"#;
+        assert_eq!(check_policy(ID, p), Fail);
+    }
+}

@@ -1,0 +1,120 @@
+//! Rule: KMS-POLICY-SOD
+//!
+//! One principal holds both key administration (policy, state, material, alias and
+//! replication changes: Create*, Put*, Update*, Delete*, Disable*, ScheduleKeyDeletion...)
+//! and cryptographic use (Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*, Sign...), adding up
+//! every statement that names it. The key account's root is left to KMS-POLICY-IAM-DELEGATION.
+//! `*` pinned by `aws:userid` counts as the principal(s) of those user ids (seed 003 scenario 4).
+
+use kmsaudit_model::Severity;
+
+use super::{non_root, per_principal, Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef};
+use crate::policy::ActionSet;
+
+pub(crate) const RULE: RuleDef = RuleDef {
+    id: "KMS-POLICY-SOD",
+    severity: Severity::Medium,
+    title: "A principal both administers and uses the key",
+    rationale: "Separation of duties: whoever can change a key's policy or state should not also decrypt with it, so that no single identity can both grant itself access and use it unobserved.",
+    remediation: "Split the statement: key administrators get administrative actions only, key users get cryptographic actions only.",
+    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-5"]), ("PCI DSS v4.0", &["3.6.1", "3.7.6"])],
+};
+
+pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {
+    let mut offenses = Vec::new();
+    for (principal, accesses) in per_principal(non_root(input)) {
+        let all = accesses
+            .iter()
+            .fold(ActionSet::EMPTY, |acc, a| acc.union(a.actions));
+        let admin = all.intersect(ActionSet::administration());
+        let crypto = all.intersect(ActionSet::crypto());
+        if admin.is_empty() || crypto.is_empty() {
+            continue;
+        }
+        let first = accesses[0];
+        let statements: Vec<String> = accesses
+            .iter()
+            .map(|a| a.statement_index.to_string())
+            .collect();
+        let mut o = Offense::from_access(
+            first,
+            format!(
+                "{principal} holds administration ({}) and cryptographic use ({}) through statement(s) {}",
+                admin.describe(),
+                crypto.describe(),
+                statements.join(", ")
+            ),
+        );
+        o.principal = Some(principal);
+        o.actions = all.names();
+        offenses.push(o);
+    }
+    PolicyVerdict::Offenses(
+        offenses,
+        "No principal holds both administration and cryptographic use",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use kmsaudit_model::Status::*;
+
+    const ID: &str = "KMS-POLICY-SOD";
+    const ROLE: &str = r#"{"AWS":"arn:aws:iam::111122223333:role/App"}"#;
+
+    #[test]
+    fn admin_and_use_in_one_statement_fails() {
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    ROLE,
+                    r#"["kms:Encrypt","kms:Create*","kms:Delete*","kms:Put*"]"#,
+                    ""
+                )
+            ),
+            Fail
+        );
+    }
+
+    #[test]
+    fn admin_and_use_across_statements_fails() {
+        let p = r#"{"Statement":[
+          {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":"kms:Decrypt","Resource":"*"},
+          {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":"kms:PutKeyPolicy","Resource":"*"}]}"#;
+        assert_eq!(check_policy(ID, p), Fail);
+    }
+
+    #[test]
+    fn use_only_or_admin_only_passes() {
+        assert_eq!(check_policy(ID, &allow(ROLE, r#""kms:Decrypt""#, "")), Pass);
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(ROLE, r#"["kms:Create*","kms:Delete*","kms:Put*"]"#, "")
+            ),
+            Pass
+        );
+        // tagging is not administration here
+        assert_eq!(
+            check_policy(ID, &allow(ROLE, r#"["kms:Decrypt","kms:TagResource"]"#, "")),
+            Pass
+        );
+    }
+
+    #[test]
+    fn root_is_not_judged_here() {
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#"{"AWS":"arn:aws:iam::111122223333:root"}"#,
+                    r#""kms:*""#,
+                    ""
+                )
+            ),
+            Pass
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! Rule: KMS-POLICY-UNPARSEABLE
+//!
+//! The key policy could not be parsed (invalid JSON, or a shape outside the IAM grammar). The
+//! finding carries the parse error and its position; every other policy rule on the key is
+//! NOT_ASSESSED rather than guessed.
+
+use kmsaudit_model::{Evidence, Severity};
+
+use super::{Ctx, KeyInput, Outcome, PolicyState, RuleDef};
+
+pub(crate) const RULE: RuleDef = RuleDef {
+    id: "KMS-POLICY-UNPARSEABLE",
+    severity: Severity::High,
+    title: "Key policy could not be parsed",
+    rationale: "A policy the auditor cannot read cannot be shown to be safe; it may also use a construct this tool does not understand.",
+    remediation: "Inspect the policy text in the evidence; if it is valid IAM, report the construct to the kmsaudit maintainers.",
+    compliance: &[("NIST SP 800-53 Rev. 5", &["CA-7"])],
+};
+
+pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
+    match input.policy {
+        PolicyState::Analyzed { .. } => Outcome::pass("The key policy parses"),
+        PolicyState::Unparseable(e) => Outcome::fail(
+            format!(
+                "The key policy could not be parsed: {} at {}",
+                e.message, e.location
+            ),
+            Evidence::default()
+                .detail("parse_error", e.message.clone())
+                .detail("position", e.location.clone()),
+        ),
+        PolicyState::Unread(why) => Outcome::not_assessed(why.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use kmsaudit_model::Status::*;
+
+    #[test]
+    fn bad_json_fails_good_passes() {
+        let mut k = test_key();
+        assert_eq!(check_key("KMS-POLICY-UNPARSEABLE", &k), Pass);
+        k.policy = Some("{\"Statement\": [".into());
+        assert_eq!(check_key("KMS-POLICY-UNPARSEABLE", &k), Fail);
+        k.policy = None;
+        k.errors.push(kmsaudit_model::Issue::new(
+            "KMS.GetKeyPolicy",
+            "AccessDeniedException",
+            "denied",
+        ));
+        assert_eq!(check_key("KMS-POLICY-UNPARSEABLE", &k), NotAssessed);
+    }
+}

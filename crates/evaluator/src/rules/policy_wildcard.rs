@@ -1,0 +1,112 @@
+//! Rule: KMS-POLICY-WILDCARD
+//!
+//! Every KMS action (`kms:*`, `*`, or a NotAction that excludes nothing of KMS) is allowed to a
+//! principal other than the key account's root. (The root statement is the IAM delegation of
+//! the default key policy: see KMS-POLICY-IAM-DELEGATION.) Judged after Deny statements.
+
+use kmsaudit_model::Severity;
+
+use super::policy_public::sid;
+use super::{non_root, Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef};
+
+pub(crate) const RULE: RuleDef = RuleDef {
+    id: "KMS-POLICY-WILDCARD",
+    severity: Severity::High,
+    title: "Key policy grants kms:* to a principal other than the account root",
+    rationale: "kms:* hands one principal every administrative and cryptographic power over the key, including rewriting its policy and scheduling its deletion.",
+    remediation: "Grant the specific actions the principal needs: key administrators the administrative actions, key users the cryptographic ones.",
+    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-6"]), ("PCI DSS v4.0", &["7.2.2"])],
+};
+
+pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {
+    let offenses = non_root(input)
+        .filter(|a| a.actions.is_all())
+        .map(|a| {
+            Offense::from_access(
+                a,
+                format!(
+                    "Statement {}{} allows every KMS action (kms:*) to {}",
+                    a.statement_index,
+                    sid(a),
+                    a.who.describe()
+                ),
+            )
+        })
+        .collect();
+    PolicyVerdict::Offenses(
+        offenses,
+        "No principal other than the account root holds kms:*",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use kmsaudit_model::Status::*;
+
+    const ID: &str = "KMS-POLICY-WILDCARD";
+
+    #[test]
+    fn wildcard_to_role_fails_root_passes() {
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#"{"AWS":"arn:aws:iam::111122223333:role/App"}"#,
+                    r#""kms:*""#,
+                    ""
+                )
+            ),
+            Fail
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#"{"AWS":"arn:aws:iam::111122223333:role/App"}"#,
+                    r#""*""#,
+                    ""
+                )
+            ),
+            Fail
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#"{"AWS":"arn:aws:iam::111122223333:root"}"#,
+                    r#""kms:*""#,
+                    ""
+                )
+            ),
+            Pass
+        );
+        assert_eq!(
+            check_policy(
+                ID,
+                &allow(
+                    r#"{"AWS":"arn:aws:iam::111122223333:role/App"}"#,
+                    r#"["kms:Encrypt","kms:Decrypt"]"#,
+                    ""
+                )
+            ),
+            Pass
+        );
+    }
+
+    #[test]
+    fn root_of_another_account_fails() {
+        assert_eq!(
+            check_policy(ID, &allow(r#"{"AWS":"222233334444"}"#, r#""kms:*""#, "")),
+            Fail
+        );
+    }
+
+    #[test]
+    fn deny_of_one_action_removes_the_wildcard() {
+        let p = r#"{"Statement":[
+          {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":"kms:*","Resource":"*"},
+          {"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":"kms:ScheduleKeyDeletion","Resource":"*"}]}"#;
+        assert_eq!(check_policy(ID, p), Pass);
+    }
+}

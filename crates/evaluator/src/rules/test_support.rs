@@ -1,0 +1,139 @@
+//! The one place rule unit tests call the engine through.
+
+use kmsaudit_model::Status;
+
+use super::{Ctx, PolicyInput, TrustZone, POLICY_RULES};
+use crate::config::EvalConfig;
+use crate::policy::{analyze, parse_policy};
+
+pub(crate) const KEY_ACCOUNT: &str = "111122223333";
+pub(crate) const ORG_ACCOUNT: &str = "222233334444";
+pub(crate) const ORG_ID: &str = "o-exampleorg";
+pub(crate) const KEY_ARN: &str =
+    "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+pub(crate) fn ctx(config: &EvalConfig) -> Ctx<'_> {
+    Ctx {
+        config,
+        zone: TrustZone {
+            org_id: Some(ORG_ID.into()),
+            org_accounts: [KEY_ACCOUNT.to_string(), ORG_ACCOUNT.to_string()].into(),
+            trusted_accounts: config.trusted_accounts.iter().cloned().collect(),
+        },
+        now: "2026-11-23T00:00:00Z".parse().unwrap(),
+        org_analyzer_regions: Default::default(),
+        aa_findings: Default::default(),
+    }
+}
+
+/// Runs the policy rule `rule_id` on `policy` with `config`; returns status and explanations.
+#[track_caller]
+pub(crate) fn check_policy_with(
+    rule_id: &str,
+    policy: &str,
+    config: &EvalConfig,
+) -> (Status, Vec<String>) {
+    let rule = POLICY_RULES
+        .iter()
+        .find(|r| r.def.id == rule_id)
+        .expect("unknown rule");
+    let policy = parse_policy(policy).expect("test policy must parse");
+    let analysis = analyze(&policy, Some(KEY_ARN));
+    let input = PolicyInput {
+        analysis: &analysis,
+        key_account: Some(KEY_ACCOUNT),
+    };
+    let verdict = (rule.check)(&input, &ctx(config));
+    let explanations = match &verdict {
+        super::PolicyVerdict::Offenses(o, _) => o.iter().map(|o| o.explanation.clone()).collect(),
+        super::PolicyVerdict::NotApplicable(why) => vec![why.clone()],
+    };
+    (verdict.into_outcome().status, explanations)
+}
+
+#[track_caller]
+pub(crate) fn check_policy(rule_id: &str, policy: &str) -> Status {
+    check_policy_with(rule_id, policy, &EvalConfig::default()).0
+}
+
+/// A one-statement Allow policy.
+pub(crate) fn allow(principal: &str, actions: &str, condition: &str) -> String {
+    let condition = if condition.is_empty() {
+        String::new()
+    } else {
+        format!(r#","Condition":{condition}"#)
+    };
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"S","Effect":"Allow","Principal":{principal},"Action":{actions},"Resource":"*"{condition}}}]}}"#
+    )
+}
+
+/// A customer-managed symmetric key, enabled, rotation on, no grants, no tags, default-like policy.
+pub(crate) fn test_key() -> kmsaudit_model::KeyRecord {
+    use kmsaudit_model::*;
+    KeyRecord {
+        arn: KEY_ARN.into(),
+        key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+        metadata: Some(KeyMetadata {
+            key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+            arn: KEY_ARN.into(),
+            aws_account_id: KEY_ACCOUNT.into(),
+            enabled: true,
+            key_state: "Enabled".into(),
+            key_usage: "ENCRYPT_DECRYPT".into(),
+            key_spec: "SYMMETRIC_DEFAULT".into(),
+            key_manager: "CUSTOMER".into(),
+            origin: "AWS_KMS".into(),
+            ..Default::default()
+        }),
+        policy: Some(allow(
+            r#"{"AWS":"arn:aws:iam::111122223333:root"}"#,
+            r#""kms:*""#,
+            "",
+        )),
+        rotation: Some(RotationStatus {
+            enabled: true,
+            period_days: Some(365),
+            next_rotation_date: None,
+        }),
+        grants: Some(vec![]),
+        aliases: vec!["alias/test".into()],
+        tags: Some(vec![]),
+        errors: vec![],
+    }
+}
+
+/// Runs the key rule `rule_id` on `key` (policy analyzed as the evaluator would).
+#[track_caller]
+pub(crate) fn check_key_with(
+    rule_id: &str,
+    key: &kmsaudit_model::KeyRecord,
+    aa: Option<&kmsaudit_model::AccessAnalyzerRecord>,
+    config: &EvalConfig,
+) -> super::Outcome {
+    let rule = super::KEY_RULES
+        .iter()
+        .find(|r| r.def.id == rule_id)
+        .expect("unknown rule");
+    let policy = crate::policy_state(key);
+    let input = super::KeyInput {
+        key,
+        meta: key.metadata.as_ref().unwrap(),
+        region: "us-east-1",
+        policy: &policy,
+        access_analyzer: aa,
+    };
+    let mut ctx = ctx(config);
+    for f in aa.iter().flat_map(|aa| &aa.findings) {
+        ctx.aa_findings
+            .entry(f.resource.clone())
+            .or_default()
+            .push(f.clone());
+    }
+    (rule.check)(&input, &ctx)
+}
+
+#[track_caller]
+pub(crate) fn check_key(rule_id: &str, key: &kmsaudit_model::KeyRecord) -> Status {
+    check_key_with(rule_id, key, None, &EvalConfig::default()).status
+}
