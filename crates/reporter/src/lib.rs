@@ -1,1 +1,182 @@
+//! kmsaudit's reporter: presentation only. It turns a snapshot and its evaluation into the
+//! evidence pack (report.html, CSVs, JSON, manifest) and decides no verdict. Everything it
+//! writes is a function of its inputs: the same snapshot gives the same bytes.
 
+use std::path::Path;
+
+use kmsaudit_model::{Evaluation, Snapshot};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+mod csv_out;
+mod html;
+
+pub use csv_out::{findings_csv, grants_csv, keys_csv, neutralize};
+pub use html::{content_security_policy, render_html};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot render report.html: {0}")]
+    Template(#[from] tera::Error),
+    #[error("cannot serialize {file}: {source}")]
+    Json { file: &'static str, source: serde_json::Error },
+    #[error("cannot write {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// findings.json: the evaluation plus the scan it came from.
+#[derive(Serialize)]
+struct FindingsDoc<'a> {
+    schema_version: u32,
+    tool_version: &'a str,
+    scan_started_at: &'a str,
+    scan_finished_at: &'a str,
+    organization_id: Option<&'a str>,
+    #[serde(flatten)]
+    evaluation: &'a Evaluation,
+}
+
+/// manifest.json: what the pack holds and where it came from.
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub tool: String,
+    pub tool_version: String,
+    pub snapshot_schema_version: u32,
+    pub caller: Option<kmsaudit_model::CallerIdentity>,
+    pub organization_id: Option<String>,
+    pub management_account_id: Option<String>,
+    pub scan_started_at: String,
+    pub scan_finished_at: String,
+    pub scope: kmsaudit_model::ScanScope,
+    pub coverage: Coverage,
+    /// Sorted by path.
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Coverage {
+    pub complete: bool,
+    pub accounts: Vec<kmsaudit_model::AccountCoverage>,
+    pub keys_discovered: usize,
+    pub keys_assessed: usize,
+    pub keys_not_assessed: usize,
+    pub api_calls: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub bytes: usize,
+    pub sha256: String,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn json<T: Serialize>(file: &'static str, value: &T) -> Result<Vec<u8>, ReportError> {
+    let mut out = serde_json::to_vec_pretty(value).map_err(|source| ReportError::Json { file, source })?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// Every file of the evidence pack, in memory, manifest and SHA256SUMS last.
+pub fn render_all(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("report.html".into(), render_html(snapshot, evaluation)?.into_bytes()),
+        ("findings.csv".into(), findings_csv(snapshot, evaluation)),
+        ("keys.csv".into(), keys_csv(snapshot, evaluation)),
+        ("grants.csv".into(), grants_csv(snapshot)),
+        (
+            "findings.json".into(),
+            json(
+                "findings.json",
+                &FindingsDoc {
+                    schema_version: kmsaudit_model::SCHEMA_VERSION,
+                    tool_version: &snapshot.metadata.tool_version,
+                    scan_started_at: &snapshot.metadata.started_at,
+                    scan_finished_at: &snapshot.metadata.finished_at,
+                    organization_id: snapshot.organization.as_ref().map(|o| o.id.as_str()),
+                    evaluation,
+                },
+            )?,
+        ),
+        ("snapshot.json".into(), json("snapshot.json", snapshot)?),
+    ];
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let entries: Vec<FileEntry> =
+        files.iter().map(|(path, bytes)| FileEntry { path: path.clone(), bytes: bytes.len(), sha256: sha256_hex(bytes) }).collect();
+    let manifest = Manifest {
+        tool: "kmsaudit".into(),
+        tool_version: snapshot.metadata.tool_version.clone(),
+        snapshot_schema_version: snapshot.schema_version,
+        caller: snapshot.metadata.caller.clone(),
+        organization_id: snapshot.organization.as_ref().map(|o| o.id.clone()),
+        management_account_id: snapshot.organization.as_ref().map(|o| o.management_account_id.clone()),
+        scan_started_at: snapshot.metadata.started_at.clone(),
+        scan_finished_at: snapshot.metadata.finished_at.clone(),
+        scope: snapshot.metadata.scope.clone(),
+        coverage: Coverage {
+            complete: !evaluation.is_incomplete(),
+            accounts: evaluation.accounts.clone(),
+            keys_discovered: evaluation.accounts.iter().map(|a| a.keys_discovered).sum(),
+            keys_assessed: evaluation.accounts.iter().map(|a| a.keys_assessed).sum(),
+            keys_not_assessed: evaluation.accounts.iter().map(|a| a.keys_not_assessed).sum(),
+            api_calls: snapshot.metadata.total_api_calls(),
+        },
+        files: entries,
+    };
+    let manifest_bytes = json("manifest.json", &manifest)?;
+    let mut sums = String::new();
+    for (path, bytes) in files.iter().chain(std::iter::once(&("manifest.json".to_string(), manifest_bytes.clone()))) {
+        sums.push_str(&format!("{}  {path}\n", sha256_hex(bytes)));
+    }
+    files.push(("manifest.json".into(), manifest_bytes));
+    files.push(("SHA256SUMS".into(), sums.into_bytes()));
+    Ok(files)
+}
+
+/// Writes the evidence pack into `dir` (created if needed). Returns the written file names.
+pub fn write_reports(snapshot: &Snapshot, evaluation: &Evaluation, dir: &Path) -> Result<Vec<String>, ReportError> {
+    let io = |path: &Path, source| ReportError::Io { path: path.display().to_string(), source };
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let files = render_all(snapshot, evaluation)?;
+    let mut names = Vec::new();
+    for (name, bytes) in files {
+        let path = dir.join(&name);
+        std::fs::write(&path, bytes).map_err(|e| io(&path, e))?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Checks a pack against its SHA256SUMS: the files that are missing, changed or unlisted.
+pub fn verify_pack(dir: &Path) -> Result<Vec<String>, ReportError> {
+    let io = |path: &Path, source| ReportError::Io { path: path.display().to_string(), source };
+    let sums_path = dir.join("SHA256SUMS");
+    let sums = std::fs::read_to_string(&sums_path).map_err(|e| io(&sums_path, e))?;
+    let mut problems = Vec::new();
+    let mut listed = std::collections::BTreeSet::new();
+    for line in sums.lines() {
+        let Some((hash, name)) = line.split_once("  ") else {
+            problems.push(format!("SHA256SUMS: malformed line `{line}`"));
+            continue;
+        };
+        listed.insert(name.to_string());
+        match std::fs::read(dir.join(name)) {
+            Ok(bytes) if sha256_hex(&bytes) == hash => {}
+            Ok(_) => problems.push(format!("{name}: content changed (SHA-256 differs)")),
+            Err(_) => problems.push(format!("{name}: missing")),
+        }
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| io(dir, e))?;
+    let mut extra: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "SHA256SUMS" && !listed.contains(n))
+        .map(|n| format!("{n}: not part of the pack"))
+        .collect();
+    extra.sort();
+    problems.extend(extra);
+    Ok(problems)
+}

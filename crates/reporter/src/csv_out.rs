@@ -1,0 +1,212 @@
+//! CSV for spreadsheets: RFC 4180 quoting (the `csv` crate) plus formula-injection
+//! neutralisation of every text cell. Numeric columns stay numbers.
+
+use kmsaudit_model::{Evaluation, Finding, RuleInfo, Snapshot, Status};
+
+/// A text cell that a spreadsheet will not run: a leading `=`, `+`, `-`, `@`, tab or carriage
+/// return (after optional spaces) gets a `'` in front (OWASP CSV injection); NULs are dropped.
+pub fn neutralize(text: &str) -> String {
+    let cleaned: String = text.chars().filter(|&c| c != '\0').collect();
+    let first = cleaned.trim_start_matches(' ').chars().next();
+    match first {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cleaned}"),
+        _ => cleaned,
+    }
+}
+
+/// One CSV row being built: text goes through [`neutralize`], numbers do not.
+#[derive(Default)]
+struct Row(Vec<String>);
+
+impl Row {
+    fn text(mut self, s: impl AsRef<str>) -> Self {
+        self.0.push(neutralize(s.as_ref()));
+        self
+    }
+    fn num(mut self, n: impl Into<i64>) -> Self {
+        self.0.push(n.into().to_string());
+        self
+    }
+    fn opt_num(mut self, n: Option<i64>) -> Self {
+        self.0.push(n.map(|n| n.to_string()).unwrap_or_default());
+        self
+    }
+}
+
+fn write(header: &[&str], rows: Vec<Row>) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    w.write_record(header).expect("writing to memory");
+    for r in rows {
+        w.write_record(&r.0).expect("writing to memory");
+    }
+    w.into_inner().expect("flushing to memory")
+}
+
+fn compliance_text(rule: Option<&RuleInfo>) -> String {
+    rule.map(|r| r.compliance.iter().map(|(fw, ids)| format!("{fw}: {}", ids.join(", "))).collect::<Vec<_>>().join("; ")).unwrap_or_default()
+}
+
+pub(crate) fn resource_type(f: &Finding) -> &'static str {
+    if f.resource.starts_with("arn:") {
+        "AWS::KMS::Key"
+    } else if f.resource.contains("/region/") {
+        "AWS::Account::Region"
+    } else {
+        "AWS::Account"
+    }
+}
+
+/// One row per finding.
+pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
+    let header = [
+        "finding_id", "rule_id", "title", "severity", "status", "muted", "mute_reason", "account_id", "account_name", "region",
+        "resource_type", "resource", "resource_name", "message", "statement_index", "sid", "principal", "actions", "condition",
+        "details", "compliance", "remediation", "scan_started_at",
+    ];
+    let names: std::collections::BTreeMap<&str, &str> =
+        snapshot.accounts.iter().map(|a| (a.id.as_str(), a.name.as_deref().unwrap_or(""))).collect();
+    let rows = evaluation
+        .findings
+        .iter()
+        .map(|f| {
+            let rule = evaluation.rules.iter().find(|r| r.id == f.rule_id);
+            let details = f.evidence.details.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+            Row::default()
+                .text(&f.id)
+                .text(&f.rule_id)
+                .text(rule.map(|r| r.title.as_str()).unwrap_or(""))
+                .text(f.severity.as_str())
+                .text(f.status.as_str())
+                .text(if f.muted { "true" } else { "false" })
+                .text(f.mute_reason.as_deref().unwrap_or(""))
+                .text(&f.account_id)
+                .text(names.get(f.account_id.as_str()).copied().unwrap_or(""))
+                .text(&f.region)
+                .text(resource_type(f))
+                .text(&f.resource)
+                .text(&f.resource_name)
+                .text(&f.message)
+                .opt_num(f.evidence.statement_index.map(|i| i as i64))
+                .text(f.evidence.sid.as_deref().unwrap_or(""))
+                .text(f.evidence.principal.as_deref().unwrap_or(""))
+                .text(f.evidence.actions.join(" "))
+                .text(f.evidence.condition.as_deref().unwrap_or(""))
+                .text(details)
+                .text(compliance_text(rule))
+                .text(rule.map(|r| r.remediation.as_str()).unwrap_or(""))
+                .text(&snapshot.metadata.started_at)
+        })
+        .collect();
+    write(&header, rows)
+}
+
+/// One row per key (AWS-managed keys included, as inventory).
+pub fn keys_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
+    let header = [
+        "account_id", "account_name", "region", "key_arn", "key_id", "aliases", "description", "key_manager", "key_state", "key_spec",
+        "key_usage", "origin", "multi_region", "rotation_enabled", "rotation_period_days", "next_rotation_date", "deletion_date",
+        "imported_material_valid_to", "grants", "tags", "failing_findings", "highest_failing_severity", "not_assessed_findings",
+        "collection_errors",
+    ];
+    let mut per_key: std::collections::BTreeMap<&str, (i64, Option<kmsaudit_model::Severity>, i64)> = Default::default();
+    for f in &evaluation.findings {
+        let e = per_key.entry(f.resource.as_str()).or_default();
+        match f.status {
+            Status::Fail if !f.muted => {
+                e.0 += 1;
+                e.1 = e.1.max(Some(f.severity));
+            }
+            Status::NotAssessed if !f.muted => e.2 += 1,
+            _ => {}
+        }
+    }
+    let rows = snapshot
+        .keys()
+        .map(|(a, r, k)| {
+            let m = k.metadata.clone().unwrap_or_default();
+            let (fails, worst, na) = per_key.get(k.arn.as_str()).copied().unwrap_or_default();
+            let tags = k.tags.as_ref().map(|t| t.iter().map(|t| format!("{}={}", t.key, t.value)).collect::<Vec<_>>().join("; ")).unwrap_or_default();
+            Row::default()
+                .text(&a.id)
+                .text(a.name.as_deref().unwrap_or(""))
+                .text(&r.region)
+                .text(&k.arn)
+                .text(&k.key_id)
+                .text(k.aliases.join(" "))
+                .text(&m.description)
+                .text(&m.key_manager)
+                .text(&m.key_state)
+                .text(&m.key_spec)
+                .text(&m.key_usage)
+                .text(&m.origin)
+                .text(m.multi_region.map(|b| b.to_string()).unwrap_or_default())
+                .text(k.rotation.as_ref().map(|r| r.enabled.to_string()).unwrap_or_default())
+                .opt_num(k.rotation.as_ref().and_then(|r| r.period_days).map(i64::from))
+                .text(k.rotation.as_ref().and_then(|r| r.next_rotation_date.clone()).unwrap_or_default())
+                .text(m.deletion_date.as_deref().unwrap_or(""))
+                .text(m.valid_to.as_deref().unwrap_or(""))
+                .opt_num(k.grants.as_ref().map(|g| g.len() as i64))
+                .text(tags)
+                .num(fails)
+                .text(worst.map(|s| s.as_str()).unwrap_or(""))
+                .num(na)
+                .text(k.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+        })
+        .collect();
+    write(&header, rows)
+}
+
+/// One row per grant.
+pub fn grants_csv(snapshot: &Snapshot) -> Vec<u8> {
+    let header = [
+        "account_id", "region", "key_arn", "grant_id", "name", "grantee_principal", "retiring_principal", "issuing_account",
+        "operations", "encryption_context_subset", "encryption_context_equals", "creation_date",
+    ];
+    let ctx = |m: &std::collections::BTreeMap<String, String>| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let mut rows = Vec::new();
+    for (a, r, k) in snapshot.keys() {
+        for g in k.grants.iter().flatten() {
+            let c = g.constraints.clone().unwrap_or_default();
+            rows.push(
+                Row::default()
+                    .text(&a.id)
+                    .text(&r.region)
+                    .text(&k.arn)
+                    .text(&g.grant_id)
+                    .text(g.name.as_deref().unwrap_or(""))
+                    .text(g.grantee_principal.as_deref().unwrap_or(""))
+                    .text(g.retiring_principal.as_deref().unwrap_or(""))
+                    .text(g.issuing_account.as_deref().unwrap_or(""))
+                    .text(g.operations.join(" "))
+                    .text(ctx(&c.encryption_context_subset))
+                    .text(ctx(&c.encryption_context_equals))
+                    .text(g.creation_date.as_deref().unwrap_or("")),
+            );
+        }
+    }
+    write(&header, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_triggers_are_neutralised() {
+        for payload in ["=1+1", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "  =HYPERLINK(\"http://x\")"] {
+            assert!(neutralize(payload).starts_with('\''), "{payload:?}");
+        }
+        assert_eq!(neutralize("alias/app"), "alias/app");
+        assert_eq!(neutralize("a\0b"), "ab");
+        assert_eq!(neutralize(""), "");
+    }
+
+    #[test]
+    fn rows_round_trip_through_a_csv_reader() {
+        let bytes = write(&["a", "b"], vec![Row::default().text("=cmd|' /C calc'!A0").num(-3)]);
+        let mut r = csv::Reader::from_reader(bytes.as_slice());
+        let rec = r.records().next().unwrap().unwrap();
+        assert_eq!(&rec[0], "'=cmd|' /C calc'!A0");
+        assert_eq!(&rec[1], "-3");
+    }
+}

@@ -1,0 +1,409 @@
+//! report.html: one self-contained file, rendered by tera with autoescape on, with a strict
+//! Content-Security-Policy that allows only our own inline style and script, by hash.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use kmsaudit_model::{Coverage, Evaluation, Finding, KeyRecord, Severity, Snapshot, Status};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+const TEMPLATE: &str = include_str!("../../../templates/report.html");
+const STYLE: &str = include_str!("../../../templates/report.css");
+const SCRIPT: &str = include_str!("../../../templates/report.js");
+
+/// `'sha256-…'` source expression of an inline block.
+fn csp_hash(content: &str) -> String {
+    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(content.as_bytes())))
+}
+
+/// The Content-Security-Policy of the report: nothing loads, nothing connects; only our inline
+/// stylesheet and script run.
+pub fn content_security_policy() -> String {
+    format!(
+        "default-src 'none'; style-src {}; script-src {}; img-src data:; base-uri 'none'; form-action 'none'; connect-src 'none'",
+        csp_hash(STYLE),
+        csp_hash(SCRIPT)
+    )
+}
+
+#[derive(Serialize)]
+struct View {
+    csp: String,
+    style: &'static str,
+    script: &'static str,
+    tool_version: String,
+    started_at: String,
+    finished_at: String,
+    caller: String,
+    organization: String,
+    management_account: String,
+    role_name: String,
+    regions_requested: String,
+    scope: ScopeView,
+    accounts: Vec<AccountView>,
+    region_issues: Vec<RegionIssueView>,
+    status_counts: Vec<Count>,
+    severity_counts: Vec<Count>,
+    chart: String,
+    rules: Vec<RuleView>,
+    findings: Vec<FindingView>,
+    keys: Vec<KeyView>,
+    warnings: Vec<String>,
+    api_calls: Vec<Count>,
+    total_calls: u64,
+    calls_per_key: String,
+}
+
+#[derive(Serialize, Default)]
+struct ScopeView {
+    accounts: usize,
+    assessed: usize,
+    partial: usize,
+    not_assessed: usize,
+    skipped: usize,
+    regions_scanned: usize,
+    regions_skipped: usize,
+    regions_not_assessed: usize,
+    keys_discovered: usize,
+    keys_assessed: usize,
+    keys_not_assessed: usize,
+    complete: bool,
+}
+
+#[derive(Serialize)]
+struct AccountView {
+    id: String,
+    name: String,
+    coverage: &'static str,
+    reason: String,
+    regions_scanned: usize,
+    regions_skipped: usize,
+    regions_not_assessed: usize,
+    keys_discovered: usize,
+    keys_assessed: usize,
+    keys_not_assessed: usize,
+    fails: usize,
+}
+
+#[derive(Serialize)]
+struct RegionIssueView {
+    account_id: String,
+    region: String,
+    coverage: &'static str,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct Count {
+    label: String,
+    count: u64,
+    css: String,
+}
+
+#[derive(Serialize)]
+struct RuleView {
+    id: String,
+    anchor: String,
+    severity: &'static str,
+    title: String,
+    rationale: String,
+    remediation: String,
+    compliance: Vec<String>,
+    fail: usize,
+    pass: usize,
+    not_assessed: usize,
+    not_applicable: usize,
+    muted: usize,
+}
+
+#[derive(Serialize)]
+struct FindingView {
+    rule_id: String,
+    rule_anchor: String,
+    severity: &'static str,
+    status: &'static str,
+    status_css: &'static str,
+    muted: bool,
+    mute_reason: String,
+    account_id: String,
+    region: String,
+    resource: String,
+    resource_name: String,
+    key_anchor: String,
+    message: String,
+    evidence: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct KeyView {
+    anchor: String,
+    arn: String,
+    account_id: String,
+    region: String,
+    name: String,
+    aliases: String,
+    description: String,
+    state: String,
+    spec: String,
+    origin: String,
+    rotation: String,
+    grants: String,
+    tags: String,
+    errors: Vec<String>,
+    policy: String,
+    findings: Vec<FindingView>,
+}
+
+fn anchor(prefix: &str, text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}-{hex}")
+}
+
+fn coverage_css(c: Coverage) -> &'static str {
+    c.as_str()
+}
+
+fn status_css(s: Status) -> &'static str {
+    match s {
+        Status::Fail => "fail",
+        Status::Pass => "pass",
+        Status::NotAssessed => "na",
+        Status::NotApplicable => "skip",
+    }
+}
+
+fn finding_view(f: &Finding) -> FindingView {
+    let mut evidence = Vec::new();
+    let e = &f.evidence;
+    if let Some(i) = e.statement_index {
+        evidence.push(format!("statement {i}{}", e.sid.as_ref().map(|s| format!(" (Sid {s})")).unwrap_or_default()));
+    }
+    if let Some(p) = &e.principal {
+        evidence.push(format!("principal: {p}"));
+    }
+    if !e.actions.is_empty() {
+        let shown: Vec<&str> = e.actions.iter().take(8).map(String::as_str).collect();
+        let more = if e.actions.len() > 8 { format!(" and {} more", e.actions.len() - 8) } else { String::new() };
+        evidence.push(format!("actions: {}{more}", shown.join(", ")));
+    }
+    if let Some(c) = &e.condition {
+        evidence.push(format!("condition: {c}"));
+    }
+    for (k, v) in &e.details {
+        evidence.push(format!("{k}: {v}"));
+    }
+    FindingView {
+        rule_id: f.rule_id.clone(),
+        rule_anchor: anchor("rule", &f.rule_id),
+        severity: f.severity.as_str(),
+        status: f.status.as_str(),
+        status_css: status_css(f.status),
+        muted: f.muted,
+        mute_reason: f.mute_reason.clone().unwrap_or_default(),
+        account_id: f.account_id.clone(),
+        region: f.region.clone(),
+        resource: f.resource.clone(),
+        resource_name: f.resource_name.clone(),
+        key_anchor: if f.resource.starts_with("arn:") { anchor("key", &f.resource) } else { String::new() },
+        message: f.message.clone(),
+        evidence,
+    }
+}
+
+fn pretty_policy(k: &KeyRecord) -> String {
+    match &k.policy {
+        Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| text.clone()),
+            Err(_) => text.clone(),
+        },
+        None => "(not read)".into(),
+    }
+}
+
+/// A horizontal bar chart of failing findings per severity, as inline SVG built from numbers
+/// only (no AWS text), so it is safe to insert unescaped.
+fn severity_chart(counts: &BTreeMap<Severity, usize>) -> String {
+    let max = counts.values().copied().max().unwrap_or(0).max(1);
+    let mut svg = String::from(r#"<svg xmlns="http://www.w3.org/2000/svg" width="420" height="130" role="img" aria-label="failing findings by severity">"#);
+    for (i, sev) in Severity::ALL.iter().enumerate() {
+        let n = counts.get(sev).copied().unwrap_or(0);
+        let y = 5 + i * 24;
+        let w = 300 * n / max;
+        svg.push_str(&format!(
+            r#"<text x="0" y="{}" font-size="12">{}</text><rect class="bar-{}" x="70" y="{}" width="{}" height="16"/><text x="{}" y="{}" font-size="12">{}</text>"#,
+            y + 13,
+            sev.as_str(),
+            sev.as_str(),
+            y,
+            w,
+            75 + w,
+            y + 13,
+            n
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Renders report.html.
+pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<String, tera::Error> {
+    let m = &snapshot.metadata;
+    let mut scope = ScopeView { accounts: evaluation.accounts.len(), ..Default::default() };
+    for a in &evaluation.accounts {
+        match a.coverage {
+            Coverage::Assessed => scope.assessed += 1,
+            Coverage::Partial => scope.partial += 1,
+            Coverage::NotAssessed => scope.not_assessed += 1,
+            Coverage::Skipped => scope.skipped += 1,
+        }
+        scope.keys_discovered += a.keys_discovered;
+        scope.keys_assessed += a.keys_assessed;
+        scope.keys_not_assessed += a.keys_not_assessed;
+    }
+    for r in &evaluation.regions {
+        match r.coverage {
+            Coverage::Skipped => scope.regions_skipped += 1,
+            Coverage::NotAssessed => scope.regions_not_assessed += 1,
+            _ => scope.regions_scanned += 1,
+        }
+    }
+    scope.complete = !evaluation.is_incomplete();
+    let mut fails_per_account: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in evaluation.findings.iter().filter(|f| f.status == Status::Fail && !f.muted) {
+        *fails_per_account.entry(f.account_id.as_str()).or_default() += 1;
+    }
+    let accounts = evaluation
+        .accounts
+        .iter()
+        .map(|a| AccountView {
+            id: a.account_id.clone(),
+            name: a.name.clone().unwrap_or_default(),
+            coverage: coverage_css(a.coverage),
+            reason: a.reason.clone().unwrap_or_default(),
+            regions_scanned: a.regions_scanned,
+            regions_skipped: a.regions_skipped,
+            regions_not_assessed: a.regions_not_assessed,
+            keys_discovered: a.keys_discovered,
+            keys_assessed: a.keys_assessed,
+            keys_not_assessed: a.keys_not_assessed,
+            fails: fails_per_account.get(a.account_id.as_str()).copied().unwrap_or(0),
+        })
+        .collect();
+    let region_issues = evaluation
+        .regions
+        .iter()
+        .filter(|r| r.coverage != Coverage::Assessed)
+        .map(|r| RegionIssueView { account_id: r.account_id.clone(), region: r.region.clone(), coverage: coverage_css(r.coverage), reason: r.reason.clone().unwrap_or_default() })
+        .collect();
+    let mut status_counts: BTreeMap<Status, u64> = BTreeMap::new();
+    let mut muted = 0u64;
+    for f in &evaluation.findings {
+        if f.muted {
+            muted += 1;
+        } else {
+            *status_counts.entry(f.status).or_default() += 1;
+        }
+    }
+    let mut status_counts: Vec<Count> = [Status::Fail, Status::NotAssessed, Status::Pass, Status::NotApplicable]
+        .iter()
+        .map(|s| Count { label: s.as_str().into(), count: status_counts.get(s).copied().unwrap_or(0), css: status_css(*s).into() })
+        .collect();
+    status_counts.push(Count { label: "MUTED".into(), count: muted, css: "muted".into() });
+    let failing = evaluation.failing_by_severity();
+    let severity_counts = Severity::ALL
+        .iter()
+        .map(|s| Count { label: s.as_str().into(), count: failing.get(s).copied().unwrap_or(0) as u64, css: format!("sev-{}", s.as_str()) })
+        .collect();
+    let rules = evaluation
+        .rules
+        .iter()
+        .map(|r| {
+            let of = |s: Status| evaluation.findings.iter().filter(|f| f.rule_id == r.id && f.status == s && !f.muted).count();
+            RuleView {
+                id: r.id.clone(),
+                anchor: anchor("rule", &r.id),
+                severity: r.severity.as_str(),
+                title: r.title.clone(),
+                rationale: r.rationale.clone(),
+                remediation: r.remediation.clone(),
+                compliance: r.compliance.iter().map(|(fw, ids)| format!("{fw}: {}", ids.join(", "))).collect(),
+                fail: of(Status::Fail),
+                pass: of(Status::Pass),
+                not_assessed: of(Status::NotAssessed),
+                not_applicable: of(Status::NotApplicable),
+                muted: evaluation.findings.iter().filter(|f| f.rule_id == r.id && f.muted).count(),
+            }
+        })
+        .collect();
+    let mut attention: Vec<&Finding> =
+        evaluation.findings.iter().filter(|f| matches!(f.status, Status::Fail | Status::NotAssessed) || f.muted).collect();
+    attention.sort_by(|a, b| (a.muted, b.severity, &a.rule_id, &a.resource).cmp(&(b.muted, a.severity, &b.rule_id, &b.resource)));
+    let mut by_key: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for f in &evaluation.findings {
+        by_key.entry(f.resource.as_str()).or_default().push(f);
+    }
+    let keys = snapshot
+        .keys()
+        .filter(|(_, _, k)| k.metadata.as_ref().is_none_or(|m| m.key_manager == "CUSTOMER"))
+        .map(|(a, r, k)| {
+            let m = k.metadata.clone().unwrap_or_default();
+            let mut findings: Vec<&Finding> = by_key.get(k.arn.as_str()).cloned().unwrap_or_default();
+            findings.sort_by(|a, b| (a.status, b.severity, &a.rule_id).cmp(&(b.status, a.severity, &b.rule_id)));
+            KeyView {
+                anchor: anchor("key", &k.arn),
+                arn: k.arn.clone(),
+                account_id: a.id.clone(),
+                region: r.region.clone(),
+                name: k.display_name().to_string(),
+                aliases: k.aliases.join(", "),
+                description: m.description.clone(),
+                state: m.key_state.clone(),
+                spec: format!("{} / {}", m.key_spec, m.key_usage),
+                origin: m.origin.clone(),
+                rotation: match &k.rotation {
+                    Some(r) if r.enabled => format!("enabled, every {} days", r.period_days.unwrap_or(365)),
+                    Some(_) => "disabled".into(),
+                    None => "not applicable or not read".into(),
+                },
+                grants: k.grants.as_ref().map(|g| g.len().to_string()).unwrap_or_else(|| "not read".into()),
+                tags: k.tags.as_ref().map(|t| t.iter().map(|t| format!("{}={}", t.key, t.value)).collect::<Vec<_>>().join(", ")).unwrap_or_else(|| "not read".into()),
+                errors: k.errors.iter().map(|e| e.to_string()).collect(),
+                policy: pretty_policy(k),
+                findings: findings.into_iter().map(finding_view).collect(),
+            }
+        })
+        .collect::<Vec<_>>();
+    let customer_keys = keys.len().max(1);
+    let view = View {
+        csp: content_security_policy(),
+        style: STYLE,
+        script: SCRIPT,
+        tool_version: m.tool_version.clone(),
+        started_at: m.started_at.clone(),
+        finished_at: m.finished_at.clone(),
+        caller: m.caller.as_ref().map(|c| c.arn.clone()).unwrap_or_default(),
+        organization: snapshot.organization.as_ref().map(|o| o.id.clone()).unwrap_or_else(|| "(no organization)".into()),
+        management_account: snapshot.organization.as_ref().map(|o| o.management_account_id.clone()).unwrap_or_default(),
+        role_name: m.scope.role_name.clone(),
+        regions_requested: m.scope.regions.as_ref().map(|r| r.join(", ")).unwrap_or_else(|| "every enabled region".into()),
+        scope,
+        accounts,
+        region_issues,
+        status_counts,
+        severity_counts,
+        chart: severity_chart(&failing),
+        rules,
+        findings: attention.into_iter().map(finding_view).collect(),
+        keys,
+        warnings: evaluation.warnings.clone(),
+        api_calls: m.api_calls.iter().map(|(k, v)| Count { label: k.clone(), count: *v, css: String::new() }).collect(),
+        total_calls: m.total_api_calls(),
+        calls_per_key: format!("{:.1}", m.total_api_calls() as f64 / customer_keys as f64),
+    };
+    let mut tera = tera::Tera::new();
+    tera.autoescape_on(vec![".html"]);
+    tera.add_raw_template("report.html", TEMPLATE)?;
+    tera.render("report.html", &tera::Context::from_serialize(&view)?)
+}
