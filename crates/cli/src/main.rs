@@ -206,7 +206,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eout!("kmsaudit: error: {err:#}");
+            eprintln!("kmsaudit: error: {err:#}");
             if err.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(exit::USAGE)
             } else {
@@ -305,7 +305,7 @@ fn write_pack(snapshot: &Snapshot, config: &EvalConfig, out: &Path, fail_on: Fai
     let evaluation = kmsaudit_evaluator::evaluate(snapshot, config);
     kmsaudit_reporter::write_reports(snapshot, &evaluation, out).with_context(|| format!("writing the evidence pack to {}", out.display()))?;
     for w in &evaluation.warnings {
-        eout!("kmsaudit: warning: {w}");
+        eprintln!("kmsaudit: warning: {w}");
     }
     print_summary(snapshot, &evaluation, out, from_scan);
     Ok(exit_code(&evaluation, fail_on))
