@@ -53,7 +53,24 @@ pub struct Suppression {
     /// Resource pattern (`*` and `?`), matched against the finding's resource ARN.
     pub resource: String,
     pub justification: String,
+    /// Last day the suppression mutes (`2027-03-31`, quoted or as a TOML date).
+    #[serde(deserialize_with = "date")]
     pub expires: jiff::civil::Date,
+}
+
+/// A date as a string, or as a TOML date literal (which reaches serde as a one-field map).
+fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<jiff::civil::Date, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Toml(std::collections::BTreeMap<String, String>),
+    }
+    let text = match Raw::deserialize(d)? {
+        Raw::Text(s) => s,
+        Raw::Toml(m) => m.into_values().next().unwrap_or_default(),
+    };
+    text.parse().map_err(|e| serde::de::Error::custom(format!("`{text}` is not a date (YYYY-MM-DD): {e}")))
 }
 
 /// A configuration that cannot be used.

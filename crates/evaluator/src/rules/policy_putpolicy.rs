@@ -1,7 +1,7 @@
 //! Rule: KMS-POLICY-PUTPOLICY
 //!
-//! kms:PutKeyPolicy is allowed to a principal that is not a key administrator: `*` (however
-//! pinned), a service principal, a principal outside the `admin_allowlist` when one is
+//! kms:PutKeyPolicy is allowed to a principal that is not a key administrator: `*` (unless
+//! pinned to identities by aws:userid), a service principal, a principal outside the `admin_allowlist` when one is
 //! configured, or otherwise a principal that does not also hold the core administrative
 //! actions (ScheduleKeyDeletion, CancelKeyDeletion, DisableKey, EnableKey). Whoever can put the
 //! key policy can give itself everything: a privilege escalation. The key account's root is
@@ -40,19 +40,21 @@ pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {
         let all = accesses
             .iter()
             .fold(ActionSet::EMPTY, |acc, a| acc.union(a.actions));
+        // `*` pinned by aws:userid stands for the identities of those user ids.
+        let identified = !with_put.userids.is_empty();
         let why = match &with_put.who {
-            Who::Everyone { .. } => Some("it is `*`".to_string()),
+            Who::Everyone { .. } if !identified => Some("it is `*`".to_string()),
             Who::Service { .. } => Some("it is a service principal".to_string()),
-            Who::Named(_) if !allowlist.is_empty() && !is_allowlisted(with_put, allowlist) => {
+            _ if !allowlist.is_empty() && !is_allowlisted(with_put, allowlist) => {
                 Some("it matches no admin_allowlist pattern".to_string())
             }
-            Who::Named(_) if allowlist.is_empty() && !all.contains_all(core_admin) => {
+            _ if allowlist.is_empty() && !all.contains_all(core_admin) => {
                 Some(format!(
                     "it is not a key administrator (lacks {})",
                     core_admin.minus(all).describe()
                 ))
             }
-            Who::Named(_) => None,
+            _ => None,
         };
         if let Some(why) = why {
             let mut o = Offense::from_access(

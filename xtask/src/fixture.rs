@@ -1,0 +1,196 @@
+//! Org fixtures (`examples/*.toml`): accounts, keys, policies, grants, Access Analyzer state,
+//! the faults the stand-in plays, and the findings each key is expected to produce.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// moto's account for credentials that did not come from AssumeRole: the management account.
+pub const MANAGEMENT_ACCOUNT: &str = "123456789012";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    pub description: String,
+    pub accounts: Vec<Account>,
+    /// Named policy documents; `${account:NAME}`, `${self}` (the key's account), `${org_id}` and
+    /// `${management}` are replaced when seeding.
+    pub policies: BTreeMap<String, String>,
+    /// JSON statement lists that policies include with `${statements:NAME}`.
+    #[serde(default)]
+    pub statements: BTreeMap<String, String>,
+    pub keys: Vec<Key>,
+    #[serde(default)]
+    pub analyzers: Vec<AnalyzerDef>,
+    #[serde(default)]
+    pub aa_findings: Vec<AaFindingDef>,
+    /// Findings on accounts and account × regions (`account/...` resources).
+    #[serde(default)]
+    pub expect_scope: Vec<ScopeExpectation>,
+    /// Rule configuration the fixture is evaluated with (a kmsaudit.toml, relative to the fixture).
+    pub config: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    pub name: String,
+    /// The management account is moto's default caller account.
+    #[serde(default)]
+    pub management: bool,
+    /// The stand-in answers STS AccessDenied to AssumeRole into this account.
+    #[serde(default)]
+    pub deny_assume_role: bool,
+    /// Closed in Organizations (SUSPENDED): must be skipped, never assumed.
+    #[serde(default)]
+    pub suspended: bool,
+    /// Opt-in regions this account has not enabled (KMS answers UnrecognizedClientException).
+    #[serde(default)]
+    pub regions_not_enabled: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Key {
+    /// Unique name within the fixture.
+    pub name: String,
+    pub account: String,
+    pub region: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_spec")]
+    pub spec: String,
+    #[serde(default = "default_usage")]
+    pub usage: String,
+    #[serde(default = "default_origin")]
+    pub origin: String,
+    #[serde(default)]
+    pub multi_region: bool,
+    /// Name of an entry of `policies`.
+    pub policy: String,
+    #[serde(default)]
+    pub rotation: bool,
+    /// `Enabled`, `Disabled` or `PendingDeletion`.
+    #[serde(default = "default_state")]
+    pub state: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub grants: Vec<GrantDef>,
+    /// The stand-in denies GetKeyPolicy on this key (a key policy that shuts out the auditor).
+    #[serde(default)]
+    pub deny_key_policy: bool,
+    /// Fields the stand-in adds to DescribeKey's KeyMetadata, for what moto does not model
+    /// (imported material expiry). Timestamps as RFC 3339 strings.
+    #[serde(default)]
+    pub describe_patch: BTreeMap<String, toml::Value>,
+    /// Fields added to GetKeyRotationStatus (RotationPeriodInDays, which moto lacks).
+    #[serde(default)]
+    pub rotation_patch: BTreeMap<String, toml::Value>,
+    /// Rules expected to FAIL on this key.
+    #[serde(default)]
+    pub expect_fail: Vec<String>,
+    /// Rules expected NOT_ASSESSED on this key.
+    #[serde(default)]
+    pub expect_not_assessed: Vec<String>,
+    /// Rules expected to PASS (the negative cases worth pinning down).
+    #[serde(default)]
+    pub expect_pass: Vec<String>,
+    #[serde(default)]
+    pub expect_not_applicable: Vec<String>,
+}
+
+fn default_spec() -> String {
+    "SYMMETRIC_DEFAULT".into()
+}
+fn default_usage() -> String {
+    "ENCRYPT_DECRYPT".into()
+}
+fn default_origin() -> String {
+    "AWS_KMS".into()
+}
+fn default_state() -> String {
+    "Enabled".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantDef {
+    /// A principal ARN (placeholders allowed) or a service principal.
+    pub grantee: String,
+    pub operations: Vec<String>,
+    pub retiring: Option<String>,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub encryption_context_subset: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyzerDef {
+    pub account: String,
+    pub region: String,
+    pub name: String,
+    /// `ACCOUNT` or `ORGANIZATION`.
+    #[serde(rename = "type")]
+    pub analyzer_type: String,
+    #[serde(default = "active")]
+    pub status: String,
+}
+
+fn active() -> String {
+    "ACTIVE".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AaFindingDef {
+    pub id: String,
+    /// The key (fixture name) the finding is about.
+    pub key: String,
+    #[serde(default)]
+    pub is_public: bool,
+    #[serde(default)]
+    pub principal: BTreeMap<String, String>,
+    #[serde(default)]
+    pub condition: BTreeMap<String, String>,
+    #[serde(default = "active")]
+    pub status: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeExpectation {
+    pub account: String,
+    /// Absent: the account itself.
+    pub region: Option<String>,
+    pub rule: String,
+    pub status: String,
+}
+
+impl Fixture {
+    pub fn load(path: &Path) -> anyhow::Result<Fixture> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading fixture {}", path.display()))?;
+        let fixture: Fixture = toml::from_str(&text).with_context(|| format!("parsing fixture {}", path.display()))?;
+        fixture.check()?;
+        Ok(fixture)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        let managements = self.accounts.iter().filter(|a| a.management).count();
+        anyhow::ensure!(managements == 1, "the fixture must have exactly one management account, found {managements}");
+        for k in &self.keys {
+            anyhow::ensure!(self.accounts.iter().any(|a| a.name == k.account), "key {} names unknown account {}", k.name, k.account);
+            anyhow::ensure!(self.policies.contains_key(&k.policy), "key {} names unknown policy {}", k.name, k.policy);
+        }
+        let mut names: Vec<&str> = self.keys.iter().map(|k| k.name.as_str()).collect();
+        names.sort();
+        names.dedup();
+        anyhow::ensure!(names.len() == self.keys.len(), "key names must be unique");
+        Ok(())
+    }
+}

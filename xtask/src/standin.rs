@@ -1,0 +1,555 @@
+//! What moto does not do, served beside it on loopback:
+//!
+//! * a **proxy** between the SDK and moto that plays the fixture's faults (STS AccessDenied for
+//!   denied audit roles, AccessDenied on GetKeyPolicy, UnrecognizedClientException in opt-in
+//!   regions an account has not enabled), fills fields moto does not model (imported material
+//!   expiry, rotation period), and injects random throttling, 5xx and latency for the fault
+//!   profile named in the request path (`/_faults/throttle=0.1,seed=3/...`), so tests with
+//!   different profiles share one proxy. `/_proxy/stats` reports requests, faults and the most
+//!   calls ever in flight per account × region × operation;
+//! * an **IAM Access Analyzer** stand-in (restJson1: ListAnalyzers, ListFindingsV2,
+//!   GetFindingV2, shaped as the Rust SDK's deserializers expect) that answers from the fixture.
+//!
+//! The account of a request is learnt from the AssumeRole responses the proxy relays (access
+//! key id → account); anything else is moto's default account, the management account.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use crate::fixture::{Fixture, MANAGEMENT_ACCOUNT};
+use crate::seed::Seeded;
+
+/// The fixture's faults and Access Analyzer state, with real ids.
+#[derive(Debug, Default)]
+pub struct Rules {
+    pub deny_assume_accounts: BTreeSet<String>,
+    pub deny_key_policy: BTreeSet<String>,
+    pub regions_not_enabled: BTreeSet<(String, String)>,
+    pub describe_patch: BTreeMap<String, serde_json::Map<String, Value>>,
+    pub rotation_patch: BTreeMap<String, serde_json::Map<String, Value>>,
+    pub analyzers: Vec<StandInAnalyzer>,
+    pub findings: Vec<StandInFinding>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StandInAnalyzer {
+    pub arn: String,
+    pub name: String,
+    pub analyzer_type: String,
+    pub status: String,
+    pub account: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StandInFinding {
+    pub id: String,
+    pub key_arn: String,
+    pub account: String,
+    pub region: String,
+    pub is_public: bool,
+    pub principal: BTreeMap<String, String>,
+    pub condition: BTreeMap<String, String>,
+    pub status: String,
+}
+
+fn toml_to_json(v: &toml::Value) -> Value {
+    match v {
+        // `+10d`: ten days from now (the stand-in's clock, i.e. the scan's).
+        toml::Value::String(s) if s.starts_with('+') && s.ends_with('d') => match s[1..s.len() - 1].parse::<i64>() {
+            Ok(days) => json!(jiff::Timestamp::now().as_second() + days * 86_400),
+            Err(_) => json!(s),
+        },
+        toml::Value::String(s) => match s.parse::<jiff::Timestamp>() {
+            // awsJson timestamps are epoch seconds.
+            Ok(t) => json!(t.as_second()),
+            Err(_) => json!(s),
+        },
+        toml::Value::Integer(i) => json!(i),
+        toml::Value::Float(f) => json!(f),
+        toml::Value::Boolean(b) => json!(b),
+        other => json!(other.to_string()),
+    }
+}
+
+impl Rules {
+    pub fn from_fixture(fixture: &Fixture, seeded: &Seeded) -> anyhow::Result<Rules> {
+        let mut rules = Rules::default();
+        for a in &fixture.accounts {
+            let id = seeded.account(&a.name)?.to_string();
+            if a.deny_assume_role {
+                rules.deny_assume_accounts.insert(id.clone());
+            }
+            for r in &a.regions_not_enabled {
+                rules.regions_not_enabled.insert((id.clone(), r.clone()));
+            }
+        }
+        for k in &fixture.keys {
+            let (_, key_id) = &seeded.keys[&k.name];
+            if k.deny_key_policy {
+                rules.deny_key_policy.insert(key_id.clone());
+            }
+            if !k.describe_patch.is_empty() {
+                rules.describe_patch.insert(key_id.clone(), k.describe_patch.iter().map(|(f, v)| (f.clone(), toml_to_json(v))).collect());
+            }
+            if !k.rotation_patch.is_empty() {
+                rules.rotation_patch.insert(key_id.clone(), k.rotation_patch.iter().map(|(f, v)| (f.clone(), toml_to_json(v))).collect());
+            }
+        }
+        for a in &fixture.analyzers {
+            let account = seeded.account(&a.account)?.to_string();
+            rules.analyzers.push(StandInAnalyzer {
+                arn: format!("arn:aws:access-analyzer:{}:{account}:analyzer/{}", a.region, a.name),
+                name: a.name.clone(),
+                analyzer_type: a.analyzer_type.clone(),
+                status: a.status.clone(),
+                account,
+                region: a.region.clone(),
+            });
+        }
+        for f in &fixture.aa_findings {
+            let key = fixture.keys.iter().find(|k| k.name == f.key).with_context(|| format!("aa finding {} names unknown key", f.id))?;
+            rules.findings.push(StandInFinding {
+                id: f.id.clone(),
+                key_arn: seeded.keys[&f.key].0.clone(),
+                account: seeded.account(&key.account)?.to_string(),
+                region: key.region.clone(),
+                is_public: f.is_public,
+                principal: f.principal.iter().map(|(k, v)| (k.clone(), seeded.substitute(v, ""))).collect(),
+                condition: f.condition.clone(),
+                status: f.status.clone(),
+            });
+        }
+        Ok(rules)
+    }
+}
+
+/// A random fault profile, from the request path.
+#[derive(Debug, Clone, Copy, Default)]
+struct Profile {
+    throttle: f64,
+    error5xx: f64,
+    latency_ms: u64,
+    seed: u64,
+}
+
+impl Profile {
+    fn parse(spec: &str) -> Profile {
+        let mut p = Profile::default();
+        for part in spec.split(',') {
+            let Some((k, v)) = part.split_once('=') else { continue };
+            match k {
+                "throttle" => p.throttle = v.parse().unwrap_or(0.0),
+                "error5xx" => p.error5xx = v.parse().unwrap_or(0.0),
+                "latency_ms" => p.latency_ms = v.parse().unwrap_or(0),
+                "seed" => p.seed = v.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        p
+    }
+}
+
+/// splitmix64: a deterministic draw in [0, 1) for (seed, request number).
+fn draw(seed: u64, n: u64) -> f64 {
+    let mut z = seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    requests: BTreeMap<String, u64>,
+    faults: BTreeMap<String, u64>,
+    in_flight: HashMap<String, u64>,
+    max_in_flight: BTreeMap<String, u64>,
+}
+
+struct State {
+    rules: Rules,
+    moto: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+    accounts_by_key: Mutex<HashMap<String, String>>,
+    stats: Mutex<Stats>,
+    requests: AtomicU64,
+}
+
+/// The running stand-in; its servers stop when the runtime does.
+pub struct StandIn {
+    pub proxy_url: String,
+    pub access_analyzer_url: String,
+}
+
+pub async fn start(moto: &str, rules: Rules) -> anyhow::Result<StandIn> {
+    let state = Arc::new(State {
+        rules,
+        moto: moto.to_string(),
+        client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
+        accounts_by_key: Mutex::new(HashMap::new()),
+        stats: Mutex::new(Stats::default()),
+        requests: AtomicU64::new(0),
+    });
+    let proxy = TcpListener::bind("127.0.0.1:0").await?;
+    let aa = TcpListener::bind("127.0.0.1:0").await?;
+    let urls = StandIn {
+        proxy_url: format!("http://{}", proxy.local_addr()?),
+        access_analyzer_url: format!("http://{}", aa.local_addr()?),
+    };
+    serve(proxy, state.clone(), false);
+    serve(aa, state, true);
+    Ok(urls)
+}
+
+fn serve(listener: TcpListener, state: Arc<State>, access_analyzer: bool) {
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let state = state.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let state = state.clone();
+                    async move {
+                        let resp = if access_analyzer { handle_aa(&state, req).await } else { handle_proxy(&state, req).await };
+                        Ok::<_, Infallible>(resp.unwrap_or_else(|e| text(StatusCode::BAD_GATEWAY, &format!("stand-in error: {e:#}"))))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r
+}
+
+fn aws_json_error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = json!({"__type": code, "message": message}).to_string();
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert("content-type", "application/x-amz-json-1.1".parse().expect("static header"));
+    r
+}
+
+fn sts_error(code: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = format!(
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>standin</RequestId></ErrorResponse>"
+    );
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = StatusCode::FORBIDDEN;
+    r.headers_mut().insert("content-type", "text/xml".parse().expect("static header"));
+    r
+}
+
+/// (access key id, region) from a SigV4 Authorization header.
+fn credential_scope(req: &Request<Incoming>) -> (String, String) {
+    let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some(rest) = auth.split("Credential=").nth(1) else { return (String::new(), String::new()) };
+    let scope = rest.split([',', ' ']).next().unwrap_or("");
+    let mut parts = scope.split('/');
+    let akid = parts.next().unwrap_or("").to_string();
+    let _date = parts.next();
+    let region = parts.next().unwrap_or("").to_string();
+    (akid, region)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn form_value(body: &str, name: &str) -> Option<String> {
+    body.split('&').find_map(|pair| pair.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| percent_decode(v)))
+}
+
+fn xml_value(body: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&format!("</{tag}>"))? + start;
+    Some(body[start..end].to_string())
+}
+
+struct InFlight<'a> {
+    state: &'a State,
+    key: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut s = self.state.stats.lock().expect("stats lock");
+        if let Some(n) = s.in_flight.get_mut(&self.key) {
+            *n -= 1;
+        }
+    }
+}
+
+fn track<'a>(state: &'a State, op: &str, account: &str, region: &str) -> InFlight<'a> {
+    let key = format!("{account}|{region}|{op}");
+    let mut s = state.stats.lock().expect("stats lock");
+    *s.requests.entry(op.to_string()).or_default() += 1;
+    let n = s.in_flight.entry(key.clone()).or_default();
+    *n += 1;
+    let now = *n;
+    let max = s.max_in_flight.entry(key.clone()).or_default();
+    *max = (*max).max(now);
+    InFlight { state, key }
+}
+
+fn count_fault(state: &State, op: &str, kind: &str) {
+    *state.stats.lock().expect("stats lock").faults.entry(format!("{op}:{kind}")).or_default() += 1;
+}
+
+async fn handle_proxy(state: &State, req: Request<Incoming>) -> anyhow::Result<Response<Full<Bytes>>> {
+    let path_and_query = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+    if path_and_query.starts_with("/_proxy/stats") {
+        let s = state.stats.lock().expect("stats lock");
+        let body = json!({"requests": s.requests, "faults": s.faults, "max_in_flight": s.max_in_flight});
+        return Ok(text(StatusCode::OK, &body.to_string()));
+    }
+    let (profile, forward_path) = match path_and_query.strip_prefix("/_faults/") {
+        Some(rest) => {
+            let (spec, tail) = rest.split_once('/').unwrap_or((rest, ""));
+            (Profile::parse(spec), format!("/{tail}"))
+        }
+        None => (Profile::default(), path_and_query.clone()),
+    };
+    let (akid, region) = credential_scope(&req);
+    let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.context("reading request body")?.to_bytes();
+    let body_text = String::from_utf8_lossy(&body).into_owned();
+    let (service, op) = match target.split_once('.') {
+        Some(("TrentService", op)) => ("KMS", op.to_string()),
+        Some((_, op)) => ("Organizations", op.to_string()),
+        None => ("STS", form_value(&body_text, "Action").unwrap_or_default()),
+    };
+    let account = state.accounts_by_key.lock().expect("lock").get(&akid).cloned().unwrap_or_else(|| MANAGEMENT_ACCOUNT.to_string());
+    let op_label = format!("{service}.{op}");
+    let _in_flight = track(state, &op_label, &account, &region);
+    let n = state.requests.fetch_add(1, Ordering::Relaxed);
+    let json_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let key_id = json_body.get("KeyId").and_then(Value::as_str).unwrap_or("").to_string();
+
+    // The fixture's faults.
+    if service == "STS" && op == "AssumeRole" {
+        let role = form_value(&body_text, "RoleArn").unwrap_or_default();
+        let target_account = role.split(':').nth(4).unwrap_or("").to_string();
+        if state.rules.deny_assume_accounts.contains(&target_account) {
+            count_fault(state, &op_label, "AccessDenied");
+            return Ok(sts_error(
+                "AccessDenied",
+                &format!("User: arn:aws:iam::{account}:user/auditor is not authorized to perform: sts:AssumeRole on resource: {role}"),
+            ));
+        }
+    }
+    if service == "KMS" {
+        if state.rules.regions_not_enabled.contains(&(account.clone(), region.clone())) {
+            count_fault(state, &op_label, "UnrecognizedClientException");
+            return Ok(aws_json_error(StatusCode::BAD_REQUEST, "UnrecognizedClientException", "The security token included in the request is invalid."));
+        }
+        if op == "GetKeyPolicy" && state.rules.deny_key_policy.iter().any(|k| key_id.ends_with(k.as_str())) {
+            count_fault(state, &op_label, "AccessDenied");
+            return Ok(aws_json_error(
+                StatusCode::BAD_REQUEST,
+                "AccessDeniedException",
+                &format!("User: arn:aws:sts::{account}:assumed-role/OrganizationAccountAccessRole/kmsaudit is not authorized to perform: kms:GetKeyPolicy on this resource because the resource does not exist in this Region, no resource-based policies allow access, or a resource-based policy explicitly denies access"),
+            ));
+        }
+        // The random profile.
+        if profile.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(profile.latency_ms)).await;
+        }
+        let d = draw(profile.seed, n);
+        if d < profile.throttle {
+            count_fault(state, &op_label, "ThrottlingException");
+            return Ok(aws_json_error(StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded"));
+        }
+        if d < profile.throttle + profile.error5xx {
+            count_fault(state, &op_label, "KMSInternalException");
+            return Ok(aws_json_error(StatusCode::INTERNAL_SERVER_ERROR, "KMSInternalException", "internal failure (injected)"));
+        }
+    }
+
+    // Forward to moto.
+    let mut builder = Request::builder().method(parts.method.clone()).uri(format!("{}{}", state.moto, forward_path));
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            builder = builder.header(name, value);
+        }
+    }
+    let upstream = state.client.request(builder.body(Full::new(body.clone()))?).await.context("forwarding to moto")?;
+    let status = upstream.status();
+    let headers = upstream.headers().clone();
+    let mut out = upstream.into_body().collect().await.context("reading moto's answer")?.to_bytes();
+
+    if status.is_success() {
+        if service == "STS" && op == "AssumeRole" {
+            let text = String::from_utf8_lossy(&out);
+            if let (Some(akid), Some(role)) = (xml_value(&text, "AccessKeyId"), form_value(&body_text, "RoleArn")) {
+                let acct = role.split(':').nth(4).unwrap_or("").to_string();
+                state.accounts_by_key.lock().expect("lock").insert(akid, acct);
+            }
+        }
+        let patch = match op.as_str() {
+            "DescribeKey" => state.rules.describe_patch.iter().find(|(k, _)| key_id.ends_with(k.as_str())).map(|(_, p)| ("KeyMetadata", p)),
+            "GetKeyRotationStatus" => state.rules.rotation_patch.iter().find(|(k, _)| key_id.ends_with(k.as_str())).map(|(_, p)| ("", p)),
+            _ => None,
+        };
+        if let (Some((field, patch)), true) = (patch, service == "KMS") {
+            let mut v: Value = serde_json::from_slice(&out).context("moto answered non-JSON")?;
+            let target = if field.is_empty() { Some(&mut v) } else { v.get_mut(field) };
+            if let Some(Value::Object(map)) = target {
+                for (k, val) in patch {
+                    map.insert(k.clone(), val.clone());
+                }
+            }
+            out = Bytes::from(serde_json::to_vec(&v)?);
+        }
+    }
+    let mut resp = Response::new(Full::new(out));
+    *resp.status_mut() = status;
+    for (name, value) in &headers {
+        if name != "content-length" && name != "transfer-encoding" {
+            resp.headers_mut().insert(name, value.clone());
+        }
+    }
+    Ok(resp)
+}
+
+fn aa_json(status: StatusCode, v: Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert("content-type", "application/json".parse().expect("static header"));
+    r
+}
+
+const STAMP: &str = "2026-01-01T00:00:00Z";
+
+fn finding_summary(f: &StandInFinding) -> Value {
+    json!({
+        "id": f.id, "resource": f.key_arn, "resourceType": "AWS::KMS::Key", "resourceOwnerAccount": f.account,
+        "status": f.status, "findingType": "ExternalAccess", "analyzedAt": STAMP, "createdAt": STAMP, "updatedAt": STAMP,
+    })
+}
+
+fn in_zone(a: &StandInAnalyzer, f: &StandInFinding) -> bool {
+    a.region == f.region && (a.analyzer_type == "ORGANIZATION" || a.account == f.account)
+}
+
+async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Response<Full<Bytes>>> {
+    let (akid, region) = credential_scope(&req);
+    let account = state.accounts_by_key.lock().expect("lock").get(&akid).cloned().unwrap_or_else(|| MANAGEMENT_ACCOUNT.to_string());
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let method = req.method().clone();
+    let body = req.into_body().collect().await?.to_bytes();
+    let op = match (method.as_str(), path.as_str()) {
+        ("GET", "/analyzer") => "ListAnalyzers",
+        ("POST", "/findingv2") => "ListFindingsV2",
+        ("GET", p) if p.starts_with("/findingv2/") => "GetFindingV2",
+        _ => "Unknown",
+    };
+    let _in_flight = track(state, &format!("AccessAnalyzer.{op}"), &account, &region);
+    match op {
+        "ListAnalyzers" => {
+            let analyzers: Vec<Value> = state
+                .rules
+                .analyzers
+                .iter()
+                .filter(|a| a.account == account && a.region == region)
+                .map(|a| json!({"arn": a.arn, "name": a.name, "type": a.analyzer_type, "status": a.status, "createdAt": STAMP}))
+                .collect();
+            Ok(aa_json(StatusCode::OK, json!({ "analyzers": analyzers })))
+        }
+        "ListFindingsV2" => {
+            let input: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let arn = input.get("analyzerArn").and_then(Value::as_str).unwrap_or("");
+            let Some(analyzer) = state.rules.analyzers.iter().find(|a| a.arn == arn) else {
+                return Ok(aa_json(StatusCode::NOT_FOUND, json!({"message": format!("analyzer {arn} not found")})));
+            };
+            let eq = |field: &str| input.pointer(&format!("/filter/{field}/eq/0")).and_then(Value::as_str).map(str::to_string);
+            let (want_type, want_status) = (eq("resourceType"), eq("status"));
+            let findings: Vec<Value> = state
+                .rules
+                .findings
+                .iter()
+                .filter(|f| in_zone(analyzer, f))
+                .filter(|_| want_type.as_deref().is_none_or(|t| t == "AWS::KMS::Key"))
+                .filter(|f| want_status.as_deref().is_none_or(|s| s == f.status))
+                .map(finding_summary)
+                .collect();
+            Ok(aa_json(StatusCode::OK, json!({ "findings": findings })))
+        }
+        "GetFindingV2" => {
+            let id = percent_decode(path.trim_start_matches("/findingv2/"));
+            let arn = form_value(&query, "analyzerArn").unwrap_or_default();
+            let found = state.rules.findings.iter().find(|f| f.id == id && state.rules.analyzers.iter().any(|a| a.arn == arn && in_zone(a, f)));
+            match found {
+                Some(f) => {
+                    let mut v = finding_summary(f);
+                    v["findingDetails"] = json!([{"externalAccessDetails": {
+                        "action": ["kms:Decrypt"], "condition": f.condition, "isPublic": f.is_public, "principal": f.principal,
+                    }}]);
+                    Ok(aa_json(StatusCode::OK, v))
+                }
+                None => Ok(aa_json(StatusCode::NOT_FOUND, json!({"message": format!("finding {id} not found")}))),
+            }
+        }
+        _ => Ok(aa_json(StatusCode::NOT_FOUND, json!({"message": format!("{method} {path} is not served by the stand-in")}))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_are_deterministic_and_spread() {
+        assert_eq!(draw(7, 100), draw(7, 100));
+        let below = (0..10_000).filter(|&n| draw(1, n) < 0.1).count();
+        assert!((800..1200).contains(&below), "{below}");
+    }
+
+    #[test]
+    fn form_and_percent_decoding() {
+        let body = "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2FAudit&Version=2011-06-15";
+        assert_eq!(form_value(body, "RoleArn").as_deref(), Some("arn:aws:iam::111122223333:role/Audit"));
+        assert_eq!(percent_decode("a%2"), "a%2");
+    }
+}
