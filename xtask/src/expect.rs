@@ -28,16 +28,33 @@ pub struct E2eSpec {
     pub seeded: Seeded,
 }
 
-pub fn e2e_spec(fixture: &Fixture, seeded: &Seeded, fixture_path: &Path, standin: &StandIn) -> anyhow::Result<E2eSpec> {
+pub fn e2e_spec(
+    fixture: &Fixture,
+    seeded: &Seeded,
+    fixture_path: &Path,
+    standin: &StandIn,
+) -> anyhow::Result<E2eSpec> {
     let mut exact = Vec::new();
     let mut present = Vec::new();
-    let e = |rule: &str, resource: &str, status: &str| Expected { rule: rule.into(), resource: resource.into(), status: status.into() };
+    let e = |rule: &str, resource: &str, status: &str| Expected {
+        rule: rule.into(),
+        resource: resource.into(),
+        status: status.into(),
+    };
     for k in &fixture.keys {
         let arn = &seeded.keys[&k.name].0;
         exact.extend(k.expect_fail.iter().map(|r| e(r, arn, "FAIL")));
-        exact.extend(k.expect_not_assessed.iter().map(|r| e(r, arn, "NOT_ASSESSED")));
+        exact.extend(
+            k.expect_not_assessed
+                .iter()
+                .map(|r| e(r, arn, "NOT_ASSESSED")),
+        );
         present.extend(k.expect_pass.iter().map(|r| e(r, arn, "PASS")));
-        present.extend(k.expect_not_applicable.iter().map(|r| e(r, arn, "NOT_APPLICABLE")));
+        present.extend(
+            k.expect_not_applicable
+                .iter()
+                .map(|r| e(r, arn, "NOT_APPLICABLE")),
+        );
     }
     for s in &fixture.expect_scope {
         let id = seeded.account(&s.account)?;
@@ -57,7 +74,14 @@ pub fn e2e_spec(fixture: &Fixture, seeded: &Seeded, fixture_path: &Path, standin
     Ok(E2eSpec {
         proxy_url: standin.proxy_url.clone(),
         access_analyzer_url: standin.access_analyzer_url.clone(),
-        config: fixture.config.as_ref().map(|c| fixture_path.parent().unwrap_or(Path::new(".")).join(c).display().to_string()),
+        config: fixture.config.as_ref().map(|c| {
+            fixture_path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(c)
+                .display()
+                .to_string()
+        }),
         exact,
         present,
         seeded: seeded.clone(),

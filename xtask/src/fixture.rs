@@ -174,18 +174,33 @@ pub struct ScopeExpectation {
 
 impl Fixture {
     pub fn load(path: &Path) -> anyhow::Result<Fixture> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading fixture {}", path.display()))?;
-        let fixture: Fixture = toml::from_str(&text).with_context(|| format!("parsing fixture {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading fixture {}", path.display()))?;
+        let fixture: Fixture =
+            toml::from_str(&text).with_context(|| format!("parsing fixture {}", path.display()))?;
         fixture.check()?;
         Ok(fixture)
     }
 
     fn check(&self) -> anyhow::Result<()> {
         let managements = self.accounts.iter().filter(|a| a.management).count();
-        anyhow::ensure!(managements == 1, "the fixture must have exactly one management account, found {managements}");
+        anyhow::ensure!(
+            managements == 1,
+            "the fixture must have exactly one management account, found {managements}"
+        );
         for k in &self.keys {
-            anyhow::ensure!(self.accounts.iter().any(|a| a.name == k.account), "key {} names unknown account {}", k.name, k.account);
-            anyhow::ensure!(self.policies.contains_key(&k.policy), "key {} names unknown policy {}", k.name, k.policy);
+            anyhow::ensure!(
+                self.accounts.iter().any(|a| a.name == k.account),
+                "key {} names unknown account {}",
+                k.name,
+                k.account
+            );
+            anyhow::ensure!(
+                self.policies.contains_key(&k.policy),
+                "key {} names unknown policy {}",
+                k.name,
+                k.policy
+            );
         }
         let mut names: Vec<&str> = self.keys.iter().map(|k| k.name.as_str()).collect();
         names.sort();

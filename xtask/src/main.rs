@@ -26,7 +26,10 @@ fn main() -> std::process::ExitCode {
         Some("test") => test(),
         Some("bench") => bench(args.get(1).map(String::as_str), &args[2.min(args.len())..]),
         Some("standin") => {
-            let fixture = args.get(1).map(PathBuf::from).unwrap_or_else(|| project_root().join("examples/demo-org.toml"));
+            let fixture = args
+                .get(1)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| project_root().join("examples/demo-org.toml"));
             run_async(standin_forever(fixture))
         }
         _ => {
@@ -44,11 +47,15 @@ fn main() -> std::process::ExitCode {
 }
 
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn cargo() -> std::process::Command {
-    let mut c = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut c =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(project_root());
     c
 }
@@ -63,7 +70,9 @@ fn run(mut cmd: std::process::Command, what: &str) -> anyhow::Result<()> {
 }
 
 fn run_async(f: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         tokio::select! {
             r = f => r,
@@ -88,11 +97,20 @@ async fn start_standin(fixture_path: &Path, log_dir: &Path) -> anyhow::Result<Ru
     let venv = tokio::task::spawn_blocking(move || moto::ensure_venv(&root)).await??;
     std::fs::create_dir_all(log_dir)?;
     let moto = moto::start(&venv, &log_dir.join("moto.log")).await?;
-    eprintln!("xtask: moto on {}; seeding {}", moto.url, fixture_path.display());
+    eprintln!(
+        "xtask: moto on {}; seeding {}",
+        moto.url,
+        fixture_path.display()
+    );
     let seeded = seed::seed(&fixture, &moto.url).await?;
     let rules = standin::Rules::from_fixture(&fixture, &seeded)?;
     let standin = standin::start(&moto.url, rules).await?;
-    Ok(Running { _moto: moto, standin, seeded, fixture })
+    Ok(Running {
+        _moto: moto,
+        standin,
+        seeded,
+        fixture,
+    })
 }
 
 /// The environment a kmsaudit scan of the stand-in runs with: dummy credentials, endpoints.
@@ -102,7 +120,10 @@ fn scan_env(running: &Running) -> Vec<(&'static str, String)> {
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ENDPOINT_URL", running.standin.proxy_url.clone()),
-        ("AWS_ENDPOINT_URL_ACCESSANALYZER", running.standin.access_analyzer_url.clone()),
+        (
+            "AWS_ENDPOINT_URL_ACCESSANALYZER",
+            running.standin.access_analyzer_url.clone(),
+        ),
         ("AWS_EC2_METADATA_DISABLED", "true".into()),
         ("AWS_CONFIG_FILE", "/dev/null".into()),
         ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
@@ -123,32 +144,51 @@ async fn demo() -> anyhow::Result<()> {
     let mut cmd = tokio::process::Command::new(root.join("target/debug/kmsaudit"));
     cmd.arg("scan").arg("--out").arg(&out).arg("--quiet");
     if let Some(config) = &running.fixture.config {
-        cmd.arg("--config").arg(fixture_path.parent().unwrap_or(&root).join(config));
+        cmd.arg("--config")
+            .arg(fixture_path.parent().unwrap_or(&root).join(config));
     }
-    cmd.env_remove("AWS_PROFILE").envs(scan_env(&running)).kill_on_drop(true).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    cmd.env_remove("AWS_PROFILE")
+        .envs(scan_env(&running))
+        .kill_on_drop(true)
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
     eprintln!("xtask: kmsaudit scan --out {}", out.display());
     let status = cmd.status().await.context("running kmsaudit scan")?;
     match status.code() {
         Some(0) | Some(3) | Some(4) => {}
         _ => bail!("kmsaudit scan failed ({status})"),
     }
-    let snapshot: kmsaudit_model::Snapshot = serde_json::from_slice(&std::fs::read(out.join("snapshot.json"))?)?;
-    let customer_keys = snapshot.keys().filter(|(_, _, k)| k.is_customer_managed()).count().max(1);
+    let snapshot: kmsaudit_model::Snapshot =
+        serde_json::from_slice(&std::fs::read(out.join("snapshot.json"))?)?;
+    let customer_keys = snapshot
+        .keys()
+        .filter(|(_, _, k)| k.is_customer_managed())
+        .count()
+        .max(1);
     let per_key: std::collections::BTreeMap<&str, u64> = snapshot
         .metadata
         .api_calls
         .iter()
-        .filter(|(op, _)| op.starts_with("KMS.") && !matches!(op.as_str(), "KMS.ListKeys" | "KMS.ListAliases"))
+        .filter(|(op, _)| {
+            op.starts_with("KMS.") && !matches!(op.as_str(), "KMS.ListKeys" | "KMS.ListAliases")
+        })
         .map(|(op, n)| (op.as_str(), *n))
         .collect();
     let key_calls: u64 = per_key.values().sum();
     println!(
         "per-key KMS calls: {:.2} per customer-managed key ({}); all calls: {:.2} per key",
         key_calls as f64 / customer_keys as f64,
-        per_key.iter().map(|(op, n)| format!("{op} {n}")).collect::<Vec<_>>().join(", "),
+        per_key
+            .iter()
+            .map(|(op, n)| format!("{op} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         snapshot.metadata.total_api_calls() as f64 / customer_keys as f64
     );
-    println!("exit code of the scan: {} (3: failing findings, 4: incomplete)", status.code().unwrap_or(-1));
+    println!(
+        "exit code of the scan: {} (3: failing findings, 4: incomplete)",
+        status.code().unwrap_or(-1)
+    );
     println!("open {}", out.join("report.html").display());
     Ok(())
 }
@@ -159,7 +199,15 @@ fn test() -> anyhow::Result<()> {
     fmt.args(["fmt", "--all", "--check"]);
     run(fmt, "cargo fmt --all --check")?;
     let mut clippy = cargo();
-    clippy.args(["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"]);
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--quiet",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     run(clippy, "cargo clippy -- -D warnings")?;
     let mut build = cargo();
     build.args(["build", "--quiet", "-p", "kmsaudit"]);
@@ -167,25 +215,43 @@ fn test() -> anyhow::Result<()> {
     run_async(async {
         let fixture_path = root.join("examples/demo-org.toml");
         let running = start_standin(&fixture_path, &root.join("target/standin")).await?;
-        let spec = expect::e2e_spec(&running.fixture, &running.seeded, &fixture_path, &running.standin)?;
+        let spec = expect::e2e_spec(
+            &running.fixture,
+            &running.seeded,
+            &fixture_path,
+            &running.standin,
+        )?;
         let spec_path = root.join("target/e2e/spec.json");
         std::fs::create_dir_all(spec_path.parent().expect("has a parent"))?;
         std::fs::write(&spec_path, serde_json::to_vec_pretty(&spec)?)?;
-        let nextest = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["nextest", "--version"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        let mut tests = tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        let nextest =
+            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["nextest", "--version"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+        let mut tests =
+            tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         tests.current_dir(&root);
         if nextest {
             tests.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
         } else {
             tests.args(["test", "--workspace", "--no-fail-fast"]);
         }
-        tests.env("KMSAUDIT_E2E_SPEC", &spec_path).envs(scan_env(&running)).env_remove("AWS_PROFILE").kill_on_drop(true);
-        eprintln!("xtask: {} (with the stand-in)", if nextest { "cargo nextest run --workspace" } else { "cargo test --workspace" });
+        tests
+            .env("KMSAUDIT_E2E_SPEC", &spec_path)
+            .envs(scan_env(&running))
+            .env_remove("AWS_PROFILE")
+            .kill_on_drop(true);
+        eprintln!(
+            "xtask: {} (with the stand-in)",
+            if nextest {
+                "cargo nextest run --workspace"
+            } else {
+                "cargo test --workspace"
+            }
+        );
         let status = tests.status().await.context("running the tests")?;
         anyhow::ensure!(status.success(), "tests failed ({status})");
         Ok(())
@@ -196,7 +262,17 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
     match what {
         Some("evaluator") => {
             let mut cmd = cargo();
-            cmd.args(["run", "--release", "--quiet", "-p", "kmsaudit-evaluator", "--example", "bench_evaluator", "--"]).args(rest);
+            cmd.args([
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                "kmsaudit-evaluator",
+                "--example",
+                "bench_evaluator",
+                "--",
+            ])
+            .args(rest);
             run(cmd, "evaluator benchmark (release)")
         }
         _ => bail!("usage: cargo xtask bench evaluator [--keys N]"),

@@ -19,10 +19,21 @@ pub fn ensure_venv(root: &Path) -> anyhow::Result<PathBuf> {
         return Ok(venv);
     }
     eprintln!("xtask: creating {} with {MOTO_REQUIREMENT}", venv.display());
-    let status = std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv).status().context("running python3 -m venv")?;
+    let status = std::process::Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .context("running python3 -m venv")?;
     anyhow::ensure!(status.success(), "python3 -m venv failed");
     let status = std::process::Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", MOTO_REQUIREMENT])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            MOTO_REQUIREMENT,
+        ])
         .status()
         .context("running pip")?;
     anyhow::ensure!(status.success(), "pip install {MOTO_REQUIREMENT} failed");
@@ -43,7 +54,8 @@ pub struct Moto {
 
 pub async fn start(venv: &Path, log: &Path) -> anyhow::Result<Moto> {
     let port = free_port()?;
-    let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    let log_file =
+        std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let child = Command::new(venv.join("bin/moto_server"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("MOTO_ALLOW_NONEXISTENT_REGION", "true")
@@ -55,11 +67,17 @@ pub async fn start(venv: &Path, log: &Path) -> anyhow::Result<Moto> {
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             break;
         }
         if Instant::now() > deadline {
-            bail!("moto did not start listening on {url} within 60 s (log: {})", log.display());
+            bail!(
+                "moto did not start listening on {url} within 60 s (log: {})",
+                log.display()
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -6,7 +6,9 @@ use anyhow::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
-use aws_sdk_kms::types::{GrantConstraints, GrantOperation, KeySpec, KeyUsageType, OriginType, Tag};
+use aws_sdk_kms::types::{
+    GrantConstraints, GrantOperation, KeySpec, KeyUsageType, OriginType, Tag,
+};
 
 use crate::fixture::{Fixture, MANAGEMENT_ACCOUNT};
 
@@ -22,12 +24,18 @@ pub struct Seeded {
 
 impl Seeded {
     pub fn account(&self, name: &str) -> anyhow::Result<&str> {
-        self.accounts.get(name).map(String::as_str).with_context(|| format!("unknown account `{name}`"))
+        self.accounts
+            .get(name)
+            .map(String::as_str)
+            .with_context(|| format!("unknown account `{name}`"))
     }
 
     /// Replaces `${account:NAME}`, `${self}`, `${org_id}` and `${management}`.
     pub fn substitute(&self, text: &str, self_account: &str) -> String {
-        let mut out = text.replace("${self}", self_account).replace("${org_id}", &self.org_id).replace("${management}", MANAGEMENT_ACCOUNT);
+        let mut out = text
+            .replace("${self}", self_account)
+            .replace("${org_id}", &self.org_id)
+            .replace("${management}", MANAGEMENT_ACCOUNT);
         for (name, id) in &self.accounts {
             out = out.replace(&format!("${{account:{name}}}"), id);
         }
@@ -41,7 +49,9 @@ pub fn base_config(endpoint: &str, region: &str) -> SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
         .endpoint_url(endpoint)
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("testing", "testing", None, None, "xtask")))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "xtask",
+        )))
         .build()
 }
 
@@ -54,10 +64,19 @@ pub async fn seed(fixture: &Fixture, moto: &str) -> anyhow::Result<Seeded> {
         .send()
         .await
         .context("CreateOrganization")?;
-    let mut seeded = Seeded { org_id: org.organization().and_then(|o| o.id()).unwrap_or_default().to_string(), ..Default::default() };
+    let mut seeded = Seeded {
+        org_id: org
+            .organization()
+            .and_then(|o| o.id())
+            .unwrap_or_default()
+            .to_string(),
+        ..Default::default()
+    };
     for account in &fixture.accounts {
         if account.management {
-            seeded.accounts.insert(account.name.clone(), MANAGEMENT_ACCOUNT.to_string());
+            seeded
+                .accounts
+                .insert(account.name.clone(), MANAGEMENT_ACCOUNT.to_string());
             continue;
         }
         let created = orgs
@@ -67,7 +86,11 @@ pub async fn seed(fixture: &Fixture, moto: &str) -> anyhow::Result<Seeded> {
             .send()
             .await
             .with_context(|| format!("CreateAccount {}", account.name))?;
-        let id = created.create_account_status().and_then(|s| s.account_id()).context("CreateAccount returned no id")?.to_string();
+        let id = created
+            .create_account_status()
+            .and_then(|s| s.account_id())
+            .context("CreateAccount returned no id")?
+            .to_string();
         seeded.accounts.insert(account.name.clone(), id);
     }
     let sts = aws_sdk_sts::Client::new(&base);
@@ -78,7 +101,9 @@ pub async fn seed(fixture: &Fixture, moto: &str) -> anyhow::Result<Seeded> {
         } else {
             let out = sts
                 .assume_role()
-                .role_arn(format!("arn:aws:iam::{id}:role/OrganizationAccountAccessRole"))
+                .role_arn(format!(
+                    "arn:aws:iam::{id}:role/OrganizationAccountAccessRole"
+                ))
                 .role_session_name("xtask-seed")
                 .send()
                 .await
@@ -98,7 +123,10 @@ pub async fn seed(fixture: &Fixture, moto: &str) -> anyhow::Result<Seeded> {
     }
     for key in &fixture.keys {
         let account_id = seeded.account(&key.account)?.to_string();
-        let config = configs[&key.account].to_builder().region(Region::new(key.region.clone())).build();
+        let config = configs[&key.account]
+            .to_builder()
+            .region(Region::new(key.region.clone()))
+            .build();
         let kms = aws_sdk_kms::Client::new(&config);
         let mut policy = fixture.policies[&key.policy].clone();
         for (name, statements) in &fixture.statements {
@@ -118,18 +146,33 @@ pub async fn seed(fixture: &Fixture, moto: &str) -> anyhow::Result<Seeded> {
         for (k, v) in &key.tags {
             create = create.tags(Tag::builder().tag_key(k).tag_value(v).build()?);
         }
-        let created = create.send().await.with_context(|| format!("CreateKey {}", key.name))?;
+        let created = create
+            .send()
+            .await
+            .with_context(|| format!("CreateKey {}", key.name))?;
         let meta = created.key_metadata().context("no key metadata")?;
         let key_id = meta.key_id().to_string();
         let arn = meta.arn().unwrap_or_default().to_string();
         for alias in &key.aliases {
-            kms.create_alias().alias_name(alias).target_key_id(&key_id).send().await.with_context(|| format!("CreateAlias {alias}"))?;
+            kms.create_alias()
+                .alias_name(alias)
+                .target_key_id(&key_id)
+                .send()
+                .await
+                .with_context(|| format!("CreateAlias {alias}"))?;
         }
         if key.rotation {
-            kms.enable_key_rotation().key_id(&key_id).send().await.with_context(|| format!("EnableKeyRotation {}", key.name))?;
+            kms.enable_key_rotation()
+                .key_id(&key_id)
+                .send()
+                .await
+                .with_context(|| format!("EnableKeyRotation {}", key.name))?;
         }
         for g in &key.grants {
-            let mut grant = kms.create_grant().key_id(&key_id).grantee_principal(seeded.substitute(&g.grantee, &account_id));
+            let mut grant = kms
+                .create_grant()
+                .key_id(&key_id)
+                .grantee_principal(seeded.substitute(&g.grantee, &account_id));
             for op in &g.operations {
                 grant = grant.operations(GrantOperation::from(op.as_str()));
             }
@@ -141,10 +184,17 @@ pub async fn seed(fixture: &Fixture, moto: &str) -> anyhow::Result<Seeded> {
             }
             if !g.encryption_context_subset.is_empty() {
                 grant = grant.constraints(
-                    GrantConstraints::builder().set_encryption_context_subset(Some(g.encryption_context_subset.clone().into_iter().collect())).build(),
+                    GrantConstraints::builder()
+                        .set_encryption_context_subset(Some(
+                            g.encryption_context_subset.clone().into_iter().collect(),
+                        ))
+                        .build(),
                 );
             }
-            grant.send().await.with_context(|| format!("CreateGrant on {}", key.name))?;
+            grant
+                .send()
+                .await
+                .with_context(|| format!("CreateGrant on {}", key.name))?;
         }
         match key.state.as_str() {
             "Enabled" => {}
@@ -152,14 +202,22 @@ pub async fn seed(fixture: &Fixture, moto: &str) -> anyhow::Result<Seeded> {
                 kms.disable_key().key_id(&key_id).send().await?;
             }
             "PendingDeletion" => {
-                kms.schedule_key_deletion().key_id(&key_id).pending_window_in_days(7).send().await?;
+                kms.schedule_key_deletion()
+                    .key_id(&key_id)
+                    .pending_window_in_days(7)
+                    .send()
+                    .await?;
             }
             other => anyhow::bail!("key {}: unknown state {other}", key.name),
         }
         seeded.keys.insert(key.name.clone(), (arn, key_id));
     }
     for account in fixture.accounts.iter().filter(|a| a.suspended) {
-        orgs.close_account().account_id(seeded.account(&account.name)?).send().await.with_context(|| format!("CloseAccount {}", account.name))?;
+        orgs.close_account()
+            .account_id(seeded.account(&account.name)?)
+            .send()
+            .await
+            .with_context(|| format!("CloseAccount {}", account.name))?;
     }
     Ok(seeded)
 }

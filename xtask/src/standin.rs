@@ -70,10 +70,12 @@ pub struct StandInFinding {
 fn toml_to_json(v: &toml::Value) -> Value {
     match v {
         // `+10d`: ten days from now (the stand-in's clock, i.e. the scan's).
-        toml::Value::String(s) if s.starts_with('+') && s.ends_with('d') => match s[1..s.len() - 1].parse::<i64>() {
-            Ok(days) => json!(jiff::Timestamp::now().as_second() + days * 86_400),
-            Err(_) => json!(s),
-        },
+        toml::Value::String(s) if s.starts_with('+') && s.ends_with('d') => {
+            match s[1..s.len() - 1].parse::<i64>() {
+                Ok(days) => json!(jiff::Timestamp::now().as_second() + days * 86_400),
+                Err(_) => json!(s),
+            }
+        }
         toml::Value::String(s) => match s.parse::<jiff::Timestamp>() {
             // awsJson timestamps are epoch seconds.
             Ok(t) => json!(t.as_second()),
@@ -104,16 +106,31 @@ impl Rules {
                 rules.deny_key_policy.insert(key_id.clone());
             }
             if !k.describe_patch.is_empty() {
-                rules.describe_patch.insert(key_id.clone(), k.describe_patch.iter().map(|(f, v)| (f.clone(), toml_to_json(v))).collect());
+                rules.describe_patch.insert(
+                    key_id.clone(),
+                    k.describe_patch
+                        .iter()
+                        .map(|(f, v)| (f.clone(), toml_to_json(v)))
+                        .collect(),
+                );
             }
             if !k.rotation_patch.is_empty() {
-                rules.rotation_patch.insert(key_id.clone(), k.rotation_patch.iter().map(|(f, v)| (f.clone(), toml_to_json(v))).collect());
+                rules.rotation_patch.insert(
+                    key_id.clone(),
+                    k.rotation_patch
+                        .iter()
+                        .map(|(f, v)| (f.clone(), toml_to_json(v)))
+                        .collect(),
+                );
             }
         }
         for a in &fixture.analyzers {
             let account = seeded.account(&a.account)?.to_string();
             rules.analyzers.push(StandInAnalyzer {
-                arn: format!("arn:aws:access-analyzer:{}:{account}:analyzer/{}", a.region, a.name),
+                arn: format!(
+                    "arn:aws:access-analyzer:{}:{account}:analyzer/{}",
+                    a.region, a.name
+                ),
                 name: a.name.clone(),
                 analyzer_type: a.analyzer_type.clone(),
                 status: a.status.clone(),
@@ -122,14 +139,22 @@ impl Rules {
             });
         }
         for f in &fixture.aa_findings {
-            let key = fixture.keys.iter().find(|k| k.name == f.key).with_context(|| format!("aa finding {} names unknown key", f.id))?;
+            let key = fixture
+                .keys
+                .iter()
+                .find(|k| k.name == f.key)
+                .with_context(|| format!("aa finding {} names unknown key", f.id))?;
             rules.findings.push(StandInFinding {
                 id: f.id.clone(),
                 key_arn: seeded.keys[&f.key].0.clone(),
                 account: seeded.account(&key.account)?.to_string(),
                 region: key.region.clone(),
                 is_public: f.is_public,
-                principal: f.principal.iter().map(|(k, v)| (k.clone(), seeded.substitute(v, ""))).collect(),
+                principal: f
+                    .principal
+                    .iter()
+                    .map(|(k, v)| (k.clone(), seeded.substitute(v, "")))
+                    .collect(),
                 condition: f.condition.clone(),
                 status: f.status.clone(),
             });
@@ -151,7 +176,9 @@ impl Profile {
     fn parse(spec: &str) -> Profile {
         let mut p = Profile::default();
         for part in spec.split(',') {
-            let Some((k, v)) = part.split_once('=') else { continue };
+            let Some((k, v)) = part.split_once('=') else {
+                continue;
+            };
             match k {
                 "throttle" => p.throttle = v.parse().unwrap_or(0.0),
                 "error5xx" => p.error5xx = v.parse().unwrap_or(0.0),
@@ -219,17 +246,27 @@ pub async fn start(moto: &str, rules: Rules) -> anyhow::Result<StandIn> {
 fn serve(listener: TcpListener, state: Arc<State>, access_analyzer: bool) {
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let state = state.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
                     let state = state.clone();
                     async move {
-                        let resp = if access_analyzer { handle_aa(&state, req).await } else { handle_proxy(&state, req).await };
-                        Ok::<_, Infallible>(resp.unwrap_or_else(|e| text(StatusCode::BAD_GATEWAY, &format!("stand-in error: {e:#}"))))
+                        let resp = if access_analyzer {
+                            handle_aa(&state, req).await
+                        } else {
+                            handle_proxy(&state, req).await
+                        };
+                        Ok::<_, Infallible>(resp.unwrap_or_else(|e| {
+                            text(StatusCode::BAD_GATEWAY, &format!("stand-in error: {e:#}"))
+                        }))
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });
@@ -245,7 +282,10 @@ fn aws_json_error(status: StatusCode, code: &str, message: &str) -> Response<Ful
     let body = json!({"__type": code, "message": message}).to_string();
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
-    r.headers_mut().insert("content-type", "application/x-amz-json-1.1".parse().expect("static header"));
+    r.headers_mut().insert(
+        "content-type",
+        "application/x-amz-json-1.1".parse().expect("static header"),
+    );
     r
 }
 
@@ -255,14 +295,21 @@ fn sts_error(code: &str, message: &str) -> Response<Full<Bytes>> {
     );
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = StatusCode::FORBIDDEN;
-    r.headers_mut().insert("content-type", "text/xml".parse().expect("static header"));
+    r.headers_mut()
+        .insert("content-type", "text/xml".parse().expect("static header"));
     r
 }
 
 /// (access key id, region) from a SigV4 Authorization header.
 fn credential_scope(req: &Request<Incoming>) -> (String, String) {
-    let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let Some(rest) = auth.split("Credential=").nth(1) else { return (String::new(), String::new()) };
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(rest) = auth.split("Credential=").nth(1) else {
+        return (String::new(), String::new());
+    };
     let scope = rest.split([',', ' ']).next().unwrap_or("");
     let mut parts = scope.split('/');
     let akid = parts.next().unwrap_or("").to_string();
@@ -279,7 +326,10 @@ fn percent_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -295,7 +345,11 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn form_value(body: &str, name: &str) -> Option<String> {
-    body.split('&').find_map(|pair| pair.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| percent_decode(v)))
+    body.split('&').find_map(|pair| {
+        pair.split_once('=')
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| percent_decode(v))
+    })
 }
 
 fn xml_value(body: &str, tag: &str) -> Option<String> {
@@ -319,52 +373,98 @@ impl Drop for InFlight<'_> {
     }
 }
 
-fn track<'a>(state: &'a State, op: &str, account: &str, region: &str) -> InFlight<'a> {
-    let key = format!("{account}|{region}|{op}");
+/// Counts a request in flight under `{profile}|{account}|{region}|{op}` and `{profile}|ALL`
+/// (tests with their own fault profile get their own counters).
+fn track<'a>(
+    state: &'a State,
+    profile: &str,
+    op: &str,
+    account: &str,
+    region: &str,
+) -> [InFlight<'a>; 2] {
+    let keys = [
+        format!("{profile}|{account}|{region}|{op}"),
+        format!("{profile}|ALL"),
+    ];
     let mut s = state.stats.lock().expect("stats lock");
     *s.requests.entry(op.to_string()).or_default() += 1;
-    let n = s.in_flight.entry(key.clone()).or_default();
-    *n += 1;
-    let now = *n;
-    let max = s.max_in_flight.entry(key.clone()).or_default();
-    *max = (*max).max(now);
-    InFlight { state, key }
+    for key in &keys {
+        let n = s.in_flight.entry(key.clone()).or_default();
+        *n += 1;
+        let now = *n;
+        let max = s.max_in_flight.entry(key.clone()).or_default();
+        *max = (*max).max(now);
+    }
+    keys.map(|key| InFlight { state, key })
 }
 
 fn count_fault(state: &State, op: &str, kind: &str) {
-    *state.stats.lock().expect("stats lock").faults.entry(format!("{op}:{kind}")).or_default() += 1;
+    *state
+        .stats
+        .lock()
+        .expect("stats lock")
+        .faults
+        .entry(format!("{op}:{kind}"))
+        .or_default() += 1;
 }
 
-async fn handle_proxy(state: &State, req: Request<Incoming>) -> anyhow::Result<Response<Full<Bytes>>> {
-    let path_and_query = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+async fn handle_proxy(
+    state: &State,
+    req: Request<Incoming>,
+) -> anyhow::Result<Response<Full<Bytes>>> {
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
     if path_and_query.starts_with("/_proxy/stats") {
         let s = state.stats.lock().expect("stats lock");
-        let body = json!({"requests": s.requests, "faults": s.faults, "max_in_flight": s.max_in_flight});
+        let body =
+            json!({"requests": s.requests, "faults": s.faults, "max_in_flight": s.max_in_flight});
         return Ok(text(StatusCode::OK, &body.to_string()));
     }
-    let (profile, forward_path) = match path_and_query.strip_prefix("/_faults/") {
+    let (spec, profile, forward_path) = match path_and_query.strip_prefix("/_faults/") {
         Some(rest) => {
             let (spec, tail) = rest.split_once('/').unwrap_or((rest, ""));
-            (Profile::parse(spec), format!("/{tail}"))
+            (spec.to_string(), Profile::parse(spec), format!("/{tail}"))
         }
-        None => (Profile::default(), path_and_query.clone()),
+        None => (String::new(), Profile::default(), path_and_query.clone()),
     };
     let (akid, region) = credential_scope(&req);
-    let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.context("reading request body")?.to_bytes();
+    let body = body
+        .collect()
+        .await
+        .context("reading request body")?
+        .to_bytes();
     let body_text = String::from_utf8_lossy(&body).into_owned();
     let (service, op) = match target.split_once('.') {
         Some(("TrentService", op)) => ("KMS", op.to_string()),
         Some((_, op)) => ("Organizations", op.to_string()),
         None => ("STS", form_value(&body_text, "Action").unwrap_or_default()),
     };
-    let account = state.accounts_by_key.lock().expect("lock").get(&akid).cloned().unwrap_or_else(|| MANAGEMENT_ACCOUNT.to_string());
+    let account = state
+        .accounts_by_key
+        .lock()
+        .expect("lock")
+        .get(&akid)
+        .cloned()
+        .unwrap_or_else(|| MANAGEMENT_ACCOUNT.to_string());
     let op_label = format!("{service}.{op}");
-    let _in_flight = track(state, &op_label, &account, &region);
+    let _in_flight = track(state, &spec, &op_label, &account, &region);
     let n = state.requests.fetch_add(1, Ordering::Relaxed);
     let json_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let key_id = json_body.get("KeyId").and_then(Value::as_str).unwrap_or("").to_string();
+    let key_id = json_body
+        .get("KeyId")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
 
     // The fixture's faults.
     if service == "STS" && op == "AssumeRole" {
@@ -379,11 +479,25 @@ async fn handle_proxy(state: &State, req: Request<Incoming>) -> anyhow::Result<R
         }
     }
     if service == "KMS" {
-        if state.rules.regions_not_enabled.contains(&(account.clone(), region.clone())) {
+        if state
+            .rules
+            .regions_not_enabled
+            .contains(&(account.clone(), region.clone()))
+        {
             count_fault(state, &op_label, "UnrecognizedClientException");
-            return Ok(aws_json_error(StatusCode::BAD_REQUEST, "UnrecognizedClientException", "The security token included in the request is invalid."));
+            return Ok(aws_json_error(
+                StatusCode::BAD_REQUEST,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            ));
         }
-        if op == "GetKeyPolicy" && state.rules.deny_key_policy.iter().any(|k| key_id.ends_with(k.as_str())) {
+        if op == "GetKeyPolicy"
+            && state
+                .rules
+                .deny_key_policy
+                .iter()
+                .any(|k| key_id.ends_with(k.as_str()))
+        {
             count_fault(state, &op_label, "AccessDenied");
             return Ok(aws_json_error(
                 StatusCode::BAD_REQUEST,
@@ -398,42 +512,82 @@ async fn handle_proxy(state: &State, req: Request<Incoming>) -> anyhow::Result<R
         let d = draw(profile.seed, n);
         if d < profile.throttle {
             count_fault(state, &op_label, "ThrottlingException");
-            return Ok(aws_json_error(StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded"));
+            return Ok(aws_json_error(
+                StatusCode::BAD_REQUEST,
+                "ThrottlingException",
+                "Rate exceeded",
+            ));
         }
         if d < profile.throttle + profile.error5xx {
             count_fault(state, &op_label, "KMSInternalException");
-            return Ok(aws_json_error(StatusCode::INTERNAL_SERVER_ERROR, "KMSInternalException", "internal failure (injected)"));
+            return Ok(aws_json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "KMSInternalException",
+                "internal failure (injected)",
+            ));
         }
     }
 
     // Forward to moto.
-    let mut builder = Request::builder().method(parts.method.clone()).uri(format!("{}{}", state.moto, forward_path));
+    let mut builder = Request::builder()
+        .method(parts.method.clone())
+        .uri(format!("{}{}", state.moto, forward_path));
     for (name, value) in &parts.headers {
         if name != "host" && name != "content-length" {
             builder = builder.header(name, value);
         }
     }
-    let upstream = state.client.request(builder.body(Full::new(body.clone()))?).await.context("forwarding to moto")?;
+    let upstream = state
+        .client
+        .request(builder.body(Full::new(body.clone()))?)
+        .await
+        .context("forwarding to moto")?;
     let status = upstream.status();
     let headers = upstream.headers().clone();
-    let mut out = upstream.into_body().collect().await.context("reading moto's answer")?.to_bytes();
+    let mut out = upstream
+        .into_body()
+        .collect()
+        .await
+        .context("reading moto's answer")?
+        .to_bytes();
 
     if status.is_success() {
         if service == "STS" && op == "AssumeRole" {
             let text = String::from_utf8_lossy(&out);
-            if let (Some(akid), Some(role)) = (xml_value(&text, "AccessKeyId"), form_value(&body_text, "RoleArn")) {
+            if let (Some(akid), Some(role)) = (
+                xml_value(&text, "AccessKeyId"),
+                form_value(&body_text, "RoleArn"),
+            ) {
                 let acct = role.split(':').nth(4).unwrap_or("").to_string();
-                state.accounts_by_key.lock().expect("lock").insert(akid, acct);
+                state
+                    .accounts_by_key
+                    .lock()
+                    .expect("lock")
+                    .insert(akid, acct);
             }
         }
         let patch = match op.as_str() {
-            "DescribeKey" => state.rules.describe_patch.iter().find(|(k, _)| key_id.ends_with(k.as_str())).map(|(_, p)| ("KeyMetadata", p)),
-            "GetKeyRotationStatus" => state.rules.rotation_patch.iter().find(|(k, _)| key_id.ends_with(k.as_str())).map(|(_, p)| ("", p)),
+            "DescribeKey" => state
+                .rules
+                .describe_patch
+                .iter()
+                .find(|(k, _)| key_id.ends_with(k.as_str()))
+                .map(|(_, p)| ("KeyMetadata", p)),
+            "GetKeyRotationStatus" => state
+                .rules
+                .rotation_patch
+                .iter()
+                .find(|(k, _)| key_id.ends_with(k.as_str()))
+                .map(|(_, p)| ("", p)),
             _ => None,
         };
         if let (Some((field, patch)), true) = (patch, service == "KMS") {
             let mut v: Value = serde_json::from_slice(&out).context("moto answered non-JSON")?;
-            let target = if field.is_empty() { Some(&mut v) } else { v.get_mut(field) };
+            let target = if field.is_empty() {
+                Some(&mut v)
+            } else {
+                v.get_mut(field)
+            };
             if let Some(Value::Object(map)) = target {
                 for (k, val) in patch {
                     map.insert(k.clone(), val.clone());
@@ -455,7 +609,10 @@ async fn handle_proxy(state: &State, req: Request<Incoming>) -> anyhow::Result<R
 fn aa_json(status: StatusCode, v: Value) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
     *r.status_mut() = status;
-    r.headers_mut().insert("content-type", "application/json".parse().expect("static header"));
+    r.headers_mut().insert(
+        "content-type",
+        "application/json".parse().expect("static header"),
+    );
     r
 }
 
@@ -474,7 +631,13 @@ fn in_zone(a: &StandInAnalyzer, f: &StandInFinding) -> bool {
 
 async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Response<Full<Bytes>>> {
     let (akid, region) = credential_scope(&req);
-    let account = state.accounts_by_key.lock().expect("lock").get(&akid).cloned().unwrap_or_else(|| MANAGEMENT_ACCOUNT.to_string());
+    let account = state
+        .accounts_by_key
+        .lock()
+        .expect("lock")
+        .get(&akid)
+        .cloned()
+        .unwrap_or_else(|| MANAGEMENT_ACCOUNT.to_string());
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();
@@ -485,7 +648,13 @@ async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Resp
         ("GET", p) if p.starts_with("/findingv2/") => "GetFindingV2",
         _ => "Unknown",
     };
-    let _in_flight = track(state, &format!("AccessAnalyzer.{op}"), &account, &region);
+    let _in_flight = track(
+        state,
+        "",
+        &format!("AccessAnalyzer.{op}"),
+        &account,
+        &region,
+    );
     match op {
         "ListAnalyzers" => {
             let analyzers: Vec<Value> = state
@@ -499,11 +668,22 @@ async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Resp
         }
         "ListFindingsV2" => {
             let input: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let arn = input.get("analyzerArn").and_then(Value::as_str).unwrap_or("");
+            let arn = input
+                .get("analyzerArn")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             let Some(analyzer) = state.rules.analyzers.iter().find(|a| a.arn == arn) else {
-                return Ok(aa_json(StatusCode::NOT_FOUND, json!({"message": format!("analyzer {arn} not found")})));
+                return Ok(aa_json(
+                    StatusCode::NOT_FOUND,
+                    json!({"message": format!("analyzer {arn} not found")}),
+                ));
             };
-            let eq = |field: &str| input.pointer(&format!("/filter/{field}/eq/0")).and_then(Value::as_str).map(str::to_string);
+            let eq = |field: &str| {
+                input
+                    .pointer(&format!("/filter/{field}/eq/0"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
             let (want_type, want_status) = (eq("resourceType"), eq("status"));
             let findings: Vec<Value> = state
                 .rules
@@ -519,7 +699,14 @@ async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Resp
         "GetFindingV2" => {
             let id = percent_decode(path.trim_start_matches("/findingv2/"));
             let arn = form_value(&query, "analyzerArn").unwrap_or_default();
-            let found = state.rules.findings.iter().find(|f| f.id == id && state.rules.analyzers.iter().any(|a| a.arn == arn && in_zone(a, f)));
+            let found = state.rules.findings.iter().find(|f| {
+                f.id == id
+                    && state
+                        .rules
+                        .analyzers
+                        .iter()
+                        .any(|a| a.arn == arn && in_zone(a, f))
+            });
             match found {
                 Some(f) => {
                     let mut v = finding_summary(f);
@@ -528,10 +715,16 @@ async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Resp
                     }}]);
                     Ok(aa_json(StatusCode::OK, v))
                 }
-                None => Ok(aa_json(StatusCode::NOT_FOUND, json!({"message": format!("finding {id} not found")}))),
+                None => Ok(aa_json(
+                    StatusCode::NOT_FOUND,
+                    json!({"message": format!("finding {id} not found")}),
+                )),
             }
         }
-        _ => Ok(aa_json(StatusCode::NOT_FOUND, json!({"message": format!("{method} {path} is not served by the stand-in")}))),
+        _ => Ok(aa_json(
+            StatusCode::NOT_FOUND,
+            json!({"message": format!("{method} {path} is not served by the stand-in")}),
+        )),
     }
 }
 
@@ -549,7 +742,10 @@ mod tests {
     #[test]
     fn form_and_percent_decoding() {
         let body = "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2FAudit&Version=2011-06-15";
-        assert_eq!(form_value(body, "RoleArn").as_deref(), Some("arn:aws:iam::111122223333:role/Audit"));
+        assert_eq!(
+            form_value(body, "RoleArn").as_deref(),
+            Some("arn:aws:iam::111122223333:role/Audit")
+        );
         assert_eq!(percent_decode("a%2"), "a%2");
     }
 }

@@ -37,7 +37,11 @@ mod exit {
 }
 
 #[derive(Parser)]
-#[command(name = "kmsaudit", version, about = "Audit every AWS KMS key of an AWS Organization in one run")]
+#[command(
+    name = "kmsaudit",
+    version,
+    about = "Audit every AWS KMS key of an AWS Organization in one run"
+)]
 struct Cli {
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -222,8 +226,15 @@ fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -237,10 +248,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 fn load_config(path: Option<&Path>) -> anyhow::Result<EvalConfig> {
-    let Some(path) = path else { return Ok(EvalConfig::default()) };
-    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read config {}: {e}", path.display())))?;
-    let config: EvalConfig = toml::from_str(&text).map_err(|e| usage(format!("invalid config {}: {e}", path.display())))?;
-    config.validate().map_err(|e| usage(format!("invalid config {}: {e}", path.display())))?;
+    let Some(path) = path else {
+        return Ok(EvalConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("cannot read config {}: {e}", path.display())))?;
+    let config: EvalConfig = toml::from_str(&text)
+        .map_err(|e| usage(format!("invalid config {}: {e}", path.display())))?;
+    config
+        .validate()
+        .map_err(|e| usage(format!("invalid config {}: {e}", path.display())))?;
     Ok(config)
 }
 
@@ -267,10 +284,18 @@ fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
         adaptive_retry: matches!(args.retry_mode, RetryMode::Adaptive),
         access_analyzer: !args.no_access_analyzer,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     let progress = progress_reporter(quiet);
     let snapshot = runtime.block_on(async {
-        let base = kmsaudit_scanner::load_base_config(args.profile.as_deref(), args.region.as_deref(), args.endpoint_url.as_deref()).await;
+        let base = kmsaudit_scanner::load_base_config(
+            args.profile.as_deref(),
+            args.region.as_deref(),
+            args.endpoint_url.as_deref(),
+        )
+        .await;
         kmsaudit_scanner::scan(plan, base, progress.callback()).await
     });
     progress.finish();
@@ -284,26 +309,40 @@ fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
 
 fn report(args: ReportArgs) -> anyhow::Result<u8> {
     let config = load_config(args.evaluate.config.as_deref())?;
-    let text = std::fs::read(&args.snapshot).map_err(|e| usage(format!("cannot read {}: {e}", args.snapshot.display())))?;
-    let version: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| usage(format!("{} is not JSON: {e}", args.snapshot.display())))?;
+    let text = std::fs::read(&args.snapshot)
+        .map_err(|e| usage(format!("cannot read {}: {e}", args.snapshot.display())))?;
+    let version: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| usage(format!("{} is not JSON: {e}", args.snapshot.display())))?;
     let found = version.get("schema_version").and_then(|v| v.as_u64());
     if found != Some(u64::from(kmsaudit_model::SCHEMA_VERSION)) {
         return Err(usage(format!(
             "{} has snapshot schema version {}, this kmsaudit reads version {}",
             args.snapshot.display(),
-            found.map(|v| v.to_string()).unwrap_or_else(|| "(none)".into()),
+            found
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "(none)".into()),
             kmsaudit_model::SCHEMA_VERSION
         )));
     }
-    let snapshot: Snapshot =
-        serde_json::from_value(version).map_err(|e| usage(format!("{} is not a kmsaudit snapshot: {e}", args.snapshot.display())))?;
+    let snapshot: Snapshot = serde_json::from_value(version).map_err(|e| {
+        usage(format!(
+            "{} is not a kmsaudit snapshot: {e}",
+            args.snapshot.display()
+        ))
+    })?;
     write_pack(&snapshot, &config, &args.out, args.evaluate.fail_on, false)
 }
 
-fn write_pack(snapshot: &Snapshot, config: &EvalConfig, out: &Path, fail_on: FailOn, from_scan: bool) -> anyhow::Result<u8> {
+fn write_pack(
+    snapshot: &Snapshot,
+    config: &EvalConfig,
+    out: &Path,
+    fail_on: FailOn,
+    from_scan: bool,
+) -> anyhow::Result<u8> {
     let evaluation = kmsaudit_evaluator::evaluate(snapshot, config);
-    kmsaudit_reporter::write_reports(snapshot, &evaluation, out).with_context(|| format!("writing the evidence pack to {}", out.display()))?;
+    kmsaudit_reporter::write_reports(snapshot, &evaluation, out)
+        .with_context(|| format!("writing the evidence pack to {}", out.display()))?;
     for w in &evaluation.warnings {
         eprintln!("kmsaudit: warning: {w}");
     }
@@ -314,7 +353,12 @@ fn write_pack(snapshot: &Snapshot, config: &EvalConfig, out: &Path, fail_on: Fai
 /// 3 when failing findings at/above the threshold exist, else 4 when anything could not be
 /// assessed, else 0.
 fn exit_code(evaluation: &Evaluation, fail_on: FailOn) -> u8 {
-    let failing = fail_on.0.is_some_and(|min| evaluation.findings.iter().any(|f| f.status == Status::Fail && !f.muted && f.severity >= min));
+    let failing = fail_on.0.is_some_and(|min| {
+        evaluation
+            .findings
+            .iter()
+            .any(|f| f.status == Status::Fail && !f.muted && f.severity >= min)
+    });
     if failing {
         exit::FAILING
     } else if evaluation.is_incomplete() {
@@ -325,11 +369,25 @@ fn exit_code(evaluation: &Evaluation, fail_on: FailOn) -> u8 {
 }
 
 fn print_summary(snapshot: &Snapshot, evaluation: &Evaluation, out: &Path, from_scan: bool) {
-    let count = |c: kmsaudit_model::Coverage| evaluation.accounts.iter().filter(|a| a.coverage == c).count();
+    let count = |c: kmsaudit_model::Coverage| {
+        evaluation
+            .accounts
+            .iter()
+            .filter(|a| a.coverage == c)
+            .count()
+    };
     use kmsaudit_model::Coverage::*;
-    let regions_scanned = evaluation.regions.iter().filter(|r| r.coverage != Skipped).count();
+    let regions_scanned = evaluation
+        .regions
+        .iter()
+        .filter(|r| r.coverage != Skipped)
+        .count();
     let keys: usize = evaluation.accounts.iter().map(|a| a.keys_discovered).sum();
-    let keys_na: usize = evaluation.accounts.iter().map(|a| a.keys_not_assessed).sum();
+    let keys_na: usize = evaluation
+        .accounts
+        .iter()
+        .map(|a| a.keys_not_assessed)
+        .sum();
     out!(
         "accounts: {} ({} assessed, {} partial, {} not assessed, {} skipped)",
         evaluation.accounts.len(),
@@ -340,13 +398,26 @@ fn print_summary(snapshot: &Snapshot, evaluation: &Evaluation, out: &Path, from_
     );
     out!("account-regions scanned: {regions_scanned}; keys: {keys} ({keys_na} not fully read)");
     let failing = evaluation.failing_by_severity();
-    let sev: Vec<String> = Severity::ALL.iter().map(|s| format!("{} {}", failing.get(s).copied().unwrap_or(0), s)).collect();
-    let not_assessed = evaluation.findings.iter().filter(|f| f.status == Status::NotAssessed && !f.muted).count();
+    let sev: Vec<String> = Severity::ALL
+        .iter()
+        .map(|s| format!("{} {}", failing.get(s).copied().unwrap_or(0), s))
+        .collect();
+    let not_assessed = evaluation
+        .findings
+        .iter()
+        .filter(|f| f.status == Status::NotAssessed && !f.muted)
+        .count();
     let muted = evaluation.findings.iter().filter(|f| f.muted).count();
-    out!("failing findings: {}; not assessed: {not_assessed}; muted: {muted}", sev.join(", "));
+    out!(
+        "failing findings: {}; not assessed: {not_assessed}; muted: {muted}",
+        sev.join(", ")
+    );
     if from_scan {
         let m = &snapshot.metadata;
-        let secs = match (m.started_at.parse::<jiff::Timestamp>(), m.finished_at.parse::<jiff::Timestamp>()) {
+        let secs = match (
+            m.started_at.parse::<jiff::Timestamp>(),
+            m.finished_at.parse::<jiff::Timestamp>(),
+        ) {
             (Ok(a), Ok(b)) => (b.as_millisecond() - a.as_millisecond()) as f64 / 1000.0,
             _ => 0.0,
         };
@@ -358,10 +429,13 @@ fn print_summary(snapshot: &Snapshot, evaluation: &Evaluation, out: &Path, from_
 fn lint(args: LintArgs) -> anyhow::Result<u8> {
     let text = if args.file == "-" {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| usage(format!("cannot read standard input: {e}")))?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| usage(format!("cannot read standard input: {e}")))?;
         s
     } else {
-        std::fs::read_to_string(&args.file).map_err(|e| usage(format!("cannot read {}: {e}", args.file)))?
+        std::fs::read_to_string(&args.file)
+            .map_err(|e| usage(format!("cannot read {}: {e}", args.file)))?
     };
     let config = load_config(args.config.as_deref())?;
     for id in args.org_accounts.iter().chain(&args.key_account) {
@@ -369,10 +443,18 @@ fn lint(args: LintArgs) -> anyhow::Result<u8> {
             return Err(usage(format!("`{id}` is not a 12-digit account id")));
         }
     }
-    let options = LintOptions { key_account: args.key_account, org_accounts: args.org_accounts, org_id: args.org_id, config };
+    let options = LintOptions {
+        key_account: args.key_account,
+        org_accounts: args.org_accounts,
+        org_id: args.org_id,
+        config,
+    };
     let report = kmsaudit_evaluator::lint_policy(&text, &options);
     match args.format {
-        Format::Json => out!("{}", serde_json::to_string_pretty(&report).context("serializing the lint report")?),
+        Format::Json => out!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("serializing the lint report")?
+        ),
         Format::Text => {
             for f in &report.findings {
                 let at = match (f.statement_index, &f.sid) {
@@ -380,7 +462,12 @@ fn lint(args: LintArgs) -> anyhow::Result<u8> {
                     (Some(i), None) => format!("statement {i}"),
                     _ => "policy".into(),
                 };
-                out!("{:<8} {} {at}: {}", f.severity.as_str().to_uppercase(), f.rule_id, f.explanation);
+                out!(
+                    "{:<8} {} {at}: {}",
+                    f.severity.as_str().to_uppercase(),
+                    f.rule_id,
+                    f.explanation
+                );
             }
             if report.parse_error.is_none() {
                 let s = &report.summary;
@@ -399,9 +486,15 @@ fn lint(args: LintArgs) -> anyhow::Result<u8> {
         }
     }
     if let Some(e) = report.parse_error {
-        return Err(usage(format!("{}: the policy could not be parsed: {e}", args.file)));
+        return Err(usage(format!(
+            "{}: the policy could not be parsed: {e}",
+            args.file
+        )));
     }
-    let failing = args.fail_on.0.is_some_and(|min| report.findings.iter().any(|f| f.severity >= min));
+    let failing = args
+        .fail_on
+        .0
+        .is_some_and(|min| report.findings.iter().any(|f| f.severity >= min));
     Ok(if failing { 1 } else { 0 })
 }
 
@@ -415,7 +508,11 @@ fn rules(format: Format) -> anyhow::Result<u8> {
     out!("{:<width$}  {:<8}  TITLE / MAPPINGS", "ID", "SEVERITY");
     for r in &catalog {
         out!("{:<width$}  {:<8}  {}", r.id, r.severity.as_str(), r.title);
-        let mappings: Vec<String> = r.compliance.iter().map(|(fw, ids)| format!("{fw} {}", ids.join(", "))).collect();
+        let mappings: Vec<String> = r
+            .compliance
+            .iter()
+            .map(|(fw, ids)| format!("{fw} {}", ids.join(", ")))
+            .collect();
         if !mappings.is_empty() {
             out!("{:<width$}  {:<8}  {}", "", "", mappings.join("; "));
         }
@@ -445,9 +542,15 @@ impl ProgressReporter {
         let bar = self.bar.clone();
         Arc::new(move |event| match event {
             kmsaudit_scanner::Progress::AccountsListed { total } => bar.set_length(total as u64),
-            kmsaudit_scanner::Progress::AccountStarted { account_id } => bar.set_message(format!("scanning {account_id}")),
+            kmsaudit_scanner::Progress::AccountStarted { account_id } => {
+                bar.set_message(format!("scanning {account_id}"))
+            }
             kmsaudit_scanner::Progress::RegionDone { .. } => bar.tick(),
-            kmsaudit_scanner::Progress::AccountDone { account_id, keys, assessed } => {
+            kmsaudit_scanner::Progress::AccountDone {
+                account_id,
+                keys,
+                assessed,
+            } => {
                 bar.inc(1);
                 if !assessed {
                     bar.println(format!("account {account_id}: not assessed (see report)"));
@@ -464,7 +567,11 @@ impl ProgressReporter {
 }
 
 fn progress_reporter(quiet: bool) -> ProgressReporter {
-    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(0)
+    };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} accounts {pos}/{len} [{elapsed}] {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),

@@ -70,7 +70,8 @@ fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<jiff::civil::Date, D::
         Raw::Text(s) => s,
         Raw::Toml(m) => m.into_values().next().unwrap_or_default(),
     };
-    text.parse().map_err(|e| serde::de::Error::custom(format!("`{text}` is not a date (YYYY-MM-DD): {e}")))
+    text.parse()
+        .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a date (YYYY-MM-DD): {e}")))
 }
 
 /// A configuration that cannot be used.

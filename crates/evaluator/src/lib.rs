@@ -319,6 +319,9 @@ fn coverage_tables(snapshot: &Snapshot) -> (Vec<AccountCoverage>, Vec<RegionCove
                 (kmsaudit_model::RegionAccess::Skipped { reason }, _) => Some(reason.clone()),
                 (kmsaudit_model::RegionAccess::NotAssessed { issue }, _) => Some(issue.to_string()),
                 (_, Some(issue)) => Some(issue.to_string()),
+                _ if r.keys_not_assessed() > 0 => {
+                    Some(format!("{} key(s) not fully read", r.keys_not_assessed()))
+                }
                 _ => None,
             };
             regions.push(RegionCoverage {

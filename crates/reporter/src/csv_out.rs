@@ -34,7 +34,9 @@ impl Row {
 }
 
 fn write(header: &[&str], rows: Vec<Row>) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     w.write_record(header).expect("writing to memory");
     for r in rows {
         w.write_record(&r.0).expect("writing to memory");
@@ -43,7 +45,14 @@ fn write(header: &[&str], rows: Vec<Row>) -> Vec<u8> {
 }
 
 fn compliance_text(rule: Option<&RuleInfo>) -> String {
-    rule.map(|r| r.compliance.iter().map(|(fw, ids)| format!("{fw}: {}", ids.join(", "))).collect::<Vec<_>>().join("; ")).unwrap_or_default()
+    rule.map(|r| {
+        r.compliance
+            .iter()
+            .map(|(fw, ids)| format!("{fw}: {}", ids.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+    .unwrap_or_default()
 }
 
 pub(crate) fn resource_type(f: &Finding) -> &'static str {
@@ -59,18 +68,47 @@ pub(crate) fn resource_type(f: &Finding) -> &'static str {
 /// One row per finding.
 pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
     let header = [
-        "finding_id", "rule_id", "title", "severity", "status", "muted", "mute_reason", "account_id", "account_name", "region",
-        "resource_type", "resource", "resource_name", "message", "statement_index", "sid", "principal", "actions", "condition",
-        "details", "compliance", "remediation", "scan_started_at",
+        "finding_id",
+        "rule_id",
+        "title",
+        "severity",
+        "status",
+        "muted",
+        "mute_reason",
+        "account_id",
+        "account_name",
+        "region",
+        "resource_type",
+        "resource",
+        "resource_name",
+        "message",
+        "statement_index",
+        "sid",
+        "principal",
+        "actions",
+        "condition",
+        "details",
+        "compliance",
+        "remediation",
+        "scan_started_at",
     ];
-    let names: std::collections::BTreeMap<&str, &str> =
-        snapshot.accounts.iter().map(|a| (a.id.as_str(), a.name.as_deref().unwrap_or(""))).collect();
+    let names: std::collections::BTreeMap<&str, &str> = snapshot
+        .accounts
+        .iter()
+        .map(|a| (a.id.as_str(), a.name.as_deref().unwrap_or("")))
+        .collect();
     let rows = evaluation
         .findings
         .iter()
         .map(|f| {
             let rule = evaluation.rules.iter().find(|r| r.id == f.rule_id);
-            let details = f.evidence.details.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+            let details = f
+                .evidence
+                .details
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
             Row::default()
                 .text(&f.id)
                 .text(&f.rule_id)
@@ -103,12 +141,35 @@ pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
 /// One row per key (AWS-managed keys included, as inventory).
 pub fn keys_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
     let header = [
-        "account_id", "account_name", "region", "key_arn", "key_id", "aliases", "description", "key_manager", "key_state", "key_spec",
-        "key_usage", "origin", "multi_region", "rotation_enabled", "rotation_period_days", "next_rotation_date", "deletion_date",
-        "imported_material_valid_to", "grants", "tags", "failing_findings", "highest_failing_severity", "not_assessed_findings",
+        "account_id",
+        "account_name",
+        "region",
+        "key_arn",
+        "key_id",
+        "aliases",
+        "description",
+        "key_manager",
+        "key_state",
+        "key_spec",
+        "key_usage",
+        "origin",
+        "multi_region",
+        "rotation_enabled",
+        "rotation_period_days",
+        "next_rotation_date",
+        "deletion_date",
+        "imported_material_valid_to",
+        "grants",
+        "tags",
+        "failing_findings",
+        "highest_failing_severity",
+        "not_assessed_findings",
         "collection_errors",
     ];
-    let mut per_key: std::collections::BTreeMap<&str, (i64, Option<kmsaudit_model::Severity>, i64)> = Default::default();
+    let mut per_key: std::collections::BTreeMap<
+        &str,
+        (i64, Option<kmsaudit_model::Severity>, i64),
+    > = Default::default();
     for f in &evaluation.findings {
         let e = per_key.entry(f.resource.as_str()).or_default();
         match f.status {
@@ -125,7 +186,16 @@ pub fn keys_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
         .map(|(a, r, k)| {
             let m = k.metadata.clone().unwrap_or_default();
             let (fails, worst, na) = per_key.get(k.arn.as_str()).copied().unwrap_or_default();
-            let tags = k.tags.as_ref().map(|t| t.iter().map(|t| format!("{}={}", t.key, t.value)).collect::<Vec<_>>().join("; ")).unwrap_or_default();
+            let tags = k
+                .tags
+                .as_ref()
+                .map(|t| {
+                    t.iter()
+                        .map(|t| format!("{}={}", t.key, t.value))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
             Row::default()
                 .text(&a.id)
                 .text(a.name.as_deref().unwrap_or(""))
@@ -140,9 +210,24 @@ pub fn keys_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
                 .text(&m.key_usage)
                 .text(&m.origin)
                 .text(m.multi_region.map(|b| b.to_string()).unwrap_or_default())
-                .text(k.rotation.as_ref().map(|r| r.enabled.to_string()).unwrap_or_default())
-                .opt_num(k.rotation.as_ref().and_then(|r| r.period_days).map(i64::from))
-                .text(k.rotation.as_ref().and_then(|r| r.next_rotation_date.clone()).unwrap_or_default())
+                .text(
+                    k.rotation
+                        .as_ref()
+                        .map(|r| r.enabled.to_string())
+                        .unwrap_or_default(),
+                )
+                .opt_num(
+                    k.rotation
+                        .as_ref()
+                        .and_then(|r| r.period_days)
+                        .map(i64::from),
+                )
+                .text(
+                    k.rotation
+                        .as_ref()
+                        .and_then(|r| r.next_rotation_date.clone())
+                        .unwrap_or_default(),
+                )
                 .text(m.deletion_date.as_deref().unwrap_or(""))
                 .text(m.valid_to.as_deref().unwrap_or(""))
                 .opt_num(k.grants.as_ref().map(|g| g.len() as i64))
@@ -150,7 +235,13 @@ pub fn keys_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
                 .num(fails)
                 .text(worst.map(|s| s.as_str()).unwrap_or(""))
                 .num(na)
-                .text(k.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+                .text(
+                    k.errors
+                        .iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
         })
         .collect();
     write(&header, rows)
@@ -159,10 +250,25 @@ pub fn keys_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
 /// One row per grant.
 pub fn grants_csv(snapshot: &Snapshot) -> Vec<u8> {
     let header = [
-        "account_id", "region", "key_arn", "grant_id", "name", "grantee_principal", "retiring_principal", "issuing_account",
-        "operations", "encryption_context_subset", "encryption_context_equals", "creation_date",
+        "account_id",
+        "region",
+        "key_arn",
+        "grant_id",
+        "name",
+        "grantee_principal",
+        "retiring_principal",
+        "issuing_account",
+        "operations",
+        "encryption_context_subset",
+        "encryption_context_equals",
+        "creation_date",
     ];
-    let ctx = |m: &std::collections::BTreeMap<String, String>| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let ctx = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     let mut rows = Vec::new();
     for (a, r, k) in snapshot.keys() {
         for g in k.grants.iter().flatten() {
@@ -193,7 +299,15 @@ mod tests {
 
     #[test]
     fn formula_triggers_are_neutralised() {
-        for payload in ["=1+1", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "  =HYPERLINK(\"http://x\")"] {
+        for payload in [
+            "=1+1",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "  =HYPERLINK(\"http://x\")",
+        ] {
             assert!(neutralize(payload).starts_with('\''), "{payload:?}");
         }
         assert_eq!(neutralize("alias/app"), "alias/app");
@@ -203,7 +317,10 @@ mod tests {
 
     #[test]
     fn rows_round_trip_through_a_csv_reader() {
-        let bytes = write(&["a", "b"], vec![Row::default().text("=cmd|' /C calc'!A0").num(-3)]);
+        let bytes = write(
+            &["a", "b"],
+            vec![Row::default().text("=cmd|' /C calc'!A0").num(-3)],
+        );
         let mut r = csv::Reader::from_reader(bytes.as_slice());
         let rec = r.records().next().unwrap().unwrap();
         assert_eq!(&rec[0], "'=cmd|' /C calc'!A0");

@@ -14,7 +14,10 @@ const SCRIPT: &str = include_str!("../../../templates/report.js");
 
 /// `'sha256-…'` source expression of an inline block.
 fn csp_hash(content: &str) -> String {
-    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(content.as_bytes())))
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(content.as_bytes()))
+    )
 }
 
 /// The Content-Security-Policy of the report: nothing loads, nothing connects; only our inline
@@ -178,14 +181,24 @@ fn finding_view(f: &Finding) -> FindingView {
     let mut evidence = Vec::new();
     let e = &f.evidence;
     if let Some(i) = e.statement_index {
-        evidence.push(format!("statement {i}{}", e.sid.as_ref().map(|s| format!(" (Sid {s})")).unwrap_or_default()));
+        evidence.push(format!(
+            "statement {i}{}",
+            e.sid
+                .as_ref()
+                .map(|s| format!(" (Sid {s})"))
+                .unwrap_or_default()
+        ));
     }
     if let Some(p) = &e.principal {
         evidence.push(format!("principal: {p}"));
     }
     if !e.actions.is_empty() {
         let shown: Vec<&str> = e.actions.iter().take(8).map(String::as_str).collect();
-        let more = if e.actions.len() > 8 { format!(" and {} more", e.actions.len() - 8) } else { String::new() };
+        let more = if e.actions.len() > 8 {
+            format!(" and {} more", e.actions.len() - 8)
+        } else {
+            String::new()
+        };
         evidence.push(format!("actions: {}{more}", shown.join(", ")));
     }
     if let Some(c) = &e.condition {
@@ -206,7 +219,11 @@ fn finding_view(f: &Finding) -> FindingView {
         region: f.region.clone(),
         resource: f.resource.clone(),
         resource_name: f.resource_name.clone(),
-        key_anchor: if f.resource.starts_with("arn:") { anchor("key", &f.resource) } else { String::new() },
+        key_anchor: if f.resource.starts_with("arn:") {
+            anchor("key", &f.resource)
+        } else {
+            String::new()
+        },
         message: f.message.clone(),
         evidence,
     }
@@ -226,7 +243,9 @@ fn pretty_policy(k: &KeyRecord) -> String {
 /// only (no AWS text), so it is safe to insert unescaped.
 fn severity_chart(counts: &BTreeMap<Severity, usize>) -> String {
     let max = counts.values().copied().max().unwrap_or(0).max(1);
-    let mut svg = String::from(r#"<svg xmlns="http://www.w3.org/2000/svg" width="420" height="130" role="img" aria-label="failing findings by severity">"#);
+    let mut svg = String::from(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="420" height="130" role="img" aria-label="failing findings by severity">"#,
+    );
     for (i, sev) in Severity::ALL.iter().enumerate() {
         let n = counts.get(sev).copied().unwrap_or(0);
         let y = 5 + i * 24;
@@ -250,7 +269,10 @@ fn severity_chart(counts: &BTreeMap<Severity, usize>) -> String {
 /// Renders report.html.
 pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<String, tera::Error> {
     let m = &snapshot.metadata;
-    let mut scope = ScopeView { accounts: evaluation.accounts.len(), ..Default::default() };
+    let mut scope = ScopeView {
+        accounts: evaluation.accounts.len(),
+        ..Default::default()
+    };
     for a in &evaluation.accounts {
         match a.coverage {
             Coverage::Assessed => scope.assessed += 1,
@@ -271,7 +293,11 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
     }
     scope.complete = !evaluation.is_incomplete();
     let mut fails_per_account: BTreeMap<&str, usize> = BTreeMap::new();
-    for f in evaluation.findings.iter().filter(|f| f.status == Status::Fail && !f.muted) {
+    for f in evaluation
+        .findings
+        .iter()
+        .filter(|f| f.status == Status::Fail && !f.muted)
+    {
         *fails_per_account.entry(f.account_id.as_str()).or_default() += 1;
     }
     let accounts = evaluation
@@ -288,14 +314,22 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
             keys_discovered: a.keys_discovered,
             keys_assessed: a.keys_assessed,
             keys_not_assessed: a.keys_not_assessed,
-            fails: fails_per_account.get(a.account_id.as_str()).copied().unwrap_or(0),
+            fails: fails_per_account
+                .get(a.account_id.as_str())
+                .copied()
+                .unwrap_or(0),
         })
         .collect();
     let region_issues = evaluation
         .regions
         .iter()
         .filter(|r| r.coverage != Coverage::Assessed)
-        .map(|r| RegionIssueView { account_id: r.account_id.clone(), region: r.region.clone(), coverage: coverage_css(r.coverage), reason: r.reason.clone().unwrap_or_default() })
+        .map(|r| RegionIssueView {
+            account_id: r.account_id.clone(),
+            region: r.region.clone(),
+            coverage: coverage_css(r.coverage),
+            reason: r.reason.clone().unwrap_or_default(),
+        })
         .collect();
     let mut status_counts: BTreeMap<Status, u64> = BTreeMap::new();
     let mut muted = 0u64;
@@ -306,21 +340,44 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
             *status_counts.entry(f.status).or_default() += 1;
         }
     }
-    let mut status_counts: Vec<Count> = [Status::Fail, Status::NotAssessed, Status::Pass, Status::NotApplicable]
-        .iter()
-        .map(|s| Count { label: s.as_str().into(), count: status_counts.get(s).copied().unwrap_or(0), css: status_css(*s).into() })
-        .collect();
-    status_counts.push(Count { label: "MUTED".into(), count: muted, css: "muted".into() });
+    let mut status_counts: Vec<Count> = [
+        Status::Fail,
+        Status::NotAssessed,
+        Status::Pass,
+        Status::NotApplicable,
+    ]
+    .iter()
+    .map(|s| Count {
+        label: s.as_str().into(),
+        count: status_counts.get(s).copied().unwrap_or(0),
+        css: status_css(*s).into(),
+    })
+    .collect();
+    status_counts.push(Count {
+        label: "MUTED".into(),
+        count: muted,
+        css: "muted".into(),
+    });
     let failing = evaluation.failing_by_severity();
     let severity_counts = Severity::ALL
         .iter()
-        .map(|s| Count { label: s.as_str().into(), count: failing.get(s).copied().unwrap_or(0) as u64, css: format!("sev-{}", s.as_str()) })
+        .map(|s| Count {
+            label: s.as_str().into(),
+            count: failing.get(s).copied().unwrap_or(0) as u64,
+            css: format!("sev-{}", s.as_str()),
+        })
         .collect();
     let rules = evaluation
         .rules
         .iter()
         .map(|r| {
-            let of = |s: Status| evaluation.findings.iter().filter(|f| f.rule_id == r.id && f.status == s && !f.muted).count();
+            let of = |s: Status| {
+                evaluation
+                    .findings
+                    .iter()
+                    .filter(|f| f.rule_id == r.id && f.status == s && !f.muted)
+                    .count()
+            };
             RuleView {
                 id: r.id.clone(),
                 anchor: anchor("rule", &r.id),
@@ -328,29 +385,54 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
                 title: r.title.clone(),
                 rationale: r.rationale.clone(),
                 remediation: r.remediation.clone(),
-                compliance: r.compliance.iter().map(|(fw, ids)| format!("{fw}: {}", ids.join(", "))).collect(),
+                compliance: r
+                    .compliance
+                    .iter()
+                    .map(|(fw, ids)| format!("{fw}: {}", ids.join(", ")))
+                    .collect(),
                 fail: of(Status::Fail),
                 pass: of(Status::Pass),
                 not_assessed: of(Status::NotAssessed),
                 not_applicable: of(Status::NotApplicable),
-                muted: evaluation.findings.iter().filter(|f| f.rule_id == r.id && f.muted).count(),
+                muted: evaluation
+                    .findings
+                    .iter()
+                    .filter(|f| f.rule_id == r.id && f.muted)
+                    .count(),
             }
         })
         .collect();
-    let mut attention: Vec<&Finding> =
-        evaluation.findings.iter().filter(|f| matches!(f.status, Status::Fail | Status::NotAssessed) || f.muted).collect();
-    attention.sort_by(|a, b| (a.muted, b.severity, &a.rule_id, &a.resource).cmp(&(b.muted, a.severity, &b.rule_id, &b.resource)));
+    let mut attention: Vec<&Finding> = evaluation
+        .findings
+        .iter()
+        .filter(|f| matches!(f.status, Status::Fail | Status::NotAssessed) || f.muted)
+        .collect();
+    attention.sort_by(|a, b| {
+        (a.muted, b.severity, &a.rule_id, &a.resource).cmp(&(
+            b.muted,
+            a.severity,
+            &b.rule_id,
+            &b.resource,
+        ))
+    });
     let mut by_key: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in &evaluation.findings {
         by_key.entry(f.resource.as_str()).or_default().push(f);
     }
     let keys = snapshot
         .keys()
-        .filter(|(_, _, k)| k.metadata.as_ref().is_none_or(|m| m.key_manager == "CUSTOMER"))
+        .filter(|(_, _, k)| {
+            k.metadata
+                .as_ref()
+                .is_none_or(|m| m.key_manager == "CUSTOMER")
+        })
         .map(|(a, r, k)| {
             let m = k.metadata.clone().unwrap_or_default();
-            let mut findings: Vec<&Finding> = by_key.get(k.arn.as_str()).cloned().unwrap_or_default();
-            findings.sort_by(|a, b| (a.status, b.severity, &a.rule_id).cmp(&(b.status, a.severity, &b.rule_id)));
+            let mut findings: Vec<&Finding> =
+                by_key.get(k.arn.as_str()).cloned().unwrap_or_default();
+            findings.sort_by(|a, b| {
+                (a.status, b.severity, &a.rule_id).cmp(&(b.status, a.severity, &b.rule_id))
+            });
             KeyView {
                 anchor: anchor("key", &k.arn),
                 arn: k.arn.clone(),
@@ -363,12 +445,27 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
                 spec: format!("{} / {}", m.key_spec, m.key_usage),
                 origin: m.origin.clone(),
                 rotation: match &k.rotation {
-                    Some(r) if r.enabled => format!("enabled, every {} days", r.period_days.unwrap_or(365)),
+                    Some(r) if r.enabled => {
+                        format!("enabled, every {} days", r.period_days.unwrap_or(365))
+                    }
                     Some(_) => "disabled".into(),
                     None => "not applicable or not read".into(),
                 },
-                grants: k.grants.as_ref().map(|g| g.len().to_string()).unwrap_or_else(|| "not read".into()),
-                tags: k.tags.as_ref().map(|t| t.iter().map(|t| format!("{}={}", t.key, t.value)).collect::<Vec<_>>().join(", ")).unwrap_or_else(|| "not read".into()),
+                grants: k
+                    .grants
+                    .as_ref()
+                    .map(|g| g.len().to_string())
+                    .unwrap_or_else(|| "not read".into()),
+                tags: k
+                    .tags
+                    .as_ref()
+                    .map(|t| {
+                        t.iter()
+                            .map(|t| format!("{}={}", t.key, t.value))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_else(|| "not read".into()),
                 errors: k.errors.iter().map(|e| e.to_string()).collect(),
                 policy: pretty_policy(k),
                 findings: findings.into_iter().map(finding_view).collect(),
@@ -384,10 +481,23 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
         started_at: m.started_at.clone(),
         finished_at: m.finished_at.clone(),
         caller: m.caller.as_ref().map(|c| c.arn.clone()).unwrap_or_default(),
-        organization: snapshot.organization.as_ref().map(|o| o.id.clone()).unwrap_or_else(|| "(no organization)".into()),
-        management_account: snapshot.organization.as_ref().map(|o| o.management_account_id.clone()).unwrap_or_default(),
+        organization: snapshot
+            .organization
+            .as_ref()
+            .map(|o| o.id.clone())
+            .unwrap_or_else(|| "(no organization)".into()),
+        management_account: snapshot
+            .organization
+            .as_ref()
+            .map(|o| o.management_account_id.clone())
+            .unwrap_or_default(),
         role_name: m.scope.role_name.clone(),
-        regions_requested: m.scope.regions.as_ref().map(|r| r.join(", ")).unwrap_or_else(|| "every enabled region".into()),
+        regions_requested: m
+            .scope
+            .regions
+            .as_ref()
+            .map(|r| r.join(", "))
+            .unwrap_or_else(|| "every enabled region".into()),
         scope,
         accounts,
         region_issues,
@@ -398,7 +508,15 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
         findings: attention.into_iter().map(finding_view).collect(),
         keys,
         warnings: evaluation.warnings.clone(),
-        api_calls: m.api_calls.iter().map(|(k, v)| Count { label: k.clone(), count: *v, css: String::new() }).collect(),
+        api_calls: m
+            .api_calls
+            .iter()
+            .map(|(k, v)| Count {
+                label: k.clone(),
+                count: *v,
+                css: String::new(),
+            })
+            .collect(),
         total_calls: m.total_api_calls(),
         calls_per_key: format!("{:.1}", m.total_api_calls() as f64 / customer_keys as f64),
     };

@@ -19,9 +19,15 @@ pub enum ReportError {
     #[error("cannot render report.html: {0}")]
     Template(#[from] tera::Error),
     #[error("cannot serialize {file}: {source}")]
-    Json { file: &'static str, source: serde_json::Error },
+    Json {
+        file: &'static str,
+        source: serde_json::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// findings.json: the evaluation plus the scan it came from.
@@ -71,19 +77,29 @@ pub struct FileEntry {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn json<T: Serialize>(file: &'static str, value: &T) -> Result<Vec<u8>, ReportError> {
-    let mut out = serde_json::to_vec_pretty(value).map_err(|source| ReportError::Json { file, source })?;
+    let mut out =
+        serde_json::to_vec_pretty(value).map_err(|source| ReportError::Json { file, source })?;
     out.push(b'\n');
     Ok(out)
 }
 
 /// Every file of the evidence pack, in memory, manifest and SHA256SUMS last.
-pub fn render_all(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
+pub fn render_all(
+    snapshot: &Snapshot,
+    evaluation: &Evaluation,
+) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
     let mut files: Vec<(String, Vec<u8>)> = vec![
-        ("report.html".into(), render_html(snapshot, evaluation)?.into_bytes()),
+        (
+            "report.html".into(),
+            render_html(snapshot, evaluation)?.into_bytes(),
+        ),
         ("findings.csv".into(), findings_csv(snapshot, evaluation)),
         ("keys.csv".into(), keys_csv(snapshot, evaluation)),
         ("grants.csv".into(), grants_csv(snapshot)),
@@ -104,15 +120,24 @@ pub fn render_all(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Vec<(S
         ("snapshot.json".into(), json("snapshot.json", snapshot)?),
     ];
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    let entries: Vec<FileEntry> =
-        files.iter().map(|(path, bytes)| FileEntry { path: path.clone(), bytes: bytes.len(), sha256: sha256_hex(bytes) }).collect();
+    let entries: Vec<FileEntry> = files
+        .iter()
+        .map(|(path, bytes)| FileEntry {
+            path: path.clone(),
+            bytes: bytes.len(),
+            sha256: sha256_hex(bytes),
+        })
+        .collect();
     let manifest = Manifest {
         tool: "kmsaudit".into(),
         tool_version: snapshot.metadata.tool_version.clone(),
         snapshot_schema_version: snapshot.schema_version,
         caller: snapshot.metadata.caller.clone(),
         organization_id: snapshot.organization.as_ref().map(|o| o.id.clone()),
-        management_account_id: snapshot.organization.as_ref().map(|o| o.management_account_id.clone()),
+        management_account_id: snapshot
+            .organization
+            .as_ref()
+            .map(|o| o.management_account_id.clone()),
         scan_started_at: snapshot.metadata.started_at.clone(),
         scan_finished_at: snapshot.metadata.finished_at.clone(),
         scope: snapshot.metadata.scope.clone(),
@@ -121,14 +146,21 @@ pub fn render_all(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Vec<(S
             accounts: evaluation.accounts.clone(),
             keys_discovered: evaluation.accounts.iter().map(|a| a.keys_discovered).sum(),
             keys_assessed: evaluation.accounts.iter().map(|a| a.keys_assessed).sum(),
-            keys_not_assessed: evaluation.accounts.iter().map(|a| a.keys_not_assessed).sum(),
+            keys_not_assessed: evaluation
+                .accounts
+                .iter()
+                .map(|a| a.keys_not_assessed)
+                .sum(),
             api_calls: snapshot.metadata.total_api_calls(),
         },
         files: entries,
     };
     let manifest_bytes = json("manifest.json", &manifest)?;
     let mut sums = String::new();
-    for (path, bytes) in files.iter().chain(std::iter::once(&("manifest.json".to_string(), manifest_bytes.clone()))) {
+    for (path, bytes) in files.iter().chain(std::iter::once(&(
+        "manifest.json".to_string(),
+        manifest_bytes.clone(),
+    ))) {
         sums.push_str(&format!("{}  {path}\n", sha256_hex(bytes)));
     }
     files.push(("manifest.json".into(), manifest_bytes));
@@ -137,8 +169,15 @@ pub fn render_all(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Vec<(S
 }
 
 /// Writes the evidence pack into `dir` (created if needed). Returns the written file names.
-pub fn write_reports(snapshot: &Snapshot, evaluation: &Evaluation, dir: &Path) -> Result<Vec<String>, ReportError> {
-    let io = |path: &Path, source| ReportError::Io { path: path.display().to_string(), source };
+pub fn write_reports(
+    snapshot: &Snapshot,
+    evaluation: &Evaluation,
+    dir: &Path,
+) -> Result<Vec<String>, ReportError> {
+    let io = |path: &Path, source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let files = render_all(snapshot, evaluation)?;
     let mut names = Vec::new();
@@ -152,7 +191,10 @@ pub fn write_reports(snapshot: &Snapshot, evaluation: &Evaluation, dir: &Path) -
 
 /// Checks a pack against its SHA256SUMS: the files that are missing, changed or unlisted.
 pub fn verify_pack(dir: &Path) -> Result<Vec<String>, ReportError> {
-    let io = |path: &Path, source| ReportError::Io { path: path.display().to_string(), source };
+    let io = |path: &Path, source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     let sums_path = dir.join("SHA256SUMS");
     let sums = std::fs::read_to_string(&sums_path).map_err(|e| io(&sums_path, e))?;
     let mut problems = Vec::new();

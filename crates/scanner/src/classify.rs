@@ -15,7 +15,10 @@ where
     let (code, message) = match err {
         SdkError::ServiceError(se) => {
             let e = se.err();
-            (e.code().unwrap_or("Unknown").to_string(), e.message().unwrap_or("").to_string())
+            (
+                e.code().unwrap_or("Unknown").to_string(),
+                e.message().unwrap_or("").to_string(),
+            )
         }
         SdkError::TimeoutError(_) => ("Timeout".to_string(), chain(err)),
         SdkError::DispatchFailure(_) => ("DispatchFailure".to_string(), chain(err)),
@@ -42,7 +45,10 @@ fn chain(err: &dyn Error) -> String {
 
 /// AWS text is hostile: no control characters (terminal escapes), bounded length.
 pub(crate) fn sanitize(s: &str) -> String {
-    let cleaned: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let cleaned: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if cleaned.chars().count() > 1000 {
         cleaned.chars().take(1000).collect::<String>() + "…"
     } else {
@@ -52,7 +58,10 @@ pub(crate) fn sanitize(s: &str) -> String {
 
 /// Error codes KMS answers with in a region the account has not enabled (opt-in regions).
 pub(crate) fn is_region_not_enabled(code: &str) -> bool {
-    matches!(code, "UnrecognizedClientException" | "InvalidClientTokenId" | "AuthFailure" | "OptInRequired")
+    matches!(
+        code,
+        "UnrecognizedClientException" | "InvalidClientTokenId" | "AuthFailure" | "OptInRequired"
+    )
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::{BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef};
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -60,7 +62,13 @@ impl Intercept for CallCounter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let op = operation(cfg);
-        *self.inner.lock().expect("counter lock").attempts.entry(op).or_insert(0) += 1;
+        *self
+            .inner
+            .lock()
+            .expect("counter lock")
+            .attempts
+            .entry(op)
+            .or_insert(0) += 1;
         Ok(())
     }
 
@@ -72,7 +80,13 @@ impl Intercept for CallCounter {
     ) -> Result<(), BoxError> {
         if matches!(context.output_or_error(), Some(Err(_))) {
             let op = operation(cfg);
-            *self.inner.lock().expect("counter lock").errors.entry(op).or_insert(0) += 1;
+            *self
+                .inner
+                .lock()
+                .expect("counter lock")
+                .errors
+                .entry(op)
+                .or_insert(0) += 1;
         }
         Ok(())
     }

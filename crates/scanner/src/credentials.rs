@@ -42,7 +42,16 @@ impl AssumedRole {
         external_id: Option<String>,
         duration_seconds: Option<i32>,
     ) -> Self {
-        AssumedRole { inner: Arc::new(Inner { sts, role_arn, session_name, external_id, duration_seconds, cached: Mutex::new(None) }) }
+        AssumedRole {
+            inner: Arc::new(Inner {
+                sts,
+                role_arn,
+                session_name,
+                external_id,
+                duration_seconds,
+                cached: Mutex::new(None),
+            }),
+        }
     }
 
     pub(crate) fn role_arn(&self) -> &str {
@@ -53,7 +62,9 @@ impl AssumedRole {
     pub(crate) async fn credentials(&self) -> Result<Credentials, SdkError<AssumeRoleError>> {
         let mut cached = self.inner.cached.lock().await;
         if let Some(c) = cached.as_ref() {
-            let fresh = c.expiry().is_none_or(|e| e > SystemTime::now() + REFRESH_MARGIN);
+            let fresh = c
+                .expiry()
+                .is_none_or(|e| e > SystemTime::now() + REFRESH_MARGIN);
             if fresh {
                 return Ok(c.clone());
             }
@@ -69,10 +80,18 @@ impl AssumedRole {
             .send()
             .await?;
         let Some(c) = out.credentials() else {
-            return Err(SdkError::construction_failure("AssumeRole returned no credentials"));
+            return Err(SdkError::construction_failure(
+                "AssumeRole returned no credentials",
+            ));
         };
         let expiry = SystemTime::try_from(*c.expiration()).ok();
-        let creds = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().to_string()), expiry, "kmsaudit-assume-role");
+        let creds = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            expiry,
+            "kmsaudit-assume-role",
+        );
         *cached = Some(creds.clone());
         Ok(creds)
     }

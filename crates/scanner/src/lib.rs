@@ -17,8 +17,9 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_kms::config::retry::RetryPartition;
 use futures::stream::{self, StreamExt};
 use kmsaudit_model::{
-    AccessAnalyzerRecord, AccountAccess, AccountRecord, CallerIdentity, Issue, KeyRecord, Organization, RegionAccess,
-    RegionRecord, ScanMetadata, ScanScope, Snapshot, Tag, SCHEMA_VERSION,
+    AccessAnalyzerRecord, AccountAccess, AccountRecord, CallerIdentity, Issue, KeyRecord,
+    Organization, RegionAccess, RegionRecord, ScanMetadata, ScanScope, Snapshot, Tag,
+    SCHEMA_VERSION,
 };
 use tokio::sync::Semaphore;
 
@@ -78,11 +79,23 @@ impl Default for ScanPlan {
 #[derive(Debug, Clone)]
 pub enum Progress {
     /// The organization's accounts are known; this many will be scanned.
-    AccountsListed { total: usize },
-    AccountStarted { account_id: String },
+    AccountsListed {
+        total: usize,
+    },
+    AccountStarted {
+        account_id: String,
+    },
     /// A region of an account was read, with how many keys it held.
-    RegionDone { account_id: String, region: String, keys: usize },
-    AccountDone { account_id: String, keys: usize, assessed: bool },
+    RegionDone {
+        account_id: String,
+        region: String,
+        keys: usize,
+    },
+    AccountDone {
+        account_id: String,
+        keys: usize,
+        assessed: bool,
+    },
 }
 
 /// Callback for [`Progress`] events.
@@ -116,12 +129,20 @@ struct RegionClients {
 
 /// Reads the organization into a snapshot. `base` carries the caller's credentials, home region
 /// and endpoint overrides.
-pub async fn scan(plan: ScanPlan, base: SdkConfig, progress: ProgressFn) -> Result<Snapshot, ScanError> {
+pub async fn scan(
+    plan: ScanPlan,
+    base: SdkConfig,
+    progress: ProgressFn,
+) -> Result<Snapshot, ScanError> {
     let started_at = jiff::Timestamp::now();
     let counter = CallCounter::default();
-    let mut retry = RetryConfig::standard().with_max_attempts(plan.max_attempts.max(1)).with_max_backoff(Duration::from_secs(20));
+    let mut retry = RetryConfig::standard()
+        .with_max_attempts(plan.max_attempts.max(1))
+        .with_max_backoff(Duration::from_secs(20));
     if plan.adaptive_retry {
-        retry = RetryConfig::adaptive().with_max_attempts(plan.max_attempts.max(1)).with_max_backoff(Duration::from_secs(20));
+        retry = RetryConfig::adaptive()
+            .with_max_attempts(plan.max_attempts.max(1))
+            .with_max_backoff(Duration::from_secs(20));
     }
     let base = base
         .to_builder()
@@ -134,14 +155,28 @@ pub async fn scan(plan: ScanPlan, base: SdkConfig, progress: ProgressFn) -> Resu
                 .build(),
         )
         .build();
-    let sts = aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&base).interceptor(counter.clone()).build());
-    let caller = sts.get_caller_identity().send().await.map_err(|e| ScanError::CallerIdentity(issue("STS.GetCallerIdentity", &e)))?;
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&base)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let caller = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| ScanError::CallerIdentity(issue("STS.GetCallerIdentity", &e)))?;
     let caller = CallerIdentity {
         arn: caller.arn().unwrap_or_default().to_string(),
         account_id: caller.account().unwrap_or_default().to_string(),
         user_id: caller.user_id().unwrap_or_default().to_string(),
     };
-    let partition = caller.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws").to_string();
+    let partition = caller
+        .arn
+        .split(':')
+        .nth(1)
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws")
+        .to_string();
     let scanner = Arc::new(Scanner {
         base,
         plan: plan.clone(),
@@ -161,7 +196,10 @@ pub async fn scan(plan: ScanPlan, base: SdkConfig, progress: ProgressFn) -> Resu
         } else if !plan.accounts.is_empty() && !plan.accounts.contains(&id) {
             Some("not selected by --accounts".to_string())
         } else if status.as_deref().is_some_and(|s| s != "ACTIVE") {
-            Some(format!("account status is {}", status.as_deref().unwrap_or_default()))
+            Some(format!(
+                "account status is {}",
+                status.as_deref().unwrap_or_default()
+            ))
         } else {
             None
         };
@@ -177,7 +215,9 @@ pub async fn scan(plan: ScanPlan, base: SdkConfig, progress: ProgressFn) -> Resu
             None => to_scan.push((id, name, email, status)),
         }
     }
-    (scanner.progress)(Progress::AccountsListed { total: to_scan.len() });
+    (scanner.progress)(Progress::AccountsListed {
+        total: to_scan.len(),
+    });
     let caller_account = caller.account_id.clone();
     let scanned: Vec<AccountRecord> = stream::iter(to_scan)
         .map(|(id, name, email, status)| {
@@ -186,7 +226,11 @@ pub async fn scan(plan: ScanPlan, base: SdkConfig, progress: ProgressFn) -> Resu
             // Each account on its own task: accounts proceed independently and use both cores.
             async move {
                 let fallback = (id.clone(), name.clone(), email.clone(), status.clone());
-                let handle = tokio::spawn(async move { scanner.scan_account(id, name, email, status, &caller_account).await });
+                let handle = tokio::spawn(async move {
+                    scanner
+                        .scan_account(id, name, email, status, &caller_account)
+                        .await
+                });
                 match handle.await {
                     Ok(record) => record,
                     Err(e) => {
@@ -196,7 +240,9 @@ pub async fn scan(plan: ScanPlan, base: SdkConfig, progress: ProgressFn) -> Resu
                             name,
                             email,
                             org_status: status,
-                            access: AccountAccess::NotAssessed { issue: Issue::new("kmsaudit", "InternalError", e.to_string()) },
+                            access: AccountAccess::NotAssessed {
+                                issue: Issue::new("kmsaudit", "InternalError", e.to_string()),
+                            },
                             regions: vec![],
                         }
                     }
@@ -240,14 +286,20 @@ type ListedAccount = (String, Option<String>, Option<String>, Option<String>);
 
 impl Scanner {
     async fn call<T>(&self, f: impl std::future::Future<Output = T>) -> T {
-        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
         f.await
     }
 
     /// The organization and its accounts; without Organizations, the accounts of `--accounts`.
     async fn list_accounts(&self) -> Result<(Option<Organization>, Vec<ListedAccount>), ScanError> {
         let orgs = aws_sdk_organizations::Client::from_conf(
-            aws_sdk_organizations::config::Builder::from(&self.base).interceptor(self.counter.clone()).build(),
+            aws_sdk_organizations::config::Builder::from(&self.base)
+                .interceptor(self.counter.clone())
+                .build(),
         );
         let organization = match self.call(orgs.describe_organization().send()).await {
             Ok(out) => out.organization().map(|o| Organization {
@@ -262,10 +314,21 @@ impl Scanner {
                     return Err(ScanError::ListAccounts(i));
                 }
                 tracing::warn!(error = %i, "Organizations not available; scanning the accounts named with --accounts");
-                return Ok((None, self.plan.accounts.iter().map(|a| (a.clone(), None, None, None)).collect()));
+                return Ok((
+                    None,
+                    self.plan
+                        .accounts
+                        .iter()
+                        .map(|a| (a.clone(), None, None, None))
+                        .collect(),
+                ));
             }
         };
-        let _permit = self.permits.acquire().await.expect("semaphore never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
         let pages = orgs
             .list_accounts()
             .into_paginator()
@@ -273,12 +336,16 @@ impl Scanner {
             .try_collect()
             .await
             .map_err(|e| ScanError::ListAccounts(issue("Organizations.ListAccounts", &e)))?;
-        let listed: Vec<&aws_sdk_organizations::types::Account> = pages.iter().flat_map(|p| p.accounts()).collect();
+        let listed: Vec<&aws_sdk_organizations::types::Account> =
+            pages.iter().flat_map(|p| p.accounts()).collect();
         let mut out: Vec<ListedAccount> = listed
             .iter()
             .map(|a| {
                 // `State` is the newer field (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED).
-                let status = a.state().map(|s| s.as_str().to_string()).or_else(|| a.status().map(|s| s.as_str().to_string()));
+                let status = a
+                    .state()
+                    .map(|s| s.as_str().to_string())
+                    .or_else(|| a.status().map(|s| s.as_str().to_string()));
                 (
                     a.id().unwrap_or_default().to_string(),
                     a.name().map(sanitize),
@@ -290,7 +357,12 @@ impl Scanner {
         // Accounts named with --accounts that the organization does not list are still shown.
         for wanted in &self.plan.accounts {
             if !out.iter().any(|(id, ..)| id == wanted) {
-                out.push((wanted.clone(), None, None, Some("NOT_IN_ORGANIZATION".into())));
+                out.push((
+                    wanted.clone(),
+                    None,
+                    None,
+                    Some("NOT_IN_ORGANIZATION".into()),
+                ));
             }
         }
         Ok((organization, out))
@@ -298,12 +370,23 @@ impl Scanner {
 
     /// The SDK config of one account: the caller's own for the caller's account, an assumed
     /// role for the others.
-    async fn account_config(&self, account_id: &str, caller_account: &str) -> Result<(SdkConfig, String), Issue> {
+    async fn account_config(
+        &self,
+        account_id: &str,
+        caller_account: &str,
+    ) -> Result<(SdkConfig, String), Issue> {
         if account_id == caller_account {
             return Ok((self.base.clone(), "caller credentials".into()));
         }
-        let sts = aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&self.base).interceptor(self.counter.clone()).build());
-        let role_arn = format!("arn:{}:iam::{account_id}:role/{}", self.partition, self.plan.role_name);
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&self.base)
+                .interceptor(self.counter.clone())
+                .build(),
+        );
+        let role_arn = format!(
+            "arn:{}:iam::{account_id}:role/{}",
+            self.partition, self.plan.role_name
+        );
         let role = AssumedRole::new(
             sts,
             role_arn.clone(),
@@ -311,12 +394,18 @@ impl Scanner {
             self.plan.external_id.clone(),
             self.plan.session_duration.map(|d| d.as_secs() as i32),
         );
-        self.call(role.credentials()).await.map_err(|e| issue("STS.AssumeRole", &e))?;
+        self.call(role.credentials())
+            .await
+            .map_err(|e| issue("STS.AssumeRole", &e))?;
         let config = self
             .base
             .to_builder()
             .credentials_provider(SharedCredentialsProvider::new(role.clone()))
-            .identity_cache(aws_config::identity::IdentityCache::lazy().load_timeout(Duration::from_secs(30)).build())
+            .identity_cache(
+                aws_config::identity::IdentityCache::lazy()
+                    .load_timeout(Duration::from_secs(30))
+                    .build(),
+            )
             .build();
         Ok((config, role.role_arn().to_string()))
     }
@@ -334,10 +423,15 @@ impl Scanner {
         let aa = aws_sdk_accessanalyzer::config::Builder::from(config)
             .region(Region::new(region.to_string()))
             .retry_config(self.retry.clone())
-            .retry_partition(RetryPartition::new(format!("accessanalyzer-{account_id}-{region}")))
+            .retry_partition(RetryPartition::new(format!(
+                "accessanalyzer-{account_id}-{region}"
+            )))
             .interceptor(self.counter.clone())
             .build();
-        RegionClients { kms: aws_sdk_kms::Client::from_conf(kms), aa: aws_sdk_accessanalyzer::Client::from_conf(aa) }
+        RegionClients {
+            kms: aws_sdk_kms::Client::from_conf(kms),
+            aa: aws_sdk_accessanalyzer::Client::from_conf(aa),
+        }
     }
 
     async fn scan_account(
@@ -348,49 +442,98 @@ impl Scanner {
         status: Option<String>,
         caller_account: &str,
     ) -> AccountRecord {
-        (self.progress)(Progress::AccountStarted { account_id: id.clone() });
-        let mut record = AccountRecord { id: id.clone(), name, email, org_status: status, access: AccountAccess::Scanned { via: String::new() }, regions: vec![] };
+        (self.progress)(Progress::AccountStarted {
+            account_id: id.clone(),
+        });
+        let mut record = AccountRecord {
+            id: id.clone(),
+            name,
+            email,
+            org_status: status,
+            access: AccountAccess::Scanned { via: String::new() },
+            regions: vec![],
+        };
         let (config, via) = match self.account_config(&id, caller_account).await {
             Ok(c) => c,
             Err(issue) => {
                 tracing::warn!(account = %id, error = %issue, "account not assessed");
                 record.access = AccountAccess::NotAssessed { issue };
-                (self.progress)(Progress::AccountDone { account_id: id, keys: 0, assessed: false });
+                (self.progress)(Progress::AccountDone {
+                    account_id: id,
+                    keys: 0,
+                    assessed: false,
+                });
                 return record;
             }
         };
         record.access = AccountAccess::Scanned { via };
-        let regions = self.plan.regions.clone().unwrap_or_else(|| partition_regions(&self.partition));
+        let regions = self
+            .plan
+            .regions
+            .clone()
+            .unwrap_or_else(|| partition_regions(&self.partition));
         let this = &self;
         let config = &config;
         let id_ref = &id;
         record.regions = stream::iter(regions)
             .map(|region| async move {
                 let r = this.scan_region(config, id_ref, region).await;
-                (this.progress)(Progress::RegionDone { account_id: id_ref.clone(), region: r.region.clone(), keys: r.keys.len() });
+                (this.progress)(Progress::RegionDone {
+                    account_id: id_ref.clone(),
+                    region: r.region.clone(),
+                    keys: r.keys.len(),
+                });
                 r
             })
             .buffer_unordered(64)
             .collect()
             .await;
         let keys = record.regions.iter().map(|r| r.keys.len()).sum();
-        (self.progress)(Progress::AccountDone { account_id: id, keys, assessed: true });
+        (self.progress)(Progress::AccountDone {
+            account_id: id,
+            keys,
+            assessed: true,
+        });
         record
     }
 
-    async fn scan_region(&self, config: &SdkConfig, account_id: &str, region: String) -> RegionRecord {
+    async fn scan_region(
+        &self,
+        config: &SdkConfig,
+        account_id: &str,
+        region: String,
+    ) -> RegionRecord {
         let clients = self.region_clients(config, account_id, &region);
-        let mut record = RegionRecord { region: region.clone(), access: RegionAccess::Scanned, aliases_error: None, keys: vec![], access_analyzer: None };
+        let mut record = RegionRecord {
+            region: region.clone(),
+            access: RegionAccess::Scanned,
+            aliases_error: None,
+            keys: vec![],
+            access_analyzer: None,
+        };
         let listed: Result<Vec<aws_sdk_kms::types::KeyListEntry>, _> = {
-            let _permit = self.permits.acquire().await.expect("semaphore never closed");
-            clients.kms.list_keys().into_paginator().items().send().try_collect().await
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("semaphore never closed");
+            clients
+                .kms
+                .list_keys()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
         };
         let key_ids = match listed {
             Ok(keys) => keys,
             Err(e) => {
                 let i = issue("KMS.ListKeys", &e);
                 record.access = if classify::is_region_not_enabled(&i.code) && is_opt_in(&region) {
-                    RegionAccess::Skipped { reason: format!("region not enabled for this account ({})", i.code) }
+                    RegionAccess::Skipped {
+                        reason: format!("region not enabled for this account ({})", i.code),
+                    }
                 } else {
                     tracing::warn!(account = %account_id, region = %region, error = %i, "region not assessed");
                     RegionAccess::NotAssessed { issue: i }
@@ -399,8 +542,19 @@ impl Scanner {
             }
         };
         let aliases = async {
-            let _permit = self.permits.acquire().await.expect("semaphore never closed");
-            clients.kms.list_aliases().into_paginator().items().send().try_collect().await
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("semaphore never closed");
+            clients
+                .kms
+                .list_aliases()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
         };
         let keys = stream::iter(key_ids)
             .map(|k| self.scan_key(&clients.kms, k))
@@ -435,14 +589,26 @@ impl Scanner {
         record
     }
 
-    async fn scan_key(&self, kms: &aws_sdk_kms::Client, entry: aws_sdk_kms::types::KeyListEntry) -> KeyRecord {
+    async fn scan_key(
+        &self,
+        kms: &aws_sdk_kms::Client,
+        entry: aws_sdk_kms::types::KeyListEntry,
+    ) -> KeyRecord {
         let key_id = entry.key_id().unwrap_or_default().to_string();
-        let mut key = KeyRecord { arn: entry.key_arn().unwrap_or_default().to_string(), key_id: key_id.clone(), ..Default::default() };
+        let mut key = KeyRecord {
+            arn: entry.key_arn().unwrap_or_default().to_string(),
+            key_id: key_id.clone(),
+            ..Default::default()
+        };
         let meta = match self.call(kms.describe_key().key_id(&key_id).send()).await {
             Ok(out) => match out.key_metadata() {
                 Some(m) => convert::key_metadata(m),
                 None => {
-                    key.errors.push(Issue::new("KMS.DescribeKey", "EmptyResponse", "DescribeKey returned no KeyMetadata"));
+                    key.errors.push(Issue::new(
+                        "KMS.DescribeKey",
+                        "EmptyResponse",
+                        "DescribeKey returned no KeyMetadata",
+                    ));
                     return key;
                 }
             },
@@ -455,27 +621,56 @@ impl Scanner {
             key.arn = meta.arn.clone();
         }
         let customer = meta.key_manager == "CUSTOMER";
-        let rotation_applies = customer && meta.rotation_applies() && !meta.key_state.contains("Deletion");
+        let rotation_applies =
+            customer && meta.rotation_applies() && !meta.key_state.contains("Deletion");
         key.metadata = Some(meta);
         if !customer {
             // AWS-managed keys: AWS owns their policy, rotation and grants; no rule reads them.
             return key;
         }
-        let policy = self.call(kms.get_key_policy().key_id(&key_id).policy_name("default").send());
+        let policy = self.call(
+            kms.get_key_policy()
+                .key_id(&key_id)
+                .policy_name("default")
+                .send(),
+        );
         let grants = async {
-            let _permit = self.permits.acquire().await.expect("semaphore never closed");
-            kms.list_grants().key_id(&key_id).into_paginator().items().send().try_collect().await
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("semaphore never closed");
+            kms.list_grants()
+                .key_id(&key_id)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
         };
         let rotation = async {
             if rotation_applies {
-                Some(self.call(kms.get_key_rotation_status().key_id(&key_id).send()).await)
+                Some(
+                    self.call(kms.get_key_rotation_status().key_id(&key_id).send())
+                        .await,
+                )
             } else {
                 None
             }
         };
         let tags = async {
-            let _permit = self.permits.acquire().await.expect("semaphore never closed");
-            kms.list_resource_tags().key_id(&key_id).into_paginator().items().send().try_collect().await
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("semaphore never closed");
+            kms.list_resource_tags()
+                .key_id(&key_id)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
         };
         let (policy, grants, rotation, tags) = tokio::join!(policy, grants, rotation, tags);
         match policy {
@@ -499,7 +694,14 @@ impl Scanner {
         }
         match tags {
             Ok(t) => {
-                key.tags = Some(t.iter().map(|t| Tag { key: t.tag_key().to_string(), value: t.tag_value().to_string() }).collect())
+                key.tags = Some(
+                    t.iter()
+                        .map(|t| Tag {
+                            key: t.tag_key().to_string(),
+                            value: t.tag_value().to_string(),
+                        })
+                        .collect(),
+                )
             }
             Err(e) => key.errors.push(issue("KMS.ListResourceTags", &e)),
         }
@@ -507,11 +709,25 @@ impl Scanner {
     }
 
     /// Analyzers of this account × region and their active findings on KMS keys.
-    async fn scan_access_analyzer(&self, aa: &aws_sdk_accessanalyzer::Client) -> AccessAnalyzerRecord {
+    async fn scan_access_analyzer(
+        &self,
+        aa: &aws_sdk_accessanalyzer::Client,
+    ) -> AccessAnalyzerRecord {
         let mut record = AccessAnalyzerRecord::default();
         let analyzers: Vec<_> = {
-            let _permit = self.permits.acquire().await.expect("semaphore never closed");
-            match aa.list_analyzers().into_paginator().items().send().try_collect().await {
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("semaphore never closed");
+            match aa
+                .list_analyzers()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+            {
                 Ok(a) => a,
                 Err(e) => {
                     record.error = Some(issue("AccessAnalyzer.ListAnalyzers", &e));
@@ -524,13 +740,25 @@ impl Scanner {
             .map(convert::analyzer)
             .filter(|a| a.analyzer_type == "ACCOUNT" || a.analyzer_type == "ORGANIZATION")
             .collect();
-        for analyzer in record.analyzers.clone().iter().filter(|a| a.status == "ACTIVE") {
+        for analyzer in record
+            .analyzers
+            .clone()
+            .iter()
+            .filter(|a| a.status == "ACTIVE")
+        {
             use aws_sdk_accessanalyzer::types::Criterion;
             let listed = {
-                let _permit = self.permits.acquire().await.expect("semaphore never closed");
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .expect("semaphore never closed");
                 aa.list_findings_v2()
                     .analyzer_arn(&analyzer.arn)
-                    .filter("resourceType", Criterion::builder().eq("AWS::KMS::Key").build())
+                    .filter(
+                        "resourceType",
+                        Criterion::builder().eq("AWS::KMS::Key").build(),
+                    )
                     .filter("status", Criterion::builder().eq("ACTIVE").build())
                     .into_paginator()
                     .items()
@@ -547,9 +775,19 @@ impl Scanner {
             };
             for s in summaries.iter().filter(|s| s.status().as_str() == "ACTIVE") {
                 let mut f = convert::finding_summary(&analyzer.arn, s);
-                match self.call(aa.get_finding_v2().analyzer_arn(&analyzer.arn).id(s.id()).send()).await {
+                match self
+                    .call(
+                        aa.get_finding_v2()
+                            .analyzer_arn(&analyzer.arn)
+                            .id(s.id())
+                            .send(),
+                    )
+                    .await
+                {
                     Ok(out) => convert::add_finding_details(&mut f, &out),
-                    Err(e) => tracing::warn!(finding = %s.id(), error = %issue("AccessAnalyzer.GetFindingV2", &e), "finding details not read"),
+                    Err(e) => {
+                        tracing::warn!(finding = %s.id(), error = %issue("AccessAnalyzer.GetFindingV2", &e), "finding details not read")
+                    }
                 }
                 record.findings.push(f);
             }
@@ -559,7 +797,11 @@ impl Scanner {
 }
 
 /// Builds the base SDK config from the usual sources (profile, environment, endpoint overrides).
-pub async fn load_base_config(profile: Option<&str>, region: Option<&str>, endpoint_url: Option<&str>) -> SdkConfig {
+pub async fn load_base_config(
+    profile: Option<&str>,
+    region: Option<&str>,
+    endpoint_url: Option<&str>,
+) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(p) = profile {
         loader = loader.profile_name(p);

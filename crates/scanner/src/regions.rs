@@ -54,7 +54,11 @@ pub fn partition_regions(partition: &str) -> Vec<String> {
     let mut out: Vec<String> = match partition {
         "aws-cn" => vec!["cn-north-1".into(), "cn-northwest-1".into()],
         "aws-us-gov" => vec!["us-gov-east-1".into(), "us-gov-west-1".into()],
-        _ => AWS_DEFAULT.iter().chain(AWS_OPT_IN).map(|s| s.to_string()).collect(),
+        _ => AWS_DEFAULT
+            .iter()
+            .chain(AWS_OPT_IN)
+            .map(|s| s.to_string())
+            .collect(),
     };
     out.sort();
     out
@@ -76,6 +80,9 @@ mod tests {
         assert!(all.windows(2).all(|w| w[0] < w[1]));
         assert!(is_opt_in("af-south-1"));
         assert!(!is_opt_in("us-east-1"));
-        assert_eq!(partition_regions("aws-cn"), vec!["cn-north-1", "cn-northwest-1"]);
+        assert_eq!(
+            partition_regions("aws-cn"),
+            vec!["cn-north-1", "cn-northwest-1"]
+        );
     }
 }

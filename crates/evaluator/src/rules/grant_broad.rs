@@ -42,7 +42,7 @@ fn full_crypto_ops(key_usage: &str, key_spec: &str) -> &'static [&'static str] {
 pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
     let grants = match grants(input) {
         Ok(g) => g,
-        Err(o) => return o,
+        Err(why) => return Outcome::not_assessed(why),
     };
     let full = full_crypto_ops(&input.meta.key_usage, &input.meta.key_spec);
     for g in grants {

@@ -22,7 +22,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
 pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
     let grants = match grants(input) {
         Ok(g) => g,
-        Err(o) => return o,
+        Err(why) => return Outcome::not_assessed(why),
     };
     let mut seen: BTreeMap<String, &str> = BTreeMap::new();
     for g in grants {

@@ -19,7 +19,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
     let grants = match grants(input) {
         Ok(g) => g,
-        Err(o) => return o,
+        Err(why) => return Outcome::not_assessed(why),
     };
     let max = ctx.config.max_grants;
     if grants.len() > max {

@@ -16,16 +16,13 @@ pub(crate) const RULE: RuleDef = RuleDef {
     compliance: &[("NIST SP 800-53 Rev. 5", &["AC-3", "AC-21"])],
 };
 
-/// Grants input, or the outcome when grants could not be read.
-pub(crate) fn grants<'a>(input: &'a KeyInput<'_>) -> Result<&'a [kmsaudit_model::Grant], Outcome> {
+/// The key's grants, or why they are unknown.
+pub(crate) fn grants<'a>(input: &'a KeyInput<'_>) -> Result<&'a [kmsaudit_model::Grant], String> {
     match &input.key.grants {
         Some(g) => Ok(g),
         None => Err(match input.key.error_for("KMS.ListGrants") {
-            Some(e) => Outcome::not_assessed(format!(
-                "grants could not be listed: {} {}",
-                e.code, e.message
-            )),
-            None => Outcome::not_assessed("grants were not collected"),
+            Some(e) => format!("grants could not be listed: {} {}", e.code, e.message),
+            None => "grants were not collected".to_string(),
         }),
     }
 }
@@ -33,7 +30,7 @@ pub(crate) fn grants<'a>(input: &'a KeyInput<'_>) -> Result<&'a [kmsaudit_model:
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
     let grants = match grants(input) {
         Ok(g) => g,
-        Err(o) => return o,
+        Err(why) => return Outcome::not_assessed(why),
     };
     let key_account = Some(input.meta.aws_account_id.as_str());
     let mut external = Vec::new();

@@ -48,12 +48,10 @@ pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {
             _ if !allowlist.is_empty() && !is_allowlisted(with_put, allowlist) => {
                 Some("it matches no admin_allowlist pattern".to_string())
             }
-            _ if allowlist.is_empty() && !all.contains_all(core_admin) => {
-                Some(format!(
-                    "it is not a key administrator (lacks {})",
-                    core_admin.minus(all).describe()
-                ))
-            }
+            _ if allowlist.is_empty() && !all.contains_all(core_admin) => Some(format!(
+                "it is not a key administrator (lacks {})",
+                core_admin.minus(all).describe()
+            )),
             _ => None,
         };
         if let Some(why) = why {

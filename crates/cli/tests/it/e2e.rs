@@ -1,0 +1,330 @@
+//! Scans of the demo organization served by the local AWS stand-in (`cargo xtask test` starts
+//! it and names it in KMSAUDIT_E2E_SPEC). Without the stand-in these tests say so and return;
+//! under CI (`CI` set) a missing stand-in is a failure.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::{kmsaudit, read, run};
+
+struct Spec {
+    raw: Value,
+}
+
+impl Spec {
+    fn load() -> Option<Spec> {
+        let Ok(path) = std::env::var("KMSAUDIT_E2E_SPEC") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but the AWS stand-in is not: run the tests with `cargo xtask test`"
+            );
+            eprintln!("skipping: no AWS stand-in (run `cargo xtask test`)");
+            return None;
+        };
+        let raw = serde_json::from_slice(&read(Path::new(&path))).expect("e2e spec is JSON");
+        Some(Spec { raw })
+    }
+
+    fn str(&self, field: &str) -> String {
+        self.raw[field].as_str().unwrap_or_default().to_string()
+    }
+
+    fn triples(&self, field: &str) -> BTreeSet<(String, String, String)> {
+        self.raw[field]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|e| {
+                (
+                    e["rule"].as_str().unwrap().into(),
+                    e["resource"].as_str().unwrap().into(),
+                    e["status"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    }
+
+    fn account(&self, name: &str) -> String {
+        self.raw["seeded"]["accounts"][name]
+            .as_str()
+            .expect("seeded account")
+            .to_string()
+    }
+
+    /// Runs `kmsaudit scan` against the stand-in (through the fault profile, if any).
+    fn scan(&self, out: &Path, profile: Option<&str>, extra: &[&str]) -> i32 {
+        let proxy = match profile {
+            Some(p) => format!("{}/_faults/{p}", self.str("proxy_url")),
+            None => self.str("proxy_url"),
+        };
+        let mut cmd = kmsaudit();
+        cmd.args(["scan", "--quiet", "--out"])
+            .arg(out)
+            .args(extra)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", proxy)
+            .env(
+                "AWS_ENDPOINT_URL_ACCESSANALYZER",
+                self.str("access_analyzer_url"),
+            )
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+        if let Some(config) = self.raw["config"].as_str() {
+            cmd.arg("--config").arg(config);
+        }
+        let o = run(&mut cmd);
+        assert!(
+            matches!(o.status.code(), Some(0 | 3 | 4)),
+            "scan failed: {}\n{}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.status.code().unwrap()
+    }
+}
+
+fn findings(dir: &Path) -> Value {
+    serde_json::from_slice(&read(&dir.join("findings.json"))).expect("findings.json")
+}
+
+fn non_passing(doc: &Value) -> BTreeSet<(String, String, String)> {
+    all(doc)
+        .into_iter()
+        .filter(|(_, _, s)| s == "FAIL" || s == "NOT_ASSESSED")
+        .collect()
+}
+
+fn all(doc: &Value) -> BTreeSet<(String, String, String)> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap().into(),
+                f["resource"].as_str().unwrap().into(),
+                f["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+#[test]
+fn demo_org_findings_are_exactly_what_the_fixture_declares() {
+    let Some(spec) = Spec::load() else { return };
+    let dir = tempdir();
+    let out = dir.path().join("pack");
+    let code = spec.scan(&out, None, &[]);
+    assert_eq!(
+        code, 3,
+        "failing findings exist, so exit code 3 (over 4 for incomplete)"
+    );
+    let doc = findings(&out);
+    let got = non_passing(&doc);
+    let want = spec.triples("exact");
+    let missing: Vec<_> = want.difference(&got).collect();
+    let unexpected: Vec<_> = got.difference(&want).collect();
+    assert!(
+        missing.is_empty() && unexpected.is_empty(),
+        "missing: {missing:#?}\nunexpected: {unexpected:#?}"
+    );
+    let everything = all(&doc);
+    let absent: Vec<_> = spec
+        .triples("present")
+        .into_iter()
+        .filter(|t| !everything.contains(t))
+        .collect();
+    assert!(absent.is_empty(), "expected findings absent: {absent:#?}");
+
+    // Every listed account appears once, with the right coverage; discovered = assessed + not.
+    let accounts = doc["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 6);
+    let coverage = |name: &str| {
+        let id = spec.account(name);
+        accounts
+            .iter()
+            .find(|a| a["account_id"] == id.as_str())
+            .unwrap()["coverage"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(coverage("legacy"), "NOT_ASSESSED");
+    assert_eq!(coverage("closed"), "SKIPPED");
+    assert_eq!(coverage("prod"), "PARTIAL");
+    assert_eq!(coverage("security"), "ASSESSED");
+    for r in doc["regions"].as_array().unwrap() {
+        let (d, a, n) = (
+            r["keys_discovered"].as_u64().unwrap(),
+            r["keys_assessed"].as_u64().unwrap(),
+            r["keys_not_assessed"].as_u64().unwrap(),
+        );
+        assert_eq!(d, a + n, "{r}");
+    }
+    let skipped: Vec<&Value> = doc["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["coverage"] == "SKIPPED")
+        .collect();
+    assert_eq!(
+        skipped.len(),
+        1,
+        "prod's af-south-1 is the only region not enabled"
+    );
+    assert_eq!(skipped[0]["region"], "af-south-1");
+
+    // Muting: the allow-listed key and the unexpired suppression; the expired one is reported.
+    let muted: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["muted"] == true)
+        .collect();
+    assert_eq!(muted.len(), 2, "{muted:#?}");
+    assert!(doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains("expired on 2020-01-01")));
+
+    // The pack verifies, and re-rendering the saved snapshot gives the same bytes.
+    let o = run(kmsaudit().arg("verify").arg(&out));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let again = dir.path().join("again");
+    let mut report = kmsaudit();
+    report
+        .arg("report")
+        .arg(out.join("snapshot.json"))
+        .arg("--out")
+        .arg(&again);
+    if let Some(config) = spec.raw["config"].as_str() {
+        report.arg("--config").arg(config);
+    }
+    assert_eq!(run(&mut report).status.code(), Some(3));
+    for file in [
+        "report.html",
+        "findings.csv",
+        "keys.csv",
+        "grants.csv",
+        "findings.json",
+        "snapshot.json",
+        "manifest.json",
+        "SHA256SUMS",
+    ] {
+        assert!(
+            read(&out.join(file)) == read(&again.join(file)),
+            "{file} differs after re-rendering"
+        );
+    }
+
+    // Hostile text from AWS: escaped in HTML, neutralised in CSV.
+    let html = String::from_utf8(read(&out.join("report.html"))).unwrap();
+    assert!(
+        !html.contains("<script>alert"),
+        "key description reached the HTML unescaped"
+    );
+    assert!(
+        !html.contains("<img src=x"),
+        "tag value reached the HTML unescaped"
+    );
+    assert!(html.contains("&lt;script&gt;alert"));
+    let keys_csv = read(&out.join("keys.csv"));
+    let mut reader = csv::Reader::from_reader(keys_csv.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let description = headers.iter().position(|h| h == "description").unwrap();
+    let hostile: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[description].to_string())
+        .filter(|d| d.contains("HYPERLINK"))
+        .collect();
+    assert_eq!(hostile.len(), 1);
+    assert!(hostile[0].starts_with("'="), "{}", hostile[0]);
+}
+
+#[test]
+fn throttling_and_server_errors_lose_nothing() {
+    let Some(spec) = Spec::load() else { return };
+    let dir = tempdir();
+    let clean = dir.path().join("clean");
+    spec.scan(&clean, None, &["--no-access-analyzer"]);
+    let faulty = dir.path().join("faulty");
+    spec.scan(
+        &faulty,
+        Some("throttle=0.08,error5xx=0.04,seed=7"),
+        &["--no-access-analyzer", "--max-attempts", "12"],
+    );
+    assert_eq!(
+        all(&findings(&clean)),
+        all(&findings(&faulty)),
+        "a fault changed a verdict"
+    );
+    let calls = |dir: &PathBuf| -> u64 {
+        let snap: Value = serde_json::from_slice(&read(&dir.join("snapshot.json"))).unwrap();
+        snap["metadata"]["api_calls"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum()
+    };
+    assert!(
+        calls(&faulty) > calls(&clean),
+        "retries must show in the call counts"
+    );
+}
+
+#[test]
+fn concurrency_bound_holds() {
+    let Some(spec) = Spec::load() else { return };
+    let dir = tempdir();
+    let profile = "latency_ms=3,seed=4242";
+    spec.scan(
+        &dir.path().join("pack"),
+        Some(profile),
+        &[
+            "--no-access-analyzer",
+            "--concurrency",
+            "4",
+            "--regions",
+            "us-east-1,eu-west-1",
+        ],
+    );
+    let stats: Value = ureq_get(&format!("{}/_proxy/stats", spec.str("proxy_url")));
+    let max = stats["max_in_flight"][format!("{profile}|ALL")]
+        .as_u64()
+        .expect("profile counted");
+    assert!(max <= 4, "{max} calls in flight with --concurrency 4");
+    assert!(
+        max >= 2,
+        "the scan should run calls concurrently, saw at most {max}"
+    );
+}
+
+/// A GET over a plain TCP socket (the stand-in speaks HTTP/1.1 on loopback).
+fn ureq_get(url: &str) -> Value {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let body = buf.split("\r\n\r\n").nth(1).unwrap();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("stats body {body}: {e}"))
+}

@@ -1,0 +1,6 @@
+//! kmsaudit's integration tests, one binary: the CLI on files (`cli`), and scans of the local
+//! AWS stand-in that `cargo xtask test` starts (`e2e`).
+
+mod cli;
+mod e2e;
+mod support;
