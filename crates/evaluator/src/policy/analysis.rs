@@ -282,6 +282,8 @@ fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
             continue;
         }
         match (&deny.principals, &kind) {
+            // `NotPrincipal: "*"` exempts everyone: the Deny covers nobody.
+            (PrincipalSpec::NotPrincipal(exempt), _) if exempt.contains(&Principal::Anyone) => {}
             (PrincipalSpec::NotPrincipal(exempt), DenyKind::Unconditional) => {
                 // Everyone but `exempt` is denied: an Allow to everyone keeps only the exempt.
                 if let Who::Everyone { reach, .. } = &access.who {

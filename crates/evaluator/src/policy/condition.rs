@@ -375,6 +375,7 @@ impl Condition {
     }
 
     /// `Bool kms:GrantIsForAWSResource true`: grants only for AWS services integrated with KMS.
+    /// (`BoolIfExists` is the same: every CreateGrant request carries the key.)
     pub fn is_grant_for_aws_resource(&self) -> bool {
         self.key == "kms:grantisforawsresource"
             && self.operator.base == BaseOperator::Bool

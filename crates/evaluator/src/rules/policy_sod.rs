@@ -5,11 +5,12 @@
 //! and cryptographic use (Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*, Sign...), adding up
 //! every statement that names it. The key account's root is left to KMS-POLICY-IAM-DELEGATION.
 //! `*` pinned by `aws:userid` counts as the principal(s) of those user ids (seed 003 scenario 4).
+//! What an unpinned `*` may do, every principal may do: it is added to each principal's share.
 
 use kmsaudit_model::Severity;
 
 use super::{non_root, per_principal, Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef};
-use crate::policy::ActionSet;
+use crate::policy::{ActionSet, Who};
 
 pub(crate) const RULE: RuleDef = RuleDef {
     id: "KMS-POLICY-SOD",
@@ -22,7 +23,28 @@ pub(crate) const RULE: RuleDef = RuleDef {
 
 pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {
     let mut offenses = Vec::new();
-    for (principal, accesses) in per_principal(non_root(input)) {
+    // What anyone may do, every principal may do: an Allow to an unpinned `*` adds to each.
+    let anyone: Vec<&crate::policy::Access> = non_root(input)
+        .filter(|a| matches!(&a.who, Who::Everyone { reach, except } if reach.is_anyone() && except.is_empty()))
+        .collect();
+    let anyone_actions = anyone
+        .iter()
+        .fold(ActionSet::EMPTY, |acc, a| acc.union(a.actions));
+    let anyone_violates = anyone_actions.overlaps(ActionSet::administration())
+        && anyone_actions.overlaps(ActionSet::crypto());
+    for (principal, mut accesses) in per_principal(non_root(input)) {
+        // When `*` itself holds both, that one finding says it for everyone.
+        let is_anyone = accesses
+            .iter()
+            .all(|a| anyone.iter().any(|b| std::ptr::eq(*a, *b)));
+        if anyone_violates && !is_anyone {
+            continue;
+        }
+        for a in &anyone {
+            if !accesses.iter().any(|b| std::ptr::eq(*a, *b)) {
+                accesses.push(a);
+            }
+        }
         let all = accesses
             .iter()
             .fold(ActionSet::EMPTY, |acc, a| acc.union(a.actions));

@@ -1,0 +1,288 @@
+//! Runs every case of `tests/data/*.toml` through the public API: `lint_policy` for policy
+//! verdicts, `evaluate` on a one-key snapshot when a case describes the key.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use kmsaudit_evaluator::{evaluate, lint_policy, EvalConfig, LintOptions};
+use kmsaudit_model::*;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    case: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    /// Where the policy comes from (AWS documentation page, seed, issue).
+    #[serde(default)]
+    source: String,
+    policy: String,
+    #[serde(default = "key_account")]
+    key_account: String,
+    #[serde(default = "org_accounts")]
+    org_accounts: Vec<String>,
+    #[serde(default = "org_id")]
+    org_id: String,
+    #[serde(default)]
+    config: Option<EvalConfig>,
+    /// Rule id → `FAIL` / `PASS` (lint), or any status when `key` is given (full evaluation).
+    #[serde(default)]
+    expect: BTreeMap<String, String>,
+    /// The policy must not parse.
+    #[serde(default)]
+    unparseable: bool,
+    #[serde(default)]
+    summary: Option<Summary>,
+    /// Evaluate as a key in a snapshot instead of linting.
+    #[serde(default)]
+    key: Option<KeyCase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Summary {
+    public: Option<bool>,
+    external_accounts: Option<Vec<String>>,
+    wildcard_admin: Option<bool>,
+    separation_of_duties_violation: Option<bool>,
+    iam_policies_enabled: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyCase {
+    #[serde(default = "enabled")]
+    state: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    /// Rules whose findings must be muted.
+    #[serde(default)]
+    muted: Vec<String>,
+}
+
+fn key_account() -> String {
+    "111122223333".into()
+}
+fn org_accounts() -> Vec<String> {
+    vec!["111122223333".into(), "222233334444".into()]
+}
+fn org_id() -> String {
+    "o-exampleorg".into()
+}
+fn enabled() -> String {
+    "Enabled".into()
+}
+
+fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
+    let arn = format!("arn:aws:kms:us-east-1:{}:key/0000-case", case.key_account);
+    let record = KeyRecord {
+        arn: arn.clone(),
+        key_id: "0000-case".into(),
+        metadata: Some(KeyMetadata {
+            key_id: "0000-case".into(),
+            arn,
+            aws_account_id: case.key_account.clone(),
+            enabled: key.state == "Enabled",
+            key_state: key.state.clone(),
+            key_usage: "ENCRYPT_DECRYPT".into(),
+            key_spec: "SYMMETRIC_DEFAULT".into(),
+            key_manager: "CUSTOMER".into(),
+            origin: "AWS_KMS".into(),
+            ..Default::default()
+        }),
+        policy: Some(case.policy.clone()),
+        rotation: Some(RotationStatus {
+            enabled: true,
+            period_days: Some(365),
+            next_rotation_date: None,
+        }),
+        grants: Some(vec![]),
+        aliases: key.aliases.clone(),
+        tags: Some(vec![]),
+        errors: vec![],
+    };
+    let accounts = case
+        .org_accounts
+        .iter()
+        .map(|id| AccountRecord {
+            id: id.clone(),
+            name: None,
+            email: None,
+            org_status: Some("ACTIVE".into()),
+            access: AccountAccess::Scanned { via: "test".into() },
+            regions: if *id == case.key_account {
+                vec![RegionRecord {
+                    region: "us-east-1".into(),
+                    access: RegionAccess::Scanned,
+                    aliases_error: None,
+                    keys: vec![record.clone()],
+                    access_analyzer: None,
+                }]
+            } else {
+                vec![]
+            },
+        })
+        .collect();
+    Snapshot {
+        schema_version: SCHEMA_VERSION,
+        metadata: ScanMetadata {
+            started_at: "2026-11-23T00:00:00Z".into(),
+            ..Default::default()
+        },
+        organization: Some(Organization {
+            id: case.org_id.clone(),
+            ..Default::default()
+        }),
+        accounts,
+    }
+}
+
+/// Checks one case; returns what went wrong.
+fn check(case: &Case) -> Vec<String> {
+    let mut problems = Vec::new();
+    let config = case.config.clone().unwrap_or_default();
+    if let Some(key) = &case.key {
+        let snapshot = one_key_snapshot(case, key);
+        let evaluation = evaluate(&snapshot, &config);
+        for (rule, want) in &case.expect {
+            let got: Vec<&Finding> = evaluation
+                .findings
+                .iter()
+                .filter(|f| &f.rule_id == rule && f.resource.starts_with("arn:"))
+                .collect();
+            match got.as_slice() {
+                [f] if f.status.as_str() == want => {}
+                [f] => problems.push(format!(
+                    "{rule}: expected {want}, got {} ({})",
+                    f.status, f.message
+                )),
+                other => {
+                    problems.push(format!("{rule}: expected one finding, got {}", other.len()))
+                }
+            }
+        }
+        for rule in &key.muted {
+            if !evaluation
+                .findings
+                .iter()
+                .any(|f| &f.rule_id == rule && f.muted)
+            {
+                problems.push(format!("{rule}: expected a muted finding"));
+            }
+        }
+        return problems;
+    }
+    let options = LintOptions {
+        key_account: Some(case.key_account.clone()),
+        org_accounts: case.org_accounts.clone(),
+        org_id: Some(case.org_id.clone()),
+        config,
+    };
+    let report = lint_policy(&case.policy, &options);
+    if case.unparseable != report.parse_error.is_some() {
+        problems.push(format!(
+            "unparseable: expected {}, parse error: {:?}",
+            case.unparseable, report.parse_error
+        ));
+    }
+    for (rule, want) in &case.expect {
+        let fired: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| &f.rule_id == rule)
+            .map(|f| f.explanation.as_str())
+            .collect();
+        let got = if fired.is_empty() { "PASS" } else { "FAIL" };
+        if got != want {
+            problems.push(format!("{rule}: expected {want}, got {got} {fired:?}"));
+        }
+    }
+    if let Some(s) = &case.summary {
+        let r = &report.summary;
+        let mut cmp = |what: &str, want: Option<String>, got: String| {
+            if let Some(w) = want {
+                if w != got {
+                    problems.push(format!("summary.{what}: expected {w}, got {got}"));
+                }
+            }
+        };
+        cmp(
+            "public",
+            s.public.map(|b| b.to_string()),
+            r.public.to_string(),
+        );
+        cmp(
+            "external_accounts",
+            s.external_accounts.as_ref().map(|v| format!("{v:?}")),
+            format!("{:?}", r.external_accounts),
+        );
+        cmp(
+            "wildcard_admin",
+            s.wildcard_admin.map(|b| b.to_string()),
+            r.wildcard_admin.to_string(),
+        );
+        cmp(
+            "separation_of_duties_violation",
+            s.separation_of_duties_violation.map(|b| b.to_string()),
+            r.separation_of_duties_violation.to_string(),
+        );
+        cmp(
+            "iam_policies_enabled",
+            s.iam_policies_enabled.map(|b| b.to_string()),
+            r.iam_policies_enabled.to_string(),
+        );
+    }
+    problems
+}
+
+#[test]
+fn policy_corpus() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut total = 0;
+    let mut failures = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file: File =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for case in &file.case {
+            total += 1;
+            assert!(
+                !case.expect.is_empty() || case.unparseable || case.summary.is_some(),
+                "{}: case `{}` checks nothing",
+                path.display(),
+                case.name
+            );
+            let problems = check(case);
+            if !problems.is_empty() {
+                failures.push(format!(
+                    "{} / {} ({}):\n  {}",
+                    path.file_name().unwrap().to_string_lossy(),
+                    case.name,
+                    case.source,
+                    problems.join("\n  ")
+                ));
+            }
+        }
+    }
+    assert!(
+        total >= 80,
+        "the corpus must hold at least 80 cases, found {total}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
