@@ -5,9 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::sync::Arc;
+
 use kmsaudit_model::{
-    AccountCoverage, Coverage, Evaluation, Finding, KeyRecord, RegionCoverage, RuleInfo, Severity,
-    Snapshot, Status,
+    AccountCoverage, AccountRecord, Coverage, Evaluation, Finding, KeyRecord, RegionCoverage,
+    RegionRecord, RuleInfo, Severity, Snapshot, Status,
 };
 use rayon::prelude::*;
 
@@ -28,6 +31,99 @@ pub fn rule_catalog() -> Vec<RuleInfo> {
 
 pub(crate) fn policy_is_account_id(v: &str) -> bool {
     v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Parsed and analyzed key policies shared by every key with the same policy text. Real
+/// organizations repeat a few policies thousands of times (the default policy differs only by
+/// account), so each text is parsed once. Only analyses that cannot depend on the key (every
+/// statement on `Resource: "*"`) are shared; the others are computed per key.
+/// The policy rules' outcomes depend only on the analysis and the key's account, so they are
+/// shared too, per (policy text, account).
+struct PolicyCache<'s> {
+    by_text: FxHashMap<&'s str, Arc<PolicyState>>,
+    outcomes: FxHashMap<(&'s str, &'s str), Arc<Vec<Outcome>>>,
+}
+
+impl<'s> PolicyCache<'s> {
+    fn build(
+        keys: &[(&AccountRecord, &RegionRecord, &'s KeyRecord)],
+        ctx: &Ctx<'_>,
+    ) -> PolicyCache<'s> {
+        let pairs: FxHashSet<(&'s str, &'s str)> = keys
+            .par_iter()
+            .filter_map(|(_, _, k)| {
+                Some((
+                    k.policy.as_deref()?,
+                    k.metadata.as_ref()?.aws_account_id.as_str(),
+                ))
+            })
+            .fold(FxHashSet::default, |mut set, t| {
+                set.insert(t);
+                set
+            })
+            .reduce(FxHashSet::default, |mut a, b| {
+                a.extend(b);
+                a
+            });
+        let texts: FxHashSet<&'s str> = pairs.iter().map(|(t, _)| *t).collect();
+        let by_text = texts
+            .into_par_iter()
+            .filter_map(|text| {
+                let state = match policy::parse_policy(text) {
+                    Ok(p)
+                        if p.statements
+                            .iter()
+                            .all(|s| s.resources.patterns.iter().any(|r| r == "*")) =>
+                    {
+                        let analysis = policy::analyze(&p, None);
+                        PolicyState::Analyzed {
+                            policy: p,
+                            analysis,
+                        }
+                    }
+                    Ok(_) => return None,
+                    Err(e) => PolicyState::Unparseable(e),
+                };
+                Some((text, Arc::new(state)))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect::<FxHashMap<_, _>>();
+        let outcomes = pairs
+            .into_par_iter()
+            .filter_map(|(text, account)| {
+                let state = by_text.get(text)?;
+                Some((
+                    (text, account),
+                    Arc::new(policy_outcomes(state, account, ctx)),
+                ))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect();
+        PolicyCache { by_text, outcomes }
+    }
+
+    fn outcomes(&self, key: &KeyRecord, account: &str) -> Option<Arc<Vec<Outcome>>> {
+        self.outcomes
+            .get(&(key.policy.as_deref()?, account))
+            .cloned()
+    }
+
+    fn state(&self, key: &KeyRecord) -> Arc<PolicyState> {
+        match key.policy.as_deref().and_then(|t| self.by_text.get(t)) {
+            Some(shared) => shared.clone(),
+            None => Arc::new(policy_state(key)),
+        }
+    }
+}
+
+/// Every policy rule's outcome, in [`POLICY_RULES`] order.
+fn policy_outcomes(state: &PolicyState, key_account: &str, ctx: &Ctx<'_>) -> Vec<Outcome> {
+    POLICY_RULES
+        .iter()
+        .map(|rule| rules::with_policy(state, key_account, |p| (rule.check)(p, ctx).into_outcome()))
+        .collect()
 }
 
 /// Reads and analyzes a key's policy, or says why it cannot be.
@@ -131,6 +227,7 @@ fn evaluate_key(
     region: &kmsaudit_model::RegionRecord,
     key: &KeyRecord,
     ctx: &Ctx<'_>,
+    cache: &PolicyCache<'_>,
     aa_collected: bool,
 ) -> Vec<Finding> {
     let place = Place {
@@ -163,7 +260,7 @@ fn evaluate_key(
     if meta.key_manager != "CUSTOMER" {
         return out;
     }
-    let policy = policy_state(key);
+    let policy = cache.state(key);
     let input = KeyInput {
         key,
         meta,
@@ -171,9 +268,11 @@ fn evaluate_key(
         policy: &policy,
         access_analyzer: region.access_analyzer.as_ref(),
     };
-    for rule in POLICY_RULES {
-        let outcome = input.with_policy(|p| (rule.check)(p, ctx).into_outcome());
-        out.push(finding(rule.def, &place, outcome));
+    let outcomes = cache
+        .outcomes(key, &meta.aws_account_id)
+        .unwrap_or_else(|| Arc::new(policy_outcomes(&policy, &meta.aws_account_id, ctx)));
+    for (rule, outcome) in POLICY_RULES.iter().zip(outcomes.iter()) {
+        out.push(finding(rule.def, &place, outcome.clone()));
     }
     for rule in KEY_RULES {
         if !aa_collected && is_aa(rule.def) {
@@ -343,9 +442,10 @@ pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
     let ctx = build_ctx(snapshot, config);
     let aa_collected = snapshot.metadata.scope.access_analyzer;
     let keys: Vec<_> = snapshot.keys().collect();
+    let cache = PolicyCache::build(&keys, &ctx);
     let mut findings: Vec<Finding> = keys
         .par_iter()
-        .flat_map_iter(|(a, r, k)| evaluate_key(a, r, k, &ctx, aa_collected))
+        .flat_map_iter(|(a, r, k)| evaluate_key(a, r, k, &ctx, &cache, aa_collected))
         .collect();
     findings.extend(scope_findings(snapshot, &ctx, aa_collected));
     let mut warnings = Vec::new();
@@ -370,11 +470,12 @@ pub fn evaluate_counts(
     let ctx = build_ctx(snapshot, config);
     let aa_collected = snapshot.metadata.scope.access_analyzer;
     let keys: Vec<_> = snapshot.keys().collect();
+    let cache = PolicyCache::build(&keys, &ctx);
     keys.par_iter()
         .fold(
             BTreeMap::new,
             |mut acc: BTreeMap<(Status, Severity), u64>, (a, r, k)| {
-                for f in evaluate_key(a, r, k, &ctx, aa_collected) {
+                for f in evaluate_key(a, r, k, &ctx, &cache, aa_collected) {
                     *acc.entry((f.status, f.severity)).or_insert(0) += 1;
                 }
                 acc

@@ -76,82 +76,96 @@ impl ActionSet {
 
     /// Cryptographic use of the key.
     pub fn crypto() -> ActionSet {
-        Self::of(&[
-            "Decrypt",
-            "DeriveSharedSecret",
-            "Encrypt",
-            "GenerateDataKey",
-            "GenerateDataKeyPair",
-            "GenerateDataKeyPairWithoutPlaintext",
-            "GenerateDataKeyWithoutPlaintext",
-            "GenerateMac",
-            "ReEncryptFrom",
-            "ReEncryptTo",
-            "Sign",
-            "Verify",
-            "VerifyMac",
-        ])
+        static SET: std::sync::LazyLock<ActionSet> = std::sync::LazyLock::new(|| {
+            ActionSet::of(&[
+                "Decrypt",
+                "DeriveSharedSecret",
+                "Encrypt",
+                "GenerateDataKey",
+                "GenerateDataKeyPair",
+                "GenerateDataKeyPairWithoutPlaintext",
+                "GenerateDataKeyWithoutPlaintext",
+                "GenerateMac",
+                "ReEncryptFrom",
+                "ReEncryptTo",
+                "Sign",
+                "Verify",
+                "VerifyMac",
+            ])
+        });
+        *SET
     }
 
     /// Key administration: changes to the key's policy, state, material, aliases, description
     /// or replication (the "key administrators" of the default console policy). Tagging is
     /// deliberately not administration here.
     pub fn administration() -> ActionSet {
-        Self::of(&[
-            "CancelKeyDeletion",
-            "ConnectCustomKeyStore",
-            "CreateAlias",
-            "CreateCustomKeyStore",
-            "CreateKey",
-            "DeleteAlias",
-            "DeleteCustomKeyStore",
-            "DeleteImportedKeyMaterial",
-            "DisableKey",
-            "DisableKeyRotation",
-            "DisconnectCustomKeyStore",
-            "EnableKey",
-            "EnableKeyRotation",
-            "ImportKeyMaterial",
-            "PutKeyPolicy",
-            "ReplicateKey",
-            "RotateKeyOnDemand",
-            "ScheduleKeyDeletion",
-            "SynchronizeMultiRegionKey",
-            "UpdateAlias",
-            "UpdateCustomKeyStore",
-            "UpdateKeyDescription",
-            "UpdatePrimaryRegion",
-        ])
+        static SET: std::sync::LazyLock<ActionSet> = std::sync::LazyLock::new(|| {
+            ActionSet::of(&[
+                "CancelKeyDeletion",
+                "ConnectCustomKeyStore",
+                "CreateAlias",
+                "CreateCustomKeyStore",
+                "CreateKey",
+                "DeleteAlias",
+                "DeleteCustomKeyStore",
+                "DeleteImportedKeyMaterial",
+                "DisableKey",
+                "DisableKeyRotation",
+                "DisconnectCustomKeyStore",
+                "EnableKey",
+                "EnableKeyRotation",
+                "ImportKeyMaterial",
+                "PutKeyPolicy",
+                "ReplicateKey",
+                "RotateKeyOnDemand",
+                "ScheduleKeyDeletion",
+                "SynchronizeMultiRegionKey",
+                "UpdateAlias",
+                "UpdateCustomKeyStore",
+                "UpdateKeyDescription",
+                "UpdatePrimaryRegion",
+            ])
+        });
+        *SET
     }
 
     pub fn grant_management() -> ActionSet {
-        Self::of(&[
-            "CreateGrant",
-            "ListGrants",
-            "ListRetirableGrants",
-            "RetireGrant",
-            "RevokeGrant",
-        ])
+        static SET: std::sync::LazyLock<ActionSet> = std::sync::LazyLock::new(|| {
+            ActionSet::of(&[
+                "CreateGrant",
+                "ListGrants",
+                "ListRetirableGrants",
+                "RetireGrant",
+                "RevokeGrant",
+            ])
+        });
+        *SET
     }
 
     pub fn policy_change() -> ActionSet {
-        Self::of(&["PutKeyPolicy"])
+        static SET: std::sync::LazyLock<ActionSet> =
+            std::sync::LazyLock::new(|| ActionSet::of(&["PutKeyPolicy"]));
+        *SET
     }
 
     pub fn describe_list() -> ActionSet {
-        Self::of(&[
-            "DescribeCustomKeyStores",
-            "DescribeKey",
-            "GetKeyPolicy",
-            "GetKeyRotationStatus",
-            "GetParametersForImport",
-            "GetPublicKey",
-            "ListAliases",
-            "ListKeyPolicies",
-            "ListKeyRotations",
-            "ListKeys",
-            "ListResourceTags",
-        ])
+        static SET: std::sync::LazyLock<ActionSet> = std::sync::LazyLock::new(|| {
+            ActionSet::of(&[
+                "DescribeCustomKeyStores",
+                "DescribeKey",
+                "GetKeyPolicy",
+                "GetKeyRotationStatus",
+                "GetParametersForImport",
+                "GetPublicKey",
+                "ListAliases",
+                "ListKeyPolicies",
+                "ListKeyRotations",
+                "ListKeys",
+                "ListResourceTags",
+            ])
+        });
+        *SET
     }
 
     /// The set of the named actions (names as in [`KMS_ACTIONS`], without `kms:`).

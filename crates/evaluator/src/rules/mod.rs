@@ -247,26 +247,30 @@ pub(crate) struct KeyInput<'a> {
 }
 
 impl KeyInput<'_> {
-    /// Runs a policy rule on this key's policy, or explains why it cannot.
-    pub fn with_policy(&self, f: impl FnOnce(&PolicyInput<'_>) -> Outcome) -> Outcome {
-        match self.policy {
-            PolicyState::Analyzed { analysis, .. } => f(&PolicyInput {
-                analysis,
-                key_account: Some(&self.meta.aws_account_id),
-            }),
-            PolicyState::Unparseable(e) => {
-                Outcome::not_assessed(format!("the key policy could not be parsed: {e}"))
-            }
-            PolicyState::Unread(why) => Outcome::not_assessed(why.clone()),
-        }
-    }
-
     /// Whether the policy analysis could be done.
     pub fn policy_analysis(&self) -> Option<(&Policy, &Analysis)> {
         match self.policy {
             PolicyState::Analyzed { policy, analysis } => Some((policy, analysis)),
             _ => None,
         }
+    }
+}
+
+/// Runs a policy rule on a key's policy, or explains why it cannot.
+pub(crate) fn with_policy(
+    state: &PolicyState,
+    key_account: &str,
+    f: impl FnOnce(&PolicyInput<'_>) -> Outcome,
+) -> Outcome {
+    match state {
+        PolicyState::Analyzed { analysis, .. } => f(&PolicyInput {
+            analysis,
+            key_account: Some(key_account),
+        }),
+        PolicyState::Unparseable(e) => {
+            Outcome::not_assessed(format!("the key policy could not be parsed: {e}"))
+        }
+        PolicyState::Unread(why) => Outcome::not_assessed(why.clone()),
     }
 }
 

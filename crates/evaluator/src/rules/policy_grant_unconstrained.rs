@@ -21,7 +21,9 @@ pub(crate) const RULE: RuleDef = RuleDef {
 };
 
 pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {
-    let create_grant = ActionSet::of(&["CreateGrant"]);
+    static CREATE_GRANT: std::sync::LazyLock<ActionSet> =
+        std::sync::LazyLock::new(|| ActionSet::of(&["CreateGrant"]));
+    let create_grant = *CREATE_GRANT;
     let mut offenses = Vec::new();
     for (principal, accesses) in per_principal(non_root(input)) {
         if accesses

@@ -23,13 +23,16 @@ pub(crate) const RULE: RuleDef = RuleDef {
 };
 
 pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {
-    let core_admin = ActionSet::of(&[
-        "PutKeyPolicy",
-        "ScheduleKeyDeletion",
-        "CancelKeyDeletion",
-        "DisableKey",
-        "EnableKey",
-    ]);
+    static CORE_ADMIN: std::sync::LazyLock<ActionSet> = std::sync::LazyLock::new(|| {
+        ActionSet::of(&[
+            "PutKeyPolicy",
+            "ScheduleKeyDeletion",
+            "CancelKeyDeletion",
+            "DisableKey",
+            "EnableKey",
+        ])
+    });
+    let core_admin = *CORE_ADMIN;
     let put = ActionSet::policy_change();
     let allowlist = &ctx.config.admin_allowlist;
     let mut offenses = Vec::new();
