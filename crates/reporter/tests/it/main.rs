@@ -1,0 +1,247 @@
+//! The reporter on a hostile snapshot: escaping, CSP, CSV neutralisation, determinism,
+//! tamper detection. No network: the snapshot is built here.
+
+use kmsaudit_model::*;
+
+const PAYLOADS: &[&str] = &[
+    "<script>alert(1)</script>",
+    "\"><img src=x onerror=alert(2)>",
+    "</script><script>alert(3)</script>",
+    "javascript:alert(4)",
+    "{{7*7}} {% raw %}",
+    "=cmd|' /C calc'!A0",
+    "+SUM(1,1)",
+    "-2+3",
+    "@HYPERLINK(\"http://evil.example\")",
+    "\u{2028}line\u{2029}separator \u{202e}override",
+];
+
+fn hostile_snapshot() -> Snapshot {
+    let mut keys = Vec::new();
+    for (i, p) in PAYLOADS.iter().enumerate() {
+        let arn = format!("arn:aws:kms:us-east-1:111122223333:key/k{i}");
+        keys.push(KeyRecord {
+            arn: arn.clone(),
+            key_id: format!("k{i}"),
+            metadata: Some(KeyMetadata {
+                key_id: format!("k{i}"),
+                arn,
+                aws_account_id: "111122223333".into(),
+                description: p.to_string(),
+                enabled: true,
+                key_state: "Enabled".into(),
+                key_usage: "ENCRYPT_DECRYPT".into(),
+                key_spec: "SYMMETRIC_DEFAULT".into(),
+                key_manager: "CUSTOMER".into(),
+                origin: "AWS_KMS".into(),
+                ..Default::default()
+            }),
+            policy: Some(format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Sid":{},"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{{"StringEquals":{{"kms:ViaService":{}}}}}}}]}}"#,
+                serde_json::to_string(p).unwrap(),
+                serde_json::to_string(p).unwrap()
+            )),
+            rotation: Some(RotationStatus { enabled: false, period_days: None, next_rotation_date: None }),
+            grants: Some(vec![Grant { grant_id: p.to_string(), name: Some(p.to_string()), grantee_principal: Some(p.to_string()), operations: vec!["Decrypt".into()], ..Default::default() }]),
+            aliases: vec![format!("alias/{p}")],
+            tags: Some(vec![Tag { key: "owner".into(), value: p.to_string() }]),
+            errors: vec![],
+        });
+    }
+    Snapshot {
+        schema_version: SCHEMA_VERSION,
+        metadata: ScanMetadata {
+            tool_name: "kmsaudit".into(),
+            tool_version: "0.1.0".into(),
+            started_at: "2026-11-23T10:00:00Z".into(),
+            finished_at: "2026-11-23T10:00:05Z".into(),
+            scope: ScanScope {
+                role_name: PAYLOADS[0].into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        organization: Some(Organization {
+            id: "o-<b>bold</b>".into(),
+            ..Default::default()
+        }),
+        accounts: vec![
+            AccountRecord {
+                id: "111122223333".into(),
+                name: Some(PAYLOADS[1].into()),
+                email: Some(PAYLOADS[0].into()),
+                org_status: Some("ACTIVE".into()),
+                access: AccountAccess::Scanned {
+                    via: "caller".into(),
+                },
+                regions: vec![RegionRecord {
+                    region: "us-east-1".into(),
+                    access: RegionAccess::Scanned,
+                    aliases_error: None,
+                    keys,
+                    access_analyzer: None,
+                }],
+            },
+            AccountRecord {
+                id: "222233334444".into(),
+                name: Some("denied".into()),
+                email: None,
+                org_status: Some("ACTIVE".into()),
+                access: AccountAccess::NotAssessed {
+                    issue: Issue::new("STS.AssumeRole", "AccessDenied", PAYLOADS[2]),
+                },
+                regions: vec![],
+            },
+        ],
+    }
+}
+
+fn render(snapshot: &Snapshot) -> Vec<(String, Vec<u8>)> {
+    let evaluation = kmsaudit_evaluator::evaluate(snapshot, &Default::default());
+    kmsaudit_reporter::render_all(snapshot, &evaluation).unwrap()
+}
+
+fn file<'a>(files: &'a [(String, Vec<u8>)], name: &str) -> &'a [u8] {
+    &files.iter().find(|(n, _)| n == name).unwrap().1
+}
+
+#[test]
+fn html_escapes_every_payload_and_carries_a_strict_csp() {
+    let files = render(&hostile_snapshot());
+    let html = String::from_utf8(file(&files, "report.html").to_vec()).unwrap();
+    for bad in [
+        "<script>alert",
+        "<img src=x",
+        "</script><script>",
+        "<b>bold</b>",
+    ] {
+        assert!(!html.contains(bad), "`{bad}` reached the HTML unescaped");
+    }
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;"));
+    assert!(
+        html.contains("{{7*7}}"),
+        "template syntax in data must be printed, not evaluated"
+    );
+    assert!(!html.contains(">49<"));
+    // The CSP is the first element of <head> and allows our inline blocks by hash only.
+    let head = &html[html.find("<head>").unwrap() + 6..];
+    assert!(head
+        .trim_start()
+        .starts_with("<meta http-equiv=\"Content-Security-Policy\""));
+    let csp = kmsaudit_reporter::content_security_policy();
+    assert!(
+        csp.contains("default-src 'none'")
+            && csp.contains("connect-src 'none'")
+            && !csp.contains("unsafe")
+    );
+    let decoded = html
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&#x2F;", "/");
+    assert!(
+        decoded.contains(&format!("content=\"{csp}\"")),
+        "CSP meta content"
+    );
+    // The hashes in the CSP are those of the inline blocks as rendered.
+    use base64::Engine;
+    use sha2::Digest;
+    for (open, close) in [("<style>", "</style>"), ("<script>", "</script>")] {
+        let start = html.find(open).unwrap() + open.len();
+        let end = start + html[start..].find(close).unwrap();
+        let hash = base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(html[start..end].as_bytes()));
+        assert!(
+            csp.contains(&format!("'sha256-{hash}'")),
+            "{open} block does not match its CSP hash"
+        );
+    }
+    // No external resource: nothing loads from a URL.
+    for attr in ["src=\"http", "href=\"http", "src=\"//", "@import", "url("] {
+        assert!(!html.contains(attr), "external reference `{attr}`");
+    }
+    // Exactly our two inline blocks.
+    assert_eq!(html.matches("<script>").count(), 1);
+    assert_eq!(html.matches("<style>").count(), 1);
+}
+
+#[test]
+fn csv_cells_are_neutralised_and_round_trip() {
+    let files = render(&hostile_snapshot());
+    for name in ["findings.csv", "keys.csv", "grants.csv"] {
+        let mut reader = csv::Reader::from_reader(file(&files, name));
+        let headers = reader.headers().unwrap().clone();
+        let numeric = [
+            "statement_index",
+            "rotation_period_days",
+            "grants",
+            "failing_findings",
+            "not_assessed_findings",
+        ];
+        for record in reader.records() {
+            let record = record.unwrap();
+            for (h, cell) in headers.iter().zip(record.iter()) {
+                if numeric.contains(&h) {
+                    assert!(
+                        cell.is_empty() || cell.parse::<i64>().is_ok(),
+                        "{name}.{h} = {cell:?} is not a number"
+                    );
+                    continue;
+                }
+                let first = cell.trim_start_matches(' ').chars().next();
+                assert!(
+                    !matches!(first, Some('=' | '+' | '-' | '@' | '\t' | '\r')),
+                    "{name}.{h} = {cell:?} would run as a formula"
+                );
+            }
+        }
+    }
+    let keys = String::from_utf8(file(&files, "keys.csv").to_vec()).unwrap();
+    assert!(keys.contains("'=cmd|"));
+}
+
+#[test]
+fn output_is_deterministic_whatever_the_snapshot_order() {
+    let snapshot = hostile_snapshot();
+    let a = render(&snapshot);
+    let mut shuffled = snapshot.clone();
+    shuffled.accounts.reverse();
+    shuffled
+        .accounts
+        .iter_mut()
+        .for_each(|a| a.regions.iter_mut().for_each(|r| r.keys.reverse()));
+    shuffled.normalize();
+    let b = render(&shuffled);
+    assert_eq!(a, b);
+    let again = render(&snapshot);
+    assert_eq!(a, again);
+}
+
+#[test]
+fn manifest_hashes_verify_and_tampering_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = hostile_snapshot();
+    let evaluation = kmsaudit_evaluator::evaluate(&snapshot, &Default::default());
+    kmsaudit_reporter::write_reports(&snapshot, &evaluation, dir.path()).unwrap();
+    assert_eq!(
+        kmsaudit_reporter::verify_pack(dir.path()).unwrap(),
+        Vec::<String>::new()
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["files"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        manifest["coverage"]["complete"], false,
+        "one account was not assessed"
+    );
+
+    let mut csv = std::fs::read(dir.path().join("findings.csv")).unwrap();
+    csv[10] ^= 1;
+    std::fs::write(dir.path().join("findings.csv"), csv).unwrap();
+    std::fs::remove_file(dir.path().join("grants.csv")).unwrap();
+    std::fs::write(dir.path().join("extra.txt"), "x").unwrap();
+    let problems = kmsaudit_reporter::verify_pack(dir.path()).unwrap();
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(problems.iter().any(|p| p.starts_with("findings.csv")));
+    assert!(problems.iter().any(|p| p.starts_with("grants.csv")));
+    assert!(problems.iter().any(|p| p.starts_with("extra.txt")));
+}
