@@ -504,6 +504,15 @@ impl Scanner {
         region: String,
     ) -> RegionRecord {
         let clients = self.region_clients(config, account_id, &region);
+        self.scan_region_with(&clients, account_id, region).await
+    }
+
+    async fn scan_region_with(
+        &self,
+        clients: &RegionClients,
+        account_id: &str,
+        region: String,
+    ) -> RegionRecord {
         let mut record = RegionRecord {
             region: region.clone(),
             access: RegionAccess::Scanned,
@@ -795,6 +804,9 @@ impl Scanner {
         record
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 /// Builds the base SDK config from the usual sources (profile, environment, endpoint overrides).
 pub async fn load_base_config(

@@ -1,0 +1,305 @@
+//! Call logic against mocked clients (moto never paginates nor throttles): paging, the fewest
+//! calls, failures recorded where they belong, retries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
+use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput;
+use aws_sdk_kms::operation::get_key_rotation_status::GetKeyRotationStatusOutput;
+use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
+use aws_sdk_kms::operation::list_grants::ListGrantsOutput;
+use aws_sdk_kms::operation::list_keys::ListKeysOutput;
+use aws_sdk_kms::operation::list_resource_tags::ListResourceTagsOutput;
+use aws_sdk_kms::types::{
+    AliasListEntry, GrantListEntry, GrantOperation, KeyListEntry, KeyManagerType, KeyMetadata,
+    KeySpec, KeyState, KeyUsageType, OriginType,
+};
+use aws_sdk_kms::Client;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+
+use super::*;
+
+fn scanner() -> Scanner {
+    let base = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .build();
+    Scanner {
+        base,
+        plan: ScanPlan {
+            access_analyzer: false,
+            ..Default::default()
+        },
+        counter: CallCounter::default(),
+        permits: Semaphore::new(8),
+        progress: Arc::new(|_| {}),
+        partition: "aws".into(),
+        retry: RetryConfig::standard(),
+    }
+}
+
+fn clients(rules: &[&Rule]) -> RegionClients {
+    let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, rules, |c| c.retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(4)
+            .with_initial_backoff(Duration::from_millis(1))
+    ));
+    let aa = aws_sdk_accessanalyzer::Client::from_conf(
+        aws_sdk_accessanalyzer::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .build(),
+    );
+    RegionClients { kms, aa }
+}
+
+fn arn(id: &str) -> String {
+    format!("arn:aws:kms:us-east-1:111122223333:key/{id}")
+}
+
+fn entry(id: &str) -> KeyListEntry {
+    KeyListEntry::builder().key_id(id).key_arn(arn(id)).build()
+}
+
+fn metadata(id: &str, spec: KeySpec, usage: KeyUsageType) -> KeyMetadata {
+    KeyMetadata::builder()
+        .key_id(id)
+        .arn(arn(id))
+        .aws_account_id("111122223333")
+        .enabled(true)
+        .key_state(KeyState::Enabled)
+        .key_manager(KeyManagerType::Customer)
+        .key_spec(spec)
+        .key_usage(usage)
+        .origin(OriginType::AwsKms)
+        .build()
+        .unwrap()
+}
+
+fn json_error(status: u16, code: &str) -> HttpResponse {
+    HttpResponse::new(
+        StatusCode::try_from(status).unwrap(),
+        SdkBody::from(format!(
+            r#"{{"__type":"{code}","message":"{code} (mocked)"}}"#
+        )),
+    )
+}
+
+/// Every per-key call answers for any key.
+fn per_key_rules() -> Vec<Rule> {
+    vec![
+        mock!(Client::describe_key).then_compute_output(|req| {
+            let id = req.key_id().unwrap_or_default().to_string();
+            let (spec, usage) = if id.starts_with("rsa") {
+                (KeySpec::Rsa2048, KeyUsageType::SignVerify)
+            } else {
+                (KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+            };
+            DescribeKeyOutput::builder()
+                .key_metadata(metadata(&id, spec, usage))
+                .build()
+        }),
+        mock!(Client::get_key_policy)
+            .then_output(|| GetKeyPolicyOutput::builder().policy("{}").build()),
+        mock!(Client::get_key_rotation_status).then_output(|| {
+            GetKeyRotationStatusOutput::builder()
+                .key_rotation_enabled(true)
+                .rotation_period_in_days(365)
+                .build()
+        }),
+        mock!(Client::list_resource_tags).then_output(|| ListResourceTagsOutput::builder().build()),
+    ]
+}
+
+#[tokio::test]
+async fn keys_aliases_and_grants_are_read_across_pages() {
+    let keys_page_1 = mock!(Client::list_keys)
+        .match_requests(|r| r.marker().is_none())
+        .then_output(|| {
+            ListKeysOutput::builder()
+                .keys(entry("k1"))
+                .keys(entry("k2"))
+                .truncated(true)
+                .next_marker("m1")
+                .build()
+        });
+    let keys_page_2 = mock!(Client::list_keys)
+        .match_requests(|r| r.marker() == Some("m1"))
+        .then_output(|| {
+            ListKeysOutput::builder()
+                .keys(entry("rsa3"))
+                .truncated(false)
+                .build()
+        });
+    let aliases_1 = mock!(Client::list_aliases)
+        .match_requests(|r| r.marker().is_none())
+        .then_output(|| {
+            ListAliasesOutput::builder()
+                .aliases(
+                    AliasListEntry::builder()
+                        .alias_name("alias/one")
+                        .target_key_id("k1")
+                        .build(),
+                )
+                .truncated(true)
+                .next_marker("a1")
+                .build()
+        });
+    let aliases_2 = mock!(Client::list_aliases)
+        .match_requests(|r| r.marker() == Some("a1"))
+        .then_output(|| {
+            ListAliasesOutput::builder()
+                .aliases(
+                    AliasListEntry::builder()
+                        .alias_name("alias/two")
+                        .target_key_id("k1")
+                        .build(),
+                )
+                .aliases(
+                    AliasListEntry::builder()
+                        .alias_name("alias/aws/ebs")
+                        .target_key_id("aws-managed-not-listed")
+                        .build(),
+                )
+                .build()
+        });
+    let grant = |id: &str| {
+        GrantListEntry::builder()
+            .grant_id(id)
+            .grantee_principal("arn:aws:iam::111122223333:role/R")
+            .operations(GrantOperation::Decrypt)
+            .build()
+    };
+    let grants_1 = mock!(Client::list_grants)
+        .match_requests(|r| r.marker().is_none())
+        .then_output(move || {
+            ListGrantsOutput::builder()
+                .grants(grant("g1"))
+                .truncated(true)
+                .next_marker("g")
+                .build()
+        });
+    let grants_2 = mock!(Client::list_grants)
+        .match_requests(|r| r.marker() == Some("g"))
+        .then_output(move || ListGrantsOutput::builder().grants(grant("g2")).build());
+    let per_key = per_key_rules();
+    let mut rules: Vec<&Rule> = vec![
+        &keys_page_1,
+        &keys_page_2,
+        &aliases_1,
+        &aliases_2,
+        &grants_1,
+        &grants_2,
+    ];
+    rules.extend(per_key.iter());
+    let record = scanner()
+        .scan_region_with(&clients(&rules), "111122223333", "us-east-1".into())
+        .await;
+
+    assert_eq!(record.access, RegionAccess::Scanned);
+    assert_eq!(record.keys.len(), 3, "both ListKeys pages");
+    let k1 = record.keys.iter().find(|k| k.key_id == "k1").unwrap();
+    assert_eq!(
+        k1.aliases,
+        vec!["alias/one", "alias/two"],
+        "both ListAliases pages"
+    );
+    assert_eq!(
+        k1.grants.as_ref().unwrap().len(),
+        2,
+        "both ListGrants pages"
+    );
+    assert_eq!(
+        (aliases_1.num_calls(), aliases_2.num_calls()),
+        (1, 1),
+        "aliases once per region, not per key"
+    );
+    assert_eq!(per_key[0].num_calls(), 3, "DescribeKey once per key");
+    // Rotation only where it applies: not for the RSA key.
+    assert_eq!(per_key[2].num_calls(), 2);
+    assert!(record.keys.iter().all(|k| k.errors.is_empty()));
+}
+
+#[tokio::test]
+async fn opt_in_region_not_enabled_is_skipped_but_a_default_region_is_not_assessed() {
+    let denied = mock!(Client::list_keys)
+        .then_http_response(|| json_error(400, "UnrecognizedClientException"));
+    let record = scanner()
+        .scan_region_with(&clients(&[&denied]), "111122223333", "af-south-1".into())
+        .await;
+    assert!(
+        matches!(record.access, RegionAccess::Skipped { .. }),
+        "{:?}",
+        record.access
+    );
+    let record = scanner()
+        .scan_region_with(&clients(&[&denied]), "111122223333", "us-east-1".into())
+        .await;
+    match record.access {
+        RegionAccess::NotAssessed { issue } => {
+            assert_eq!(issue.operation, "KMS.ListKeys");
+            assert_eq!(issue.code, "UnrecognizedClientException");
+        }
+        other => panic!("expected NOT_ASSESSED, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_denied_key_policy_is_recorded_on_the_key_and_the_rest_is_read() {
+    let keys = mock!(Client::list_keys)
+        .then_output(|| ListKeysOutput::builder().keys(entry("k1")).build());
+    let aliases = mock!(Client::list_aliases).then_output(|| ListAliasesOutput::builder().build());
+    let grants = mock!(Client::list_grants).then_output(|| ListGrantsOutput::builder().build());
+    let denied = mock!(Client::get_key_policy)
+        .then_http_response(|| json_error(400, "AccessDeniedException"));
+    let per_key = per_key_rules();
+    let rules: Vec<&Rule> = vec![
+        &keys,
+        &aliases,
+        &grants,
+        &denied,
+        &per_key[0],
+        &per_key[2],
+        &per_key[3],
+    ];
+    let record = scanner()
+        .scan_region_with(&clients(&rules), "111122223333", "us-east-1".into())
+        .await;
+    let key = &record.keys[0];
+    assert!(key.policy.is_none());
+    let e = key
+        .error_for("KMS.GetKeyPolicy")
+        .expect("policy error recorded");
+    assert_eq!(e.code, "AccessDeniedException");
+    assert!(
+        key.rotation.is_some()
+            && key.grants.is_some()
+            && key.tags.is_some()
+            && key.metadata.is_some()
+    );
+    assert_eq!(record.keys_not_assessed(), 1);
+}
+
+#[tokio::test]
+async fn throttling_is_retried_until_it_succeeds() {
+    let keys = mock!(Client::list_keys)
+        .sequence()
+        .http_response(|| json_error(400, "ThrottlingException"))
+        .times(2)
+        .output(|| ListKeysOutput::builder().build())
+        .build();
+    let aliases = mock!(Client::list_aliases).then_output(|| ListAliasesOutput::builder().build());
+    let record = scanner()
+        .scan_region_with(
+            &clients(&[&keys, &aliases]),
+            "111122223333",
+            "us-east-1".into(),
+        )
+        .await;
+    assert_eq!(record.access, RegionAccess::Scanned);
+    assert_eq!(keys.num_calls(), 3);
+}
