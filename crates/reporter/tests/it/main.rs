@@ -149,7 +149,7 @@ fn html_escapes_every_payload_and_carries_a_strict_csp() {
         let start = html.find(open).unwrap() + open.len();
         let end = start + html[start..].find(close).unwrap();
         let hash = base64::engine::general_purpose::STANDARD
-            .encode(sha2::Sha256::digest(html[start..end].as_bytes()));
+            .encode(sha2::Sha256::digest(&html.as_bytes()[start..end]));
         assert!(
             csp.contains(&format!("'sha256-{hash}'")),
             "{open} block does not match its CSP hash"
