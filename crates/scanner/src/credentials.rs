@@ -113,3 +113,87 @@ impl ProvideCredentials for AssumedRole {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use aws_sdk_sts::operation::assume_role::AssumeRoleOutput;
+    use aws_sdk_sts::types::Credentials as StsCredentials;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    use super::*;
+
+    fn output(expires_in: Duration) -> AssumeRoleOutput {
+        let expiration = aws_smithy_types::DateTime::from(SystemTime::now() + expires_in);
+        AssumeRoleOutput::builder()
+            .credentials(
+                StsCredentials::builder()
+                    .access_key_id("ASIAEXAMPLE")
+                    .secret_access_key("secret")
+                    .session_token("token")
+                    .expiration(expiration)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn one_assume_role_per_session_and_a_new_one_before_expiry() {
+        let long = mock!(aws_sdk_sts::Client::assume_role)
+            .then_output(|| output(Duration::from_secs(3600)));
+        let sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[&long]);
+        let role = AssumedRole::new(
+            sts,
+            "arn:aws:iam::111122223333:role/Audit".into(),
+            "kmsaudit".into(),
+            Some("ext".into()),
+            None,
+        );
+        for _ in 0..5 {
+            role.credentials().await.unwrap();
+        }
+        assert_eq!(long.num_calls(), 1, "cached for the session");
+
+        // A session about to expire (inside the refresh margin) is renewed on the next use.
+        let short =
+            mock!(aws_sdk_sts::Client::assume_role).then_output(|| output(Duration::from_secs(60)));
+        let sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[&short]);
+        let role = AssumedRole::new(
+            sts,
+            "arn:aws:iam::111122223333:role/Audit".into(),
+            "kmsaudit".into(),
+            None,
+            None,
+        );
+        for _ in 0..3 {
+            role.credentials().await.unwrap();
+        }
+        assert_eq!(short.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_sts_error_code_is_kept() {
+        let denied = mock!(aws_sdk_sts::Client::assume_role).then_http_response(|| {
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(403).unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized</Message></Error></ErrorResponse>",
+                ),
+            )
+        });
+        let sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[&denied]);
+        let role = AssumedRole::new(
+            sts,
+            "arn:aws:iam::111122223333:role/Audit".into(),
+            "kmsaudit".into(),
+            None,
+            None,
+        );
+        let err = role.credentials().await.unwrap_err();
+        let issue = crate::classify::issue("STS.AssumeRole", &err);
+        assert_eq!(issue.code, "AccessDenied");
+        assert_eq!(issue.message, "not authorized");
+    }
+}

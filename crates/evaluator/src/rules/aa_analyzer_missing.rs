@@ -46,3 +46,71 @@ pub(crate) fn check(region: &kmsaudit_model::RegionRecord, ctx: &Ctx<'_>) -> Opt
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use crate::config::EvalConfig;
+    use kmsaudit_model::*;
+
+    fn region(aa: Option<AccessAnalyzerRecord>, keys: usize) -> RegionRecord {
+        RegionRecord {
+            region: "us-east-1".into(),
+            access: RegionAccess::Scanned,
+            aliases_error: None,
+            keys: (0..keys).map(|_| test_key()).collect(),
+            access_analyzer: aa,
+        }
+    }
+
+    fn analyzer(kind: &str, status: &str) -> Analyzer {
+        Analyzer {
+            arn: "a".into(),
+            name: "a".into(),
+            analyzer_type: kind.into(),
+            status: status.into(),
+        }
+    }
+
+    #[test]
+    fn coverage_by_account_or_organization_analyzer() {
+        let config = EvalConfig::default();
+        let c = ctx(&config);
+        let status = |r: &RegionRecord, c: &super::Ctx<'_>| super::check(r, c).map(|o| o.status);
+        assert_eq!(
+            status(&region(Some(AccessAnalyzerRecord::default()), 0), &c),
+            None,
+            "no keys, no finding"
+        );
+        assert_eq!(
+            status(&region(Some(AccessAnalyzerRecord::default()), 2), &c),
+            Some(Status::Fail)
+        );
+        let active = AccessAnalyzerRecord {
+            analyzers: vec![analyzer("ACCOUNT", "ACTIVE")],
+            ..Default::default()
+        };
+        assert_eq!(status(&region(Some(active), 2), &c), Some(Status::Pass));
+        let disabled = AccessAnalyzerRecord {
+            analyzers: vec![analyzer("ACCOUNT", "DISABLED")],
+            ..Default::default()
+        };
+        assert_eq!(status(&region(Some(disabled), 2), &c), Some(Status::Fail));
+        let failed = AccessAnalyzerRecord {
+            error: Some(Issue::new(
+                "AccessAnalyzer.ListAnalyzers",
+                "AccessDeniedException",
+                "no",
+            )),
+            ..Default::default()
+        };
+        assert_eq!(
+            status(&region(Some(failed), 2), &c),
+            Some(Status::NotAssessed)
+        );
+        assert_eq!(status(&region(None, 2), &c), Some(Status::NotAssessed));
+        let mut org = ctx(&config);
+        org.org_analyzer_regions.insert("us-east-1".into());
+        assert_eq!(status(&region(None, 2), &org), Some(Status::Pass));
+    }
+}

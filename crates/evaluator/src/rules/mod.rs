@@ -435,3 +435,34 @@ pub(crate) fn per_principal<'a>(
 
 #[cfg(test)]
 pub(crate) mod test_support;
+
+/// Tidy: the catalog is whole and every rule module documents and tests itself.
+#[cfg(test)]
+mod catalog_tests {
+    #[test]
+    fn every_rule_has_a_documented_tested_module() {
+        let catalog = super::catalog();
+        let mut ids: Vec<&str> = catalog.iter().map(|r| r.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), catalog.len(), "rule ids must be unique");
+        assert_eq!(catalog.len(), 25);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rules");
+        for rule in &catalog {
+            let found = std::fs::read_dir(&dir)
+                .unwrap()
+                .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+                .find(|text| text.contains(&format!("//! Rule: {}\n", rule.id)));
+            let text =
+                found.unwrap_or_else(|| panic!("no module documents `//! Rule: {}`", rule.id));
+            assert!(text.contains("#[cfg(test)]"), "{} has no tests", rule.id);
+            assert!(
+                !rule.rationale.is_empty()
+                    && !rule.remediation.is_empty()
+                    && !rule.compliance.is_empty(),
+                "{} lacks rationale, remediation or mappings",
+                rule.id
+            );
+        }
+    }
+}

@@ -59,3 +59,85 @@ pub(crate) fn key(key: &KeyRecord) -> Option<Outcome> {
     o.evidence = issue_evidence(first);
     Some(o)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::test_key;
+    use kmsaudit_model::*;
+
+    fn account(access: AccountAccess) -> AccountRecord {
+        AccountRecord {
+            id: "111122223333".into(),
+            name: None,
+            email: None,
+            org_status: None,
+            access,
+            regions: vec![],
+        }
+    }
+
+    #[test]
+    fn accounts_regions_and_keys() {
+        assert_eq!(
+            super::account(&account(AccountAccess::Scanned {
+                via: "caller".into()
+            }))
+            .status,
+            Status::Pass
+        );
+        assert_eq!(
+            super::account(&account(AccountAccess::Skipped {
+                reason: "suspended".into()
+            }))
+            .status,
+            Status::NotApplicable
+        );
+        let denied = super::account(&account(AccountAccess::NotAssessed {
+            issue: Issue::new("STS.AssumeRole", "AccessDenied", "no"),
+        }));
+        assert_eq!(denied.status, Status::NotAssessed);
+        assert_eq!(
+            denied
+                .evidence
+                .details
+                .get("error_code")
+                .map(String::as_str),
+            Some("AccessDenied")
+        );
+
+        let mut region = RegionRecord {
+            region: "us-east-1".into(),
+            access: RegionAccess::Scanned,
+            aliases_error: None,
+            keys: vec![],
+            access_analyzer: None,
+        };
+        assert!(super::region(&region).is_none());
+        region.aliases_error = Some(Issue::new(
+            "KMS.ListAliases",
+            "ThrottlingException",
+            "slow down",
+        ));
+        assert_eq!(
+            super::region(&region).map(|o| o.status),
+            Some(Status::NotAssessed)
+        );
+        region.access = RegionAccess::Skipped {
+            reason: "not enabled".into(),
+        };
+        region.aliases_error = None;
+        assert!(
+            super::region(&region).is_none(),
+            "skipped regions are scope, not findings"
+        );
+
+        let mut key = test_key();
+        assert!(super::key(&key).is_none());
+        key.errors
+            .push(Issue::new("KMS.ListGrants", "AccessDeniedException", "no"));
+        assert_eq!(
+            super::key(&key).map(|o| o.status),
+            Some(Status::NotAssessed)
+        );
+    }
+}
