@@ -309,6 +309,16 @@ impl KeyRecord {
             .is_some_and(|m| m.key_manager == "CUSTOMER")
     }
 
+    /// `key=value` pairs joined by `sep`, or `None` when the tags were not read.
+    pub fn tags_text(&self, sep: &str) -> Option<String> {
+        self.tags.as_ref().map(|t| {
+            t.iter()
+                .map(|t| format!("{}={}", t.key, t.value))
+                .collect::<Vec<_>>()
+                .join(sep)
+        })
+    }
+
     /// The first alias, or the key id: a short name for people.
     pub fn display_name(&self) -> &str {
         self.aliases

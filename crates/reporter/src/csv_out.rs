@@ -186,16 +186,7 @@ pub fn keys_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
         .map(|(a, r, k)| {
             let m = k.metadata.clone().unwrap_or_default();
             let (fails, worst, na) = per_key.get(k.arn.as_str()).copied().unwrap_or_default();
-            let tags = k
-                .tags
-                .as_ref()
-                .map(|t| {
-                    t.iter()
-                        .map(|t| format!("{}={}", t.key, t.value))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-                .unwrap_or_default();
+            let tags = k.tags_text("; ").unwrap_or_default();
             Row::default()
                 .text(&a.id)
                 .text(a.name.as_deref().unwrap_or(""))

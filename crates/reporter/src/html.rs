@@ -456,16 +456,7 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
                     .as_ref()
                     .map(|g| g.len().to_string())
                     .unwrap_or_else(|| "not read".into()),
-                tags: k
-                    .tags
-                    .as_ref()
-                    .map(|t| {
-                        t.iter()
-                            .map(|t| format!("{}={}", t.key, t.value))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_else(|| "not read".into()),
+                tags: k.tags_text(", ").unwrap_or_else(|| "not read".into()),
                 errors: k.errors.iter().map(|e| e.to_string()).collect(),
                 policy: pretty_policy(k),
                 findings: findings.into_iter().map(finding_view).collect(),

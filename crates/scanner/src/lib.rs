@@ -285,12 +285,16 @@ pub async fn scan(
 type ListedAccount = (String, Option<String>, Option<String>, Option<String>);
 
 impl Scanner {
-    async fn call<T>(&self, f: impl std::future::Future<Output = T>) -> T {
-        let _permit = self
-            .permits
+    /// One of the scan-wide permits: held for the duration of one AWS call (or paginated list).
+    async fn permit(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.permits
             .acquire()
             .await
-            .expect("semaphore never closed");
+            .expect("the semaphore is never closed")
+    }
+
+    async fn call<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        let _permit = self.permit().await;
         f.await
     }
 
@@ -324,11 +328,7 @@ impl Scanner {
                 ));
             }
         };
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("semaphore never closed");
+        let _permit = self.permit().await;
         let pages = orgs
             .list_accounts()
             .into_paginator()
@@ -521,11 +521,7 @@ impl Scanner {
             access_analyzer: None,
         };
         let listed: Result<Vec<aws_sdk_kms::types::KeyListEntry>, _> = {
-            let _permit = self
-                .permits
-                .acquire()
-                .await
-                .expect("semaphore never closed");
+            let _permit = self.permit().await;
             clients
                 .kms
                 .list_keys()
@@ -551,11 +547,7 @@ impl Scanner {
             }
         };
         let aliases = async {
-            let _permit = self
-                .permits
-                .acquire()
-                .await
-                .expect("semaphore never closed");
+            let _permit = self.permit().await;
             clients
                 .kms
                 .list_aliases()
@@ -644,11 +636,7 @@ impl Scanner {
                 .send(),
         );
         let grants = async {
-            let _permit = self
-                .permits
-                .acquire()
-                .await
-                .expect("semaphore never closed");
+            let _permit = self.permit().await;
             kms.list_grants()
                 .key_id(&key_id)
                 .into_paginator()
@@ -668,11 +656,7 @@ impl Scanner {
             }
         };
         let tags = async {
-            let _permit = self
-                .permits
-                .acquire()
-                .await
-                .expect("semaphore never closed");
+            let _permit = self.permit().await;
             kms.list_resource_tags()
                 .key_id(&key_id)
                 .into_paginator()
@@ -724,11 +708,7 @@ impl Scanner {
     ) -> AccessAnalyzerRecord {
         let mut record = AccessAnalyzerRecord::default();
         let analyzers: Vec<_> = {
-            let _permit = self
-                .permits
-                .acquire()
-                .await
-                .expect("semaphore never closed");
+            let _permit = self.permit().await;
             match aa
                 .list_analyzers()
                 .into_paginator()
@@ -757,11 +737,7 @@ impl Scanner {
         {
             use aws_sdk_accessanalyzer::types::Criterion;
             let listed = {
-                let _permit = self
-                    .permits
-                    .acquire()
-                    .await
-                    .expect("semaphore never closed");
+                let _permit = self.permit().await;
                 aa.list_findings_v2()
                     .analyzer_arn(&analyzer.arn)
                     .filter(

@@ -252,8 +252,14 @@ fn manifest_hashes_verify_and_tampering_is_named() {
 /// under CI a missing browser is a failure.
 #[test]
 fn a_real_browser_renders_payloads_as_text_and_sees_no_csp_violation() {
-    let Some(browser) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| std::path::Path::new(p).exists()) else {
-        assert!(std::env::var_os("CI").is_none(), "CI is set but chromium is missing (.ci/run installs it)");
+    let Some(browser) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but chromium is missing (.ci/run installs it)"
+        );
         eprintln!("skipping: no chromium");
         return;
     };
@@ -263,17 +269,44 @@ fn a_real_browser_renders_payloads_as_text_and_sees_no_csp_violation() {
     kmsaudit_reporter::write_reports(&snapshot, &evaluation, dir.path()).unwrap();
     let profile = dir.path().join("profile");
     let out = std::process::Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--enable-logging=stderr", "--v=0", "--dump-dom"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("file://{}", dir.path().join("report.html").display()))
+        .arg(format!(
+            "file://{}",
+            dir.path().join("report.html").display()
+        ))
         .output()
         .expect("running chromium");
     let dom = String::from_utf8_lossy(&out.stdout);
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(dom.contains("Findings that need attention"), "the report did not render: {log}");
+    assert!(
+        dom.contains("Findings that need attention"),
+        "the report did not render: {log}"
+    );
     for injected in ["<img src=\"x\"", "<script>alert", "<b>bold</b>"] {
-        assert!(!dom.contains(injected), "`{injected}` became markup in the browser");
+        assert!(
+            !dom.contains(injected),
+            "`{injected}` became markup in the browser"
+        );
     }
-    assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "payload shown as text");
-    assert!(!log.contains("Content Security Policy"), "CSP violation: {log}");
+    assert!(
+        dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "payload shown as text"
+    );
+    assert!(
+        !log.contains("Content Security Policy"),
+        "CSP violation: {log}"
+    );
 }
