@@ -5,6 +5,7 @@ use std::process::Stdio;
 
 use anyhow::{bail, Context};
 
+mod bench;
 mod expect;
 mod fixture;
 mod moto;
@@ -17,6 +18,7 @@ commands:
   demo                 seed examples/demo-org.toml into a local AWS stand-in, scan it, write target/demo/
   test                 fmt, clippy, every test, and the end-to-end test against the stand-in
   bench evaluator      evaluate a synthetic snapshot of 1,000,000 keys (release build)
+  bench scan           seed a synthetic organization into the stand-in and time scans of it
   standin [FIXTURE]    start the stand-in with a fixture and wait (Ctrl-C stops it)";
 
 fn main() -> std::process::ExitCode {
@@ -74,9 +76,12 @@ fn run_async(f: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow
         .enable_all()
         .build()?;
     rt.block_on(async {
+        // Ctrl-C and SIGTERM both end here, so that moto (killed on drop) never outlives us.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             r = f => r,
             _ = tokio::signal::ctrl_c() => bail!("interrupted; the stand-in is stopped"),
+            _ = term.recv() => bail!("terminated; the stand-in is stopped"),
         }
     })
 }
@@ -115,14 +120,18 @@ async fn start_standin(fixture_path: &Path, log_dir: &Path) -> anyhow::Result<Ru
 
 /// The environment a kmsaudit scan of the stand-in runs with: dummy credentials, endpoints.
 fn scan_env(running: &Running) -> Vec<(&'static str, String)> {
+    scan_env_for(&running.standin)
+}
+
+fn scan_env_for(standin: &standin::StandIn) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ACCESS_KEY_ID", "testing".into()),
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
         ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ENDPOINT_URL", running.standin.proxy_url.clone()),
+        ("AWS_ENDPOINT_URL", standin.proxy_url.clone()),
         (
             "AWS_ENDPOINT_URL_ACCESSANALYZER",
-            running.standin.access_analyzer_url.clone(),
+            standin.access_analyzer_url.clone(),
         ),
         ("AWS_EC2_METADATA_DISABLED", "true".into()),
         ("AWS_CONFIG_FILE", "/dev/null".into()),
@@ -275,7 +284,20 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
             .args(rest);
             run(cmd, "evaluator benchmark (release)")
         }
-        _ => bail!("usage: cargo xtask bench evaluator [--keys N]"),
+        Some("scan") => {
+            let number = |flag: &str, default: usize| -> anyhow::Result<usize> {
+                match rest.iter().position(|a| a == flag) {
+                    Some(i) => rest.get(i + 1).and_then(|v| v.parse().ok()).with_context(|| format!("{flag} N")),
+                    None => Ok(default),
+                }
+            };
+            let (accounts, keys) = (number("--accounts", 10)?, number("--keys-per-account", 60)?);
+            let mut build = cargo();
+            build.args(["build", "--release", "--quiet", "-p", "kmsaudit"]);
+            run(build, "cargo build --release -p kmsaudit")?;
+            run_async(bench::scan(&project_root(), accounts, keys))
+        }
+        _ => bail!("usage: cargo xtask bench evaluator [--keys N] | bench scan [--accounts N] [--keys-per-account N]"),
     }
 }
 

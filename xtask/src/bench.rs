@@ -1,0 +1,151 @@
+//! `cargo xtask bench scan`: seeds a synthetic organization into moto and times real
+//! `kmsaudit scan` runs (release build) over it, with AWS calls per key. moto answers about 540 requests/s on
+//! one core whatever the concurrency: that, not kmsaudit, is the ceiling these figures show.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::fixture::{Account, Fixture, Key};
+
+fn synthetic(accounts: usize, keys_per_account: usize, regions: &[&str]) -> Fixture {
+    let mut fixture_accounts = vec![Account {
+        name: "management".into(),
+        management: true,
+        deny_assume_role: false,
+        suspended: false,
+        regions_not_enabled: vec![],
+    }];
+    fixture_accounts.extend((1..accounts).map(|i| Account {
+        name: format!("member{i}"),
+        management: false,
+        deny_assume_role: false,
+        suspended: false,
+        regions_not_enabled: vec![],
+    }));
+    let mut keys = Vec::new();
+    for a in &fixture_accounts {
+        for k in 0..keys_per_account {
+            keys.push(Key {
+                name: format!("{}-{k}", a.name),
+                account: a.name.clone(),
+                region: regions[k % regions.len()].to_string(),
+                description: String::new(),
+                spec: "SYMMETRIC_DEFAULT".into(),
+                usage: "ENCRYPT_DECRYPT".into(),
+                origin: "AWS_KMS".into(),
+                multi_region: false,
+                policy: "default".into(),
+                rotation: k % 2 == 0,
+                state: "Enabled".into(),
+                aliases: vec![format!("alias/bench-{k}")],
+                tags: BTreeMap::from([("owner".to_string(), "bench".to_string())]),
+                grants: vec![],
+                deny_key_policy: false,
+                describe_patch: BTreeMap::new(),
+                rotation_patch: BTreeMap::new(),
+                expect_fail: vec![],
+                expect_not_assessed: vec![],
+                expect_pass: vec![],
+                expect_not_applicable: vec![],
+            });
+        }
+    }
+    Fixture {
+        description: format!("{accounts} accounts x {keys_per_account} keys over {} regions", regions.len()),
+        accounts: fixture_accounts,
+        policies: BTreeMap::from([(
+            "default".to_string(),
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::${self}:root"},"Action":"kms:*","Resource":"*"}]}"#.to_string(),
+        )]),
+        statements: BTreeMap::new(),
+        keys,
+        analyzers: vec![],
+        aa_findings: vec![],
+        expect_scope: vec![],
+        config: None,
+    }
+}
+
+pub async fn scan(root: &Path, accounts: usize, keys_per_account: usize) -> anyhow::Result<()> {
+    let regions = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+    let fixture = synthetic(accounts, keys_per_account, &regions);
+    let venv = moto_venv(root).await?;
+    let log_dir = root.join("target/bench");
+    std::fs::create_dir_all(&log_dir)?;
+    let moto = crate::moto::start(&venv, &log_dir.join("moto.log")).await?;
+    let t = Instant::now();
+    let seeded = crate::seed::seed(&fixture, &moto.url).await?;
+    println!(
+        "seeded {} ({} keys) in {:.1} s",
+        fixture.description,
+        seeded.keys.len(),
+        t.elapsed().as_secs_f64()
+    );
+    // Straight to moto: no faults to play, and the proxy would only add its own cost.
+    let standin = crate::standin::StandIn {
+        proxy_url: moto.url.clone(),
+        access_analyzer_url: moto.url.clone(),
+    };
+    println!(
+        "{:>11} {:>9} {:>8} {:>9} {:>10} {:>14}",
+        "concurrency", "wall (s)", "keys/s", "calls", "calls/key", "KMS calls/key"
+    );
+    for concurrency in [4usize, 16, 64] {
+        let out = log_dir.join(format!("scan-c{concurrency}"));
+        let t = Instant::now();
+        let status = tokio::process::Command::new(root.join("target/release/kmsaudit"))
+            .args([
+                "scan",
+                "--quiet",
+                "--no-access-analyzer",
+                "--fail-on",
+                "none",
+                "--regions",
+                &regions.join(","),
+                "--concurrency",
+                &concurrency.to_string(),
+                "--out",
+            ])
+            .arg(&out)
+            .envs(crate::scan_env_for(&standin))
+            .env_remove("AWS_PROFILE")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status()
+            .await?;
+        let wall = t.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            matches!(status.code(), Some(0 | 3 | 4)),
+            "scan failed: {status}"
+        );
+        let snapshot: kmsaudit_model::Snapshot = serde_json::from_slice(
+            &std::fs::read(out.join("snapshot.json")).context("snapshot.json")?,
+        )?;
+        let keys = snapshot.keys().count().max(1) as f64;
+        let calls = snapshot.metadata.total_api_calls();
+        let kms_per_key: u64 = snapshot
+            .metadata
+            .api_calls
+            .iter()
+            .filter(|(op, _)| {
+                op.starts_with("KMS.") && !matches!(op.as_str(), "KMS.ListKeys" | "KMS.ListAliases")
+            })
+            .map(|(_, n)| n)
+            .sum();
+        println!(
+            "{concurrency:>11} {wall:>9.2} {:>8.0} {calls:>9} {:>10.2} {:>14.2}",
+            keys / wall,
+            calls as f64 / keys,
+            kms_per_key as f64 / keys
+        );
+    }
+    Ok(())
+}
+
+async fn moto_venv(root: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let root = root.to_path_buf();
+    tokio::task::spawn_blocking(move || crate::moto::ensure_venv(&root)).await?
+}
