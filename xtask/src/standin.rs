@@ -217,6 +217,18 @@ struct State {
     requests: AtomicU64,
 }
 
+impl State {
+    /// The account an access key belongs to: learnt from AssumeRole, else moto's default.
+    fn account_of(&self, access_key: &str) -> String {
+        self.accounts_by_key
+            .lock()
+            .expect("lock")
+            .get(access_key)
+            .cloned()
+            .unwrap_or_else(|| MANAGEMENT_ACCOUNT.to_string())
+    }
+}
+
 /// The running stand-in; its servers stop when the runtime does.
 pub struct StandIn {
     pub proxy_url: String,
@@ -449,13 +461,7 @@ async fn handle_proxy(
         Some((_, op)) => ("Organizations", op.to_string()),
         None => ("STS", form_value(&body_text, "Action").unwrap_or_default()),
     };
-    let account = state
-        .accounts_by_key
-        .lock()
-        .expect("lock")
-        .get(&akid)
-        .cloned()
-        .unwrap_or_else(|| MANAGEMENT_ACCOUNT.to_string());
+    let account = state.account_of(&akid);
     let op_label = format!("{service}.{op}");
     let _in_flight = track(state, &spec, &op_label, &account, &region);
     let n = state.requests.fetch_add(1, Ordering::Relaxed);
@@ -631,13 +637,7 @@ fn in_zone(a: &StandInAnalyzer, f: &StandInFinding) -> bool {
 
 async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Response<Full<Bytes>>> {
     let (akid, region) = credential_scope(&req);
-    let account = state
-        .accounts_by_key
-        .lock()
-        .expect("lock")
-        .get(&akid)
-        .cloned()
-        .unwrap_or_else(|| MANAGEMENT_ACCOUNT.to_string());
+    let account = state.account_of(&akid);
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();

@@ -75,19 +75,13 @@ impl<'s> PolicyCache<'s> {
                             .iter()
                             .all(|s| s.resources.patterns.iter().any(|r| r == "*")) =>
                     {
-                        let analysis = policy::analyze(&p, None);
-                        PolicyState::Analyzed {
-                            policy: p,
-                            analysis,
-                        }
+                        PolicyState::Analyzed(policy::analyze(&p, None))
                     }
                     Ok(_) => return None,
                     Err(e) => PolicyState::Unparseable(e),
                 };
                 Some((text, Arc::new(state)))
             })
-            .collect::<Vec<_>>()
-            .into_iter()
             .collect::<FxHashMap<_, _>>();
         let outcomes = pairs
             .into_par_iter()
@@ -98,8 +92,6 @@ impl<'s> PolicyCache<'s> {
                     Arc::new(policy_outcomes(state, account, ctx)),
                 ))
             })
-            .collect::<Vec<_>>()
-            .into_iter()
             .collect();
         PolicyCache { by_text, outcomes }
     }
@@ -130,13 +122,7 @@ fn policy_outcomes(state: &PolicyState, key_account: &str, ctx: &Ctx<'_>) -> Vec
 pub(crate) fn policy_state(key: &KeyRecord) -> PolicyState {
     match &key.policy {
         Some(text) => match policy::parse_policy(text) {
-            Ok(p) => {
-                let analysis = policy::analyze(&p, Some(&key.arn));
-                PolicyState::Analyzed {
-                    policy: p,
-                    analysis,
-                }
-            }
+            Ok(p) => PolicyState::Analyzed(policy::analyze(&p, Some(&key.arn))),
             Err(e) => PolicyState::Unparseable(e),
         },
         None => PolicyState::Unread(match key.error_for("KMS.GetKeyPolicy") {

@@ -118,7 +118,6 @@ struct Scanner {
     permits: Semaphore,
     progress: ProgressFn,
     partition: String,
-    retry: RetryConfig,
 }
 
 /// The clients of one account × region.
@@ -136,17 +135,17 @@ pub async fn scan(
 ) -> Result<Snapshot, ScanError> {
     let started_at = jiff::Timestamp::now();
     let counter = CallCounter::default();
-    let mut retry = RetryConfig::standard()
+    let mode = if plan.adaptive_retry {
+        RetryConfig::adaptive()
+    } else {
+        RetryConfig::standard()
+    };
+    let retry = mode
         .with_max_attempts(plan.max_attempts.max(1))
         .with_max_backoff(Duration::from_secs(20));
-    if plan.adaptive_retry {
-        retry = RetryConfig::adaptive()
-            .with_max_attempts(plan.max_attempts.max(1))
-            .with_max_backoff(Duration::from_secs(20));
-    }
     let base = base
         .to_builder()
-        .retry_config(retry.clone())
+        .retry_config(retry)
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(5))
@@ -184,7 +183,6 @@ pub async fn scan(
         permits: Semaphore::new(plan.concurrency.max(1)),
         progress,
         partition: partition.clone(),
-        retry,
     });
 
     let (organization, listed) = scanner.list_accounts().await?;
@@ -411,18 +409,16 @@ impl Scanner {
     }
 
     fn region_clients(&self, config: &SdkConfig, account_id: &str, region: &str) -> RegionClients {
-        // Own retry partition per account × region: clients of one service and region would
-        // otherwise share one retry-token bucket, and one throttled account would starve the
-        // retries of every other account.
+        // Retry settings come from the base config. Own retry partition per account × region:
+        // clients of one service and region would otherwise share one retry-token bucket, and
+        // one throttled account would starve the retries of every other account.
         let kms = aws_sdk_kms::config::Builder::from(config)
             .region(Region::new(region.to_string()))
-            .retry_config(self.retry.clone())
             .retry_partition(RetryPartition::new(format!("kms-{account_id}-{region}")))
             .interceptor(self.counter.clone())
             .build();
         let aa = aws_sdk_accessanalyzer::config::Builder::from(config)
             .region(Region::new(region.to_string()))
-            .retry_config(self.retry.clone())
             .retry_partition(RetryPartition::new(format!(
                 "accessanalyzer-{account_id}-{region}"
             )))

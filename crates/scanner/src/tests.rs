@@ -38,7 +38,6 @@ fn scanner() -> Scanner {
         permits: Semaphore::new(8),
         progress: Arc::new(|_| {}),
         partition: "aws".into(),
-        retry: RetryConfig::standard(),
     }
 }
 

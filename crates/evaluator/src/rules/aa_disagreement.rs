@@ -32,7 +32,7 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
         }
         Ok(true) => {}
     }
-    let Some((_, analysis)) = input.policy_analysis() else {
+    let Some(analysis) = input.policy_analysis() else {
         return Outcome::not_assessed("the key policy could not be analyzed");
     };
     let Some(grants) = &input.key.grants else {

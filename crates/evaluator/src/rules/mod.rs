@@ -12,7 +12,7 @@ use kmsaudit_model::{
 };
 
 use crate::config::EvalConfig;
-use crate::policy::{Access, Analysis, Policy, PolicyError, Reach, Who};
+use crate::policy::{Access, Analysis, PolicyError, Reach, Who};
 
 pub(crate) mod aa_analyzer_missing;
 pub(crate) mod aa_disagreement;
@@ -210,10 +210,7 @@ impl TrustZone {
 
 /// The key policy of one key, as far as it could be read.
 pub(crate) enum PolicyState {
-    Analyzed {
-        policy: Policy,
-        analysis: Analysis,
-    },
+    Analyzed(Analysis),
     Unparseable(PolicyError),
     /// Not read: why.
     Unread(String),
@@ -247,10 +244,10 @@ pub(crate) struct KeyInput<'a> {
 }
 
 impl KeyInput<'_> {
-    /// Whether the policy analysis could be done.
-    pub fn policy_analysis(&self) -> Option<(&Policy, &Analysis)> {
+    /// The policy analysis, when it could be done.
+    pub fn policy_analysis(&self) -> Option<&Analysis> {
         match self.policy {
-            PolicyState::Analyzed { policy, analysis } => Some((policy, analysis)),
+            PolicyState::Analyzed(analysis) => Some(analysis),
             _ => None,
         }
     }
@@ -263,7 +260,7 @@ pub(crate) fn with_policy(
     f: impl FnOnce(&PolicyInput<'_>) -> Outcome,
 ) -> Outcome {
     match state {
-        PolicyState::Analyzed { analysis, .. } => f(&PolicyInput {
+        PolicyState::Analyzed(analysis) => f(&PolicyInput {
             analysis,
             key_account: Some(key_account),
         }),

@@ -19,7 +19,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
 
 pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
     match input.policy {
-        PolicyState::Analyzed { .. } => Outcome::pass("The key policy parses"),
+        PolicyState::Analyzed(_) => Outcome::pass("The key policy parses"),
         PolicyState::Unparseable(e) => Outcome::fail(
             format!(
                 "The key policy could not be parsed: {} at {}",
