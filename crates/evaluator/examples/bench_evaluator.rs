@@ -144,7 +144,7 @@ fn synthetic_snapshot(keys: usize) -> Snapshot {
     Snapshot {
         schema_version: SCHEMA_VERSION,
         metadata: ScanMetadata {
-            started_at: "2026-11-23T00:00:00Z".into(),
+            started_at: "2026-11-23T00:00:00Z".parse().unwrap(),
             scope: ScanScope {
                 access_analyzer: true,
                 ..Default::default()

@@ -74,31 +74,85 @@ fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<jiff::civil::Date, D::
         .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a date (YYYY-MM-DD): {e}")))
 }
 
-/// A configuration that cannot be used.
-#[derive(Debug, thiserror::Error)]
+/// One problem of a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// A suppression without a reason.
     #[error("suppression {index} for `{rule}` has an empty justification")]
-    EmptyJustification { index: usize, rule: String },
+    EmptyJustification {
+        /// 1-based position in the file.
+        index: usize,
+        /// The suppression's rule pattern.
+        rule: String,
+    },
+    /// A trusted account that is not an account id.
     #[error("`{value}` in trusted_accounts is not a 12-digit account id")]
-    BadAccount { value: String },
+    BadAccount {
+        /// The value as written.
+        value: String,
+    },
 }
 
+/// Every problem of a configuration, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
 impl EvalConfig {
-    /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        for (index, s) in self.suppressions.iter().enumerate() {
+    /// Checks what serde cannot, and reports every problem at once.
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let mut errors = Vec::new();
+        for (i, s) in self.suppressions.iter().enumerate() {
             if s.justification.trim().is_empty() {
-                return Err(ConfigError::EmptyJustification {
-                    index,
+                errors.push(ConfigError::EmptyJustification {
+                    index: i + 1,
                     rule: s.rule.clone(),
                 });
             }
         }
         for a in &self.trusted_accounts {
-            if !crate::policy_is_account_id(a) {
-                return Err(ConfigError::BadAccount { value: a.clone() });
+            if !kmsaudit_model::is_account_id(a) {
+                errors.push(ConfigError::BadAccount { value: a.clone() });
             }
         }
-        Ok(())
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let config: EvalConfig = toml::from_str(
+            r#"
+            trusted_accounts = ["123", "111122223333", "x"]
+            [[suppress]]
+            rule = "KMS-GRANT-*"
+            resource = "*"
+            justification = " "
+            expires = "2027-01-01"
+            "#,
+        )
+        .unwrap();
+        let errors = config.validate().unwrap_err();
+        assert_eq!(errors.0.len(), 3, "{errors}");
+        assert!(errors
+            .to_string()
+            .contains("suppression 1 for `KMS-GRANT-*`"));
+        assert!(errors.to_string().contains("`123`") && errors.to_string().contains("`x`"));
     }
 }

@@ -5,8 +5,9 @@ use serde::Serialize;
 use kmsaudit_model::Severity;
 
 use crate::config::EvalConfig;
+use crate::context::{Ctx, TrustZone};
 use crate::policy::{analyze, parse_policy};
-use crate::rules::{self, Ctx, PolicyInput, PolicyVerdict, TrustZone, POLICY_RULES};
+use crate::rules::{self, LintFlag, PolicyInput, PolicyVerdict, RuleDef};
 
 /// Who the policy is for.
 #[derive(Debug, Clone, Default)]
@@ -55,10 +56,11 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
     let policy = match parse_policy(text) {
         Ok(p) => p,
         Err(e) => {
+            let def: &RuleDef = rules::unparseable_rule();
             return LintReport {
                 findings: vec![LintFinding {
-                    rule_id: rules::policy_unparseable::RULE.id.into(),
-                    severity: rules::policy_unparseable::RULE.severity,
+                    rule_id: def.id.into(),
+                    severity: def.severity,
                     statement_index: None,
                     sid: None,
                     principal: None,
@@ -70,55 +72,53 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
                 }],
                 summary: LintSummary::default(),
                 parse_error: Some(e.to_string()),
-            }
+            };
         }
     };
     // The key's ARN is unknown: Allows on any Resource are assumed to apply, Denies only on `*`.
     let analysis = analyze(&policy, None);
-    let ctx = Ctx {
-        config: &options.config,
-        zone: TrustZone {
-            org_id: options.org_id.clone(),
-            org_accounts: options.org_accounts.iter().cloned().collect(),
-            trusted_accounts: options.config.trusted_accounts.iter().cloned().collect(),
-        },
-        now: jiff::Timestamp::UNIX_EPOCH,
-        org_analyzer_regions: Default::default(),
-        aa_findings: Default::default(),
-    };
+    let zone = TrustZone::new(
+        options.org_id.clone(),
+        options.org_accounts.iter().cloned(),
+        &options.config,
+    );
+    // No rule a policy is linted with reads the time.
+    let ctx = Ctx::new(&options.config, zone, kmsaudit_model::Timestamp::UNIX_EPOCH);
     let input = PolicyInput {
         analysis: &analysis,
         key_account: options.key_account.as_deref(),
     };
     let mut findings = Vec::new();
-    let mut failing = std::collections::BTreeSet::new();
-    for rule in POLICY_RULES {
-        if let PolicyVerdict::Offenses(offenses, _) = (rule.check)(&input, &ctx) {
-            if !offenses.is_empty() {
-                failing.insert(rule.def.id);
-            }
-            findings.extend(offenses.into_iter().map(|o| LintFinding {
-                rule_id: rule.def.id.into(),
-                severity: rule.def.severity,
-                statement_index: o.statement_index,
-                sid: o.sid,
-                principal: o.principal,
-                actions: o.actions,
-                explanation: o.explanation,
-            }));
-        }
-    }
-    let external_accounts = rules::policy_external::external_parties_in(&input, &ctx.zone)
-        .into_iter()
-        .filter(|p| crate::policy_is_account_id(p))
-        .collect();
-    let summary = LintSummary {
-        public: failing.contains("KMS-POLICY-PUBLIC"),
-        external_accounts,
-        wildcard_admin: failing.contains("KMS-POLICY-WILDCARD"),
-        separation_of_duties_violation: failing.contains("KMS-POLICY-SOD"),
-        iam_policies_enabled: rules::policy_iam_delegation::iam_policies_enabled(&input),
+    let mut summary = LintSummary {
+        external_accounts: rules::external_parties(&input, &ctx.zone)
+            .into_iter()
+            .filter(|p| kmsaudit_model::is_account_id(p))
+            .collect(),
+        iam_policies_enabled: rules::iam_policies_enabled(&input),
+        ..Default::default()
     };
+    for (rule, check) in rules::policy_rules() {
+        let PolicyVerdict::Offenses(offenses, _) = check(&input, &ctx) else {
+            continue;
+        };
+        if !offenses.is_empty() {
+            match rule.lint_flag {
+                Some(LintFlag::Public) => summary.public = true,
+                Some(LintFlag::WildcardAdmin) => summary.wildcard_admin = true,
+                Some(LintFlag::SeparationOfDuties) => summary.separation_of_duties_violation = true,
+                None => {}
+            }
+        }
+        findings.extend(offenses.into_iter().map(|o| LintFinding {
+            rule_id: rule.def.id.into(),
+            severity: rule.def.severity,
+            statement_index: o.statement_index,
+            sid: o.sid,
+            principal: o.principal,
+            actions: o.actions,
+            explanation: o.explanation,
+        }));
+    }
     LintReport {
         findings,
         summary,

@@ -1,5 +1,5 @@
-//! What the evaluator concludes: findings with their evidence, and the rule catalog entries
-//! that explain them.
+//! What the evaluator concludes on one resource: findings with their evidence, and the rule
+//! catalog entries that explain them.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,17 +7,24 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// How much a failing finding matters, ordered from `Info` to `Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing.
     Info,
+    /// Hygiene.
     Low,
+    /// A weakness.
     Medium,
+    /// Exposure or loss of control.
     High,
+    /// Exposure to anyone.
     Critical,
 }
 
 impl Severity {
+    /// Every severity, most severe first.
     pub const ALL: [Severity; 5] = [
         Severity::Critical,
         Severity::High,
@@ -26,6 +33,7 @@ impl Severity {
         Severity::Info,
     ];
 
+    /// `critical`, `high`, `medium`, `low`, `info`.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -59,15 +67,18 @@ impl FromStr for Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
+    /// The resource breaks the rule.
     Fail,
     /// The data the rule needs could not be read or understood. Never counts as a pass.
     NotAssessed,
+    /// The resource meets the rule.
     Pass,
     /// The rule does not apply to this resource (e.g. rotation on an asymmetric key).
     NotApplicable,
 }
 
 impl Status {
+    /// `PASS`, `FAIL`, `NOT_APPLICABLE`, `NOT_ASSESSED`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "PASS",
@@ -104,22 +115,55 @@ impl FromStr for Status {
 pub struct Finding {
     /// Stable across runs: `<rule id>:<resource>`.
     pub id: String,
+    /// The rule that decided it.
     pub rule_id: String,
+    /// The rule's severity, or a higher one for a worse case.
     pub severity: Severity,
+    /// The verdict.
     pub status: Status,
     /// Suppressed by an unexpired suppression or an allow-listed alias; still listed.
     pub muted: bool,
+    /// Why it is muted.
     pub mute_reason: Option<String>,
+    /// The account the resource belongs to.
     pub account_id: String,
     /// Empty for account-wide findings.
     pub region: String,
+    /// What kind of resource `resource` names.
+    pub resource_type: ResourceType,
     /// Key ARN, or `account/<id>`, or `account/<id>/region/<region>`.
     pub resource: String,
     /// First alias or key id, for people.
     pub resource_name: String,
     /// One human sentence: why this status.
     pub message: String,
+    /// What decided the verdict.
     pub evidence: Evidence,
+}
+
+/// The kind of resource a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ResourceType {
+    /// A KMS key (`resource` is its ARN).
+    #[serde(rename = "AWS::KMS::Key")]
+    Key,
+    /// An account (`account/<id>`).
+    #[serde(rename = "AWS::Account")]
+    Account,
+    /// An account × region (`account/<id>/region/<region>`).
+    #[serde(rename = "AWS::Account::Region")]
+    AccountRegion,
+}
+
+impl ResourceType {
+    /// `AWS::KMS::Key`, `AWS::Account`, `AWS::Account::Region`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Key => "AWS::KMS::Key",
+            ResourceType::Account => "AWS::Account",
+            ResourceType::AccountRegion => "AWS::Account::Region",
+        }
+    }
 }
 
 /// What decided a finding.
@@ -127,8 +171,11 @@ pub struct Finding {
 pub struct Evidence {
     /// Index of the key policy statement that decided it (0-based).
     pub statement_index: Option<usize>,
+    /// That statement's Sid.
     pub sid: Option<String>,
+    /// The principal concerned.
     pub principal: Option<String>,
+    /// The actions concerned.
     pub actions: Vec<String>,
     /// The condition present (or the one missing), written out.
     pub condition: Option<String>,
@@ -137,6 +184,7 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// Adds a named detail.
     pub fn detail(mut self, key: &str, value: impl Into<String>) -> Self {
         self.details.insert(key.to_string(), value.into());
         self
@@ -146,76 +194,26 @@ impl Evidence {
 /// A rule catalog entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleInfo {
+    /// e.g. `KMS-POLICY-PUBLIC`.
     pub id: String,
+    /// Default severity of a FAIL.
     pub severity: Severity,
+    /// One line.
     pub title: String,
+    /// Why the rule matters.
     pub rationale: String,
+    /// How to fix a FAIL.
     pub remediation: String,
     /// Framework → control ids, e.g. `"CIS AWS Foundations v3.0" -> ["3.6"]`.
     pub compliance: BTreeMap<String, Vec<String>>,
 }
 
-/// Keys discovered vs assessed for one account × region: the reconciliation line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegionCoverage {
-    pub account_id: String,
-    pub region: String,
-    pub coverage: super::Coverage,
-    pub keys_discovered: usize,
-    pub keys_assessed: usize,
-    pub keys_not_assessed: usize,
-    /// Why the region was not read or skipped.
-    pub reason: Option<String>,
-}
-
-/// One account's place in the scope table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountCoverage {
-    pub account_id: String,
-    pub name: Option<String>,
-    pub coverage: super::Coverage,
-    pub reason: Option<String>,
-    pub regions_scanned: usize,
-    pub regions_skipped: usize,
-    pub regions_not_assessed: usize,
-    pub keys_discovered: usize,
-    pub keys_assessed: usize,
-    pub keys_not_assessed: usize,
-}
-
-/// The evaluator's whole answer for one snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Evaluation {
-    /// Sorted by (rule id, resource).
-    pub findings: Vec<Finding>,
-    pub rules: Vec<RuleInfo>,
-    pub accounts: Vec<AccountCoverage>,
-    pub regions: Vec<RegionCoverage>,
-    /// Configuration problems worth a look: expired or unmatched suppressions.
-    pub warnings: Vec<String>,
-}
-
-impl Evaluation {
-    /// Counts of unmuted failing findings per severity.
-    pub fn failing_by_severity(&self) -> BTreeMap<Severity, usize> {
-        let mut out = BTreeMap::new();
-        for f in self
-            .findings
+impl RuleInfo {
+    /// One `Framework: id, id` entry per mapped framework.
+    pub fn compliance_refs(&self) -> Vec<String> {
+        self.compliance
             .iter()
-            .filter(|f| f.status == Status::Fail && !f.muted)
-        {
-            *out.entry(f.severity).or_insert(0) += 1;
-        }
-        out
-    }
-
-    /// True when anything (account, region, key, rule input) could not be assessed.
-    pub fn is_incomplete(&self) -> bool {
-        self.findings
-            .iter()
-            .any(|f| f.status == Status::NotAssessed && !f.muted)
-            || self.accounts.iter().any(|a| {
-                a.coverage != super::Coverage::Assessed && a.coverage != super::Coverage::Skipped
-            })
+            .map(|(framework, ids)| format!("{framework}: {}", ids.join(", ")))
+            .collect()
     }
 }

@@ -1,7 +1,7 @@
 //! CSV for spreadsheets: RFC 4180 quoting (the `csv` crate) plus formula-injection
 //! neutralisation of every text cell. Numeric columns stay numbers.
 
-use kmsaudit_model::{Evaluation, Finding, RuleInfo, Snapshot, Status};
+use kmsaudit_model::{Evaluation, RuleInfo, Snapshot, Status, Timestamp};
 
 /// A text cell that a spreadsheet will not run: a leading `=`, `+`, `-`, `@`, tab or carriage
 /// return (after optional spaces) gets a `'` in front (OWASP CSV injection); NULs are dropped.
@@ -27,6 +27,11 @@ impl Row {
         self.0.push(n.into().to_string());
         self
     }
+    /// An RFC 3339 time, or an empty cell.
+    fn time(mut self, t: Option<Timestamp>) -> Self {
+        self.0.push(t.map(|t| t.to_string()).unwrap_or_default());
+        self
+    }
     fn opt_num(mut self, n: Option<i64>) -> Self {
         self.0.push(n.map(|n| n.to_string()).unwrap_or_default());
         self
@@ -45,24 +50,8 @@ fn write(header: &[&str], rows: Vec<Row>) -> Vec<u8> {
 }
 
 fn compliance_text(rule: Option<&RuleInfo>) -> String {
-    rule.map(|r| {
-        r.compliance
-            .iter()
-            .map(|(fw, ids)| format!("{fw}: {}", ids.join(", ")))
-            .collect::<Vec<_>>()
-            .join("; ")
-    })
-    .unwrap_or_default()
-}
-
-pub(crate) fn resource_type(f: &Finding) -> &'static str {
-    if f.resource.starts_with("arn:") {
-        "AWS::KMS::Key"
-    } else if f.resource.contains("/region/") {
-        "AWS::Account::Region"
-    } else {
-        "AWS::Account"
-    }
+    rule.map(|r| r.compliance_refs().join("; "))
+        .unwrap_or_default()
 }
 
 /// One row per finding.
@@ -120,7 +109,7 @@ pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
                 .text(&f.account_id)
                 .text(names.get(f.account_id.as_str()).copied().unwrap_or(""))
                 .text(&f.region)
-                .text(resource_type(f))
+                .text(f.resource_type.as_str())
                 .text(&f.resource)
                 .text(&f.resource_name)
                 .text(&f.message)
@@ -132,7 +121,7 @@ pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
                 .text(details)
                 .text(compliance_text(rule))
                 .text(rule.map(|r| r.remediation.as_str()).unwrap_or(""))
-                .text(&snapshot.metadata.started_at)
+                .time(Some(snapshot.metadata.started_at))
         })
         .collect();
     write(&header, rows)
@@ -213,14 +202,9 @@ pub fn keys_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
                         .and_then(|r| r.period_days)
                         .map(i64::from),
                 )
-                .text(
-                    k.rotation
-                        .as_ref()
-                        .and_then(|r| r.next_rotation_date.clone())
-                        .unwrap_or_default(),
-                )
-                .text(m.deletion_date.as_deref().unwrap_or(""))
-                .text(m.valid_to.as_deref().unwrap_or(""))
+                .time(k.rotation.as_ref().and_then(|r| r.next_rotation_date))
+                .time(m.deletion_date)
+                .time(m.valid_to)
                 .opt_num(k.grants.as_ref().map(|g| g.len() as i64))
                 .text(tags)
                 .num(fails)
@@ -277,7 +261,7 @@ pub fn grants_csv(snapshot: &Snapshot) -> Vec<u8> {
                     .text(g.operations.join(" "))
                     .text(ctx(&c.encryption_context_subset))
                     .text(ctx(&c.encryption_context_equals))
-                    .text(g.creation_date.as_deref().unwrap_or("")),
+                    .time(g.creation_date),
             );
         }
     }

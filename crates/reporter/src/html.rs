@@ -1,10 +1,13 @@
 //! report.html: one self-contained file, rendered by tera with autoescape on, with a strict
 //! Content-Security-Policy that allows only our own inline style and script, by hash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
-use kmsaudit_model::{Coverage, Evaluation, Finding, KeyRecord, Severity, Snapshot, Status};
+use kmsaudit_model::{
+    Coverage, Evaluation, Finding, KeyRecord, ResourceType, ScopeSummary, Severity, Snapshot,
+    Status,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -31,7 +34,7 @@ pub fn content_security_policy() -> String {
 }
 
 #[derive(Serialize)]
-struct View {
+struct View<'a> {
     csp: String,
     style: &'static str,
     script: &'static str,
@@ -43,7 +46,7 @@ struct View {
     management_account: String,
     role_name: String,
     regions_requested: String,
-    scope: ScopeView,
+    scope: &'a ScopeSummary,
     accounts: Vec<AccountView>,
     region_issues: Vec<RegionIssueView>,
     status_counts: Vec<Count>,
@@ -56,22 +59,6 @@ struct View {
     api_calls: Vec<Count>,
     total_calls: u64,
     calls_per_key: String,
-}
-
-#[derive(Serialize, Default)]
-struct ScopeView {
-    accounts: usize,
-    assessed: usize,
-    partial: usize,
-    not_assessed: usize,
-    skipped: usize,
-    regions_scanned: usize,
-    regions_skipped: usize,
-    regions_not_assessed: usize,
-    keys_discovered: usize,
-    keys_assessed: usize,
-    keys_not_assessed: usize,
-    complete: bool,
 }
 
 #[derive(Serialize)]
@@ -177,7 +164,8 @@ fn status_css(s: Status) -> &'static str {
     }
 }
 
-fn finding_view(f: &Finding) -> FindingView {
+/// `rendered`: ARNs of the keys that have a detail section to link to.
+fn finding_view(f: &Finding, rendered: &BTreeSet<&str>) -> FindingView {
     let mut evidence = Vec::new();
     let e = &f.evidence;
     if let Some(i) = e.statement_index {
@@ -219,7 +207,9 @@ fn finding_view(f: &Finding) -> FindingView {
         region: f.region.clone(),
         resource: f.resource.clone(),
         resource_name: f.resource_name.clone(),
-        key_anchor: if f.resource.starts_with("arn:") {
+        key_anchor: if f.resource_type == ResourceType::Key
+            && rendered.contains(f.resource.as_str())
+        {
             anchor("key", &f.resource)
         } else {
             String::new()
@@ -269,29 +259,7 @@ fn severity_chart(counts: &BTreeMap<Severity, usize>) -> String {
 /// Renders report.html.
 pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<String, tera::Error> {
     let m = &snapshot.metadata;
-    let mut scope = ScopeView {
-        accounts: evaluation.accounts.len(),
-        ..Default::default()
-    };
-    for a in &evaluation.accounts {
-        match a.coverage {
-            Coverage::Assessed => scope.assessed += 1,
-            Coverage::Partial => scope.partial += 1,
-            Coverage::NotAssessed => scope.not_assessed += 1,
-            Coverage::Skipped => scope.skipped += 1,
-        }
-        scope.keys_discovered += a.keys_discovered;
-        scope.keys_assessed += a.keys_assessed;
-        scope.keys_not_assessed += a.keys_not_assessed;
-    }
-    for r in &evaluation.regions {
-        match r.coverage {
-            Coverage::Skipped => scope.regions_skipped += 1,
-            Coverage::NotAssessed => scope.regions_not_assessed += 1,
-            _ => scope.regions_scanned += 1,
-        }
-    }
-    scope.complete = !evaluation.is_incomplete();
+    let scope = &evaluation.scope;
     let mut fails_per_account: BTreeMap<&str, usize> = BTreeMap::new();
     for f in evaluation
         .findings
@@ -331,33 +299,29 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
             reason: r.reason.clone().unwrap_or_default(),
         })
         .collect();
-    let mut status_counts: BTreeMap<Status, u64> = BTreeMap::new();
-    let mut muted = 0u64;
-    for f in &evaluation.findings {
-        if f.muted {
-            muted += 1;
-        } else {
-            *status_counts.entry(f.status).or_default() += 1;
-        }
-    }
-    let mut status_counts: Vec<Count> = [
-        Status::Fail,
-        Status::NotAssessed,
-        Status::Pass,
-        Status::NotApplicable,
+    let counts = evaluation.counts();
+    let status_counts: Vec<Count> = [
+        (Status::Fail.as_str(), counts.fail, status_css(Status::Fail)),
+        (
+            Status::NotAssessed.as_str(),
+            counts.not_assessed,
+            status_css(Status::NotAssessed),
+        ),
+        (Status::Pass.as_str(), counts.pass, status_css(Status::Pass)),
+        (
+            Status::NotApplicable.as_str(),
+            counts.not_applicable,
+            status_css(Status::NotApplicable),
+        ),
+        ("MUTED", counts.muted, "muted"),
     ]
-    .iter()
-    .map(|s| Count {
-        label: s.as_str().into(),
-        count: status_counts.get(s).copied().unwrap_or(0),
-        css: status_css(*s).into(),
+    .into_iter()
+    .map(|(label, count, css)| Count {
+        label: label.into(),
+        count: count as u64,
+        css: css.into(),
     })
     .collect();
-    status_counts.push(Count {
-        label: "MUTED".into(),
-        count: muted,
-        css: "muted".into(),
-    });
     let failing = evaluation.failing_by_severity();
     let severity_counts = Severity::ALL
         .iter()
@@ -385,11 +349,7 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
                 title: r.title.clone(),
                 rationale: r.rationale.clone(),
                 remediation: r.remediation.clone(),
-                compliance: r
-                    .compliance
-                    .iter()
-                    .map(|(fw, ids)| format!("{fw}: {}", ids.join(", ")))
-                    .collect(),
+                compliance: r.compliance_refs(),
                 fail: of(Status::Fail),
                 pass: of(Status::Pass),
                 not_assessed: of(Status::NotAssessed),
@@ -419,13 +379,14 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
     for f in &evaluation.findings {
         by_key.entry(f.resource.as_str()).or_default().push(f);
     }
+    let rendered: BTreeSet<&str> = snapshot
+        .keys()
+        .filter(|(_, _, k)| k.metadata.is_none() || k.is_customer_managed())
+        .map(|(_, _, k)| k.arn.as_str())
+        .collect();
     let keys = snapshot
         .keys()
-        .filter(|(_, _, k)| {
-            k.metadata
-                .as_ref()
-                .is_none_or(|m| m.key_manager == "CUSTOMER")
-        })
+        .filter(|(_, _, k)| k.metadata.is_none() || k.is_customer_managed())
         .map(|(a, r, k)| {
             let m = k.metadata.clone().unwrap_or_default();
             let mut findings: Vec<&Finding> =
@@ -445,9 +406,10 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
                 spec: format!("{} / {}", m.key_spec, m.key_usage),
                 origin: m.origin.clone(),
                 rotation: match &k.rotation {
-                    Some(r) if r.enabled => {
-                        format!("enabled, every {} days", r.period_days.unwrap_or(365))
-                    }
+                    Some(r) if r.enabled => match r.period_days {
+                        Some(days) => format!("enabled, every {days} days"),
+                        None => "enabled (period not reported)".into(),
+                    },
                     Some(_) => "disabled".into(),
                     None => "not applicable or not read".into(),
                 },
@@ -459,18 +421,20 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
                 tags: k.tags_text(", ").unwrap_or_else(|| "not read".into()),
                 errors: k.errors.iter().map(|e| e.to_string()).collect(),
                 policy: pretty_policy(k),
-                findings: findings.into_iter().map(finding_view).collect(),
+                findings: findings
+                    .into_iter()
+                    .map(|f| finding_view(f, &rendered))
+                    .collect(),
             }
         })
         .collect::<Vec<_>>();
-    let customer_keys = keys.len().max(1);
     let view = View {
         csp: content_security_policy(),
         style: STYLE,
         script: SCRIPT,
         tool_version: m.tool_version.clone(),
-        started_at: m.started_at.clone(),
-        finished_at: m.finished_at.clone(),
+        started_at: m.started_at.to_string(),
+        finished_at: m.finished_at.to_string(),
         caller: m.caller.as_ref().map(|c| c.arn.clone()).unwrap_or_default(),
         organization: snapshot
             .organization
@@ -496,7 +460,10 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
         severity_counts,
         chart: severity_chart(&failing),
         rules,
-        findings: attention.into_iter().map(finding_view).collect(),
+        findings: attention
+            .into_iter()
+            .map(|f| finding_view(f, &rendered))
+            .collect(),
         keys,
         warnings: evaluation.warnings.clone(),
         api_calls: m
@@ -509,7 +476,10 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
             })
             .collect(),
         total_calls: m.total_api_calls(),
-        calls_per_key: format!("{:.1}", m.total_api_calls() as f64 / customer_keys as f64),
+        calls_per_key: format!(
+            "{:.1}",
+            m.total_api_calls() as f64 / scope.keys_judged.max(1) as f64
+        ),
     };
     let mut tera = tera::Tera::new();
     tera.autoescape_on(vec![".html"]);

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use kmsaudit_model::{Evaluation, Snapshot};
+use kmsaudit_model::{Evaluation, Snapshot, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -35,8 +35,8 @@ pub enum ReportError {
 struct FindingsDoc<'a> {
     schema_version: u32,
     tool_version: &'a str,
-    scan_started_at: &'a str,
-    scan_finished_at: &'a str,
+    scan_started_at: Timestamp,
+    scan_finished_at: Timestamp,
     organization_id: Option<&'a str>,
     #[serde(flatten)]
     evaluation: &'a Evaluation,
@@ -51,8 +51,8 @@ pub struct Manifest {
     pub caller: Option<kmsaudit_model::CallerIdentity>,
     pub organization_id: Option<String>,
     pub management_account_id: Option<String>,
-    pub scan_started_at: String,
-    pub scan_finished_at: String,
+    pub scan_started_at: Timestamp,
+    pub scan_finished_at: Timestamp,
     pub scope: kmsaudit_model::ScanScope,
     pub coverage: Coverage,
     /// Sorted by path.
@@ -110,8 +110,8 @@ pub fn render_all(
                 &FindingsDoc {
                     schema_version: kmsaudit_model::SCHEMA_VERSION,
                     tool_version: &snapshot.metadata.tool_version,
-                    scan_started_at: &snapshot.metadata.started_at,
-                    scan_finished_at: &snapshot.metadata.finished_at,
+                    scan_started_at: snapshot.metadata.started_at,
+                    scan_finished_at: snapshot.metadata.finished_at,
                     organization_id: snapshot.organization.as_ref().map(|o| o.id.as_str()),
                     evaluation,
                 },
@@ -138,19 +138,15 @@ pub fn render_all(
             .organization
             .as_ref()
             .map(|o| o.management_account_id.clone()),
-        scan_started_at: snapshot.metadata.started_at.clone(),
-        scan_finished_at: snapshot.metadata.finished_at.clone(),
+        scan_started_at: snapshot.metadata.started_at,
+        scan_finished_at: snapshot.metadata.finished_at,
         scope: snapshot.metadata.scope.clone(),
         coverage: Coverage {
-            complete: !evaluation.is_incomplete(),
+            complete: evaluation.scope.complete,
             accounts: evaluation.accounts.clone(),
-            keys_discovered: evaluation.accounts.iter().map(|a| a.keys_discovered).sum(),
-            keys_assessed: evaluation.accounts.iter().map(|a| a.keys_assessed).sum(),
-            keys_not_assessed: evaluation
-                .accounts
-                .iter()
-                .map(|a| a.keys_not_assessed)
-                .sum(),
+            keys_discovered: evaluation.scope.keys_discovered,
+            keys_assessed: evaluation.scope.keys_assessed,
+            keys_not_assessed: evaluation.scope.keys_not_assessed,
             api_calls: snapshot.metadata.total_api_calls(),
         },
         files: entries,

@@ -2,13 +2,95 @@
 
 use std::collections::BTreeMap;
 
-use aws_smithy_types::date_time::Format;
+use aws_credential_types::Credentials;
 use aws_smithy_types::DateTime;
 use kmsaudit_model as model;
 
-pub(crate) fn time(t: &DateTime) -> String {
-    t.fmt(Format::DateTime)
-        .unwrap_or_else(|_| t.secs().to_string())
+use crate::classify::sanitize;
+use crate::org::ListedAccount;
+
+/// An SDK time as a model time; out-of-range values (never sent by AWS) clamp to the range.
+pub(crate) fn time(t: &DateTime) -> model::Timestamp {
+    model::Timestamp::new(t.secs(), t.subsec_nanos() as i32).unwrap_or(if t.secs() < 0 {
+        model::Timestamp::MIN
+    } else {
+        model::Timestamp::MAX
+    })
+}
+
+pub(crate) fn caller_identity(
+    out: &aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput,
+) -> model::CallerIdentity {
+    model::CallerIdentity {
+        arn: out.arn().unwrap_or_default().to_string(),
+        account_id: out.account().unwrap_or_default().to_string(),
+        user_id: out.user_id().unwrap_or_default().to_string(),
+    }
+}
+
+/// AssumeRole's credentials as a credentials-provider value (expiry kept for refreshing).
+pub(crate) fn credentials(c: &aws_sdk_sts::types::Credentials) -> Credentials {
+    Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        std::time::SystemTime::try_from(*c.expiration()).ok(),
+        "kmsaudit-assume-role",
+    )
+}
+
+pub(crate) fn organization(o: &aws_sdk_organizations::types::Organization) -> model::Organization {
+    model::Organization {
+        id: o.id().unwrap_or_default().to_string(),
+        arn: o.arn().unwrap_or_default().to_string(),
+        management_account_id: o.master_account_id().unwrap_or_default().to_string(),
+        feature_set: o.feature_set().map(|f| f.as_str().to_string()),
+    }
+}
+
+pub(crate) fn account(a: &aws_sdk_organizations::types::Account) -> ListedAccount {
+    // `State` is the newer field (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED).
+    let status = a
+        .state()
+        .map(|s| s.as_str().to_string())
+        .or_else(|| a.status().map(|s| s.as_str().to_string()));
+    ListedAccount {
+        id: a.id().unwrap_or_default().to_string(),
+        name: a.name().map(sanitize),
+        email: a.email().map(sanitize),
+        status,
+    }
+}
+
+/// A ListKeys entry as a key record yet to be described.
+pub(crate) fn listed_key(entry: &aws_sdk_kms::types::KeyListEntry) -> model::KeyRecord {
+    model::KeyRecord {
+        arn: entry.key_arn().unwrap_or_default().to_string(),
+        key_id: entry.key_id().unwrap_or_default().to_string(),
+        ..Default::default()
+    }
+}
+
+/// (target key id, alias name) of an alias that points at a key.
+pub(crate) fn alias_target(a: &aws_sdk_kms::types::AliasListEntry) -> Option<(String, String)> {
+    Some((a.target_key_id()?.to_string(), a.alias_name()?.to_string()))
+}
+
+pub(crate) fn tag(t: &aws_sdk_kms::types::Tag) -> model::Tag {
+    model::Tag {
+        key: t.tag_key().to_string(),
+        value: t.tag_value().to_string(),
+    }
+}
+
+pub(crate) fn rotation_status(
+    out: &aws_sdk_kms::operation::get_key_rotation_status::GetKeyRotationStatusOutput,
+) -> model::RotationStatus {
+    model::RotationStatus {
+        enabled: out.key_rotation_enabled(),
+        period_days: out.rotation_period_in_days(),
+        next_rotation_date: out.next_rotation_date().map(time),
+    }
 }
 
 pub(crate) fn key_metadata(m: &aws_sdk_kms::types::KeyMetadata) -> model::KeyMetadata {

@@ -1,4 +1,4 @@
-//! One assume-role credentials source per member account.
+//! STS: who the caller is, and one assume-role credentials source per member account.
 //!
 //! Hand-written instead of `aws_config::sts::AssumeRoleProvider` for two reasons: the scanner
 //! must see the typed STS error (AccessDenied vs throttling vs region disabled) to record why an
@@ -10,11 +10,77 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::provider::{error::CredentialsError, future, ProvideCredentials};
+use aws_config::SdkConfig;
+use aws_credential_types::provider::{
+    error::CredentialsError, future, ProvideCredentials, SharedCredentialsProvider,
+};
 use aws_credential_types::Credentials;
 use aws_sdk_sts::error::SdkError;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+use kmsaudit_model::{CallerIdentity, Issue};
 use tokio::sync::Mutex;
+
+use crate::classify::issue;
+use crate::{convert, CallCounter, ScanError, Scanner};
+
+fn sts_client(base: &SdkConfig, counter: &CallCounter) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(base)
+            .interceptor(counter.clone())
+            .build(),
+    )
+}
+
+/// GetCallerIdentity: without it nothing can be scanned.
+pub(crate) async fn caller_identity(
+    base: &SdkConfig,
+    counter: &CallCounter,
+) -> Result<CallerIdentity, ScanError> {
+    sts_client(base, counter)
+        .get_caller_identity()
+        .send()
+        .await
+        .map(|out| convert::caller_identity(&out))
+        .map_err(|e| ScanError::CallerIdentity(issue("STS.GetCallerIdentity", &e)))
+}
+
+impl Scanner {
+    /// The SDK config of one account, and how it was obtained: the caller's own credentials
+    /// for the caller's account, the assumed audit role for the others.
+    pub(crate) async fn account_config(
+        &self,
+        account_id: &str,
+    ) -> Result<(SdkConfig, String), Issue> {
+        if account_id == self.caller_account {
+            return Ok((self.base.clone(), "caller credentials".into()));
+        }
+        let role_arn = format!(
+            "arn:{}:iam::{account_id}:role/{}",
+            self.partition, self.plan.role_name
+        );
+        let role = AssumedRole::new(
+            sts_client(&self.base, &self.counter),
+            role_arn,
+            self.plan.session_name.clone(),
+            self.plan.external_id.clone(),
+            self.plan.session_duration.map(|d| d.as_secs() as i32),
+        );
+        self.call(role.credentials())
+            .await
+            .map_err(|e| issue("STS.AssumeRole", &e))?;
+        let config = self
+            .base
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(role.clone()))
+            .identity_cache(
+                aws_config::identity::IdentityCache::lazy()
+                    .load_timeout(Duration::from_secs(30))
+                    .build(),
+            )
+            .build();
+        Ok((config, role.role_arn().to_string()))
+    }
+}
 
 /// Refresh this long before expiry.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
@@ -79,19 +145,11 @@ impl AssumedRole {
             .set_duration_seconds(self.inner.duration_seconds)
             .send()
             .await?;
-        let Some(c) = out.credentials() else {
+        let Some(creds) = out.credentials().map(convert::credentials) else {
             return Err(SdkError::construction_failure(
                 "AssumeRole returned no credentials",
             ));
         };
-        let expiry = SystemTime::try_from(*c.expiration()).ok();
-        let creds = Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_string()),
-            expiry,
-            "kmsaudit-assume-role",
-        );
         *cached = Some(creds.clone());
         Ok(creds)
     }

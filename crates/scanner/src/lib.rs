@@ -5,53 +5,63 @@
 //! the account, region or key it belongs to (operation, AWS error code, message) and the scan
 //! goes on. Fan-out is concurrent; every AWS call holds one permit of a scan-wide semaphore, so
 //! `concurrency` bounds the calls in flight whatever the nesting.
+//!
+//! The input seam is the SDK's own [`SdkConfig`] (credentials, home region, endpoint overrides,
+//! or a test's mocked HTTP client); nothing else of the SDK appears in the public API.
+//!
+//! One file per AWS service or concern: `org.rs` (Organizations and account selection),
+//! `credentials.rs` (STS), `kms.rs` (regions and keys), `access_analyzer.rs`, `convert.rs` (every
+//! SDK shape read into the model), `classify.rs` (SDK errors into issues), `counter.rs`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sdk_kms::config::retry::RetryPartition;
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use futures::stream::{self, StreamExt};
 use kmsaudit_model::{
-    AccessAnalyzerRecord, AccountAccess, AccountRecord, CallerIdentity, Issue, KeyRecord,
-    Organization, RegionAccess, RegionRecord, ScanMetadata, ScanScope, Snapshot, Tag,
-    SCHEMA_VERSION,
+    AccountAccess, AccountRecord, Issue, ScanMetadata, ScanScope, Snapshot, SCHEMA_VERSION,
 };
 use tokio::sync::Semaphore;
 
+mod access_analyzer;
 mod classify;
 mod convert;
 mod counter;
 mod credentials;
+mod kms;
+mod org;
 mod regions;
 
 pub use counter::CallCounter;
 pub use regions::{is_opt_in, partition_regions};
 
-use classify::{issue, sanitize};
-use credentials::AssumedRole;
+use org::{AccountSelection, ListedAccount};
 
 /// What to scan and how.
 #[derive(Debug, Clone)]
 pub struct ScanPlan {
     /// Audit role assumed in every member account.
     pub role_name: String,
+    /// ExternalId the audit role's trust policy requires.
     pub external_id: Option<String>,
+    /// Role session name, visible in the member accounts' CloudTrail.
     pub session_name: String,
+    /// Role session duration (`None`: the role's default).
     pub session_duration: Option<Duration>,
     /// `None`: every region of the partition that the account has enabled.
     pub regions: Option<Vec<String>>,
     /// Only these accounts (empty: all).
     pub accounts: Vec<String>,
+    /// Never these accounts.
     pub exclude_accounts: Vec<String>,
     /// AWS calls in flight at once, scan-wide.
     pub concurrency: usize,
     /// Attempts per call, retries included.
     pub max_attempts: u32,
+    /// Adaptive (client-side rate limited) retries instead of standard ones.
     pub adaptive_retry: bool,
     /// Query IAM Access Analyzer.
     pub access_analyzer: bool,
@@ -80,20 +90,30 @@ impl Default for ScanPlan {
 pub enum Progress {
     /// The organization's accounts are known; this many will be scanned.
     AccountsListed {
+        /// Accounts to scan.
         total: usize,
     },
+    /// The scan of an account began.
     AccountStarted {
+        /// The account.
         account_id: String,
     },
     /// A region of an account was read, with how many keys it held.
     RegionDone {
+        /// The account.
         account_id: String,
+        /// The region.
         region: String,
+        /// Keys listed there.
         keys: usize,
     },
+    /// An account is done.
     AccountDone {
+        /// The account.
         account_id: String,
+        /// Keys listed in all its regions.
         keys: usize,
+        /// Whether the account could be entered.
         assessed: bool,
     },
 }
@@ -104,9 +124,11 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 /// Failures that stop the scan before it starts: nothing can be assessed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
+    /// GetCallerIdentity failed: no usable credentials.
     #[error("cannot identify the caller (sts:GetCallerIdentity): {0}")]
     CallerIdentity(Issue),
-    #[error("cannot list the organization's accounts: {0}; run from the management account or a delegated administrator, or name the accounts with --accounts")]
+    /// The organization could not be listed and the plan names no accounts.
+    #[error("cannot list the organization's accounts: {0}; run from the management account or a delegated administrator, or name the accounts to scan in the plan")]
     ListAccounts(Issue),
 }
 
@@ -118,12 +140,24 @@ struct Scanner {
     permits: Semaphore,
     progress: ProgressFn,
     partition: String,
+    caller_account: String,
 }
 
-/// The clients of one account × region.
-struct RegionClients {
-    kms: aws_sdk_kms::Client,
-    aa: aws_sdk_accessanalyzer::Client,
+impl Scanner {
+    /// Runs one AWS call holding one of the scan-wide permits.
+    async fn call<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        f.await
+    }
+
+    /// Collects every page of a paginated listing, under one permit for the whole listing.
+    async fn all_pages<T, E>(&self, items: PaginationStream<Result<T, E>>) -> Result<Vec<T>, E> {
+        self.call(items.try_collect()).await
+    }
 }
 
 /// Reads the organization into a snapshot. `base` carries the caller's credentials, home region
@@ -135,40 +169,8 @@ pub async fn scan(
 ) -> Result<Snapshot, ScanError> {
     let started_at = jiff::Timestamp::now();
     let counter = CallCounter::default();
-    let mode = if plan.adaptive_retry {
-        RetryConfig::adaptive()
-    } else {
-        RetryConfig::standard()
-    };
-    let retry = mode
-        .with_max_attempts(plan.max_attempts.max(1))
-        .with_max_backoff(Duration::from_secs(20));
-    let base = base
-        .to_builder()
-        .retry_config(retry)
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(Duration::from_secs(20))
-                .operation_timeout(Duration::from_secs(120))
-                .build(),
-        )
-        .build();
-    let sts = aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::config::Builder::from(&base)
-            .interceptor(counter.clone())
-            .build(),
-    );
-    let caller = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| ScanError::CallerIdentity(issue("STS.GetCallerIdentity", &e)))?;
-    let caller = CallerIdentity {
-        arn: caller.arn().unwrap_or_default().to_string(),
-        account_id: caller.account().unwrap_or_default().to_string(),
-        user_id: caller.user_id().unwrap_or_default().to_string(),
-    };
+    let base = with_retries_and_timeouts(base, &plan);
+    let caller = credentials::caller_identity(&base, &counter).await?;
     let partition = caller
         .arn
         .split(':')
@@ -183,67 +185,34 @@ pub async fn scan(
         permits: Semaphore::new(plan.concurrency.max(1)),
         progress,
         partition: partition.clone(),
+        caller_account: caller.account_id.clone(),
     });
 
-    let (organization, listed) = scanner.list_accounts().await?;
+    let listing = scanner.list_accounts().await?;
     let mut accounts = Vec::new();
     let mut to_scan = Vec::new();
-    for (id, name, email, status) in listed {
-        let skip = if plan.exclude_accounts.contains(&id) {
-            Some("excluded by --exclude-accounts".to_string())
-        } else if !plan.accounts.is_empty() && !plan.accounts.contains(&id) {
-            Some("not selected by --accounts".to_string())
-        } else if status.as_deref().is_some_and(|s| s != "ACTIVE") {
-            Some(format!(
-                "account status is {}",
-                status.as_deref().unwrap_or_default()
-            ))
-        } else {
-            None
-        };
-        match skip {
-            Some(reason) => accounts.push(AccountRecord {
-                id,
-                name,
-                email,
-                org_status: status,
-                access: AccountAccess::Skipped { reason },
-                regions: vec![],
-            }),
-            None => to_scan.push((id, name, email, status)),
+    for listed in listing.accounts {
+        match org::select(&plan, &listed) {
+            AccountSelection::Scan => to_scan.push(listed),
+            AccountSelection::Skip(reason) => {
+                accounts.push(listed.into_record(AccountAccess::Skipped { reason }))
+            }
         }
     }
     (scanner.progress)(Progress::AccountsListed {
         total: to_scan.len(),
     });
-    let caller_account = caller.account_id.clone();
     let scanned: Vec<AccountRecord> = stream::iter(to_scan)
-        .map(|(id, name, email, status)| {
+        .map(|listed| {
             let scanner = scanner.clone();
-            let caller_account = caller_account.clone();
             // Each account on its own task: accounts proceed independently and use both cores.
             async move {
-                let fallback = (id.clone(), name.clone(), email.clone(), status.clone());
-                let handle = tokio::spawn(async move {
-                    scanner
-                        .scan_account(id, name, email, status, &caller_account)
-                        .await
-                });
-                match handle.await {
+                let fallback = listed.clone();
+                match tokio::spawn(async move { scanner.scan_account(listed).await }).await {
                     Ok(record) => record,
-                    Err(e) => {
-                        let (id, name, email, status) = fallback;
-                        AccountRecord {
-                            id,
-                            name,
-                            email,
-                            org_status: status,
-                            access: AccountAccess::NotAssessed {
-                                issue: Issue::new("kmsaudit", "InternalError", e.to_string()),
-                            },
-                            regions: vec![],
-                        }
-                    }
+                    Err(e) => fallback.into_record(AccountAccess::NotAssessed {
+                        issue: Issue::new("kmsaudit", "InternalError", e.to_string()),
+                    }),
                 }
             }
         })
@@ -259,8 +228,8 @@ pub async fn scan(
             tool_name: "kmsaudit".into(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
             caller: Some(caller),
-            started_at: started_at.to_string(),
-            finished_at: jiff::Timestamp::now().to_string(),
+            started_at,
+            finished_at: jiff::Timestamp::now(),
             scope: ScanScope {
                 role_name: plan.role_name.clone(),
                 external_id_used: plan.external_id.is_some(),
@@ -273,196 +242,55 @@ pub async fn scan(
             api_calls,
             api_errors,
         },
-        organization,
+        organization: listing.organization,
         accounts,
     };
     snapshot.normalize();
     Ok(snapshot)
 }
 
-type ListedAccount = (String, Option<String>, Option<String>, Option<String>);
+/// The plan's retry mode and attempts, and bounded timeouts, on top of the caller's config.
+fn with_retries_and_timeouts(base: SdkConfig, plan: &ScanPlan) -> SdkConfig {
+    let mode = if plan.adaptive_retry {
+        RetryConfig::adaptive()
+    } else {
+        RetryConfig::standard()
+    };
+    let retry = mode
+        .with_max_attempts(plan.max_attempts.max(1))
+        .with_max_backoff(Duration::from_secs(20));
+    base.to_builder()
+        .retry_config(retry)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .operation_timeout(Duration::from_secs(120))
+                .build(),
+        )
+        .build()
+}
 
 impl Scanner {
-    /// One of the scan-wide permits: held for the duration of one AWS call (or paginated list).
-    async fn permit(&self) -> tokio::sync::SemaphorePermit<'_> {
-        self.permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed")
-    }
-
-    async fn call<T>(&self, f: impl std::future::Future<Output = T>) -> T {
-        let _permit = self.permit().await;
-        f.await
-    }
-
-    /// The organization and its accounts; without Organizations, the accounts of `--accounts`.
-    async fn list_accounts(&self) -> Result<(Option<Organization>, Vec<ListedAccount>), ScanError> {
-        let orgs = aws_sdk_organizations::Client::from_conf(
-            aws_sdk_organizations::config::Builder::from(&self.base)
-                .interceptor(self.counter.clone())
-                .build(),
-        );
-        let organization = match self.call(orgs.describe_organization().send()).await {
-            Ok(out) => out.organization().map(|o| Organization {
-                id: o.id().unwrap_or_default().to_string(),
-                arn: o.arn().unwrap_or_default().to_string(),
-                management_account_id: o.master_account_id().unwrap_or_default().to_string(),
-                feature_set: o.feature_set().map(|f| f.as_str().to_string()),
-            }),
-            Err(e) => {
-                let i = issue("Organizations.DescribeOrganization", &e);
-                if self.plan.accounts.is_empty() {
-                    return Err(ScanError::ListAccounts(i));
-                }
-                tracing::warn!(error = %i, "Organizations not available; scanning the accounts named with --accounts");
-                return Ok((
-                    None,
-                    self.plan
-                        .accounts
-                        .iter()
-                        .map(|a| (a.clone(), None, None, None))
-                        .collect(),
-                ));
-            }
-        };
-        let _permit = self.permit().await;
-        let pages = orgs
-            .list_accounts()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| ScanError::ListAccounts(issue("Organizations.ListAccounts", &e)))?;
-        let listed: Vec<&aws_sdk_organizations::types::Account> =
-            pages.iter().flat_map(|p| p.accounts()).collect();
-        let mut out: Vec<ListedAccount> = listed
-            .iter()
-            .map(|a| {
-                // `State` is the newer field (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED).
-                let status = a
-                    .state()
-                    .map(|s| s.as_str().to_string())
-                    .or_else(|| a.status().map(|s| s.as_str().to_string()));
-                (
-                    a.id().unwrap_or_default().to_string(),
-                    a.name().map(sanitize),
-                    a.email().map(sanitize),
-                    status,
-                )
-            })
-            .collect();
-        // Accounts named with --accounts that the organization does not list are still shown.
-        for wanted in &self.plan.accounts {
-            if !out.iter().any(|(id, ..)| id == wanted) {
-                out.push((
-                    wanted.clone(),
-                    None,
-                    None,
-                    Some("NOT_IN_ORGANIZATION".into()),
-                ));
-            }
-        }
-        Ok((organization, out))
-    }
-
-    /// The SDK config of one account: the caller's own for the caller's account, an assumed
-    /// role for the others.
-    async fn account_config(
-        &self,
-        account_id: &str,
-        caller_account: &str,
-    ) -> Result<(SdkConfig, String), Issue> {
-        if account_id == caller_account {
-            return Ok((self.base.clone(), "caller credentials".into()));
-        }
-        let sts = aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::config::Builder::from(&self.base)
-                .interceptor(self.counter.clone())
-                .build(),
-        );
-        let role_arn = format!(
-            "arn:{}:iam::{account_id}:role/{}",
-            self.partition, self.plan.role_name
-        );
-        let role = AssumedRole::new(
-            sts,
-            role_arn.clone(),
-            self.plan.session_name.clone(),
-            self.plan.external_id.clone(),
-            self.plan.session_duration.map(|d| d.as_secs() as i32),
-        );
-        self.call(role.credentials())
-            .await
-            .map_err(|e| issue("STS.AssumeRole", &e))?;
-        let config = self
-            .base
-            .to_builder()
-            .credentials_provider(SharedCredentialsProvider::new(role.clone()))
-            .identity_cache(
-                aws_config::identity::IdentityCache::lazy()
-                    .load_timeout(Duration::from_secs(30))
-                    .build(),
-            )
-            .build();
-        Ok((config, role.role_arn().to_string()))
-    }
-
-    fn region_clients(&self, config: &SdkConfig, account_id: &str, region: &str) -> RegionClients {
-        // Retry settings come from the base config. Own retry partition per account × region:
-        // clients of one service and region would otherwise share one retry-token bucket, and
-        // one throttled account would starve the retries of every other account.
-        let kms = aws_sdk_kms::config::Builder::from(config)
-            .region(Region::new(region.to_string()))
-            .retry_partition(RetryPartition::new(format!("kms-{account_id}-{region}")))
-            .interceptor(self.counter.clone())
-            .build();
-        let aa = aws_sdk_accessanalyzer::config::Builder::from(config)
-            .region(Region::new(region.to_string()))
-            .retry_partition(RetryPartition::new(format!(
-                "accessanalyzer-{account_id}-{region}"
-            )))
-            .interceptor(self.counter.clone())
-            .build();
-        RegionClients {
-            kms: aws_sdk_kms::Client::from_conf(kms),
-            aa: aws_sdk_accessanalyzer::Client::from_conf(aa),
-        }
-    }
-
-    async fn scan_account(
-        self: Arc<Self>,
-        id: String,
-        name: Option<String>,
-        email: Option<String>,
-        status: Option<String>,
-        caller_account: &str,
-    ) -> AccountRecord {
+    /// One account: its credentials, then every region concurrently.
+    async fn scan_account(self: Arc<Self>, listed: ListedAccount) -> AccountRecord {
+        let id = listed.id.clone();
         (self.progress)(Progress::AccountStarted {
             account_id: id.clone(),
         });
-        let mut record = AccountRecord {
-            id: id.clone(),
-            name,
-            email,
-            org_status: status,
-            access: AccountAccess::Scanned { via: String::new() },
-            regions: vec![],
-        };
-        let (config, via) = match self.account_config(&id, caller_account).await {
+        let (config, via) = match self.account_config(&id).await {
             Ok(c) => c,
             Err(issue) => {
                 tracing::warn!(account = %id, error = %issue, "account not assessed");
-                record.access = AccountAccess::NotAssessed { issue };
                 (self.progress)(Progress::AccountDone {
                     account_id: id,
                     keys: 0,
                     assessed: false,
                 });
-                return record;
+                return listed.into_record(AccountAccess::NotAssessed { issue });
             }
         };
-        record.access = AccountAccess::Scanned { via };
+        let mut record = listed.into_record(AccountAccess::Scanned { via });
         let regions = self
             .plan
             .regions
@@ -490,289 +318,6 @@ impl Scanner {
             keys,
             assessed: true,
         });
-        record
-    }
-
-    async fn scan_region(
-        &self,
-        config: &SdkConfig,
-        account_id: &str,
-        region: String,
-    ) -> RegionRecord {
-        let clients = self.region_clients(config, account_id, &region);
-        self.scan_region_with(&clients, account_id, region).await
-    }
-
-    async fn scan_region_with(
-        &self,
-        clients: &RegionClients,
-        account_id: &str,
-        region: String,
-    ) -> RegionRecord {
-        let mut record = RegionRecord {
-            region: region.clone(),
-            access: RegionAccess::Scanned,
-            aliases_error: None,
-            keys: vec![],
-            access_analyzer: None,
-        };
-        let listed: Result<Vec<aws_sdk_kms::types::KeyListEntry>, _> = {
-            let _permit = self.permit().await;
-            clients
-                .kms
-                .list_keys()
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-        };
-        let key_ids = match listed {
-            Ok(keys) => keys,
-            Err(e) => {
-                let i = issue("KMS.ListKeys", &e);
-                record.access = if classify::is_region_not_enabled(&i.code) && is_opt_in(&region) {
-                    RegionAccess::Skipped {
-                        reason: format!("region not enabled for this account ({})", i.code),
-                    }
-                } else {
-                    tracing::warn!(account = %account_id, region = %region, error = %i, "region not assessed");
-                    RegionAccess::NotAssessed { issue: i }
-                };
-                return record;
-            }
-        };
-        let aliases = async {
-            let _permit = self.permit().await;
-            clients
-                .kms
-                .list_aliases()
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-        };
-        let keys = stream::iter(key_ids)
-            .map(|k| self.scan_key(&clients.kms, k))
-            .buffer_unordered(self.plan.concurrency.max(1))
-            .collect::<Vec<KeyRecord>>();
-        let analyzer = async {
-            if self.plan.access_analyzer {
-                Some(self.scan_access_analyzer(&clients.aa).await)
-            } else {
-                None
-            }
-        };
-        let (aliases, mut keys, analyzer) = tokio::join!(aliases, keys, analyzer);
-        match aliases {
-            Ok(aliases) => {
-                let mut by_key: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-                for a in &aliases {
-                    if let (Some(name), Some(target)) = (a.alias_name(), a.target_key_id()) {
-                        by_key.entry(target).or_default().push(name.to_string());
-                    }
-                }
-                for k in &mut keys {
-                    if let Some(names) = by_key.get(k.key_id.as_str()) {
-                        k.aliases = names.clone();
-                    }
-                }
-            }
-            Err(e) => record.aliases_error = Some(issue("KMS.ListAliases", &e)),
-        }
-        record.keys = keys;
-        record.access_analyzer = analyzer;
-        record
-    }
-
-    async fn scan_key(
-        &self,
-        kms: &aws_sdk_kms::Client,
-        entry: aws_sdk_kms::types::KeyListEntry,
-    ) -> KeyRecord {
-        let key_id = entry.key_id().unwrap_or_default().to_string();
-        let mut key = KeyRecord {
-            arn: entry.key_arn().unwrap_or_default().to_string(),
-            key_id: key_id.clone(),
-            ..Default::default()
-        };
-        let meta = match self.call(kms.describe_key().key_id(&key_id).send()).await {
-            Ok(out) => match out.key_metadata() {
-                Some(m) => convert::key_metadata(m),
-                None => {
-                    key.errors.push(Issue::new(
-                        "KMS.DescribeKey",
-                        "EmptyResponse",
-                        "DescribeKey returned no KeyMetadata",
-                    ));
-                    return key;
-                }
-            },
-            Err(e) => {
-                key.errors.push(issue("KMS.DescribeKey", &e));
-                return key;
-            }
-        };
-        if !meta.arn.is_empty() {
-            key.arn = meta.arn.clone();
-        }
-        let customer = meta.key_manager == "CUSTOMER";
-        let rotation_applies =
-            customer && meta.rotation_applies() && !meta.key_state.contains("Deletion");
-        key.metadata = Some(meta);
-        if !customer {
-            // AWS-managed keys: AWS owns their policy, rotation and grants; no rule reads them.
-            return key;
-        }
-        let policy = self.call(
-            kms.get_key_policy()
-                .key_id(&key_id)
-                .policy_name("default")
-                .send(),
-        );
-        let grants = async {
-            let _permit = self.permit().await;
-            kms.list_grants()
-                .key_id(&key_id)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-        };
-        let rotation = async {
-            if rotation_applies {
-                Some(
-                    self.call(kms.get_key_rotation_status().key_id(&key_id).send())
-                        .await,
-                )
-            } else {
-                None
-            }
-        };
-        let tags = async {
-            let _permit = self.permit().await;
-            kms.list_resource_tags()
-                .key_id(&key_id)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-        };
-        let (policy, grants, rotation, tags) = tokio::join!(policy, grants, rotation, tags);
-        match policy {
-            Ok(out) => key.policy = Some(out.policy().unwrap_or_default().to_string()),
-            Err(e) => key.errors.push(issue("KMS.GetKeyPolicy", &e)),
-        }
-        match grants {
-            Ok(g) => key.grants = Some(g.iter().map(convert::grant).collect()),
-            Err(e) => key.errors.push(issue("KMS.ListGrants", &e)),
-        }
-        match rotation {
-            Some(Ok(out)) => {
-                key.rotation = Some(kmsaudit_model::RotationStatus {
-                    enabled: out.key_rotation_enabled(),
-                    period_days: out.rotation_period_in_days(),
-                    next_rotation_date: out.next_rotation_date().map(convert::time),
-                })
-            }
-            Some(Err(e)) => key.errors.push(issue("KMS.GetKeyRotationStatus", &e)),
-            None => {}
-        }
-        match tags {
-            Ok(t) => {
-                key.tags = Some(
-                    t.iter()
-                        .map(|t| Tag {
-                            key: t.tag_key().to_string(),
-                            value: t.tag_value().to_string(),
-                        })
-                        .collect(),
-                )
-            }
-            Err(e) => key.errors.push(issue("KMS.ListResourceTags", &e)),
-        }
-        key
-    }
-
-    /// Analyzers of this account × region and their active findings on KMS keys.
-    async fn scan_access_analyzer(
-        &self,
-        aa: &aws_sdk_accessanalyzer::Client,
-    ) -> AccessAnalyzerRecord {
-        let mut record = AccessAnalyzerRecord::default();
-        let analyzers: Vec<_> = {
-            let _permit = self.permit().await;
-            match aa
-                .list_analyzers()
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-            {
-                Ok(a) => a,
-                Err(e) => {
-                    record.error = Some(issue("AccessAnalyzer.ListAnalyzers", &e));
-                    return record;
-                }
-            }
-        };
-        record.analyzers = analyzers
-            .iter()
-            .map(convert::analyzer)
-            .filter(|a| a.analyzer_type == "ACCOUNT" || a.analyzer_type == "ORGANIZATION")
-            .collect();
-        for analyzer in record
-            .analyzers
-            .clone()
-            .iter()
-            .filter(|a| a.status == "ACTIVE")
-        {
-            use aws_sdk_accessanalyzer::types::Criterion;
-            let listed = {
-                let _permit = self.permit().await;
-                aa.list_findings_v2()
-                    .analyzer_arn(&analyzer.arn)
-                    .filter(
-                        "resourceType",
-                        Criterion::builder().eq("AWS::KMS::Key").build(),
-                    )
-                    .filter("status", Criterion::builder().eq("ACTIVE").build())
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-            };
-            let summaries = match listed {
-                Ok(s) => s,
-                Err(e) => {
-                    record.error = Some(issue("AccessAnalyzer.ListFindingsV2", &e));
-                    return record;
-                }
-            };
-            for s in summaries.iter().filter(|s| s.status().as_str() == "ACTIVE") {
-                let mut f = convert::finding_summary(&analyzer.arn, s);
-                match self
-                    .call(
-                        aa.get_finding_v2()
-                            .analyzer_arn(&analyzer.arn)
-                            .id(s.id())
-                            .send(),
-                    )
-                    .await
-                {
-                    Ok(out) => convert::add_finding_details(&mut f, &out),
-                    Err(e) => {
-                        tracing::warn!(finding = %s.id(), error = %issue("AccessAnalyzer.GetFindingV2", &e), "finding details not read")
-                    }
-                }
-                record.findings.push(f);
-            }
-        }
         record
     }
 }

@@ -22,6 +22,11 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 
 use super::*;
+use crate::kms::RegionClients;
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use kmsaudit_model::RegionAccess;
+use tokio::sync::Semaphore;
 
 fn scanner() -> Scanner {
     let base = SdkConfig::builder()
@@ -38,6 +43,7 @@ fn scanner() -> Scanner {
         permits: Semaphore::new(8),
         progress: Arc::new(|_| {}),
         partition: "aws".into(),
+        caller_account: "111122223333".into(),
     }
 }
 
@@ -196,7 +202,7 @@ async fn keys_aliases_and_grants_are_read_across_pages() {
     ];
     rules.extend(per_key.iter());
     let record = scanner()
-        .scan_region_with(&clients(&rules), "111122223333", "us-east-1".into())
+        .read_region(&clients(&rules), "111122223333", "us-east-1".into())
         .await;
 
     assert_eq!(record.access, RegionAccess::Scanned);
@@ -228,7 +234,7 @@ async fn opt_in_region_not_enabled_is_skipped_but_a_default_region_is_not_assess
     let denied = mock!(Client::list_keys)
         .then_http_response(|| json_error(400, "UnrecognizedClientException"));
     let record = scanner()
-        .scan_region_with(&clients(&[&denied]), "111122223333", "af-south-1".into())
+        .read_region(&clients(&[&denied]), "111122223333", "af-south-1".into())
         .await;
     assert!(
         matches!(record.access, RegionAccess::Skipped { .. }),
@@ -236,7 +242,7 @@ async fn opt_in_region_not_enabled_is_skipped_but_a_default_region_is_not_assess
         record.access
     );
     let record = scanner()
-        .scan_region_with(&clients(&[&denied]), "111122223333", "us-east-1".into())
+        .read_region(&clients(&[&denied]), "111122223333", "us-east-1".into())
         .await;
     match record.access {
         RegionAccess::NotAssessed { issue } => {
@@ -266,7 +272,7 @@ async fn a_denied_key_policy_is_recorded_on_the_key_and_the_rest_is_read() {
         &per_key[3],
     ];
     let record = scanner()
-        .scan_region_with(&clients(&rules), "111122223333", "us-east-1".into())
+        .read_region(&clients(&rules), "111122223333", "us-east-1".into())
         .await;
     let key = &record.keys[0];
     assert!(key.policy.is_none());
@@ -293,7 +299,7 @@ async fn throttling_is_retried_until_it_succeeds() {
         .build();
     let aliases = mock!(Client::list_aliases).then_output(|| ListAliasesOutput::builder().build());
     let record = scanner()
-        .scan_region_with(
+        .read_region(
             &clients(&[&keys, &aliases]),
             "111122223333",
             "us-east-1".into(),

@@ -2,7 +2,9 @@
 //!
 //! An account × region that holds KMS keys is covered by no ACTIVE IAM Access Analyzer: no
 //! account analyzer there, and no organization analyzer for that region anywhere in the org.
-//! A region whose analyzers could not be listed is NOT_ASSESSED, never "covered".
+//! A region whose analyzers could not be listed is NOT_ASSESSED, never "covered"; so is a
+//! region without an analyzer of its own when whether an organization analyzer covers it is
+//! unknown (another account's listing there failed): unknown coverage is not a gap.
 
 use kmsaudit_model::Severity;
 
@@ -21,7 +23,7 @@ pub(crate) fn check(region: &kmsaudit_model::RegionRecord, ctx: &Ctx<'_>) -> Opt
     if region.keys.is_empty() {
         return None;
     }
-    if ctx.org_analyzer_regions.contains(&region.region) {
+    if ctx.analyzers.org_regions.contains(&region.region) {
         return Some(Outcome::pass("An organization analyzer covers this region"));
     }
     Some(match &region.access_analyzer {
@@ -36,13 +38,19 @@ pub(crate) fn check(region: &kmsaudit_model::RegionRecord, ctx: &Ctx<'_>) -> Opt
             None if aa.analyzers.iter().any(|a| a.status == "ACTIVE") => {
                 Outcome::pass("An account analyzer is active in this region")
             }
-            None => Outcome::fail(
+            None => match ctx.analyzers.unknown(&region.region) {
+                Some(why) => Outcome::not_assessed(format!(
+                    "no analyzer in this account, and whether an organization analyzer covers the region is unknown: {why}"
+                )),
+                None => Outcome::fail(
                 format!(
                     "{} key(s) in this region and no active Access Analyzer covers it",
                     region.keys.len()
                 ),
-                kmsaudit_model::Evidence::default().detail("keys", region.keys.len().to_string()),
-            ),
+                    kmsaudit_model::Evidence::default()
+                        .detail("keys", region.keys.len().to_string()),
+                ),
+            },
         },
     })
 }
@@ -110,7 +118,7 @@ mod tests {
         );
         assert_eq!(status(&region(None, 2), &c), Some(Status::NotAssessed));
         let mut org = ctx(&config);
-        org.org_analyzer_regions.insert("us-east-1".into());
+        org.analyzers.org_regions.insert("us-east-1".into());
         assert_eq!(status(&region(None, 2), &org), Some(Status::Pass));
     }
 }

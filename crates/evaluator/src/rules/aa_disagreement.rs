@@ -9,8 +9,10 @@
 
 use kmsaudit_model::{Evidence, Severity};
 
-use super::aa_finding_active::{active_findings, coverage};
-use super::{policy_external, Ctx, KeyInput, Outcome, RuleDef, TrustZone};
+use super::key_facts::{active_findings, analyzer_covers, findings_complete};
+use super::policy_facts::external_parties;
+use super::{Ctx, KeyInput, Outcome, PolicyInput, RuleDef};
+use crate::context::TrustZone;
 use crate::policy::Who;
 
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -23,14 +25,8 @@ pub(crate) const RULE: RuleDef = RuleDef {
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
-    match coverage(input, ctx) {
-        Err(why) => return Outcome::not_assessed(why),
-        Ok(false) => {
-            return Outcome::not_assessed(
-                "no active Access Analyzer covers this account and region",
-            )
-        }
-        Ok(true) => {}
+    if let Err(why) = analyzer_covers(input, ctx) {
+        return Outcome::not_assessed(why);
     }
     let Some(analysis) = input.policy_analysis() else {
         return Outcome::not_assessed("the key policy could not be analyzed");
@@ -39,7 +35,7 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
         return Outcome::not_assessed("grants could not be read");
     };
     let key_account = Some(input.meta.aws_account_id.as_str());
-    let zone = if ctx.org_analyzer_regions.contains(input.region) {
+    let zone = if ctx.analyzers.org_regions.contains(input.region) {
         TrustZone {
             org_id: ctx.zone.org_id.clone(),
             org_accounts: ctx.zone.org_accounts.clone(),
@@ -56,12 +52,12 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
     {
         ours.push("the key policy allows anyone".into());
     }
-    let policy_input = super::PolicyInput {
+    let policy_input = PolicyInput {
         analysis,
         key_account,
     };
     ours.extend(
-        policy_external::external_parties_in(&policy_input, &zone)
+        external_parties(&policy_input, &zone)
             .into_iter()
             .filter(|p| !p.starts_with("any account via"))
             .map(|p| format!("the key policy allows {p}")),
@@ -100,6 +96,11 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
                     .join(", ")
             },
         );
+    if theirs.is_empty() {
+        if let Err(why) = findings_complete(input, ctx) {
+            return Outcome::not_assessed(why);
+        }
+    }
     match (ours.is_empty(), theirs.is_empty()) {
         (true, true) => Outcome::pass("Both kmsaudit and Access Analyzer find no external access"),
         (false, false) => Outcome::pass("Both kmsaudit and Access Analyzer find external access").with_evidence(ev),

@@ -2,10 +2,12 @@
 //!
 //! IAM Access Analyzer holds an ACTIVE external-access finding for the key (from an account
 //! analyzer of the key's account or an organization analyzer anywhere in the organization).
-//! Without an active analyzer covering the key's region the answer is unknown: NOT_ASSESSED.
+//! Without an active analyzer covering the key's region the answer is unknown: NOT_ASSESSED;
+//! so is "no finding" when an analyzer listing of the region that could hold one failed.
 
 use kmsaudit_model::{Evidence, Severity};
 
+use super::key_facts::{active_findings, analyzer_covers, findings_complete};
 use super::{Ctx, KeyInput, Outcome, RuleDef};
 
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,48 +19,16 @@ pub(crate) const RULE: RuleDef = RuleDef {
     compliance: &[("NIST SP 800-53 Rev. 5", &["AC-3", "CA-7"]), ("CIS AWS Foundations v3.0", &["1.20"])],
 };
 
-/// Whether an active analyzer covers the key's account and region; `Err` when unknown.
-pub(crate) fn coverage(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Result<bool, String> {
-    if ctx.org_analyzer_regions.contains(input.region) {
-        return Ok(true);
-    }
-    match input.access_analyzer {
-        None => Err("Access Analyzer was not queried for this account and region".into()),
-        Some(aa) if aa.error.is_some() => {
-            let e = aa
-                .error
-                .as_ref()
-                .map(|e| format!("{} {}", e.code, e.message))
-                .unwrap_or_default();
-            Err(format!("Access Analyzer could not be read: {e}"))
-        }
-        Some(aa) => Ok(aa.analyzers.iter().any(|a| a.status == "ACTIVE")),
-    }
-}
-
-pub(crate) fn active_findings<'c>(
-    input: &KeyInput<'_>,
-    ctx: &'c Ctx<'_>,
-) -> &'c [kmsaudit_model::AnalyzerFinding] {
-    ctx.aa_findings
-        .get(&input.key.arn)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-}
-
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
-    match coverage(input, ctx) {
-        Err(why) => return Outcome::not_assessed(why),
-        Ok(false) => {
-            return Outcome::not_assessed(
-                "no active Access Analyzer covers this account and region",
-            )
-        }
-        Ok(true) => {}
+    if let Err(why) = analyzer_covers(input, ctx) {
+        return Outcome::not_assessed(why);
     }
     let findings = active_findings(input, ctx);
     let Some(f) = findings.first() else {
-        return Outcome::pass("Access Analyzer has no active finding for the key");
+        return match findings_complete(input, ctx) {
+            Ok(()) => Outcome::pass("Access Analyzer has no active finding for the key"),
+            Err(why) => Outcome::not_assessed(why),
+        };
     };
     let principal = f
         .principal

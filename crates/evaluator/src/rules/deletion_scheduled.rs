@@ -21,7 +21,7 @@ pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
     if m.key_state == "PendingDeletion" || m.key_state == "PendingReplicaDeletion" {
         let date = m
             .deletion_date
-            .clone()
+            .map(|d| d.to_string())
             .unwrap_or_else(|| "an unknown date".into());
         let mut ev = Evidence::default()
             .detail("key_state", m.key_state.clone())
@@ -48,7 +48,7 @@ mod tests {
         let mut k = test_key();
         assert_eq!(check_key("KMS-DELETION-SCHEDULED", &k), Pass);
         k.metadata.as_mut().unwrap().key_state = "PendingDeletion".into();
-        k.metadata.as_mut().unwrap().deletion_date = Some("2026-12-01T00:00:00Z".into());
+        k.metadata.as_mut().unwrap().deletion_date = Some("2026-12-01T00:00:00Z".parse().unwrap());
         let o = check_key_with("KMS-DELETION-SCHEDULED", &k, None, &Default::default());
         assert_eq!(o.status, Fail);
         assert!(o.message.contains("2026-12-01"));

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use kmsaudit_model::{Evidence, Severity};
 
-use super::grant_external::grants;
+use super::key_facts::grants;
 use super::{Ctx, KeyInput, Outcome, RuleDef};
 
 pub(crate) const RULE: RuleDef = RuleDef {

@@ -4,7 +4,7 @@
 
 use kmsaudit_model::{Evidence, Severity};
 
-use super::grant_external::grants;
+use super::key_facts::grants;
 use super::{Ctx, KeyInput, Outcome, RuleDef};
 
 pub(crate) const RULE: RuleDef = RuleDef {

@@ -5,6 +5,7 @@
 
 use kmsaudit_model::{Evidence, Severity};
 
+use super::key_facts::grants;
 use super::{Ctx, KeyInput, Outcome, RuleDef};
 
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -15,17 +16,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     remediation: "aws kms revoke-grant --key-id <key> --grant-id <grant>, after confirming the grant is not needed.",
     compliance: &[("NIST SP 800-53 Rev. 5", &["AC-3", "AC-21"])],
 };
-
-/// The key's grants, or why they are unknown.
-pub(crate) fn grants<'a>(input: &'a KeyInput<'_>) -> Result<&'a [kmsaudit_model::Grant], String> {
-    match &input.key.grants {
-        Some(g) => Ok(g),
-        None => Err(match input.key.error_for("KMS.ListGrants") {
-            Some(e) => format!("grants could not be listed: {} {}", e.code, e.message),
-            None => "grants were not collected".to_string(),
-        }),
-    }
-}
 
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
     let grants = match grants(input) {

@@ -1,44 +1,48 @@
-//! The rule catalog: one module per rule, each with its [`RuleDef`] and its check.
-//!
-//! Three shapes of rule:
-//! * policy rules read only the key policy analysis (they also power `lint-policy`),
-//! * key rules read the key's metadata, rotation, grants, tags and Access Analyzer findings,
-//! * scope rules (SCAN-NOT-ASSESSED, AA-ANALYZER-MISSING) judge accounts and regions.
+//! The rule catalog: one module per rule, each opening with `//! Rule: ID`, holding its
+//! [`RuleDef`], its check and its tests; [`RULES`] lists them in catalog order with what each
+//! reads ([`Check`]). Helpers that several rules share live in `policy_facts` and `key_facts`,
+//! never in a sibling rule's module.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use kmsaudit_model::{
-    AccessAnalyzerRecord, Evidence, KeyMetadata, KeyRecord, RuleInfo, Severity, Status,
-};
+use kmsaudit_model::{AccountRecord, KeyRecord, RegionRecord, RuleInfo, Severity};
 
-use crate::config::EvalConfig;
-use crate::policy::{Access, Analysis, PolicyError, Reach, Who};
+pub(crate) use crate::context::Ctx;
 
-pub(crate) mod aa_analyzer_missing;
-pub(crate) mod aa_disagreement;
-pub(crate) mod aa_finding_active;
-pub(crate) mod deletion_scheduled;
-pub(crate) mod grant_broad;
-pub(crate) mod grant_duplicate;
-pub(crate) mod grant_excessive;
-pub(crate) mod grant_external;
-pub(crate) mod imported_expiry;
-pub(crate) mod key_disabled;
-pub(crate) mod multi_region;
-pub(crate) mod policy_admin_allowlist;
-pub(crate) mod policy_external;
-pub(crate) mod policy_grant_unconstrained;
-pub(crate) mod policy_iam_delegation;
-pub(crate) mod policy_principals_many;
-pub(crate) mod policy_public;
-pub(crate) mod policy_putpolicy;
-pub(crate) mod policy_sod;
-pub(crate) mod policy_unparseable;
-pub(crate) mod policy_wildcard;
-pub(crate) mod rotation_disabled;
-pub(crate) mod rotation_period;
-pub(crate) mod scan_not_assessed;
-pub(crate) mod tags_required;
+mod input;
+mod key_facts;
+mod outcome;
+mod policy_facts;
+
+pub(crate) use input::{with_policy, KeyInput, PolicyInput, PolicyState};
+pub(crate) use outcome::{Offense, Outcome, PolicyVerdict};
+pub(crate) use policy_facts::{external_parties, iam_policies_enabled, non_root, per_principal};
+
+mod aa_analyzer_missing;
+mod aa_disagreement;
+mod aa_finding_active;
+mod deletion_scheduled;
+mod grant_broad;
+mod grant_duplicate;
+mod grant_excessive;
+mod grant_external;
+mod imported_expiry;
+mod key_disabled;
+mod multi_region;
+mod policy_admin_allowlist;
+mod policy_external;
+mod policy_grant_unconstrained;
+mod policy_iam_delegation;
+mod policy_principals_many;
+mod policy_public;
+mod policy_putpolicy;
+mod policy_sod;
+mod policy_unparseable;
+mod policy_wildcard;
+mod rotation_disabled;
+mod rotation_period;
+mod scan_not_assessed;
+mod tags_required;
 
 /// A catalog entry as written in a rule module.
 pub(crate) struct RuleDef {
@@ -67,392 +71,247 @@ impl RuleDef {
     }
 }
 
-/// One offending statement × principal of a policy rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Offense {
-    pub statement_index: Option<usize>,
-    pub sid: Option<String>,
-    pub principal: Option<String>,
-    pub actions: Vec<String>,
-    pub condition: Option<String>,
-    /// One human sentence.
-    pub explanation: String,
+/// What a rule reads, and so where and how the evaluator runs it.
+#[derive(Clone, Copy)]
+pub(crate) enum Check {
+    /// The key policy's analysis only: shared per (policy, account), and run by lint-policy.
+    Policy(fn(&PolicyInput<'_>, &Ctx<'_>) -> PolicyVerdict),
+    /// A described customer-managed key: metadata, rotation, grants, tags, policy, analyzers.
+    Key(fn(&KeyInput<'_>, &Ctx<'_>) -> Outcome),
+    /// One account × region (`None`: no verdict there).
+    Region(fn(&RegionRecord, &Ctx<'_>) -> Option<Outcome>),
+    /// Whether the scan could read each account, region and key (`None`: nothing to report).
+    Reach {
+        account: fn(&AccountRecord) -> Outcome,
+        region: fn(&RegionRecord) -> Option<Outcome>,
+        key: fn(&KeyRecord) -> Option<Outcome>,
+    },
 }
 
-impl Offense {
-    pub(crate) fn from_access(a: &Access, explanation: String) -> Offense {
-        Offense {
-            statement_index: Some(a.statement_index),
-            sid: a.sid.clone(),
-            principal: Some(a.who.describe()),
-            actions: a.actions.names(),
-            condition: a.condition_text(),
-            explanation,
-        }
-    }
+/// What lint-policy's summary says when a policy rule fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LintFlag {
+    Public,
+    WildcardAdmin,
+    SeparationOfDuties,
 }
 
-/// A rule's verdict on one resource, before it becomes a `Finding`.
-#[derive(Debug, Clone)]
-pub(crate) struct Outcome {
-    pub status: Status,
-    pub message: String,
-    pub evidence: Evidence,
-    /// Some rules raise their severity for the worse case they found.
-    pub severity: Option<Severity>,
-}
-
-impl Outcome {
-    pub fn pass(message: impl Into<String>) -> Outcome {
-        Outcome {
-            status: Status::Pass,
-            message: message.into(),
-            evidence: Evidence::default(),
-            severity: None,
-        }
-    }
-    pub fn fail(message: impl Into<String>, evidence: Evidence) -> Outcome {
-        Outcome {
-            status: Status::Fail,
-            message: message.into(),
-            evidence,
-            severity: None,
-        }
-    }
-    pub fn not_applicable(message: impl Into<String>) -> Outcome {
-        Outcome {
-            status: Status::NotApplicable,
-            message: message.into(),
-            evidence: Evidence::default(),
-            severity: None,
-        }
-    }
-    pub fn not_assessed(message: impl Into<String>) -> Outcome {
-        Outcome {
-            status: Status::NotAssessed,
-            message: message.into(),
-            evidence: Evidence::default(),
-            severity: None,
-        }
-    }
-    pub fn with_evidence(mut self, evidence: Evidence) -> Outcome {
-        self.evidence = evidence;
-        self
-    }
-
-    /// PASS when there is no offense, else FAIL led by the first offense.
-    pub fn from_offenses(offenses: &[Offense], pass_message: &str) -> Outcome {
-        let Some(first) = offenses.first() else {
-            return Outcome::pass(pass_message);
-        };
-        let message = if offenses.len() > 1 {
-            format!("{} (and {} more)", first.explanation, offenses.len() - 1)
-        } else {
-            first.explanation.clone()
-        };
-        let evidence = Evidence {
-            statement_index: first.statement_index,
-            sid: first.sid.clone(),
-            principal: first.principal.clone(),
-            actions: first.actions.clone(),
-            condition: first.condition.clone(),
-            details: BTreeMap::new(),
-        };
-        Outcome::fail(message, evidence)
-    }
-}
-
-/// Which accounts count as "inside": the organization, the trusted accounts, the key's own.
-#[derive(Debug, Clone, Default)]
-pub struct TrustZone {
-    pub org_id: Option<String>,
-    pub org_accounts: BTreeSet<String>,
-    pub trusted_accounts: BTreeSet<String>,
-}
-
-impl TrustZone {
-    pub fn is_inside(&self, account: &str, key_account: Option<&str>) -> bool {
-        key_account == Some(account)
-            || self.org_accounts.contains(account)
-            || self.trusted_accounts.contains(account)
-    }
-
-    pub fn is_own_org(&self, org: &str) -> bool {
-        self.org_id.as_deref() == Some(org)
-    }
-
-    /// Accounts (or organizations) outside the zone that `reach` admits; empty when `reach`
-    /// admits nobody outside. `reach` must not be "anyone" (that is public, judged apart).
-    pub fn outside_of_reach(&self, reach: &Reach, key_account: Option<&str>) -> Vec<String> {
-        if let Some(orgs) = &reach.orgs {
-            if orgs.iter().all(|o| self.is_own_org(o)) {
-                return vec![];
-            }
-        }
-        if let Some(accounts) = &reach.accounts {
-            return accounts
-                .iter()
-                .filter(|a| !self.is_inside(a, key_account))
-                .cloned()
-                .collect();
-        }
-        match &reach.orgs {
-            Some(orgs) => orgs
-                .iter()
-                .filter(|o| !self.is_own_org(o))
-                .map(|o| format!("organization {o}"))
-                .collect(),
-            // Network or identity pins only: not public, and no account we can name.
-            None => vec![],
-        }
-    }
-}
-
-/// The key policy of one key, as far as it could be read.
-pub(crate) enum PolicyState {
-    Analyzed(Analysis),
-    Unparseable(PolicyError),
-    /// Not read: why.
-    Unread(String),
-}
-
-/// What a policy rule sees: the analysis plus who the key belongs to.
-pub(crate) struct PolicyInput<'a> {
-    pub analysis: &'a Analysis,
-    pub key_account: Option<&'a str>,
-}
-
-/// Evaluation-wide inputs.
-pub(crate) struct Ctx<'a> {
-    pub config: &'a EvalConfig,
-    pub zone: TrustZone,
-    /// "Now" of the evaluation: the scan's start time, never the clock.
-    pub now: jiff::Timestamp,
-    /// Regions where an active organization analyzer exists anywhere in the org.
-    pub org_analyzer_regions: BTreeSet<String>,
-    /// Active Access Analyzer findings by key ARN, from every account of the snapshot.
-    pub aa_findings: BTreeMap<String, Vec<kmsaudit_model::AnalyzerFinding>>,
-}
-
-/// What a key rule sees.
-pub(crate) struct KeyInput<'a> {
-    pub key: &'a KeyRecord,
-    pub meta: &'a KeyMetadata,
-    pub region: &'a str,
-    pub policy: &'a PolicyState,
-    pub access_analyzer: Option<&'a AccessAnalyzerRecord>,
-}
-
-impl KeyInput<'_> {
-    /// The policy analysis, when it could be done.
-    pub fn policy_analysis(&self) -> Option<&Analysis> {
-        match self.policy {
-            PolicyState::Analyzed(analysis) => Some(analysis),
-            _ => None,
-        }
-    }
-}
-
-/// Runs a policy rule on a key's policy, or explains why it cannot.
-pub(crate) fn with_policy(
-    state: &PolicyState,
-    key_account: &str,
-    f: impl FnOnce(&PolicyInput<'_>) -> Outcome,
-) -> Outcome {
-    match state {
-        PolicyState::Analyzed(analysis) => f(&PolicyInput {
-            analysis,
-            key_account: Some(key_account),
-        }),
-        PolicyState::Unparseable(e) => {
-            Outcome::not_assessed(format!("the key policy could not be parsed: {e}"))
-        }
-        PolicyState::Unread(why) => Outcome::not_assessed(why.clone()),
-    }
-}
-
-/// A policy rule: the offenses it finds in one policy.
-pub(crate) struct PolicyRule {
+/// One entry of the catalog: the rule, what it reads, and what its failure means to lint.
+pub(crate) struct Rule {
     pub def: &'static RuleDef,
-    pub check: fn(&PolicyInput<'_>, &Ctx<'_>) -> PolicyVerdict,
+    pub check: Check,
+    /// Runs only when the scan queried IAM Access Analyzer.
+    pub needs_access_analyzer: bool,
+    pub lint_flag: Option<LintFlag>,
 }
 
-/// A policy rule's answer: offenses, or "does not apply" (e.g. no allowlist configured).
-pub(crate) enum PolicyVerdict {
-    Offenses(Vec<Offense>, &'static str),
-    NotApplicable(String),
-}
-
-impl PolicyVerdict {
-    pub fn into_outcome(self) -> Outcome {
-        match self {
-            PolicyVerdict::Offenses(o, pass) => Outcome::from_offenses(&o, pass),
-            PolicyVerdict::NotApplicable(why) => Outcome::not_applicable(why),
-        }
+const fn rule(def: &'static RuleDef, check: Check) -> Rule {
+    Rule {
+        def,
+        check,
+        needs_access_analyzer: false,
+        lint_flag: None,
     }
 }
 
-/// A key rule.
-pub(crate) struct KeyRule {
-    pub def: &'static RuleDef,
-    pub check: fn(&KeyInput<'_>, &Ctx<'_>) -> Outcome,
+const fn analyzer_rule(def: &'static RuleDef, check: Check) -> Rule {
+    Rule {
+        needs_access_analyzer: true,
+        ..rule(def, check)
+    }
 }
 
-pub(crate) const POLICY_RULES: &[PolicyRule] = &[
-    PolicyRule {
-        def: &policy_public::RULE,
-        check: policy_public::check,
-    },
-    PolicyRule {
-        def: &policy_external::RULE,
-        check: policy_external::check,
-    },
-    PolicyRule {
-        def: &policy_wildcard::RULE,
-        check: policy_wildcard::check,
-    },
-    PolicyRule {
-        def: &policy_sod::RULE,
-        check: policy_sod::check,
-    },
-    PolicyRule {
-        def: &policy_admin_allowlist::RULE,
-        check: policy_admin_allowlist::check,
-    },
-    PolicyRule {
-        def: &policy_iam_delegation::RULE,
-        check: policy_iam_delegation::check,
-    },
-    PolicyRule {
-        def: &policy_putpolicy::RULE,
-        check: policy_putpolicy::check,
-    },
-    PolicyRule {
-        def: &policy_grant_unconstrained::RULE,
-        check: policy_grant_unconstrained::check,
-    },
-    PolicyRule {
-        def: &policy_principals_many::RULE,
-        check: policy_principals_many::check,
-    },
+const fn flagged(def: &'static RuleDef, check: Check, flag: LintFlag) -> Rule {
+    Rule {
+        lint_flag: Some(flag),
+        ..rule(def, check)
+    }
+}
+
+use Check::{Key, Policy, Region};
+
+/// Every rule, in catalog order.
+pub(crate) const RULES: &[Rule] = &[
+    flagged(
+        &policy_public::RULE,
+        Policy(policy_public::check),
+        LintFlag::Public,
+    ),
+    rule(&policy_external::RULE, Policy(policy_external::check)),
+    flagged(
+        &policy_wildcard::RULE,
+        Policy(policy_wildcard::check),
+        LintFlag::WildcardAdmin,
+    ),
+    flagged(
+        &policy_sod::RULE,
+        Policy(policy_sod::check),
+        LintFlag::SeparationOfDuties,
+    ),
+    rule(
+        &policy_admin_allowlist::RULE,
+        Policy(policy_admin_allowlist::check),
+    ),
+    rule(
+        &policy_iam_delegation::RULE,
+        Policy(policy_iam_delegation::check),
+    ),
+    rule(&policy_putpolicy::RULE, Policy(policy_putpolicy::check)),
+    rule(
+        &policy_grant_unconstrained::RULE,
+        Policy(policy_grant_unconstrained::check),
+    ),
+    rule(
+        &policy_principals_many::RULE,
+        Policy(policy_principals_many::check),
+    ),
+    rule(&policy_unparseable::RULE, Key(policy_unparseable::check)),
+    rule(&rotation_disabled::RULE, Key(rotation_disabled::check)),
+    rule(&rotation_period::RULE, Key(rotation_period::check)),
+    rule(&deletion_scheduled::RULE, Key(deletion_scheduled::check)),
+    rule(&key_disabled::RULE, Key(key_disabled::check)),
+    rule(&imported_expiry::RULE, Key(imported_expiry::check)),
+    rule(&grant_external::RULE, Key(grant_external::check)),
+    rule(&grant_excessive::RULE, Key(grant_excessive::check)),
+    rule(&grant_broad::RULE, Key(grant_broad::check)),
+    rule(&grant_duplicate::RULE, Key(grant_duplicate::check)),
+    rule(&multi_region::RULE, Key(multi_region::check)),
+    rule(&tags_required::RULE, Key(tags_required::check)),
+    analyzer_rule(&aa_finding_active::RULE, Key(aa_finding_active::check)),
+    analyzer_rule(&aa_disagreement::RULE, Key(aa_disagreement::check)),
+    analyzer_rule(
+        &aa_analyzer_missing::RULE,
+        Region(aa_analyzer_missing::check),
+    ),
+    rule(
+        &scan_not_assessed::RULE,
+        Check::Reach {
+            account: scan_not_assessed::account,
+            region: scan_not_assessed::region,
+            key: scan_not_assessed::key,
+        },
+    ),
 ];
 
-pub(crate) const KEY_RULES: &[KeyRule] = &[
-    KeyRule {
-        def: &policy_unparseable::RULE,
-        check: policy_unparseable::check,
-    },
-    KeyRule {
-        def: &rotation_disabled::RULE,
-        check: rotation_disabled::check,
-    },
-    KeyRule {
-        def: &rotation_period::RULE,
-        check: rotation_period::check,
-    },
-    KeyRule {
-        def: &deletion_scheduled::RULE,
-        check: deletion_scheduled::check,
-    },
-    KeyRule {
-        def: &key_disabled::RULE,
-        check: key_disabled::check,
-    },
-    KeyRule {
-        def: &imported_expiry::RULE,
-        check: imported_expiry::check,
-    },
-    KeyRule {
-        def: &grant_external::RULE,
-        check: grant_external::check,
-    },
-    KeyRule {
-        def: &grant_excessive::RULE,
-        check: grant_excessive::check,
-    },
-    KeyRule {
-        def: &grant_broad::RULE,
-        check: grant_broad::check,
-    },
-    KeyRule {
-        def: &grant_duplicate::RULE,
-        check: grant_duplicate::check,
-    },
-    KeyRule {
-        def: &multi_region::RULE,
-        check: multi_region::check,
-    },
-    KeyRule {
-        def: &tags_required::RULE,
-        check: tags_required::check,
-    },
-    KeyRule {
-        def: &aa_finding_active::RULE,
-        check: aa_finding_active::check,
-    },
-    KeyRule {
-        def: &aa_disagreement::RULE,
-        check: aa_disagreement::check,
-    },
-];
-
-/// Every rule of the catalog, in catalog order.
-pub(crate) fn catalog() -> Vec<&'static RuleDef> {
-    let mut all: Vec<&'static RuleDef> = POLICY_RULES.iter().map(|r| r.def).collect();
-    all.extend(KEY_RULES.iter().map(|r| r.def));
-    all.push(&aa_analyzer_missing::RULE);
-    all.push(&scan_not_assessed::RULE);
-    all
-}
-
-/// Accesses that are not the key account's own root (which stands for IAM delegation).
-pub(crate) fn non_root<'a>(input: &'a PolicyInput<'_>) -> impl Iterator<Item = &'a Access> {
-    let key_account = input.key_account;
-    input
-        .analysis
-        .accesses
+/// The rules that run given whether Access Analyzer was queried.
+pub(crate) fn active_rules(access_analyzer: bool) -> impl Iterator<Item = &'static Rule> {
+    RULES
         .iter()
-        .filter(move |a| !a.who.is_account_root(key_account))
+        .filter(move |r| access_analyzer || !r.needs_access_analyzer)
 }
 
-/// Groups accesses per principal (statements naming the same principal add up).
-pub(crate) fn per_principal<'a>(
-    accesses: impl Iterator<Item = &'a Access>,
-) -> BTreeMap<String, Vec<&'a Access>> {
-    let mut out: BTreeMap<String, Vec<&Access>> = BTreeMap::new();
-    for a in accesses {
-        let mut name = a.who.describe();
-        if !a.userids.is_empty() && matches!(a.who, Who::Everyone { .. }) {
-            name = format!("{name} (aws:userid {})", a.userids.join(", "));
-        }
-        out.entry(name).or_default().push(a);
-    }
-    out
+/// The policy rules with their checks, in catalog order.
+pub(crate) fn policy_rules() -> impl Iterator<
+    Item = (
+        &'static Rule,
+        fn(&PolicyInput<'_>, &Ctx<'_>) -> PolicyVerdict,
+    ),
+> {
+    RULES.iter().filter_map(|r| match r.check {
+        Check::Policy(check) => Some((r, check)),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
 pub(crate) mod test_support;
 
-/// Tidy: the catalog is whole and every rule module documents and tests itself.
+/// The rule that reports a key policy kmsaudit cannot read.
+pub(crate) fn unparseable_rule() -> &'static RuleDef {
+    &policy_unparseable::RULE
+}
+
+/// Every rule definition, in catalog order.
+pub(crate) fn catalog() -> impl Iterator<Item = &'static RuleDef> {
+    RULES.iter().map(|r| r.def)
+}
+
+/// Tidy: the catalog and the rule files agree, every rule documents and tests itself, and no
+/// rule borrows from a sibling rule's module.
 #[cfg(test)]
 mod catalog_tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::Path;
+
+    /// The modules of `src/rules` that are the framework, not rules.
+    const FRAMEWORK: &[&str] = &[
+        "mod",
+        "input",
+        "outcome",
+        "policy_facts",
+        "key_facts",
+        "test_support",
+    ];
+
+    fn rule_files() -> BTreeMap<String, String> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rules");
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+            .map(|p| {
+                let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+                (stem, std::fs::read_to_string(&p).unwrap())
+            })
+            .filter(|(stem, _)| !FRAMEWORK.contains(&stem.as_str()))
+            .collect()
+    }
+
+    /// Rule id → statuses the data corpus (`tests/data/*.toml`) expects of it.
+    fn corpus_expectations() -> BTreeMap<String, BTreeSet<String>> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let doc: toml::Value = toml::from_str(&text).unwrap();
+            for case in doc["case"].as_array().into_iter().flatten() {
+                for (rule, status) in case
+                    .get("expect")
+                    .and_then(|e| e.as_table())
+                    .into_iter()
+                    .flatten()
+                {
+                    out.entry(rule.clone())
+                        .or_default()
+                        .insert(status.as_str().unwrap_or_default().to_string());
+                }
+            }
+        }
+        out
+    }
+
     #[test]
-    fn every_rule_has_a_documented_tested_module() {
-        let catalog = super::catalog();
-        let mut ids: Vec<&str> = catalog.iter().map(|r| r.id).collect();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), catalog.len(), "rule ids must be unique");
-        assert_eq!(catalog.len(), 25);
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rules");
-        for rule in &catalog {
-            let found = std::fs::read_dir(&dir)
-                .unwrap()
-                .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
-                .find(|text| text.contains(&format!("//! Rule: {}\n", rule.id)));
-            let text =
-                found.unwrap_or_else(|| panic!("no module documents `//! Rule: {}`", rule.id));
-            assert!(text.contains("#[cfg(test)]"), "{} has no tests", rule.id);
+    fn the_catalog_and_the_rule_files_agree() {
+        let ids: Vec<&str> = super::catalog().map(|r| r.id).collect();
+        let unique: BTreeSet<&str> = ids.iter().copied().collect();
+        assert_eq!(unique.len(), ids.len(), "rule ids must be unique");
+        let files = rule_files();
+        let mut documented = BTreeSet::new();
+        for (stem, text) in &files {
+            let header = text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("//! Rule: "))
+                .unwrap_or_else(|| panic!("src/rules/{stem}.rs does not open with `//! Rule: ID`"));
+            assert!(
+                unique.contains(header),
+                "src/rules/{stem}.rs documents `{header}`, which the catalog (RULES) does not list"
+            );
+            assert!(documented.insert(header), "`{header}` is documented twice");
+        }
+        for id in &unique {
+            assert!(
+                documented.contains(id),
+                "no module documents `//! Rule: {id}`"
+            );
+        }
+    }
+
+    #[test]
+    fn every_rule_is_explained_and_tested() {
+        let corpus = corpus_expectations();
+        let files = rule_files();
+        for rule in super::catalog() {
             assert!(
                 !rule.rationale.is_empty()
                     && !rule.remediation.is_empty()
@@ -460,6 +319,33 @@ mod catalog_tests {
                 "{} lacks rationale, remediation or mappings",
                 rule.id
             );
+            let text = files
+                .values()
+                .find(|t| t.starts_with(&format!("//! Rule: {}\n", rule.id)))
+                .unwrap();
+            let in_corpus = corpus.get(rule.id).is_some_and(|s| {
+                s.contains("FAIL") && (s.contains("PASS") || s.contains("NOT_APPLICABLE"))
+            });
+            assert!(
+                text.contains("#[cfg(test)]") || in_corpus,
+                "{} has neither unit tests nor a failing and a passing case in tests/data",
+                rule.id
+            );
+        }
+    }
+
+    #[test]
+    fn rules_do_not_borrow_from_sibling_rules() {
+        let files = rule_files();
+        for (stem, text) in &files {
+            for other in files.keys().filter(|o| *o != stem) {
+                for pattern in [format!("super::{other}::"), format!("rules::{other}::")] {
+                    assert!(
+                        !text.contains(&pattern),
+                        "src/rules/{stem}.rs uses `{pattern}`: move what it shares to policy_facts or key_facts"
+                    );
+                }
+            }
         }
     }
 }

@@ -8,9 +8,10 @@
 
 use kmsaudit_model::Severity;
 
-use super::policy_public::sid;
+use super::policy_facts::is_allowlisted;
+use super::policy_facts::sid;
 use super::{non_root, Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef};
-use crate::policy::{wildcard_match, Access, ActionSet, Principal, Who};
+use crate::policy::ActionSet;
 
 pub(crate) const RULE: RuleDef = RuleDef {
     id: "KMS-POLICY-ADMIN-ALLOWLIST",
@@ -20,28 +21,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     remediation: "Remove administrative actions from principals that are not approved administrators, or add them to admin_allowlist after review.",
     compliance: &[("NIST SP 800-53 Rev. 5", &["AC-6(5)"]), ("PCI DSS v4.0", &["3.6.1"])],
 };
-
-pub(crate) fn is_allowlisted(a: &Access, patterns: &[String]) -> bool {
-    let arn_patterns = || patterns.iter().filter(|p| p.starts_with("arn:"));
-    let id_patterns = || patterns.iter().filter(|p| !p.starts_with("arn:"));
-    if !a.userids.is_empty()
-        && a.userids
-            .iter()
-            .all(|u| id_patterns().any(|p| wildcard_match(p, u)))
-    {
-        return true;
-    }
-    match &a.who {
-        Who::Named(Principal::Identity { arn, .. }) => {
-            arn_patterns().any(|p| wildcard_match(p, arn))
-        }
-        Who::Named(Principal::Account(acct)) => {
-            let root = format!("arn:aws:iam::{acct}:root");
-            arn_patterns().any(|p| wildcard_match(p, &root))
-        }
-        _ => false,
-    }
-}
 
 pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {
     let patterns = &ctx.config.admin_allowlist;

@@ -8,9 +8,8 @@
 
 use kmsaudit_model::Severity;
 
-use super::policy_public::sid;
-use super::{Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef, TrustZone};
-use crate::policy::{Principal, Who};
+use super::policy_facts::external_access;
+use super::{Ctx, PolicyInput, PolicyVerdict, RuleDef};
 
 pub(crate) const RULE: RuleDef = RuleDef {
     id: "KMS-POLICY-EXTERNAL",
@@ -21,74 +20,9 @@ pub(crate) const RULE: RuleDef = RuleDef {
     compliance: &[("NIST SP 800-53 Rev. 5", &["AC-3", "AC-21"]), ("PCI DSS v4.0", &["7.2.1"])],
 };
 
-/// Accounts or organizations outside the trust zone that `input` admits (for lint's summary).
-pub(crate) fn external_parties_in(input: &PolicyInput<'_>, zone: &TrustZone) -> Vec<String> {
-    let mut out: Vec<String> = offenses(input, zone)
-        .into_iter()
-        .flat_map(|(_, parties)| parties)
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-fn offenses(input: &PolicyInput<'_>, zone: &TrustZone) -> Vec<(Offense, Vec<String>)> {
-    let mut out = Vec::new();
-    for a in &input.analysis.accesses {
-        let (parties, what) = match &a.who {
-            Who::Everyone { reach, .. } if reach.is_anyone() => continue,
-            Who::Everyone { reach, .. } => (
-                zone.outside_of_reach(reach, input.key_account),
-                "`*` restricted by conditions to".to_string(),
-            ),
-            Who::Named(
-                p @ (Principal::Account(_) | Principal::Identity { .. } | Principal::Federated(_)),
-            ) => match p.account() {
-                Some(acct) if !zone.is_inside(acct, input.key_account) => {
-                    (vec![acct.to_string()], format!("{}, of", p.describe()))
-                }
-                _ => continue,
-            },
-            Who::Named(_) => continue,
-            Who::Service { name, on_behalf_of } if on_behalf_of.is_anyone() => {
-                let o = Offense::from_access(
-                    a,
-                    format!(
-                        "Statement {}{} allows service {name} {} on behalf of any account: no aws:SourceAccount, aws:SourceArn or aws:SourceOrgID condition (confused deputy)",
-                        a.statement_index,
-                        sid(a),
-                        a.actions.describe()
-                    ),
-                );
-                out.push((o, vec![format!("any account via {name}")]));
-                continue;
-            }
-            Who::Service { name, on_behalf_of } => (
-                zone.outside_of_reach(on_behalf_of, input.key_account),
-                format!("service {name} on behalf of"),
-            ),
-        };
-        if parties.is_empty() {
-            continue;
-        }
-        let o = Offense::from_access(
-            a,
-            format!(
-                "Statement {}{} allows {what} {} outside the organization: {}",
-                a.statement_index,
-                sid(a),
-                parties.join(", "),
-                a.actions.describe()
-            ),
-        );
-        out.push((o, parties));
-    }
-    out
-}
-
 pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {
     PolicyVerdict::Offenses(
-        offenses(input, &ctx.zone)
+        external_access(input, &ctx.zone)
             .into_iter()
             .map(|(o, _)| o)
             .collect(),

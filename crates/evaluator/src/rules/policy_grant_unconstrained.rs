@@ -7,7 +7,7 @@
 
 use kmsaudit_model::Severity;
 
-use super::policy_public::sid;
+use super::policy_facts::sid;
 use super::{non_root, per_principal, Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef};
 use crate::policy::ActionSet;
 

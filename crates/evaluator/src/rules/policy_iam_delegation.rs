@@ -7,7 +7,7 @@
 
 use kmsaudit_model::Severity;
 
-use super::policy_public::sid;
+use super::policy_facts::sid;
 use super::{Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef};
 
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -46,15 +46,6 @@ pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {
         offenses,
         "The key account's root does not hold unrestricted kms:*",
     )
-}
-
-/// Whether IAM policies of the key account can grant access to the key at all.
-pub(crate) fn iam_policies_enabled(input: &PolicyInput<'_>) -> bool {
-    input
-        .analysis
-        .accesses
-        .iter()
-        .any(|a| a.who.is_account_root(input.key_account) && !a.principal_type_account)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 use kmsaudit_model::Severity;
 
+use super::policy_facts::sid;
 use super::{Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef};
 use crate::policy::Who;
 
@@ -54,13 +55,6 @@ pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {
         offenses,
         "No statement allows anyone: every Allow names principals or pins the caller",
     )
-}
-
-pub(crate) fn sid(a: &crate::policy::Access) -> String {
-    a.sid
-        .as_ref()
-        .map(|s| format!(" (Sid `{s}`)"))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

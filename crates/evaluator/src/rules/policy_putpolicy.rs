@@ -9,7 +9,7 @@
 
 use kmsaudit_model::Severity;
 
-use super::policy_admin_allowlist::is_allowlisted;
+use super::policy_facts::is_allowlisted;
 use super::{non_root, per_principal, Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef};
 use crate::policy::{ActionSet, Who};
 

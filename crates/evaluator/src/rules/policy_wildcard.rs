@@ -6,7 +6,7 @@
 
 use kmsaudit_model::Severity;
 
-use super::policy_public::sid;
+use super::policy_facts::sid;
 use super::{non_root, Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef};
 
 pub(crate) const RULE: RuleDef = RuleDef {

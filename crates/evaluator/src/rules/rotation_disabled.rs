@@ -7,6 +7,7 @@
 
 use kmsaudit_model::{Evidence, Severity};
 
+use super::key_facts::rotation_not_applicable;
 use super::{Ctx, KeyInput, Outcome, RuleDef};
 
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -22,28 +23,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
         ("PCI DSS v4.0", &["3.7.4"]),
     ],
 };
-
-/// NOT_APPLICABLE reason when rotation cannot apply to the key, else `None`.
-pub(crate) fn rotation_not_applicable(input: &KeyInput<'_>) -> Option<String> {
-    let m = input.meta;
-    if !m.rotation_applies() {
-        return Some(format!(
-            "automatic rotation does not apply to this key (spec {}, usage {}, origin {}{})",
-            m.key_spec,
-            m.key_usage,
-            m.origin,
-            if m.custom_key_store_id.is_some() {
-                ", custom key store"
-            } else {
-                ""
-            }
-        ));
-    }
-    if m.key_state.starts_with("Pending") && m.key_state.contains("Deletion") {
-        return Some("the key is pending deletion".into());
-    }
-    None
-}
 
 pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
     if let Some(why) = rotation_not_applicable(input) {

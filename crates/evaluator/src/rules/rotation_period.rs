@@ -5,7 +5,7 @@
 
 use kmsaudit_model::{Evidence, Severity};
 
-use super::rotation_disabled::rotation_not_applicable;
+use super::key_facts::rotation_not_applicable;
 use super::{Ctx, KeyInput, Outcome, RuleDef};
 
 pub(crate) const RULE: RuleDef = RuleDef {

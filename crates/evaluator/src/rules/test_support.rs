@@ -2,8 +2,9 @@
 
 use kmsaudit_model::Status;
 
-use super::{Ctx, PolicyInput, TrustZone, POLICY_RULES};
+use super::{Check, Ctx, PolicyInput, RULES};
 use crate::config::EvalConfig;
+use crate::context::TrustZone;
 use crate::policy::{analyze, parse_policy};
 
 pub(crate) const KEY_ACCOUNT: &str = "111122223333";
@@ -13,17 +14,12 @@ pub(crate) const KEY_ARN: &str =
     "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
 pub(crate) fn ctx(config: &EvalConfig) -> Ctx<'_> {
-    Ctx {
+    let zone = TrustZone::new(
+        Some(ORG_ID.into()),
+        [KEY_ACCOUNT.to_string(), ORG_ACCOUNT.to_string()],
         config,
-        zone: TrustZone {
-            org_id: Some(ORG_ID.into()),
-            org_accounts: [KEY_ACCOUNT.to_string(), ORG_ACCOUNT.to_string()].into(),
-            trusted_accounts: config.trusted_accounts.iter().cloned().collect(),
-        },
-        now: "2026-11-23T00:00:00Z".parse().unwrap(),
-        org_analyzer_regions: Default::default(),
-        aa_findings: Default::default(),
-    }
+    );
+    Ctx::new(config, zone, "2026-11-23T00:00:00Z".parse().unwrap())
 }
 
 /// Runs the policy rule `rule_id` on `policy` with `config`; returns status and explanations.
@@ -33,17 +29,20 @@ pub(crate) fn check_policy_with(
     policy: &str,
     config: &EvalConfig,
 ) -> (Status, Vec<String>) {
-    let rule = POLICY_RULES
+    let check = RULES
         .iter()
-        .find(|r| r.def.id == rule_id)
-        .expect("unknown rule");
+        .find_map(|r| match r.check {
+            Check::Policy(check) if r.def.id == rule_id => Some(check),
+            _ => None,
+        })
+        .expect("unknown policy rule");
     let policy = parse_policy(policy).expect("test policy must parse");
     let analysis = analyze(&policy, Some(KEY_ARN));
     let input = PolicyInput {
         analysis: &analysis,
         key_account: Some(KEY_ACCOUNT),
     };
-    let verdict = (rule.check)(&input, &ctx(config));
+    let verdict = check(&input, &ctx(config));
     let explanations = match &verdict {
         super::PolicyVerdict::Offenses(o, _) => o.iter().map(|o| o.explanation.clone()).collect(),
         super::PolicyVerdict::NotApplicable(why) => vec![why.clone()],
@@ -111,11 +110,14 @@ pub(crate) fn check_key_with(
     aa: Option<&kmsaudit_model::AccessAnalyzerRecord>,
     config: &EvalConfig,
 ) -> super::Outcome {
-    let rule = super::KEY_RULES
+    let check = RULES
         .iter()
-        .find(|r| r.def.id == rule_id)
-        .expect("unknown rule");
-    let policy = crate::policy_state(key);
+        .find_map(|r| match r.check {
+            Check::Key(check) if r.def.id == rule_id => Some(check),
+            _ => None,
+        })
+        .expect("unknown key rule");
+    let policy = crate::policy_cache::policy_state(key);
     let input = super::KeyInput {
         key,
         meta: key.metadata.as_ref().unwrap(),
@@ -125,12 +127,13 @@ pub(crate) fn check_key_with(
     };
     let mut ctx = ctx(config);
     for f in aa.iter().flat_map(|aa| &aa.findings) {
-        ctx.aa_findings
+        ctx.analyzers
+            .findings
             .entry(f.resource.clone())
             .or_default()
             .push(f.clone());
     }
-    (rule.check)(&input, &ctx)
+    check(&input, &ctx)
 }
 
 #[track_caller]

@@ -131,7 +131,7 @@ fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
     Snapshot {
         schema_version: SCHEMA_VERSION,
         metadata: ScanMetadata {
-            started_at: "2026-11-23T00:00:00Z".into(),
+            started_at: "2026-11-23T00:00:00Z".parse().unwrap(),
             ..Default::default()
         },
         organization: Some(Organization {

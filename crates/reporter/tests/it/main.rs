@@ -53,8 +53,8 @@ fn hostile_snapshot() -> Snapshot {
         metadata: ScanMetadata {
             tool_name: "kmsaudit".into(),
             tool_version: "0.1.0".into(),
-            started_at: "2026-11-23T10:00:00Z".into(),
-            finished_at: "2026-11-23T10:00:05Z".into(),
+            started_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+            finished_at: "2026-11-23T10:00:05Z".parse().unwrap(),
             scope: ScanScope {
                 role_name: PAYLOADS[0].into(),
                 ..Default::default()

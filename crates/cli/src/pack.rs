@@ -1,0 +1,180 @@
+//! `scan`, `report` and `verify`: a snapshot in, the evidence pack and the exit code out.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use kmsaudit_evaluator::EvalConfig;
+use kmsaudit_model::{Evaluation, Severity, Snapshot, Status};
+use kmsaudit_scanner::ScanPlan;
+
+use crate::progress::ProgressReporter;
+use crate::{exit, load_config, usage, FailOn, ReportArgs, RetryMode, ScanArgs};
+
+pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
+    let config = load_config(args.evaluation.config.as_deref())?;
+    let plan = ScanPlan {
+        role_name: args.role_name,
+        external_id: args.external_id,
+        session_name: args.role_session_name,
+        session_duration: args.session_duration.map(Duration::from_secs),
+        regions: args.regions,
+        accounts: args.accounts,
+        exclude_accounts: args.exclude_accounts,
+        concurrency: args.concurrency,
+        max_attempts: args.max_attempts,
+        adaptive_retry: matches!(args.retry_mode, RetryMode::Adaptive),
+        access_analyzer: !args.no_access_analyzer,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let progress = ProgressReporter::new(quiet);
+    let snapshot = runtime.block_on(async {
+        let base = kmsaudit_scanner::load_base_config(
+            args.profile.as_deref(),
+            args.region.as_deref(),
+            args.endpoint_url.as_deref(),
+        )
+        .await;
+        kmsaudit_scanner::scan(plan, base, progress.callback()).await
+    });
+    progress.finish();
+    let snapshot = snapshot.map_err(|e| {
+        let hint = match e {
+            kmsaudit_scanner::ScanError::ListAccounts(_) => " (name them with --accounts)",
+            kmsaudit_scanner::ScanError::CallerIdentity(_) => "",
+        };
+        anyhow::anyhow!("scan failed: {e}{hint}")
+    })?;
+    // Round-trip through JSON so that the pack is exactly what `kmsaudit report` renders from
+    // the saved snapshot.json.
+    let saved = serde_json::to_vec(&snapshot).context("serializing the snapshot")?;
+    let snapshot = read_snapshot(&saved).context("re-reading the snapshot")?;
+    write_pack(&snapshot, &config, &args.out, args.evaluation.fail_on, true)
+}
+
+pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
+    let config = load_config(args.evaluation.config.as_deref())?;
+    let text = std::fs::read(&args.snapshot)
+        .map_err(|e| usage(format!("cannot read {}: {e}", args.snapshot.display())))?;
+    let snapshot =
+        read_snapshot(&text).map_err(|e| usage(format!("{}: {e}", args.snapshot.display())))?;
+    write_pack(
+        &snapshot,
+        &config,
+        &args.out,
+        args.evaluation.fail_on,
+        false,
+    )
+}
+
+/// A snapshot.json of this schema version; an error names the field that does not read
+/// (`metadata.started_at: ...`), so unreadable input never becomes a default.
+fn read_snapshot(bytes: &[u8]) -> anyhow::Result<Snapshot> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| anyhow::anyhow!("not JSON: {e}"))?;
+    let found = value.get("schema_version").and_then(|v| v.as_u64());
+    if found != Some(u64::from(kmsaudit_model::SCHEMA_VERSION)) {
+        anyhow::bail!(
+            "snapshot schema version {}, this kmsaudit reads version {}",
+            found
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "(none)".into()),
+            kmsaudit_model::SCHEMA_VERSION
+        );
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        anyhow::anyhow!(
+            "not a kmsaudit snapshot: field `{}`: {}",
+            e.path(),
+            e.inner()
+        )
+    })
+}
+
+fn write_pack(
+    snapshot: &Snapshot,
+    config: &EvalConfig,
+    out: &Path,
+    fail_on: FailOn,
+    from_scan: bool,
+) -> anyhow::Result<u8> {
+    let evaluation = kmsaudit_evaluator::evaluate(snapshot, config);
+    kmsaudit_reporter::write_reports(snapshot, &evaluation, out)
+        .with_context(|| format!("writing the evidence pack to {}", out.display()))?;
+    for w in &evaluation.warnings {
+        eprintln!("kmsaudit: warning: {w}");
+    }
+    print_summary(snapshot, &evaluation, out, from_scan);
+    Ok(exit_code(&evaluation, fail_on))
+}
+
+/// 3 when failing findings at/above the threshold exist, else 4 when anything could not be
+/// assessed, else 0.
+fn exit_code(evaluation: &Evaluation, fail_on: FailOn) -> u8 {
+    let failing = fail_on.0.is_some_and(|min| {
+        evaluation
+            .findings
+            .iter()
+            .any(|f| f.status == Status::Fail && !f.muted && f.severity >= min)
+    });
+    if failing {
+        exit::FAILING
+    } else if evaluation.is_incomplete() {
+        exit::INCOMPLETE
+    } else {
+        exit::OK
+    }
+}
+
+fn print_summary(snapshot: &Snapshot, evaluation: &Evaluation, out: &Path, from_scan: bool) {
+    let s = &evaluation.scope;
+    out!(
+        "accounts: {} ({} assessed, {} partial, {} not assessed, {} skipped)",
+        s.accounts,
+        s.accounts_assessed,
+        s.accounts_partial,
+        s.accounts_not_assessed,
+        s.accounts_skipped
+    );
+    out!(
+        "account-regions: {} read, {} not assessed, {} skipped; keys: {} ({} not fully read)",
+        s.regions_scanned,
+        s.regions_not_assessed,
+        s.regions_skipped,
+        s.keys_discovered,
+        s.keys_not_assessed
+    );
+    let failing = evaluation.failing_by_severity();
+    let sev: Vec<String> = Severity::ALL
+        .iter()
+        .map(|s| format!("{} {}", failing.get(s).copied().unwrap_or(0), s))
+        .collect();
+    let counts = evaluation.counts();
+    out!(
+        "failing findings: {}; not assessed: {}; muted: {}",
+        sev.join(", "),
+        counts.not_assessed,
+        counts.muted
+    );
+    if from_scan {
+        let m = &snapshot.metadata;
+        let secs = m.finished_at.duration_since(m.started_at).as_secs_f64();
+        out!("API calls: {} in {secs:.1} s", m.total_api_calls());
+    }
+    out!("report: {}", out.join("report.html").display());
+}
+
+pub(crate) fn verify(dir: &Path) -> anyhow::Result<u8> {
+    let problems = kmsaudit_reporter::verify_pack(dir).map_err(|e| usage(e.to_string()))?;
+    if problems.is_empty() {
+        out!("{}: every file matches SHA256SUMS", dir.display());
+        return Ok(exit::OK);
+    }
+    for p in &problems {
+        out!("{p}");
+    }
+    Ok(exit::TOOL_ERROR)
+}

@@ -1,0 +1,190 @@
+//! What every rule may read besides its own resource: the configuration, the trust zone, "now",
+//! and what Access Analyzer covers across the organization. Built once per evaluation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kmsaudit_model::{AccountAccess, AnalyzerFinding, RegionAccess, Snapshot, Timestamp};
+
+use crate::config::EvalConfig;
+use crate::policy::Reach;
+
+/// Evaluation-wide inputs.
+pub(crate) struct Ctx<'a> {
+    pub config: &'a EvalConfig,
+    pub zone: TrustZone,
+    /// "Now" of the evaluation: the scan's start time, never the clock.
+    pub now: Timestamp,
+    pub analyzers: AnalyzerView,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context with no Access Analyzer data (lint-policy, tests).
+    pub fn new(config: &'a EvalConfig, zone: TrustZone, now: Timestamp) -> Ctx<'a> {
+        Ctx {
+            config,
+            zone,
+            now,
+            analyzers: AnalyzerView::default(),
+        }
+    }
+
+    /// The context of a scan: its accounts form the zone, its start is "now".
+    pub fn for_snapshot(snapshot: &Snapshot, config: &'a EvalConfig) -> Ctx<'a> {
+        let zone = TrustZone::new(
+            snapshot.organization.as_ref().map(|o| o.id.clone()),
+            // Without Organizations (accounts named by hand) only the scanned accounts are known.
+            snapshot.accounts.iter().map(|a| a.id.clone()),
+            config,
+        );
+        Ctx {
+            analyzers: AnalyzerView::of(snapshot),
+            ..Ctx::new(config, zone, snapshot.metadata.started_at)
+        }
+    }
+}
+
+/// Which accounts count as "inside": the organization, the trusted accounts, the key's own.
+#[derive(Debug, Clone, Default)]
+pub struct TrustZone {
+    pub org_id: Option<String>,
+    pub org_accounts: BTreeSet<String>,
+    pub trusted_accounts: BTreeSet<String>,
+}
+
+impl TrustZone {
+    /// The organization's accounts plus the configured trusted accounts.
+    pub(crate) fn new(
+        org_id: Option<String>,
+        org_accounts: impl IntoIterator<Item = String>,
+        config: &EvalConfig,
+    ) -> TrustZone {
+        TrustZone {
+            org_id,
+            org_accounts: org_accounts.into_iter().collect(),
+            trusted_accounts: config.trusted_accounts.iter().cloned().collect(),
+        }
+    }
+
+    pub fn is_inside(&self, account: &str, key_account: Option<&str>) -> bool {
+        key_account == Some(account)
+            || self.org_accounts.contains(account)
+            || self.trusted_accounts.contains(account)
+    }
+
+    pub fn is_own_org(&self, org: &str) -> bool {
+        self.org_id.as_deref() == Some(org)
+    }
+
+    /// Accounts (or organizations) outside the zone that `reach` admits; empty when `reach`
+    /// admits nobody outside. `reach` must not be "anyone" (that is public, judged apart).
+    pub fn outside_of_reach(&self, reach: &Reach, key_account: Option<&str>) -> Vec<String> {
+        if let Some(orgs) = &reach.orgs {
+            if orgs.iter().all(|o| self.is_own_org(o)) {
+                return vec![];
+            }
+        }
+        if let Some(accounts) = &reach.accounts {
+            return accounts
+                .iter()
+                .filter(|a| !self.is_inside(a, key_account))
+                .cloned()
+                .collect();
+        }
+        match &reach.orgs {
+            Some(orgs) => orgs
+                .iter()
+                .filter(|o| !self.is_own_org(o))
+                .map(|o| format!("organization {o}"))
+                .collect(),
+            // Network or identity pins only: not public, and no account we can name.
+            None => vec![],
+        }
+    }
+}
+
+/// Access Analyzer across the organization: where organization analyzers are known to exist,
+/// where what analyzers exist or report could not be read, and the active findings.
+///
+/// An organization analyzer lives in the management account or a delegated administrator.
+/// Coverage of a region is unknown when any scanned account's listing there failed or was not
+/// made (region not read), or when the management account itself could not be entered. An
+/// analyzer in another account that could not be entered is not seen (the account is reported
+/// NOT_ASSESSED on its own).
+#[derive(Debug, Default)]
+pub(crate) struct AnalyzerView {
+    /// Regions where an ACTIVE organization analyzer was listed.
+    pub org_regions: BTreeSet<String>,
+    /// Regions whose analyzers or findings could not all be read, with the first reason.
+    unknown_regions: BTreeMap<String, String>,
+    /// Set when the management account could not be entered: every region is unknown.
+    unknown_everywhere: Option<String>,
+    /// Active findings by key ARN, from every account of the snapshot.
+    pub findings: BTreeMap<String, Vec<AnalyzerFinding>>,
+}
+
+impl AnalyzerView {
+    fn of(snapshot: &Snapshot) -> AnalyzerView {
+        let mut view = AnalyzerView::default();
+        if !snapshot.metadata.scope.access_analyzer {
+            return view;
+        }
+        let management = snapshot
+            .organization
+            .as_ref()
+            .map(|o| o.management_account_id.as_str());
+        for account in &snapshot.accounts {
+            if let AccountAccess::NotAssessed { issue } = &account.access {
+                if Some(account.id.as_str()) == management {
+                    view.unknown_everywhere = Some(format!(
+                        "the management account {} could not be read ({}: {})",
+                        account.id, issue.code, issue.message
+                    ));
+                }
+            }
+            for region in &account.regions {
+                let unknown = match (&region.access, &region.access_analyzer) {
+                    (RegionAccess::Skipped { .. }, _) => None,
+                    (_, None) => Some(format!(
+                        "Access Analyzer of account {} was not read in this region",
+                        account.id
+                    )),
+                    (_, Some(aa)) => aa.error.as_ref().map(|e| {
+                        format!(
+                            "Access Analyzer of account {} could not be read ({}: {})",
+                            account.id, e.code, e.message
+                        )
+                    }),
+                };
+                if let Some(why) = unknown {
+                    view.unknown_regions
+                        .entry(region.region.clone())
+                        .or_insert(why);
+                }
+                let Some(aa) = &region.access_analyzer else {
+                    continue;
+                };
+                if aa
+                    .analyzers
+                    .iter()
+                    .any(|a| a.analyzer_type == "ORGANIZATION" && a.status == "ACTIVE")
+                {
+                    view.org_regions.insert(region.region.clone());
+                }
+                for f in aa.findings.iter().filter(|f| f.status == "ACTIVE") {
+                    let list = view.findings.entry(f.resource.clone()).or_default();
+                    if !list.iter().any(|g| g.id == f.id) {
+                        list.push(f.clone());
+                    }
+                }
+            }
+        }
+        view
+    }
+
+    /// Why what the organization's analyzers cover or report in `region` is unknown, if it is.
+    pub fn unknown(&self, region: &str) -> Option<&str> {
+        self.unknown_everywhere
+            .as_deref()
+            .or_else(|| self.unknown_regions.get(region).map(String::as_str))
+    }
+}

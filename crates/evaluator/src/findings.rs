@@ -1,0 +1,152 @@
+//! Rule outcomes into findings: every rule that applies, on every key, account and region,
+//! each run the way its [`Check`] says.
+
+use std::sync::Arc;
+
+use kmsaudit_model::{AccountRecord, Finding, KeyRecord, RegionRecord, ResourceType, Snapshot};
+
+use crate::context::Ctx;
+use crate::policy_cache::PolicyCache;
+use crate::rules::{self, Check, KeyInput, Outcome, Rule, RuleDef};
+
+/// Where a finding is about.
+struct Place<'a> {
+    account_id: &'a str,
+    region: &'a str,
+    resource_type: ResourceType,
+    resource: String,
+    resource_name: String,
+}
+
+fn finding(def: &RuleDef, place: &Place<'_>, outcome: Outcome) -> Finding {
+    Finding {
+        id: format!("{}:{}", def.id, place.resource),
+        rule_id: def.id.to_string(),
+        severity: outcome.severity.unwrap_or(def.severity),
+        status: outcome.status,
+        muted: false,
+        mute_reason: None,
+        account_id: place.account_id.to_string(),
+        region: place.region.to_string(),
+        resource_type: place.resource_type,
+        resource: place.resource.clone(),
+        resource_name: place.resource_name.clone(),
+        message: outcome.message,
+        evidence: outcome.evidence,
+    }
+}
+
+/// Every rule's verdict on one key. AWS-managed keys get only the reach check: their policies
+/// and rotation are AWS's, and no other rule of the catalog applies to them. A key that could
+/// not be described gets NOT_ASSESSED from every key and policy rule.
+pub(crate) fn key_findings(
+    account: &AccountRecord,
+    region: &RegionRecord,
+    key: &KeyRecord,
+    ctx: &Ctx<'_>,
+    cache: &PolicyCache<'_>,
+    rules: &[&'static Rule],
+) -> Vec<Finding> {
+    let place = Place {
+        account_id: &account.id,
+        region: &region.region,
+        resource_type: ResourceType::Key,
+        resource: key.arn.clone(),
+        resource_name: key.display_name().to_string(),
+    };
+    let mut out = Vec::new();
+    for rule in rules {
+        if let Check::Reach { key: reach, .. } = rule.check {
+            if let Some(o) = reach(key) {
+                out.push(finding(rule.def, &place, o));
+            }
+        }
+    }
+    let judged = || {
+        rules
+            .iter()
+            .filter(|r| matches!(r.check, Check::Policy(_) | Check::Key(_)))
+    };
+    let Some(meta) = &key.metadata else {
+        let why = match key.error_for("KMS.DescribeKey") {
+            Some(e) => format!("the key could not be described ({}: {})", e.code, e.message),
+            None => "the key was not described".to_string(),
+        };
+        for rule in judged() {
+            out.push(finding(
+                rule.def,
+                &place,
+                Outcome::not_assessed(why.clone()),
+            ));
+        }
+        return out;
+    };
+    if !meta.is_customer_managed() {
+        return out;
+    }
+    let policy = cache.state(key);
+    let input = KeyInput {
+        key,
+        meta,
+        region: &region.region,
+        policy: &policy,
+        access_analyzer: region.access_analyzer.as_ref(),
+    };
+    let outcomes: Arc<Vec<Outcome>> = cache.outcomes(key, &meta.aws_account_id, &policy, ctx);
+    let mut policy_outcomes = rules::policy_rules().zip(outcomes.iter());
+    for rule in judged() {
+        let outcome = match rule.check {
+            Check::Policy(_) => policy_outcomes
+                .find(|((r, _), _)| std::ptr::eq(*r, *rule))
+                .map(|(_, o)| o.clone())
+                .expect("policy outcomes are computed for every policy rule"),
+            Check::Key(check) => check(&input, ctx),
+            Check::Region(_) | Check::Reach { .. } => continue,
+        };
+        out.push(finding(rule.def, &place, outcome));
+    }
+    out
+}
+
+/// The verdicts on accounts and account × regions.
+pub(crate) fn scope_findings(
+    snapshot: &Snapshot,
+    ctx: &Ctx<'_>,
+    rules: &[&'static Rule],
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for account in &snapshot.accounts {
+        let account_place = Place {
+            account_id: &account.id,
+            region: "",
+            resource_type: ResourceType::Account,
+            resource: format!("account/{}", account.id),
+            resource_name: account.name.clone().unwrap_or_else(|| account.id.clone()),
+        };
+        for rule in rules {
+            if let Check::Reach { account: reach, .. } = rule.check {
+                out.push(finding(rule.def, &account_place, reach(account)));
+            }
+        }
+        for region in &account.regions {
+            let place = Place {
+                account_id: &account.id,
+                region: &region.region,
+                resource_type: ResourceType::AccountRegion,
+                resource: format!("account/{}/region/{}", account.id, region.region),
+                resource_name: format!("{} {}", account_place.resource_name, region.region),
+            };
+            for rule in rules {
+                let outcome = match rule.check {
+                    Check::Reach { region: reach, .. } => reach(region),
+                    Check::Region(check) => check(region, ctx),
+                    Check::Policy(_) | Check::Key(_) => None,
+                };
+                if let Some(o) = outcome {
+                    out.push(finding(rule.def, &place, o));
+                }
+            }
+        }
+    }
+    out
+}

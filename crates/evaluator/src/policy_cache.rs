@@ -1,0 +1,125 @@
+//! Parsed and analyzed key policies shared by every key with the same policy text.
+//!
+//! Real organizations repeat a few policies thousands of times (the default policy differs only
+//! by account), so each text is parsed once. Only analyses that cannot depend on the key (every
+//! statement on `Resource: "*"`) are shared; the others are computed per key. The policy rules'
+//! outcomes depend only on the analysis and the key's account, so they are shared too, per
+//! (policy text, account).
+
+use std::sync::Arc;
+
+use kmsaudit_model::{AccountRecord, KeyRecord, RegionRecord};
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::context::Ctx;
+use crate::policy;
+use crate::rules::{self, Outcome, PolicyState};
+
+pub(crate) struct PolicyCache<'s> {
+    by_text: FxHashMap<&'s str, Arc<PolicyState>>,
+    outcomes: FxHashMap<(&'s str, &'s str), Arc<Vec<Outcome>>>,
+}
+
+impl<'s> PolicyCache<'s> {
+    pub fn build(
+        keys: &[(&AccountRecord, &RegionRecord, &'s KeyRecord)],
+        ctx: &Ctx<'_>,
+    ) -> PolicyCache<'s> {
+        let pairs: FxHashSet<(&'s str, &'s str)> = keys
+            .par_iter()
+            .filter_map(|(_, _, k)| {
+                Some((
+                    k.policy.as_deref()?,
+                    k.metadata.as_ref()?.aws_account_id.as_str(),
+                ))
+            })
+            .fold(FxHashSet::default, |mut set, t| {
+                set.insert(t);
+                set
+            })
+            .reduce(FxHashSet::default, |mut a, b| {
+                a.extend(b);
+                a
+            });
+        let texts: FxHashSet<&'s str> = pairs.iter().map(|(t, _)| *t).collect();
+        let by_text = texts
+            .into_par_iter()
+            .filter_map(|text| {
+                let state = match policy::parse_policy(text) {
+                    Ok(p)
+                        if p.statements
+                            .iter()
+                            .all(|s| s.resources.patterns.iter().any(|r| r == "*")) =>
+                    {
+                        PolicyState::Analyzed(policy::analyze(&p, None))
+                    }
+                    Ok(_) => return None,
+                    Err(e) => PolicyState::Unparseable(e),
+                };
+                Some((text, Arc::new(state)))
+            })
+            .collect::<FxHashMap<_, _>>();
+        let outcomes = pairs
+            .into_par_iter()
+            .filter_map(|(text, account)| {
+                let state = by_text.get(text)?;
+                Some((
+                    (text, account),
+                    Arc::new(policy_outcomes(state, account, ctx)),
+                ))
+            })
+            .collect();
+        PolicyCache { by_text, outcomes }
+    }
+
+    /// The shared policy-rule outcomes of this key's policy in its account, or computed now.
+    pub fn outcomes(
+        &self,
+        key: &KeyRecord,
+        account: &str,
+        state: &PolicyState,
+        ctx: &Ctx<'_>,
+    ) -> Arc<Vec<Outcome>> {
+        key.policy
+            .as_deref()
+            .and_then(|text| self.outcomes.get(&(text, account)))
+            .cloned()
+            .unwrap_or_else(|| Arc::new(policy_outcomes(state, account, ctx)))
+    }
+
+    /// The shared analysis of this key's policy, or one made for this key.
+    pub fn state(&self, key: &KeyRecord) -> Arc<PolicyState> {
+        match key.policy.as_deref().and_then(|t| self.by_text.get(t)) {
+            Some(shared) => shared.clone(),
+            None => Arc::new(policy_state(key)),
+        }
+    }
+}
+
+/// Every policy rule's outcome, in [`rules::policy_rules`] order.
+fn policy_outcomes(state: &PolicyState, key_account: &str, ctx: &Ctx<'_>) -> Vec<Outcome> {
+    rules::policy_rules()
+        .map(|(_, check)| rules::with_policy(state, key_account, |p| check(p, ctx).into_outcome()))
+        .collect()
+}
+
+/// Reads and analyzes a key's policy, or says why it cannot be.
+pub(crate) fn policy_state(key: &KeyRecord) -> PolicyState {
+    match &key.policy {
+        Some(text) => match policy::parse_policy(text) {
+            Ok(p) => PolicyState::Analyzed(policy::analyze(&p, Some(&key.arn))),
+            Err(e) => PolicyState::Unparseable(e),
+        },
+        None => PolicyState::Unread(match key.error_for("KMS.GetKeyPolicy") {
+            Some(e) if e.code.contains("AccessDenied") => {
+                format!("the key policy could not be read ({}: {}); the key policy may not allow the audit role", e.code, e.message)
+            }
+            Some(e) => format!(
+                "the key policy could not be read ({}: {})",
+                e.code, e.message
+            ),
+            None => "the key policy was not collected".to_string(),
+        }),
+    }
+}

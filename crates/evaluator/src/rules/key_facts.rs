@@ -1,0 +1,85 @@
+//! Facts about a key that several rules read: its grants, whether rotation applies, and what
+//! IAM Access Analyzer covers and reports for it.
+
+use kmsaudit_model::{AnalyzerFinding, Grant};
+
+use super::KeyInput;
+use crate::context::Ctx;
+
+/// The key's grants, or why they are unknown.
+pub(crate) fn grants<'a>(input: &'a KeyInput<'_>) -> Result<&'a [Grant], String> {
+    match &input.key.grants {
+        Some(g) => Ok(g),
+        None => Err(match input.key.error_for("KMS.ListGrants") {
+            Some(e) => format!("grants could not be listed: {} {}", e.code, e.message),
+            None => "grants were not collected".to_string(),
+        }),
+    }
+}
+
+/// NOT_APPLICABLE reason when rotation cannot apply to the key, else `None`.
+pub(crate) fn rotation_not_applicable(input: &KeyInput<'_>) -> Option<String> {
+    let m = input.meta;
+    if !m.rotation_applies() {
+        return Some(format!(
+            "automatic rotation does not apply to this key (spec {}, usage {}, origin {}{})",
+            m.key_spec,
+            m.key_usage,
+            m.origin,
+            if m.custom_key_store_id.is_some() {
+                ", custom key store"
+            } else {
+                ""
+            }
+        ));
+    }
+    if m.key_state.starts_with("Pending") && m.key_state.contains("Deletion") {
+        return Some("the key is pending deletion".into());
+    }
+    None
+}
+
+/// Ok when an active analyzer covers the key's account and region; else why the analyzer's
+/// view of the key is unknown.
+pub(crate) fn analyzer_covers(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Result<(), String> {
+    if ctx.analyzers.org_regions.contains(input.region) {
+        return Ok(());
+    }
+    match input.access_analyzer {
+        None => Err("Access Analyzer was not queried for this account and region".into()),
+        Some(aa) => match &aa.error {
+            Some(e) => Err(format!(
+                "Access Analyzer could not be read: {} {}",
+                e.code, e.message
+            )),
+            None if aa.analyzers.iter().any(|a| a.status == "ACTIVE") => Ok(()),
+            None => Err(match ctx.analyzers.unknown(input.region) {
+                Some(why) => format!("no analyzer in this account, and whether an organization analyzer covers the region is unknown: {why}"),
+                None => "no active Access Analyzer covers this account and region".into(),
+            }),
+        },
+    }
+}
+
+/// Ok when "no finding for this key" is an answer: an active analyzer of the key's own account
+/// was read in full, or every analyzer listing of the region was. Else why it is not.
+pub(crate) fn findings_complete(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Result<(), String> {
+    let own_read = input
+        .access_analyzer
+        .is_some_and(|aa| aa.error.is_none() && aa.analyzers.iter().any(|a| a.status == "ACTIVE"));
+    match ctx.analyzers.unknown(input.region) {
+        Some(why) if !own_read => Err(format!(
+            "findings of the organization's analyzers in this region could not all be read: {why}"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The key's ACTIVE findings, from every analyzer of the organization that was read.
+pub(crate) fn active_findings<'c>(input: &KeyInput<'_>, ctx: &'c Ctx<'_>) -> &'c [AnalyzerFinding] {
+    ctx.analyzers
+        .findings
+        .get(&input.key.arn)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}

@@ -1,0 +1,145 @@
+//! Facts about a key policy's analysis that several rules read: who is not the key account's
+//! root, accesses per principal, what reaches outside the trust zone, allowlist matches,
+//! whether IAM delegation is on, and how statements are named in explanations.
+
+use std::collections::BTreeMap;
+
+use super::{Offense, PolicyInput};
+use crate::context::TrustZone;
+use crate::policy::{wildcard_match, Access, Principal, Who};
+
+/// Accesses that are not the key account's own root (which stands for IAM delegation).
+pub(crate) fn non_root<'a>(input: &'a PolicyInput<'_>) -> impl Iterator<Item = &'a Access> {
+    let key_account = input.key_account;
+    input
+        .analysis
+        .accesses
+        .iter()
+        .filter(move |a| !a.who.is_account_root(key_account))
+}
+
+/// Groups accesses per principal (statements naming the same principal add up).
+pub(crate) fn per_principal<'a>(
+    accesses: impl Iterator<Item = &'a Access>,
+) -> BTreeMap<String, Vec<&'a Access>> {
+    let mut out: BTreeMap<String, Vec<&Access>> = BTreeMap::new();
+    for a in accesses {
+        let mut name = a.who.describe();
+        if !a.userids.is_empty() && matches!(a.who, Who::Everyone { .. }) {
+            name = format!("{name} (aws:userid {})", a.userids.join(", "));
+        }
+        out.entry(name).or_default().push(a);
+    }
+    out
+}
+
+/// ` (Sid `x`)` for explanations, or nothing when the statement has no Sid.
+pub(crate) fn sid(a: &Access) -> String {
+    a.sid
+        .as_ref()
+        .map(|s| format!(" (Sid `{s}`)"))
+        .unwrap_or_default()
+}
+
+/// Whether every identity `a` grants to matches the admin allowlist (ARN or `aws:userid`
+/// patterns).
+pub(crate) fn is_allowlisted(a: &Access, patterns: &[String]) -> bool {
+    let arn_patterns = || patterns.iter().filter(|p| p.starts_with("arn:"));
+    let id_patterns = || patterns.iter().filter(|p| !p.starts_with("arn:"));
+    if !a.userids.is_empty()
+        && a.userids
+            .iter()
+            .all(|u| id_patterns().any(|p| wildcard_match(p, u)))
+    {
+        return true;
+    }
+    match &a.who {
+        Who::Named(Principal::Identity { arn, .. }) => {
+            arn_patterns().any(|p| wildcard_match(p, arn))
+        }
+        Who::Named(Principal::Account(acct)) => {
+            let root = format!("arn:aws:iam::{acct}:root");
+            arn_patterns().any(|p| wildcard_match(p, &root))
+        }
+        _ => false,
+    }
+}
+
+/// Whether IAM policies of the key account can grant access to the key at all.
+pub(crate) fn iam_policies_enabled(input: &PolicyInput<'_>) -> bool {
+    input
+        .analysis
+        .accesses
+        .iter()
+        .any(|a| a.who.is_account_root(input.key_account) && !a.principal_type_account)
+}
+
+/// Accounts or organizations outside the trust zone that `input` admits, sorted.
+pub(crate) fn external_parties(input: &PolicyInput<'_>, zone: &TrustZone) -> Vec<String> {
+    let mut out: Vec<String> = external_access(input, zone)
+        .into_iter()
+        .flat_map(|(_, parties)| parties)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Each statement × principal that reaches outside the trust zone, with the parties it
+/// reaches (accounts, `organization o-...`, or `any account via <service>`).
+pub(crate) fn external_access(
+    input: &PolicyInput<'_>,
+    zone: &TrustZone,
+) -> Vec<(Offense, Vec<String>)> {
+    let mut out = Vec::new();
+    for a in &input.analysis.accesses {
+        let (parties, what) = match &a.who {
+            Who::Everyone { reach, .. } if reach.is_anyone() => continue,
+            Who::Everyone { reach, .. } => (
+                zone.outside_of_reach(reach, input.key_account),
+                "`*` restricted by conditions to".to_string(),
+            ),
+            Who::Named(
+                p @ (Principal::Account(_) | Principal::Identity { .. } | Principal::Federated(_)),
+            ) => match p.account() {
+                Some(acct) if !zone.is_inside(acct, input.key_account) => {
+                    (vec![acct.to_string()], format!("{}, of", p.describe()))
+                }
+                _ => continue,
+            },
+            Who::Named(_) => continue,
+            Who::Service { name, on_behalf_of } if on_behalf_of.is_anyone() => {
+                let o = Offense::from_access(
+                    a,
+                    format!(
+                        "Statement {}{} allows service {name} {} on behalf of any account: no aws:SourceAccount, aws:SourceArn or aws:SourceOrgID condition (confused deputy)",
+                        a.statement_index,
+                        sid(a),
+                        a.actions.describe()
+                    ),
+                );
+                out.push((o, vec![format!("any account via {name}")]));
+                continue;
+            }
+            Who::Service { name, on_behalf_of } => (
+                zone.outside_of_reach(on_behalf_of, input.key_account),
+                format!("service {name} on behalf of"),
+            ),
+        };
+        if parties.is_empty() {
+            continue;
+        }
+        let o = Offense::from_access(
+            a,
+            format!(
+                "Statement {}{} allows {what} {} outside the organization: {}",
+                a.statement_index,
+                sid(a),
+                parties.join(", "),
+                a.actions.describe()
+            ),
+        );
+        out.push((o, parties));
+    }
+    out
+}

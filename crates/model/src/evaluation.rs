@@ -1,0 +1,152 @@
+//! The evaluator's whole answer for one snapshot: findings, the catalog, and the scope.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Coverage, Finding, RuleInfo, Severity, Status};
+
+/// Keys discovered vs assessed for one account × region: the reconciliation line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionCoverage {
+    /// The account.
+    pub account_id: String,
+    /// The region.
+    pub region: String,
+    /// How completely it was read.
+    pub coverage: Coverage,
+    /// Keys listed by ListKeys.
+    pub keys_discovered: usize,
+    /// Keys read in full.
+    pub keys_assessed: usize,
+    /// Keys with a failed call.
+    pub keys_not_assessed: usize,
+    /// Why the region was not read or skipped.
+    pub reason: Option<String>,
+}
+
+/// One account's place in the scope table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountCoverage {
+    /// The account.
+    pub account_id: String,
+    /// Its name in Organizations.
+    pub name: Option<String>,
+    /// How completely it was read.
+    pub coverage: Coverage,
+    /// Why it was not read in full or skipped.
+    pub reason: Option<String>,
+    /// Regions whose keys were listed.
+    pub regions_scanned: usize,
+    /// Regions out of scope (not enabled).
+    pub regions_skipped: usize,
+    /// Regions that could not be read.
+    pub regions_not_assessed: usize,
+    /// Keys listed by ListKeys.
+    pub keys_discovered: usize,
+    /// Keys read in full.
+    pub keys_assessed: usize,
+    /// Keys with a failed call.
+    pub keys_not_assessed: usize,
+}
+
+/// The scope of the whole scan, counted once by the evaluator: what every output displays.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeSummary {
+    /// Accounts listed (scanned, partial, not assessed or skipped).
+    pub accounts: usize,
+    /// Accounts read in full.
+    pub accounts_assessed: usize,
+    /// Accounts read with gaps.
+    pub accounts_partial: usize,
+    /// Accounts that could not be entered.
+    pub accounts_not_assessed: usize,
+    /// Accounts left out (suspended, excluded).
+    pub accounts_skipped: usize,
+    /// Account × regions whose keys were listed (read in full or in part).
+    pub regions_scanned: usize,
+    /// Account × regions out of scope.
+    pub regions_skipped: usize,
+    /// Account × regions that could not be read.
+    pub regions_not_assessed: usize,
+    /// Keys listed by ListKeys.
+    pub keys_discovered: usize,
+    /// Keys read in full.
+    pub keys_assessed: usize,
+    /// Keys with a failed call.
+    pub keys_not_assessed: usize,
+    /// Keys that are customer managed, or whose manager is unknown (the keys the rules judge).
+    pub keys_judged: usize,
+    /// Nothing was left unknown: every account and rule input was read.
+    pub complete: bool,
+}
+
+/// The evaluator's whole answer for one snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Sorted by (rule id, resource).
+    pub findings: Vec<Finding>,
+    /// The rule catalog, in catalog order.
+    pub rules: Vec<RuleInfo>,
+    /// The scope, counted once.
+    pub scope: ScopeSummary,
+    /// One row per account.
+    pub accounts: Vec<AccountCoverage>,
+    /// One row per account × region.
+    pub regions: Vec<RegionCoverage>,
+    /// Configuration problems worth a look: expired or unmatched suppressions.
+    pub warnings: Vec<String>,
+}
+
+impl Evaluation {
+    /// Counts of unmuted failing findings per severity.
+    pub fn failing_by_severity(&self) -> BTreeMap<Severity, usize> {
+        let mut out = BTreeMap::new();
+        for f in self
+            .findings
+            .iter()
+            .filter(|f| f.status == Status::Fail && !f.muted)
+        {
+            *out.entry(f.severity).or_insert(0) += 1;
+        }
+        out
+    }
+
+    /// Counts of findings per status (unmuted) and of muted findings.
+    pub fn counts(&self) -> FindingCounts {
+        let mut counts = FindingCounts::default();
+        for f in &self.findings {
+            if f.muted {
+                counts.muted += 1;
+                continue;
+            }
+            *match f.status {
+                Status::Fail => &mut counts.fail,
+                Status::NotAssessed => &mut counts.not_assessed,
+                Status::Pass => &mut counts.pass,
+                Status::NotApplicable => &mut counts.not_applicable,
+            } += 1;
+        }
+        counts
+    }
+
+    /// True when anything (account, region, key, rule input) could not be assessed.
+    pub fn is_incomplete(&self) -> bool {
+        !self.scope.complete
+    }
+}
+
+/// How many findings have each status; muted findings are counted apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FindingCounts {
+    /// Unmuted FAIL.
+    pub fail: usize,
+    /// Unmuted NOT_ASSESSED.
+    pub not_assessed: usize,
+    /// Unmuted PASS.
+    pub pass: usize,
+    /// Unmuted NOT_APPLICABLE.
+    pub not_applicable: usize,
+    /// Muted findings of any status.
+    pub muted: usize,
+}

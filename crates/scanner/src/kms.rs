@@ -1,0 +1,201 @@
+//! KMS: one account × region (ListKeys, ListAliases) and every key in it (DescribeKey, then
+//! GetKeyPolicy, ListGrants, GetKeyRotationStatus and ListResourceTags concurrently).
+
+use std::collections::BTreeMap;
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_kms::config::retry::RetryPartition;
+use aws_sdk_kms::types::KeyListEntry;
+use futures::stream::{self, StreamExt};
+use kmsaudit_model::{Issue, KeyRecord, RegionAccess, RegionRecord};
+
+use crate::classify::{self, issue};
+use crate::{convert, is_opt_in, Scanner};
+
+/// The clients of one account × region.
+pub(crate) struct RegionClients {
+    pub kms: aws_sdk_kms::Client,
+    pub aa: aws_sdk_accessanalyzer::Client,
+}
+
+impl Scanner {
+    fn region_clients(&self, config: &SdkConfig, account_id: &str, region: &str) -> RegionClients {
+        // Retry settings come from the base config. Own retry partition per account × region:
+        // clients of one service and region would otherwise share one retry-token bucket, and
+        // one throttled account would starve the retries of every other account.
+        let kms = aws_sdk_kms::config::Builder::from(config)
+            .region(Region::new(region.to_string()))
+            .retry_partition(RetryPartition::new(format!("kms-{account_id}-{region}")))
+            .interceptor(self.counter.clone())
+            .build();
+        let aa = aws_sdk_accessanalyzer::config::Builder::from(config)
+            .region(Region::new(region.to_string()))
+            .retry_partition(RetryPartition::new(format!(
+                "accessanalyzer-{account_id}-{region}"
+            )))
+            .interceptor(self.counter.clone())
+            .build();
+        RegionClients {
+            kms: aws_sdk_kms::Client::from_conf(kms),
+            aa: aws_sdk_accessanalyzer::Client::from_conf(aa),
+        }
+    }
+
+    /// Builds the region's clients from the account's config and reads the region.
+    pub(crate) async fn scan_region(
+        &self,
+        config: &SdkConfig,
+        account_id: &str,
+        region: String,
+    ) -> RegionRecord {
+        let clients = self.region_clients(config, account_id, &region);
+        self.read_region(&clients, account_id, region).await
+    }
+
+    /// Reads one account × region with its clients: keys, aliases and Access Analyzer.
+    pub(crate) async fn read_region(
+        &self,
+        clients: &RegionClients,
+        account_id: &str,
+        region: String,
+    ) -> RegionRecord {
+        let mut record = RegionRecord {
+            region: region.clone(),
+            access: RegionAccess::Scanned,
+            aliases_error: None,
+            keys: vec![],
+            access_analyzer: None,
+        };
+        let listed = self
+            .all_pages(clients.kms.list_keys().into_paginator().items().send())
+            .await;
+        let key_ids = match listed {
+            Ok(keys) => keys,
+            Err(e) => {
+                let i = issue("KMS.ListKeys", &e);
+                record.access = if classify::is_region_not_enabled(&i.code) && is_opt_in(&region) {
+                    RegionAccess::Skipped {
+                        reason: format!("region not enabled for this account ({})", i.code),
+                    }
+                } else {
+                    tracing::warn!(account = %account_id, region = %region, error = %i, "region not assessed");
+                    RegionAccess::NotAssessed { issue: i }
+                };
+                return record;
+            }
+        };
+        let aliases = self.all_pages(clients.kms.list_aliases().into_paginator().items().send());
+        let keys = stream::iter(key_ids)
+            .map(|k| self.read_key(&clients.kms, k))
+            .buffer_unordered(self.plan.concurrency.max(1))
+            .collect::<Vec<KeyRecord>>();
+        let analyzer = async {
+            if self.plan.access_analyzer {
+                Some(self.read_access_analyzer(&clients.aa).await)
+            } else {
+                None
+            }
+        };
+        let (aliases, mut keys, analyzer) = tokio::join!(aliases, keys, analyzer);
+        match aliases {
+            Ok(aliases) => {
+                let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for (target, name) in aliases.iter().filter_map(convert::alias_target) {
+                    by_key.entry(target).or_default().push(name);
+                }
+                for k in &mut keys {
+                    if let Some(names) = by_key.remove(&k.key_id) {
+                        k.aliases = names;
+                    }
+                }
+            }
+            Err(e) => record.aliases_error = Some(issue("KMS.ListAliases", &e)),
+        }
+        record.keys = keys;
+        record.access_analyzer = analyzer;
+        record
+    }
+
+    /// Everything about one key. AWS-managed keys get DescribeKey only: AWS owns their policy,
+    /// rotation and grants, and no rule reads them.
+    async fn read_key(&self, kms: &aws_sdk_kms::Client, entry: KeyListEntry) -> KeyRecord {
+        let mut key = convert::listed_key(&entry);
+        let key_id = key.key_id.clone();
+        let meta = match self.call(kms.describe_key().key_id(&key_id).send()).await {
+            Ok(out) => match out.key_metadata() {
+                Some(m) => convert::key_metadata(m),
+                None => {
+                    key.errors.push(Issue::new(
+                        "KMS.DescribeKey",
+                        "EmptyResponse",
+                        "DescribeKey returned no KeyMetadata",
+                    ));
+                    return key;
+                }
+            },
+            Err(e) => {
+                key.errors.push(issue("KMS.DescribeKey", &e));
+                return key;
+            }
+        };
+        if !meta.arn.is_empty() {
+            key.arn = meta.arn.clone();
+        }
+        let customer = meta.is_customer_managed();
+        let rotation_applies =
+            customer && meta.rotation_applies() && !meta.key_state.contains("Deletion");
+        key.metadata = Some(meta);
+        if !customer {
+            return key;
+        }
+        let policy = self.call(
+            kms.get_key_policy()
+                .key_id(&key_id)
+                .policy_name("default")
+                .send(),
+        );
+        let grants = self.all_pages(
+            kms.list_grants()
+                .key_id(&key_id)
+                .into_paginator()
+                .items()
+                .send(),
+        );
+        let rotation = async {
+            if rotation_applies {
+                Some(
+                    self.call(kms.get_key_rotation_status().key_id(&key_id).send())
+                        .await,
+                )
+            } else {
+                None
+            }
+        };
+        let tags = self.all_pages(
+            kms.list_resource_tags()
+                .key_id(&key_id)
+                .into_paginator()
+                .items()
+                .send(),
+        );
+        let (policy, grants, rotation, tags) = tokio::join!(policy, grants, rotation, tags);
+        match policy {
+            Ok(out) => key.policy = Some(out.policy().unwrap_or_default().to_string()),
+            Err(e) => key.errors.push(issue("KMS.GetKeyPolicy", &e)),
+        }
+        match grants {
+            Ok(g) => key.grants = Some(g.iter().map(convert::grant).collect()),
+            Err(e) => key.errors.push(issue("KMS.ListGrants", &e)),
+        }
+        match rotation {
+            Some(Ok(out)) => key.rotation = Some(convert::rotation_status(&out)),
+            Some(Err(e)) => key.errors.push(issue("KMS.GetKeyRotationStatus", &e)),
+            None => {}
+        }
+        match tags {
+            Ok(t) => key.tags = Some(t.iter().map(convert::tag).collect()),
+            Err(e) => key.errors.push(issue("KMS.ListResourceTags", &e)),
+        }
+        key
+    }
+}
