@@ -11,12 +11,14 @@ mod fixture;
 mod moto;
 mod seed;
 mod standin;
+#[cfg(test)]
+mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   demo                 seed examples/demo-org.toml into a local AWS stand-in, scan it, write target/demo/
-  test                 fmt, clippy, every test, and the end-to-end test against the stand-in
+  test [FILTER]        fmt, clippy, every test (or those matching FILTER), end to end against the stand-in
   bench evaluator      evaluate a synthetic snapshot of 1,000,000 keys (release build)
   bench scan           seed a synthetic organization into the stand-in and time scans of it
   standin [FIXTURE]    start the stand-in with a fixture and wait (Ctrl-C stops it)";
@@ -25,7 +27,7 @@ fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("demo") => run_async(demo()),
-        Some("test") => test(),
+        Some("test") => test(&args[1..]),
         Some("bench") => bench(args.get(1).map(String::as_str), &args[2.min(args.len())..]),
         Some("standin") => {
             let fixture = args
@@ -108,8 +110,8 @@ async fn start_standin(fixture_path: &Path, log_dir: &Path) -> anyhow::Result<Ru
         fixture_path.display()
     );
     let seeded = seed::seed(&fixture, &moto.url).await?;
-    let rules = standin::Rules::from_fixture(&fixture, &seeded)?;
-    let standin = standin::start(&moto.url, rules).await?;
+    let faults = standin::FixtureFaults::from_fixture(&fixture, &seeded)?;
+    let standin = standin::start(&moto.url, faults).await?;
     Ok(Running {
         _moto: moto,
         standin,
@@ -202,7 +204,9 @@ async fn demo() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn test() -> anyhow::Result<()> {
+/// fmt, clippy, then every test (or those matching `filter`, passed on to the test runner)
+/// with the stand-in running.
+fn test(filter: &[String]) -> anyhow::Result<()> {
     let root = project_root();
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
@@ -248,6 +252,7 @@ fn test() -> anyhow::Result<()> {
         } else {
             tests.args(["test", "--workspace", "--no-fail-fast"]);
         }
+        tests.args(filter);
         tests
             .env("KMSAUDIT_E2E_SPEC", &spec_path)
             .envs(scan_env(&running))

@@ -5,7 +5,7 @@
 //!   regions an account has not enabled), fills fields moto does not model (imported material
 //!   expiry, rotation period), and injects random throttling, 5xx and latency for the fault
 //!   profile named in the request path (`/_faults/throttle=0.1,seed=3/...`), so tests with
-//!   different profiles share one proxy. `/_proxy/stats` reports requests, faults and the most
+//!   different profiles share one proxy (the Access Analyzer stand-in plays the same profiles). `/_proxy/stats` reports requests, faults and the most
 //!   calls ever in flight per account × region × operation;
 //! * an **IAM Access Analyzer** stand-in (restJson1: ListAnalyzers, ListFindingsV2,
 //!   GetFindingV2, shaped as the Rust SDK's deserializers expect) that answers from the fixture.
@@ -33,9 +33,11 @@ use tokio::net::TcpListener;
 use crate::fixture::{Fixture, MANAGEMENT_ACCOUNT};
 use crate::seed::Seeded;
 
-/// The fixture's faults and Access Analyzer state, with real ids.
+/// What the fixture declares beyond moto's data: its faults (denied roles and key policies,
+/// regions not enabled), the fields to patch into answers, and the Access Analyzer state, with
+/// the seeded ids.
 #[derive(Debug, Default)]
-pub struct Rules {
+pub struct FixtureFaults {
     pub deny_assume_accounts: BTreeSet<String>,
     pub deny_key_policy: BTreeSet<String>,
     pub regions_not_enabled: BTreeSet<(String, String)>,
@@ -88,25 +90,25 @@ fn toml_to_json(v: &toml::Value) -> Value {
     }
 }
 
-impl Rules {
-    pub fn from_fixture(fixture: &Fixture, seeded: &Seeded) -> anyhow::Result<Rules> {
-        let mut rules = Rules::default();
+impl FixtureFaults {
+    pub fn from_fixture(fixture: &Fixture, seeded: &Seeded) -> anyhow::Result<FixtureFaults> {
+        let mut faults = FixtureFaults::default();
         for a in &fixture.accounts {
             let id = seeded.account(&a.name)?.to_string();
             if a.deny_assume_role {
-                rules.deny_assume_accounts.insert(id.clone());
+                faults.deny_assume_accounts.insert(id.clone());
             }
             for r in &a.regions_not_enabled {
-                rules.regions_not_enabled.insert((id.clone(), r.clone()));
+                faults.regions_not_enabled.insert((id.clone(), r.clone()));
             }
         }
         for k in &fixture.keys {
             let (_, key_id) = &seeded.keys[&k.name];
             if k.deny_key_policy {
-                rules.deny_key_policy.insert(key_id.clone());
+                faults.deny_key_policy.insert(key_id.clone());
             }
             if !k.describe_patch.is_empty() {
-                rules.describe_patch.insert(
+                faults.describe_patch.insert(
                     key_id.clone(),
                     k.describe_patch
                         .iter()
@@ -115,7 +117,7 @@ impl Rules {
                 );
             }
             if !k.rotation_patch.is_empty() {
-                rules.rotation_patch.insert(
+                faults.rotation_patch.insert(
                     key_id.clone(),
                     k.rotation_patch
                         .iter()
@@ -126,7 +128,7 @@ impl Rules {
         }
         for a in &fixture.analyzers {
             let account = seeded.account(&a.account)?.to_string();
-            rules.analyzers.push(StandInAnalyzer {
+            faults.analyzers.push(StandInAnalyzer {
                 arn: format!(
                     "arn:aws:access-analyzer:{}:{account}:analyzer/{}",
                     a.region, a.name
@@ -144,7 +146,7 @@ impl Rules {
                 .iter()
                 .find(|k| k.name == f.key)
                 .with_context(|| format!("aa finding {} names unknown key", f.id))?;
-            rules.findings.push(StandInFinding {
+            faults.findings.push(StandInFinding {
                 id: f.id.clone(),
                 key_arn: seeded.keys[&f.key].0.clone(),
                 account: seeded.account(&key.account)?.to_string(),
@@ -159,7 +161,7 @@ impl Rules {
                 status: f.status.clone(),
             });
         }
-        Ok(rules)
+        Ok(faults)
     }
 }
 
@@ -209,7 +211,7 @@ struct Stats {
 }
 
 struct State {
-    rules: Rules,
+    faults: FixtureFaults,
     moto: String,
     client: Client<HttpConnector, Full<Bytes>>,
     accounts_by_key: Mutex<HashMap<String, String>>,
@@ -235,9 +237,9 @@ pub struct StandIn {
     pub access_analyzer_url: String,
 }
 
-pub async fn start(moto: &str, rules: Rules) -> anyhow::Result<StandIn> {
+pub async fn start(moto: &str, faults: FixtureFaults) -> anyhow::Result<StandIn> {
     let state = Arc::new(State {
-        rules,
+        faults,
         moto: moto.to_string(),
         client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
         accounts_by_key: Mutex::new(HashMap::new()),
@@ -420,6 +422,41 @@ fn count_fault(state: &State, op: &str, kind: &str) {
         .or_default() += 1;
 }
 
+/// A fault the random profile plays on one request.
+enum RandomFault {
+    Throttle,
+    ServerError,
+}
+
+/// Sleeps the profile's latency, then draws this request's fault (counted in the stats).
+async fn random_fault(state: &State, profile: &Profile, op_label: &str) -> Option<RandomFault> {
+    let n = state.requests.fetch_add(1, Ordering::Relaxed);
+    if profile.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(profile.latency_ms)).await;
+    }
+    let d = draw(profile.seed, n);
+    if d < profile.throttle {
+        count_fault(state, op_label, "Throttling");
+        Some(RandomFault::Throttle)
+    } else if d < profile.throttle + profile.error5xx {
+        count_fault(state, op_label, "ServerError");
+        Some(RandomFault::ServerError)
+    } else {
+        None
+    }
+}
+
+/// Splits `/_faults/<profile>/rest` into the profile's spec, the profile and `/rest`.
+fn fault_profile(path: &str) -> (String, Profile, String) {
+    match path.strip_prefix("/_faults/") {
+        Some(rest) => {
+            let (spec, tail) = rest.split_once('/').unwrap_or((rest, ""));
+            (spec.to_string(), Profile::parse(spec), format!("/{tail}"))
+        }
+        None => (String::new(), Profile::default(), path.to_string()),
+    }
+}
+
 async fn handle_proxy(
     state: &State,
     req: Request<Incoming>,
@@ -435,13 +472,7 @@ async fn handle_proxy(
             json!({"requests": s.requests, "faults": s.faults, "max_in_flight": s.max_in_flight});
         return Ok(text(StatusCode::OK, &body.to_string()));
     }
-    let (spec, profile, forward_path) = match path_and_query.strip_prefix("/_faults/") {
-        Some(rest) => {
-            let (spec, tail) = rest.split_once('/').unwrap_or((rest, ""));
-            (spec.to_string(), Profile::parse(spec), format!("/{tail}"))
-        }
-        None => (String::new(), Profile::default(), path_and_query.clone()),
-    };
+    let (spec, profile, forward_path) = fault_profile(&path_and_query);
     let (akid, region) = credential_scope(&req);
     let target = req
         .headers()
@@ -464,7 +495,6 @@ async fn handle_proxy(
     let account = state.account_of(&akid);
     let op_label = format!("{service}.{op}");
     let _in_flight = track(state, &spec, &op_label, &account, &region);
-    let n = state.requests.fetch_add(1, Ordering::Relaxed);
     let json_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let key_id = json_body
         .get("KeyId")
@@ -476,7 +506,7 @@ async fn handle_proxy(
     if service == "STS" && op == "AssumeRole" {
         let role = form_value(&body_text, "RoleArn").unwrap_or_default();
         let target_account = role.split(':').nth(4).unwrap_or("").to_string();
-        if state.rules.deny_assume_accounts.contains(&target_account) {
+        if state.faults.deny_assume_accounts.contains(&target_account) {
             count_fault(state, &op_label, "AccessDenied");
             return Ok(sts_error(
                 "AccessDenied",
@@ -486,7 +516,7 @@ async fn handle_proxy(
     }
     if service == "KMS" {
         if state
-            .rules
+            .faults
             .regions_not_enabled
             .contains(&(account.clone(), region.clone()))
         {
@@ -499,7 +529,7 @@ async fn handle_proxy(
         }
         if op == "GetKeyPolicy"
             && state
-                .rules
+                .faults
                 .deny_key_policy
                 .iter()
                 .any(|k| key_id.ends_with(k.as_str()))
@@ -511,26 +541,22 @@ async fn handle_proxy(
                 &format!("User: arn:aws:sts::{account}:assumed-role/OrganizationAccountAccessRole/kmsaudit is not authorized to perform: kms:GetKeyPolicy on this resource because the resource does not exist in this Region, no resource-based policies allow access, or a resource-based policy explicitly denies access"),
             ));
         }
-        // The random profile.
-        if profile.latency_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(profile.latency_ms)).await;
-        }
-        let d = draw(profile.seed, n);
-        if d < profile.throttle {
-            count_fault(state, &op_label, "ThrottlingException");
-            return Ok(aws_json_error(
-                StatusCode::BAD_REQUEST,
-                "ThrottlingException",
-                "Rate exceeded",
-            ));
-        }
-        if d < profile.throttle + profile.error5xx {
-            count_fault(state, &op_label, "KMSInternalException");
-            return Ok(aws_json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "KMSInternalException",
-                "internal failure (injected)",
-            ));
+        match random_fault(state, &profile, &op_label).await {
+            Some(RandomFault::Throttle) => {
+                return Ok(aws_json_error(
+                    StatusCode::BAD_REQUEST,
+                    "ThrottlingException",
+                    "Rate exceeded",
+                ))
+            }
+            Some(RandomFault::ServerError) => {
+                return Ok(aws_json_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "KMSInternalException",
+                    "internal failure (injected)",
+                ))
+            }
+            None => {}
         }
     }
 
@@ -574,13 +600,13 @@ async fn handle_proxy(
         }
         let patch = match op.as_str() {
             "DescribeKey" => state
-                .rules
+                .faults
                 .describe_patch
                 .iter()
                 .find(|(k, _)| key_id.ends_with(k.as_str()))
                 .map(|(_, p)| ("KeyMetadata", p)),
             "GetKeyRotationStatus" => state
-                .rules
+                .faults
                 .rotation_patch
                 .iter()
                 .find(|(k, _)| key_id.ends_with(k.as_str()))
@@ -638,7 +664,7 @@ fn in_zone(a: &StandInAnalyzer, f: &StandInFinding) -> bool {
 async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Response<Full<Bytes>>> {
     let (akid, region) = credential_scope(&req);
     let account = state.account_of(&akid);
-    let path = req.uri().path().to_string();
+    let (spec, profile, path) = fault_profile(req.uri().path());
     let query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();
     let body = req.into_body().collect().await?.to_bytes();
@@ -648,17 +674,31 @@ async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Resp
         ("GET", p) if p.starts_with("/findingv2/") => "GetFindingV2",
         _ => "Unknown",
     };
-    let _in_flight = track(
-        state,
-        "",
-        &format!("AccessAnalyzer.{op}"),
-        &account,
-        &region,
-    );
+    let op_label = format!("AccessAnalyzer.{op}");
+    let _in_flight = track(state, &spec, &op_label, &account, &region);
+    // restJson1 errors: the code in `x-amzn-errortype`.
+    let error = |status: StatusCode, code: &str| {
+        let mut r = aa_json(status, json!({"message": format!("{code} (injected)")}));
+        r.headers_mut()
+            .insert("x-amzn-errortype", code.parse().expect("static header"));
+        r
+    };
+    match random_fault(state, &profile, &op_label).await {
+        Some(RandomFault::Throttle) => {
+            return Ok(error(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException"))
+        }
+        Some(RandomFault::ServerError) => {
+            return Ok(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerException",
+            ))
+        }
+        None => {}
+    }
     match op {
         "ListAnalyzers" => {
             let analyzers: Vec<Value> = state
-                .rules
+                .faults
                 .analyzers
                 .iter()
                 .filter(|a| a.account == account && a.region == region)
@@ -672,7 +712,7 @@ async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Resp
                 .get("analyzerArn")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            let Some(analyzer) = state.rules.analyzers.iter().find(|a| a.arn == arn) else {
+            let Some(analyzer) = state.faults.analyzers.iter().find(|a| a.arn == arn) else {
                 return Ok(aa_json(
                     StatusCode::NOT_FOUND,
                     json!({"message": format!("analyzer {arn} not found")}),
@@ -686,7 +726,7 @@ async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Resp
             };
             let (want_type, want_status) = (eq("resourceType"), eq("status"));
             let findings: Vec<Value> = state
-                .rules
+                .faults
                 .findings
                 .iter()
                 .filter(|f| in_zone(analyzer, f))
@@ -699,10 +739,10 @@ async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Resp
         "GetFindingV2" => {
             let id = percent_decode(path.trim_start_matches("/findingv2/"));
             let arn = form_value(&query, "analyzerArn").unwrap_or_default();
-            let found = state.rules.findings.iter().find(|f| {
+            let found = state.faults.findings.iter().find(|f| {
                 f.id == id
                     && state
-                        .rules
+                        .faults
                         .analyzers
                         .iter()
                         .any(|a| a.arn == arn && in_zone(a, f))

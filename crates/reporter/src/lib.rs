@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 mod csv_out;
 mod html;
+mod view;
 
 pub use csv_out::{findings_csv, grants_csv, keys_csv, neutralize};
 pub use html::{content_security_policy, render_html};

@@ -1,6 +1,6 @@
 //! The CLI on local files: lint-policy, rules, verify, report.
 
-use crate::support::{examples, kmsaudit, run, stdout};
+use crate::support::{data, examples, kmsaudit, read, run, stdout};
 
 #[test]
 fn lint_policy_json_summary() {
@@ -89,5 +89,56 @@ fn rules_lists_the_catalog() {
         "KMS-POLICY-UNPARSEABLE",
     ] {
         assert!(ids.contains(&id), "{id} missing");
+    }
+}
+
+/// A snapshot whose times do not parse is refused, naming the field: an unreadable "now" must
+/// never become 1970 and let expired key material PASS.
+#[test]
+fn report_refuses_a_snapshot_whose_times_do_not_parse() {
+    let text = String::from_utf8(read(&data("snapshot-expired-material.json"))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json");
+    std::fs::write(&good, &text).unwrap();
+    let o = run(kmsaudit()
+        .args(["report", "--out"])
+        .arg(dir.path().join("pack"))
+        .arg(&good));
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    let findings: serde_json::Value =
+        serde_json::from_slice(&read(&dir.path().join("pack/findings.json"))).unwrap();
+    let expiry = findings["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "KMS-IMPORTED-EXPIRY")
+        .expect("the rule ran");
+    assert_eq!(expiry["status"], "FAIL");
+
+    for (field, bad) in [
+        (
+            "metadata.started_at",
+            text.replace("\"2026-11-23T10:00:00Z\"", "\"23/11/2026 10:00\""),
+        ),
+        (
+            "metadata.finished_at",
+            text.replace("\"2026-11-23T10:00:05Z\"", "\"soon\""),
+        ),
+        (
+            "accounts[0].regions[0].keys[0].metadata.valid_to",
+            text.replace("\"2025-06-01T00:00:00Z\"", "\"2025-13-45\""),
+        ),
+    ] {
+        let path = dir.path().join("bad.json");
+        std::fs::write(&path, bad).unwrap();
+        let out = dir.path().join("bad-pack");
+        let o = run(kmsaudit().args(["report", "--out"]).arg(&out).arg(&path));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{field}: {err}");
+        assert!(err.contains(field), "the error names `{field}`: {err}");
+        assert!(
+            !out.exists(),
+            "no pack is written from an unreadable snapshot"
+        );
     }
 }

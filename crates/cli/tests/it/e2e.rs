@@ -2,7 +2,7 @@
 //! it and names it in KMSAUDIT_E2E_SPEC). Without the stand-in these tests say so and return;
 //! under CI (`CI` set) a missing stand-in is a failure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -53,12 +53,15 @@ impl Spec {
             .to_string()
     }
 
-    /// Runs `kmsaudit scan` against the stand-in (through the fault profile, if any).
+    /// Runs `kmsaudit scan` against the stand-in (through the fault profile, if any: KMS and
+    /// Access Analyzer calls then meet its faults).
     fn scan(&self, out: &Path, profile: Option<&str>, extra: &[&str]) -> i32 {
-        let proxy = match profile {
-            Some(p) => format!("{}/_faults/{p}", self.str("proxy_url")),
-            None => self.str("proxy_url"),
+        let with_profile = |url: String| match profile {
+            Some(p) => format!("{url}/_faults/{p}"),
+            None => url,
         };
+        let proxy = with_profile(self.str("proxy_url"));
+        let access_analyzer = with_profile(self.str("access_analyzer_url"));
         let mut cmd = kmsaudit();
         cmd.args(["scan", "--quiet", "--out"])
             .arg(out)
@@ -67,10 +70,7 @@ impl Spec {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ENDPOINT_URL", proxy)
-            .env(
-                "AWS_ENDPOINT_URL_ACCESSANALYZER",
-                self.str("access_analyzer_url"),
-            )
+            .env("AWS_ENDPOINT_URL_ACCESSANALYZER", access_analyzer)
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
         if let Some(config) = self.raw["config"].as_str() {
@@ -279,6 +279,81 @@ fn throttling_and_server_errors_lose_nothing() {
     assert!(
         calls(&faulty) > calls(&clean),
         "retries must show in the call counts"
+    );
+}
+
+/// (rule, resource) → (status, account, region) of every finding of a pack.
+fn verdicts(doc: &Value) -> BTreeMap<(String, String), (String, String, String)> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap().to_string();
+            (
+                (s("rule_id"), s("resource")),
+                (s("status"), s("account_id"), s("region")),
+            )
+        })
+        .collect()
+}
+
+/// Heavy faults on KMS and Access Analyzer (60% throttling, 20% 5xx, 3 attempts) may only turn
+/// verdicts into NOT_ASSESSED: no PASS becomes FAIL, no FAIL becomes PASS, and a verdict that
+/// disappears belongs to an account or region the faulty scan reports as not read.
+#[test]
+fn faults_only_ever_turn_verdicts_into_not_assessed() {
+    let Some(spec) = Spec::load() else { return };
+    let dir = tempdir();
+    let clean = dir.path().join("clean");
+    spec.scan(&clean, None, &[]);
+    let faulty = dir.path().join("faulty");
+    spec.scan(
+        &faulty,
+        Some("throttle=0.6,error5xx=0.2,seed=3"),
+        &["--max-attempts", "3"],
+    );
+    let clean = verdicts(&findings(&clean));
+    let faulty = verdicts(&findings(&faulty));
+    let not_read = |resource: &str| {
+        faulty
+            .get(&("SCAN-NOT-ASSESSED".to_string(), resource.to_string()))
+            .is_some_and(|(s, ..)| s == "NOT_ASSESSED")
+    };
+    let mut flips = Vec::new();
+    let mut now_unknown = 0;
+    for ((rule, resource), (was, account, region)) in &clean {
+        match faulty.get(&(rule.clone(), resource.clone())) {
+            Some((is, ..)) if is == was => {}
+            Some((is, ..)) if is == "NOT_ASSESSED" => now_unknown += 1,
+            Some((is, ..)) => flips.push(format!("{rule} on {resource}: {was} -> {is}")),
+            None if not_read(&format!("account/{account}/region/{region}"))
+                || not_read(&format!("account/{account}")) => {}
+            None => flips.push(format!("{rule} on {resource}: {was} -> missing")),
+        }
+    }
+    for ((rule, resource), (is, ..)) in &faulty {
+        if !clean.contains_key(&(rule.clone(), resource.clone())) && is != "NOT_ASSESSED" {
+            flips.push(format!("{rule} on {resource}: new {is}"));
+        }
+    }
+    assert!(flips.is_empty(), "faults changed verdicts: {flips:#?}");
+    assert!(
+        now_unknown > 0,
+        "the faults should have left something unknown"
+    );
+    let moved = |rule: &str| {
+        clean.iter().any(|((r, res), (was, ..))| {
+            r == rule
+                && was != "NOT_ASSESSED"
+                && faulty
+                    .get(&(r.clone(), res.clone()))
+                    .is_some_and(|(is, ..)| is == "NOT_ASSESSED")
+        })
+    };
+    assert!(
+        moved("AA-ANALYZER-MISSING") || moved("AA-FINDING-ACTIVE"),
+        "the faults should have reached Access Analyzer"
     );
 }
 

@@ -24,3 +24,10 @@ pub fn read(path: &Path) -> Vec<u8> {
 pub fn examples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
+
+/// A file of `crates/cli/tests/data`.
+pub fn data(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}

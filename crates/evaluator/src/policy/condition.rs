@@ -310,7 +310,7 @@ impl Condition {
                 Some(Pin::Accounts(
                     self.values
                         .iter()
-                        .filter(|v| is_account_id(v))
+                        .filter(|v| kmsaudit_model::is_account_id(v))
                         .cloned()
                         .collect(),
                 ))
@@ -406,10 +406,6 @@ impl Condition {
         (self.key == "aws:userid" && self.operator.base.is_positive_match())
             .then_some(&self.values[..])
     }
-}
-
-pub(crate) fn is_account_id(v: &str) -> bool {
-    v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ mod actions;
 mod analysis;
 mod condition;
 mod parse;
+mod principal;
 mod wildcard;
 
 pub use actions::{ActionSet, KMS_ACTIONS};

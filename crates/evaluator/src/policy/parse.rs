@@ -11,6 +11,8 @@ use serde_json::Value;
 
 use super::actions::ActionSet;
 use super::condition::{Condition, Operator};
+use super::principal::parse_principals;
+pub use super::principal::{Principal, PrincipalSpec};
 
 /// A key policy, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,56 +38,6 @@ pub struct Statement {
 pub enum Effect {
     Allow,
     Deny,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum PrincipalSpec {
-    Principal(Vec<Principal>),
-    /// Everyone except these.
-    NotPrincipal(Vec<Principal>),
-}
-
-/// One principal as written in the policy.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Principal {
-    /// `"*"`, `{"AWS": "*"}`, or an AWS principal with a wildcard (IAM rejects partial
-    /// wildcards in principals; we read them as "anyone" rather than guess).
-    Anyone,
-    /// A 12-digit account id or `arn:<partition>:iam::<account>:root`: the account, and every
-    /// IAM identity in it that its IAM policies allow.
-    Account(String),
-    /// An IAM role, user, assumed-role session, federated user... `account` is `None` for a
-    /// unique id (`AROA...`), which is what AWS shows once the named identity was deleted.
-    Identity {
-        arn: String,
-        account: Option<String>,
-    },
-    Service(String),
-    Federated(String),
-    CanonicalUser(String),
-}
-
-impl Principal {
-    /// The account the principal belongs to, where it has one.
-    pub fn account(&self) -> Option<&str> {
-        match self {
-            Principal::Account(a) => Some(a),
-            Principal::Identity { account, .. } => account.as_deref(),
-            Principal::Federated(f) => kmsaudit_model::arn_account(f),
-            _ => None,
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Principal::Anyone => "*".to_string(),
-            Principal::Account(a) => format!("account {a}"),
-            Principal::Identity { arn, .. } => arn.clone(),
-            Principal::Service(s) => format!("service {s}"),
-            Principal::Federated(f) => format!("federated {f}"),
-            Principal::CanonicalUser(c) => format!("canonical user {c}"),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -129,7 +81,7 @@ pub struct PolicyError {
     pub location: String,
 }
 
-fn err(path: &str, message: impl Into<String>) -> PolicyError {
+pub(super) fn err(path: &str, message: impl Into<String>) -> PolicyError {
     PolicyError {
         message: message.into(),
         location: if path.is_empty() {
@@ -223,7 +175,7 @@ fn expect_str<'v>(v: &'v Value, path: &str) -> Result<&'v str, PolicyError> {
 }
 
 /// A string or a non-empty list of strings.
-fn string_or_list(v: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
+pub(super) fn string_or_list(v: &Value, path: &str) -> Result<Vec<String>, PolicyError> {
     match v {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(items) if !items.is_empty() => items
@@ -344,72 +296,6 @@ fn parse_statement(index: usize, v: &Value) -> Result<Statement, PolicyError> {
         })?,
         conditions,
     })
-}
-
-fn parse_principals(v: &Value, path: &str) -> Result<Vec<Principal>, PolicyError> {
-    match v {
-        Value::String(s) if s == "*" => Ok(vec![Principal::Anyone]),
-        Value::String(s) => Err(err(
-            path,
-            format!("a principal must be `*` or a map such as {{\"AWS\": ...}}, found `{s}`"),
-        )),
-        Value::Object(map) if !map.is_empty() => {
-            let mut out = Vec::new();
-            for (kind, vals) in map {
-                let p = format!("{path}.{kind}");
-                for s in string_or_list(vals, &p)? {
-                    out.push(match kind.as_str() {
-                        "AWS" => aws_principal(&s),
-                        "Service" => {
-                            if s == "*" {
-                                Principal::Anyone
-                            } else {
-                                Principal::Service(s)
-                            }
-                        }
-                        "Federated" => Principal::Federated(s),
-                        "CanonicalUser" => {
-                            if s == "*" {
-                                Principal::Anyone
-                            } else {
-                                Principal::CanonicalUser(s)
-                            }
-                        }
-                        other => return Err(err(&p, format!("unknown principal type `{other}`"))),
-                    });
-                }
-            }
-            out.sort();
-            out.dedup();
-            Ok(out)
-        }
-        _ => Err(err(path, "a principal must be `*` or a non-empty map")),
-    }
-}
-
-/// Reads one `AWS` principal value.
-fn aws_principal(s: &str) -> Principal {
-    let s = s.trim();
-    if s.contains('*') || s.contains('?') {
-        return Principal::Anyone;
-    }
-    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
-        return Principal::Account(s.to_string());
-    }
-    if let Some(account) = kmsaudit_model::arn_account(s) {
-        let resource = s.splitn(6, ':').nth(5).unwrap_or("");
-        if resource == "root" {
-            return Principal::Account(account.to_string());
-        }
-        return Principal::Identity {
-            arn: s.to_string(),
-            account: Some(account.to_string()),
-        };
-    }
-    Principal::Identity {
-        arn: s.to_string(),
-        account: None,
-    }
 }
 
 fn parse_conditions(v: &Value, path: &str) -> Result<Vec<Condition>, PolicyError> {

@@ -1,0 +1,125 @@
+//! Principals as a key policy writes them: `"*"`, accounts, IAM identities (by ARN or unique
+//! id), services, federated and canonical users.
+
+use serde_json::Value;
+
+use super::parse::{err, string_or_list, PolicyError};
+
+/// Who a statement is about: the principals it names, or everyone but them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PrincipalSpec {
+    Principal(Vec<Principal>),
+    /// Everyone except these.
+    NotPrincipal(Vec<Principal>),
+}
+
+/// One principal as written in the policy.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Principal {
+    /// `"*"`, `{"AWS": "*"}`, or an AWS principal with a wildcard (IAM rejects partial
+    /// wildcards in principals; we read them as "anyone" rather than guess).
+    Anyone,
+    /// A 12-digit account id or `arn:<partition>:iam::<account>:root`: the account, and every
+    /// IAM identity in it that its IAM policies allow.
+    Account(String),
+    /// An IAM role, user, assumed-role session, federated user... `account` is `None` for a
+    /// unique id (`AROA...`), which is what AWS shows once the named identity was deleted.
+    Identity {
+        arn: String,
+        account: Option<String>,
+    },
+    Service(String),
+    Federated(String),
+    CanonicalUser(String),
+}
+
+impl Principal {
+    /// The account the principal belongs to, where it has one.
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Principal::Account(a) => Some(a),
+            Principal::Identity { account, .. } => account.as_deref(),
+            Principal::Federated(f) => kmsaudit_model::arn_account(f),
+            _ => None,
+        }
+    }
+
+    /// How explanations name the principal.
+    pub fn describe(&self) -> String {
+        match self {
+            Principal::Anyone => "*".to_string(),
+            Principal::Account(a) => format!("account {a}"),
+            Principal::Identity { arn, .. } => arn.clone(),
+            Principal::Service(s) => format!("service {s}"),
+            Principal::Federated(f) => format!("federated {f}"),
+            Principal::CanonicalUser(c) => format!("canonical user {c}"),
+        }
+    }
+}
+
+/// `Principal` / `NotPrincipal`: `"*"` or a map of principal type to a string or list.
+pub(super) fn parse_principals(v: &Value, path: &str) -> Result<Vec<Principal>, PolicyError> {
+    match v {
+        Value::String(s) if s == "*" => Ok(vec![Principal::Anyone]),
+        Value::String(s) => Err(err(
+            path,
+            format!("a principal must be `*` or a map such as {{\"AWS\": ...}}, found `{s}`"),
+        )),
+        Value::Object(map) if !map.is_empty() => {
+            let mut out = Vec::new();
+            for (kind, vals) in map {
+                let p = format!("{path}.{kind}");
+                for s in string_or_list(vals, &p)? {
+                    out.push(match kind.as_str() {
+                        "AWS" => aws_principal(&s),
+                        "Service" => {
+                            if s == "*" {
+                                Principal::Anyone
+                            } else {
+                                Principal::Service(s)
+                            }
+                        }
+                        "Federated" => Principal::Federated(s),
+                        "CanonicalUser" => {
+                            if s == "*" {
+                                Principal::Anyone
+                            } else {
+                                Principal::CanonicalUser(s)
+                            }
+                        }
+                        other => return Err(err(&p, format!("unknown principal type `{other}`"))),
+                    });
+                }
+            }
+            out.sort();
+            out.dedup();
+            Ok(out)
+        }
+        _ => Err(err(path, "a principal must be `*` or a non-empty map")),
+    }
+}
+
+/// Reads one `AWS` principal value.
+fn aws_principal(s: &str) -> Principal {
+    let s = s.trim();
+    if s.contains('*') || s.contains('?') {
+        return Principal::Anyone;
+    }
+    if kmsaudit_model::is_account_id(s) {
+        return Principal::Account(s.to_string());
+    }
+    if let Some(account) = kmsaudit_model::arn_account(s) {
+        let resource = s.splitn(6, ':').nth(5).unwrap_or("");
+        if resource == "root" {
+            return Principal::Account(account.to_string());
+        }
+        return Principal::Identity {
+            arn: s.to_string(),
+            account: Some(account.to_string()),
+        };
+    }
+    Principal::Identity {
+        arn: s.to_string(),
+        account: None,
+    }
+}
