@@ -12,6 +12,8 @@
 mod access_analyzer;
 mod evaluation;
 mod finding;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 mod key;
 mod snapshot;
 

@@ -50,16 +50,7 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
         .accounts
         .iter()
         .map(|a| AccountView {
-            id: a.account_id.clone(),
-            name: a.name.clone().unwrap_or_default(),
-            coverage: coverage_css(a.coverage),
-            reason: a.reason.clone().unwrap_or_default(),
-            regions_scanned: a.regions_scanned,
-            regions_skipped: a.regions_skipped,
-            regions_not_assessed: a.regions_not_assessed,
-            keys_discovered: a.keys_discovered,
-            keys_assessed: a.keys_assessed,
-            keys_not_assessed: a.keys_not_assessed,
+            row: a,
             fails: fails_per_account
                 .get(a.account_id.as_str())
                 .copied()

@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kmsaudit_model::{Coverage, Finding, KeyRecord, ResourceType, ScopeSummary, Severity, Status};
+use kmsaudit_model::{
+    AccountCoverage, Coverage, Finding, KeyRecord, ResourceType, ScopeSummary, Severity, Status,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -21,7 +23,7 @@ pub(crate) struct View<'a> {
     pub role_name: String,
     pub regions_requested: String,
     pub scope: &'a ScopeSummary,
-    pub accounts: Vec<AccountView>,
+    pub accounts: Vec<AccountView<'a>>,
     pub region_issues: Vec<RegionIssueView>,
     pub status_counts: Vec<Count>,
     pub severity_counts: Vec<Count>,
@@ -35,18 +37,11 @@ pub(crate) struct View<'a> {
     pub calls_per_key: String,
 }
 
+/// One account's scope row as the evaluator counted it, with its failing findings.
 #[derive(Serialize)]
-pub(crate) struct AccountView {
-    pub id: String,
-    pub name: String,
-    pub coverage: &'static str,
-    pub reason: String,
-    pub regions_scanned: usize,
-    pub regions_skipped: usize,
-    pub regions_not_assessed: usize,
-    pub keys_discovered: usize,
-    pub keys_assessed: usize,
-    pub keys_not_assessed: usize,
+pub(crate) struct AccountView<'a> {
+    #[serde(flatten)]
+    pub row: &'a AccountCoverage,
     pub fails: usize,
 }
 

@@ -38,7 +38,6 @@ mod tests {
 
     const ID: &str = "KMS-POLICY-EXTERNAL";
 
-
     #[test]
     fn trusted_accounts_pass() {
         let cfg = EvalConfig {
@@ -48,7 +47,4 @@ mod tests {
         let p = allow(r#"{"AWS":"999988887777"}"#, r#""kms:Decrypt""#, "");
         assert_eq!(check_policy_with(ID, &p, &cfg).0, Pass);
     }
-
-
-
 }

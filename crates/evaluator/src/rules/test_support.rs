@@ -71,20 +71,6 @@ pub(crate) fn allow(principal: &str, actions: &str, condition: &str) -> String {
 pub(crate) fn test_key() -> kmsaudit_model::KeyRecord {
     use kmsaudit_model::*;
     KeyRecord {
-        arn: KEY_ARN.into(),
-        key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
-        metadata: Some(KeyMetadata {
-            key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
-            arn: KEY_ARN.into(),
-            aws_account_id: KEY_ACCOUNT.into(),
-            enabled: true,
-            key_state: "Enabled".into(),
-            key_usage: "ENCRYPT_DECRYPT".into(),
-            key_spec: "SYMMETRIC_DEFAULT".into(),
-            key_manager: "CUSTOMER".into(),
-            origin: "AWS_KMS".into(),
-            ..Default::default()
-        }),
         policy: Some(allow(
             r#"{"AWS":"arn:aws:iam::111122223333:root"}"#,
             r#""kms:*""#,
@@ -98,7 +84,7 @@ pub(crate) fn test_key() -> kmsaudit_model::KeyRecord {
         grants: Some(vec![]),
         aliases: vec!["alias/test".into()],
         tags: Some(vec![]),
-        errors: vec![],
+        ..fixtures::customer_key(KEY_ARN)
     }
 }
 

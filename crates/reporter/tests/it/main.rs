@@ -20,22 +20,11 @@ fn hostile_snapshot() -> Snapshot {
     let mut keys = Vec::new();
     for (i, p) in PAYLOADS.iter().enumerate() {
         let arn = format!("arn:aws:kms:us-east-1:111122223333:key/k{i}");
+        let mut key = kmsaudit_model::fixtures::customer_key(&arn);
+        if let Some(m) = key.metadata.as_mut() {
+            m.description = p.to_string();
+        }
         keys.push(KeyRecord {
-            arn: arn.clone(),
-            key_id: format!("k{i}"),
-            metadata: Some(KeyMetadata {
-                key_id: format!("k{i}"),
-                arn,
-                aws_account_id: "111122223333".into(),
-                description: p.to_string(),
-                enabled: true,
-                key_state: "Enabled".into(),
-                key_usage: "ENCRYPT_DECRYPT".into(),
-                key_spec: "SYMMETRIC_DEFAULT".into(),
-                key_manager: "CUSTOMER".into(),
-                origin: "AWS_KMS".into(),
-                ..Default::default()
-            }),
             policy: Some(format!(
                 r#"{{"Version":"2012-10-17","Statement":[{{"Sid":{},"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{{"StringEquals":{{"kms:ViaService":{}}}}}}}]}}"#,
                 serde_json::to_string(p).unwrap(),
@@ -46,6 +35,7 @@ fn hostile_snapshot() -> Snapshot {
             aliases: vec![format!("alias/{p}")],
             tags: Some(vec![Tag { key: "owner".into(), value: p.to_string() }]),
             errors: vec![],
+            ..key
         });
     }
     Snapshot {
