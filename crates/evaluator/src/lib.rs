@@ -18,6 +18,7 @@ mod context;
 mod coverage;
 mod findings;
 mod lint;
+#[deny(missing_docs)]
 pub mod policy;
 mod policy_cache;
 mod rules;

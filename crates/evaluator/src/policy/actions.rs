@@ -71,7 +71,9 @@ pub const KMS_ACTIONS: [&str; 55] = [
 pub struct ActionSet(u64);
 
 impl ActionSet {
+    /// No action.
     pub const EMPTY: ActionSet = ActionSet(0);
+    /// Every KMS action of the catalogue.
     pub const ALL: ActionSet = ActionSet((1u64 << KMS_ACTIONS.len()) - 1);
 
     /// Cryptographic use of the key.
@@ -130,6 +132,7 @@ impl ActionSet {
         *SET
     }
 
+    /// Creating, listing, retiring and revoking grants.
     pub fn grant_management() -> ActionSet {
         static SET: std::sync::LazyLock<ActionSet> = std::sync::LazyLock::new(|| {
             ActionSet::of(&[
@@ -143,12 +146,14 @@ impl ActionSet {
         *SET
     }
 
+    /// Changing the key policy (`PutKeyPolicy`).
     pub fn policy_change() -> ActionSet {
         static SET: std::sync::LazyLock<ActionSet> =
             std::sync::LazyLock::new(|| ActionSet::of(&["PutKeyPolicy"]));
         *SET
     }
 
+    /// Read-only description and listing actions.
     pub fn describe_list() -> ActionSet {
         static SET: std::sync::LazyLock<ActionSet> = std::sync::LazyLock::new(|| {
             ActionSet::of(&[
@@ -203,30 +208,39 @@ impl ActionSet {
         ActionSet(bits)
     }
 
+    /// Actions in either set.
     pub fn union(self, other: ActionSet) -> ActionSet {
         ActionSet(self.0 | other.0)
     }
+    /// Actions in both sets.
     pub fn intersect(self, other: ActionSet) -> ActionSet {
         ActionSet(self.0 & other.0)
     }
+    /// Actions in `self` and not in `other`.
     pub fn minus(self, other: ActionSet) -> ActionSet {
         ActionSet(self.0 & !other.0)
     }
+    /// Every action not in the set.
     pub fn complement(self) -> ActionSet {
         ActionSet(!self.0 & Self::ALL.0)
     }
+    /// No action at all.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+    /// Every action of the catalogue.
     pub fn is_all(self) -> bool {
         self == Self::ALL
     }
+    /// Whether every action of `other` is in the set.
     pub fn contains_all(self, other: ActionSet) -> bool {
         self.0 & other.0 == other.0
     }
+    /// Whether the sets share an action.
     pub fn overlaps(self, other: ActionSet) -> bool {
         self.0 & other.0 != 0
     }
+    /// How many actions.
     pub fn len(self) -> usize {
         self.0.count_ones() as usize
     }

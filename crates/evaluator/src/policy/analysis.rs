@@ -33,6 +33,7 @@ pub struct Reach {
 }
 
 impl Reach {
+    /// Nothing pins the caller: anyone, in any account.
     pub fn is_anyone(&self) -> bool {
         self.accounts.is_none() && self.orgs.is_none() && self.restricted.is_empty()
     }
@@ -55,6 +56,7 @@ impl Reach {
         }
     }
 
+    /// The reach in words, for explanations.
     pub fn describe(&self) -> String {
         if self.is_anyone() {
             return "anyone".into();
@@ -82,16 +84,24 @@ impl Reach {
 pub enum Who {
     /// `Principal: "*"` (or `NotPrincipal`), narrowed by conditions.
     Everyone {
+        /// Whom the conditions still admit.
         reach: Reach,
+        /// Principals a `NotPrincipal` leaves out.
         except: Vec<Principal>,
     },
     /// An account, IAM identity, federated or canonical user.
     Named(Principal),
     /// An AWS service principal, acting on behalf of `on_behalf_of` (`aws:SourceAccount`...).
-    Service { name: String, on_behalf_of: Reach },
+    Service {
+        /// e.g. `cloudtrail.amazonaws.com`.
+        name: String,
+        /// The accounts or organizations the service may act for.
+        on_behalf_of: Reach,
+    },
 }
 
 impl Who {
+    /// The principal in words, for explanations.
     pub fn describe(&self) -> String {
         match self {
             Who::Everyone { reach, except } if except.is_empty() => {
@@ -130,9 +140,13 @@ impl Who {
 /// One principal's allowed actions from one statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
+    /// Index of the Allow statement (0-based).
     pub statement_index: usize,
+    /// Its Sid.
     pub sid: Option<String>,
+    /// Who is allowed.
     pub who: Who,
+    /// What is allowed, after Deny statements.
     pub actions: ActionSet,
     /// Every condition of the statement, written out.
     pub conditions: Vec<String>,
@@ -147,6 +161,7 @@ pub struct Access {
 }
 
 impl Access {
+    /// The statement's conditions joined, or `None` without conditions.
     pub fn condition_text(&self) -> Option<String> {
         (!self.conditions.is_empty()).then(|| self.conditions.join("; "))
     }
@@ -155,6 +170,7 @@ impl Access {
 /// The analysis of one key policy.
 #[derive(Debug, Clone, Default)]
 pub struct Analysis {
+    /// Every (statement, principal) access that remains after Deny statements.
     pub accesses: Vec<Access>,
     /// Distinct principals named in Allow statements.
     pub principals: BTreeSet<Principal>,

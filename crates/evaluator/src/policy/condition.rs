@@ -27,34 +27,62 @@ use std::collections::BTreeSet;
 
 use super::wildcard::has_wildcard;
 
+/// A condition operator without its `...IfExists` suffix and set qualifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BaseOperator {
+    /// IAM's `StringEquals`.
     StringEquals,
+    /// IAM's `StringNotEquals`.
     StringNotEquals,
+    /// IAM's `StringEqualsIgnoreCase`.
     StringEqualsIgnoreCase,
+    /// IAM's `StringNotEqualsIgnoreCase`.
     StringNotEqualsIgnoreCase,
+    /// IAM's `StringLike`.
     StringLike,
+    /// IAM's `StringNotLike`.
     StringNotLike,
+    /// IAM's `NumericEquals`.
     NumericEquals,
+    /// IAM's `NumericNotEquals`.
     NumericNotEquals,
+    /// IAM's `NumericLessThan`.
     NumericLessThan,
+    /// IAM's `NumericLessThanEquals`.
     NumericLessThanEquals,
+    /// IAM's `NumericGreaterThan`.
     NumericGreaterThan,
+    /// IAM's `NumericGreaterThanEquals`.
     NumericGreaterThanEquals,
+    /// IAM's `DateEquals`.
     DateEquals,
+    /// IAM's `DateNotEquals`.
     DateNotEquals,
+    /// IAM's `DateLessThan`.
     DateLessThan,
+    /// IAM's `DateLessThanEquals`.
     DateLessThanEquals,
+    /// IAM's `DateGreaterThan`.
     DateGreaterThan,
+    /// IAM's `DateGreaterThanEquals`.
     DateGreaterThanEquals,
+    /// IAM's `Bool`.
     Bool,
+    /// IAM's `BinaryEquals`.
     BinaryEquals,
+    /// IAM's `IpAddress`.
     IpAddress,
+    /// IAM's `NotIpAddress`.
     NotIpAddress,
+    /// IAM's `ArnEquals`.
     ArnEquals,
+    /// IAM's `ArnLike`.
     ArnLike,
+    /// IAM's `ArnNotEquals`.
     ArnNotEquals,
+    /// IAM's `ArnNotLike`.
     ArnNotLike,
+    /// IAM's `Null`.
     Null,
 }
 
@@ -134,17 +162,25 @@ impl BaseOperator {
     }
 }
 
+/// How a multivalued key is compared: `ForAnyValue:`, `ForAllValues:`, or as one value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetQualifier {
+    /// No qualifier: the key is compared as a single value.
     None,
+    /// At least one of the request's values matches.
     ForAnyValue,
+    /// Every one of the request's values matches (true when the key is absent).
     ForAllValues,
 }
 
+/// A whole operator as written, e.g. `ForAnyValue:StringLikeIfExists`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operator {
+    /// The comparison.
     pub base: BaseOperator,
+    /// `...IfExists`: true when the key is absent from the request.
     pub if_exists: bool,
+    /// The set qualifier.
     pub set: SetQualifier,
 }
 
@@ -184,6 +220,7 @@ impl Operator {
         })
     }
 
+    /// The operator as IAM spells it.
     pub fn name(&self) -> String {
         let prefix = match self.set {
             SetQualifier::None => "",
@@ -201,17 +238,22 @@ impl Operator {
 /// One operator × key with its values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
+    /// The operator.
     pub operator: Operator,
     /// Lowercase: condition keys are case-insensitive.
     pub key: String,
+    /// The key as the policy spells it (for explanations).
     pub key_as_written: String,
+    /// The values, any of which may match.
     pub values: Vec<String>,
 }
 
 /// What a pinning condition restricts the caller to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pin {
+    /// To these accounts.
     Accounts(BTreeSet<String>),
+    /// To these organizations.
     Orgs(BTreeSet<String>),
     /// Network origin or identity pinned, in words (`aws:SourceVpce vpce-1a2b`).
     Restricted(String),
@@ -253,6 +295,7 @@ fn always_present(key: &str) -> bool {
 }
 
 impl Condition {
+    /// `Operator key value(s)`, for explanations.
     pub fn describe(&self) -> String {
         let values = if self.values.len() == 1 {
             self.values[0].clone()

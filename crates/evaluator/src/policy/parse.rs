@@ -17,29 +17,41 @@ pub use super::principal::{Principal, PrincipalSpec};
 /// A key policy, parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
+    /// `Version`, when given.
     pub version: Option<String>,
+    /// The statements, in document order.
     pub statements: Vec<Statement>,
 }
 
+/// One statement, normalized.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
     /// Position in the `Statement` array (0-based).
     pub index: usize,
+    /// `Sid`, when given.
     pub sid: Option<String>,
+    /// `Allow` or `Deny`.
     pub effect: Effect,
+    /// `Principal` or `NotPrincipal`.
     pub principals: PrincipalSpec,
+    /// `Action` or `NotAction`.
     pub actions: ActionSpec,
+    /// `Resource` or `NotResource`.
     pub resources: ResourceSpec,
     /// ANDed.
     pub conditions: Vec<Condition>,
 }
 
+/// A statement's `Effect`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
+    /// Grants what the statement covers.
     Allow,
+    /// Refuses what the statement covers, whatever allows it.
     Deny,
 }
 
+/// `Action` / `NotAction`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionSpec {
     /// The patterns as written.
@@ -50,9 +62,12 @@ pub struct ActionSpec {
     pub set: ActionSet,
 }
 
+/// `Resource` / `NotResource`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceSpec {
+    /// The ARN patterns as written.
     pub patterns: Vec<String>,
+    /// `NotResource`: the statement covers every resource the patterns do not match.
     pub negated: bool,
 }
 
@@ -76,6 +91,7 @@ impl ResourceSpec {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} at {location}")]
 pub struct PolicyError {
+    /// What is wrong.
     pub message: String,
     /// `line L column C` for JSON syntax errors, else a JSON path such as `Statement[2].Effect`.
     pub location: String,

@@ -8,6 +8,7 @@ use super::parse::{err, string_or_list, PolicyError};
 /// Who a statement is about: the principals it names, or everyone but them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PrincipalSpec {
+    /// `Principal`: these principals.
     Principal(Vec<Principal>),
     /// Everyone except these.
     NotPrincipal(Vec<Principal>),
@@ -25,11 +26,16 @@ pub enum Principal {
     /// An IAM role, user, assumed-role session, federated user... `account` is `None` for a
     /// unique id (`AROA...`), which is what AWS shows once the named identity was deleted.
     Identity {
+        /// The ARN or unique id as written.
         arn: String,
+        /// The account of an ARN; `None` for a unique id.
         account: Option<String>,
     },
+    /// An AWS service principal (`logs.amazonaws.com`).
     Service(String),
+    /// A federated principal (identity provider ARN or `cognito-identity.amazonaws.com`).
     Federated(String),
+    /// An S3 canonical user id.
     CanonicalUser(String),
 }
 
