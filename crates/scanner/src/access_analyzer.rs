@@ -59,13 +59,16 @@ impl Scanner {
                     return record;
                 }
             };
-            for s in summaries.iter().filter(|s| s.status().as_str() == "ACTIVE") {
-                let mut f = convert::finding_summary(&analyzer_arn, s);
-                let details = aa.get_finding_v2().analyzer_arn(&analyzer_arn).id(s.id());
+            let active = summaries
+                .iter()
+                .map(|s| convert::finding_summary(&analyzer_arn, s))
+                .filter(|f| f.status == "ACTIVE");
+            for mut f in active {
+                let details = aa.get_finding_v2().analyzer_arn(&analyzer_arn).id(&f.id);
                 match self.call(details.send()).await {
                     Ok(out) => convert::add_finding_details(&mut f, &out),
                     Err(e) => {
-                        tracing::warn!(finding = %s.id(), error = %issue("AccessAnalyzer.GetFindingV2", &e), "finding details not read")
+                        tracing::warn!(finding = %f.id, error = %issue("AccessAnalyzer.GetFindingV2", &e), "finding details not read")
                     }
                 }
                 record.findings.push(f);

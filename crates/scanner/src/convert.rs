@@ -93,7 +93,21 @@ pub(crate) fn rotation_status(
     }
 }
 
-pub(crate) fn key_metadata(m: &aws_sdk_kms::types::KeyMetadata) -> model::KeyMetadata {
+/// DescribeKey's metadata, when the answer carries it.
+pub(crate) fn described_key(
+    out: &aws_sdk_kms::operation::describe_key::DescribeKeyOutput,
+) -> Option<model::KeyMetadata> {
+    out.key_metadata().map(key_metadata)
+}
+
+/// GetKeyPolicy's policy text, exactly as returned.
+pub(crate) fn key_policy(
+    out: &aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput,
+) -> String {
+    out.policy().unwrap_or_default().to_string()
+}
+
+fn key_metadata(m: &aws_sdk_kms::types::KeyMetadata) -> model::KeyMetadata {
     model::KeyMetadata {
         key_id: m.key_id().to_string(),
         arn: m.arn().unwrap_or_default().to_string(),

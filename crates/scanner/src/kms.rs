@@ -122,8 +122,8 @@ impl Scanner {
         let mut key = convert::listed_key(&entry);
         let key_id = key.key_id.clone();
         let meta = match self.call(kms.describe_key().key_id(&key_id).send()).await {
-            Ok(out) => match out.key_metadata() {
-                Some(m) => convert::key_metadata(m),
+            Ok(out) => match convert::described_key(&out) {
+                Some(m) => m,
                 None => {
                     key.errors.push(Issue::new(
                         "KMS.DescribeKey",
@@ -180,7 +180,7 @@ impl Scanner {
         );
         let (policy, grants, rotation, tags) = tokio::join!(policy, grants, rotation, tags);
         match policy {
-            Ok(out) => key.policy = Some(out.policy().unwrap_or_default().to_string()),
+            Ok(out) => key.policy = Some(convert::key_policy(&out)),
             Err(e) => key.errors.push(issue("KMS.GetKeyPolicy", &e)),
         }
         match grants {
