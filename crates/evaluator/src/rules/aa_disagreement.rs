@@ -117,19 +117,6 @@ mod tests {
     use super::super::test_support::*;
     use kmsaudit_model::*;
 
-    fn aa(findings: Vec<AnalyzerFinding>) -> AccessAnalyzerRecord {
-        AccessAnalyzerRecord {
-            analyzers: vec![Analyzer {
-                arn: "a".into(),
-                name: "a".into(),
-                analyzer_type: "ACCOUNT".into(),
-                status: "ACTIVE".into(),
-            }],
-            findings,
-            error: None,
-        }
-    }
-
     #[test]
     fn agreement_and_both_kinds_of_disagreement() {
         let f = AnalyzerFinding {
@@ -143,7 +130,7 @@ mod tests {
             check_key_with(
                 "AA-DISAGREEMENT",
                 &k,
-                Some(&aa(vec![])),
+                Some(&account_analyzer(vec![])),
                 &Default::default()
             )
             .status,
@@ -153,7 +140,7 @@ mod tests {
             check_key_with(
                 "AA-DISAGREEMENT",
                 &k,
-                Some(&aa(vec![f.clone()])),
+                Some(&account_analyzer(vec![f.clone()])),
                 &Default::default()
             )
             .status,
@@ -164,7 +151,7 @@ mod tests {
             check_key_with(
                 "AA-DISAGREEMENT",
                 &k,
-                Some(&aa(vec![])),
+                Some(&account_analyzer(vec![])),
                 &Default::default()
             )
             .status,
@@ -174,7 +161,7 @@ mod tests {
             check_key_with(
                 "AA-DISAGREEMENT",
                 &k,
-                Some(&aa(vec![f])),
+                Some(&account_analyzer(vec![f])),
                 &Default::default()
             )
             .status,

@@ -72,19 +72,6 @@ mod tests {
     use super::super::test_support::*;
     use kmsaudit_model::*;
 
-    fn aa(findings: Vec<AnalyzerFinding>) -> AccessAnalyzerRecord {
-        AccessAnalyzerRecord {
-            analyzers: vec![Analyzer {
-                arn: "arn:aws:access-analyzer:us-east-1:111122223333:analyzer/a".into(),
-                name: "a".into(),
-                analyzer_type: "ACCOUNT".into(),
-                status: "ACTIVE".into(),
-            }],
-            findings,
-            error: None,
-        }
-    }
-
     #[test]
     fn finding_fails_none_passes_no_analyzer_unknown() {
         let k = test_key();
@@ -96,7 +83,7 @@ mod tests {
             check_key_with(
                 "AA-FINDING-ACTIVE",
                 &k,
-                Some(&aa(vec![])),
+                Some(&account_analyzer(vec![])),
                 &Default::default()
             )
             .status,
@@ -112,13 +99,13 @@ mod tests {
             check_key_with(
                 "AA-FINDING-ACTIVE",
                 &k,
-                Some(&aa(vec![f])),
+                Some(&account_analyzer(vec![f])),
                 &Default::default()
             )
             .status,
             Status::Fail
         );
-        let mut none = aa(vec![]);
+        let mut none = account_analyzer(vec![]);
         none.analyzers.clear();
         assert_eq!(
             check_key_with("AA-FINDING-ACTIVE", &k, Some(&none), &Default::default()).status,

@@ -97,24 +97,15 @@ mod tests {
 
     #[test]
     fn by_set_of_operations() {
-        let all = [
-            "Decrypt",
-            "Encrypt",
-            "GenerateDataKey",
-            "GenerateDataKeyPair",
-            "GenerateDataKeyPairWithoutPlaintext",
-            "GenerateDataKeyWithoutPlaintext",
-            "ReEncryptFrom",
-            "ReEncryptTo",
-        ];
+        let all = super::full_crypto_ops("ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT");
         let mut k = test_key();
         k.grants = Some(vec![grant(&["Decrypt", "Encrypt"], false)]);
         assert_eq!(check_key("KMS-GRANT-BROAD", &k), Pass);
         k.grants = Some(vec![grant(&["Decrypt", "CreateGrant"], true)]);
         assert_eq!(check_key("KMS-GRANT-BROAD", &k), Fail);
-        k.grants = Some(vec![grant(&all, false)]);
+        k.grants = Some(vec![grant(all, false)]);
         assert_eq!(check_key("KMS-GRANT-BROAD", &k), Fail);
-        k.grants = Some(vec![grant(&all, true)]);
+        k.grants = Some(vec![grant(all, true)]);
         assert_eq!(check_key("KMS-GRANT-BROAD", &k), Pass);
     }
 }

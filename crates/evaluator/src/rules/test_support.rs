@@ -126,3 +126,19 @@ pub(crate) fn check_key_with(
 pub(crate) fn check_key(rule_id: &str, key: &kmsaudit_model::KeyRecord) -> Status {
     check_key_with(rule_id, key, None, &EvalConfig::default()).status
 }
+
+/// The key account's own ACTIVE account analyzer in the key's region, with these findings.
+pub(crate) fn account_analyzer(
+    findings: Vec<kmsaudit_model::AnalyzerFinding>,
+) -> kmsaudit_model::AccessAnalyzerRecord {
+    kmsaudit_model::AccessAnalyzerRecord {
+        analyzers: vec![kmsaudit_model::Analyzer {
+            arn: "arn:aws:access-analyzer:us-east-1:111122223333:analyzer/a".into(),
+            name: "a".into(),
+            analyzer_type: "ACCOUNT".into(),
+            status: "ACTIVE".into(),
+        }],
+        findings,
+        error: None,
+    }
+}
