@@ -93,11 +93,13 @@ pub(crate) fn key_findings(
         access_analyzer: region.access_analyzer.as_ref(),
     };
     let outcomes: Arc<Vec<Outcome>> = cache.outcomes(key, &meta.aws_account_id, &policy, ctx);
-    let mut policy_outcomes = rules::policy_rules().zip(outcomes.iter());
+    let mut policy_outcomes = rules::policy_rules()
+        .map(|(r, _)| r.def.id)
+        .zip(outcomes.iter());
     for rule in judged() {
         let outcome = match rule.check {
             Check::Policy(_) => policy_outcomes
-                .find(|((r, _), _)| std::ptr::eq(*r, *rule))
+                .find(|(id, _)| *id == rule.def.id)
                 .map(|(_, o)| o.clone())
                 .expect("policy outcomes are computed for every policy rule"),
             Check::Key(check) => check(&input, ctx),

@@ -131,7 +131,7 @@ const fn flagged(def: &'static RuleDef, check: Check, flag: LintFlag) -> Rule {
 use Check::{Key, Policy, Region};
 
 /// Every rule, in catalog order.
-pub(crate) const RULES: &[Rule] = &[
+pub(crate) static RULES: &[Rule] = &[
     flagged(
         &policy_public::RULE,
         Policy(policy_public::check),
