@@ -6,6 +6,7 @@ use std::process::Stdio;
 use anyhow::{bail, Context};
 
 mod bench;
+mod bench_policy;
 mod expect;
 mod fixture;
 mod moto;
@@ -21,6 +22,7 @@ commands:
   test [FILTER]        fmt, clippy, every test (or those matching FILTER), end to end against the stand-in
   bench evaluator      evaluate a synthetic snapshot of 1,000,000 keys (release build)
   bench scan           seed a synthetic organization into the stand-in and time scans of it
+  bench policy-worst   analyze generated worst-case key policies with the release lint-policy
   standin [FIXTURE]    start the stand-in with a fixture and wait (Ctrl-C stops it)";
 
 fn main() -> std::process::ExitCode {
@@ -302,7 +304,13 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
             run(build, "cargo build --release -p kmsaudit")?;
             run_async(bench::scan(&project_root(), accounts, keys))
         }
-        _ => bail!("usage: cargo xtask bench evaluator [--keys N] | bench scan [--accounts N] [--keys-per-account N]"),
+        Some("policy-worst") => {
+            let mut build = cargo();
+            build.args(["build", "--release", "--quiet", "-p", "kmsaudit"]);
+            run(build, "cargo build --release -p kmsaudit")?;
+            bench_policy::run(&project_root())
+        }
+        _ => bail!("usage: cargo xtask bench evaluator [--keys N] | bench scan [--accounts N] [--keys-per-account N] | bench policy-worst"),
     }
 }
 

@@ -15,10 +15,11 @@
 //!   identities of the same account); a Deny with `NotPrincipal` narrows an Allow to everyone
 //!   down to the exempted principals.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::actions::ActionSet;
-use super::condition::{Condition, Pin};
+use super::condition::{Condition, Pin, Restriction};
 use super::parse::{Effect, Policy, Principal, PrincipalSpec, Statement};
 
 /// How far conditions narrow "everyone". All fields empty: anyone at all.
@@ -28,8 +29,8 @@ pub struct Reach {
     pub accounts: Option<BTreeSet<String>>,
     /// Only callers from these organizations.
     pub orgs: Option<BTreeSet<String>>,
-    /// Only callers from this network origin or with this identity, in words.
-    pub restricted: Vec<String>,
+    /// Only callers from this network origin or with this identity, one entry per key.
+    pub restricted: BTreeMap<String, Restriction>,
 }
 
 impl Reach {
@@ -38,6 +39,19 @@ impl Reach {
         self.accounts.is_none() && self.orgs.is_none() && self.restricted.is_empty()
     }
 
+    /// The pins contradict each other (`aws:SourceVpce` must be both `a` and `b`): no caller.
+    pub fn is_nobody(&self) -> bool {
+        self.accounts.as_ref().is_some_and(BTreeSet::is_empty)
+            || self.orgs.as_ref().is_some_and(BTreeSet::is_empty)
+            || self
+                .restricted
+                .values()
+                .any(|r| r.values.as_ref().is_some_and(BTreeSet::is_empty))
+    }
+
+    /// Narrows by one more pin. Pins on one key intersect when their values are literals;
+    /// otherwise the first is kept, which can only over-state who is reached, never hide it.
+    /// Either way the reach stays as small as the number of distinct keys.
     fn narrow(&mut self, pin: &Pin) {
         match pin {
             Pin::Accounts(a) => {
@@ -52,7 +66,22 @@ impl Reach {
                     None => o.clone(),
                 })
             }
-            Pin::Restricted(what) => self.restricted.push(what.clone()),
+            Pin::Restricted(new) => match self.restricted.get_mut(&new.key) {
+                None => {
+                    self.restricted.insert(new.key.clone(), new.clone());
+                }
+                Some(prev) => {
+                    if let (Some(have), Some(more)) = (&prev.values, &new.values) {
+                        let both: BTreeSet<String> = have.intersection(more).cloned().collect();
+                        let key = new.text.split(' ').next().unwrap_or(&new.key);
+                        prev.text = format!(
+                            "{key} {}",
+                            both.iter().cloned().collect::<Vec<_>>().join(", ")
+                        );
+                        prev.values = Some(both);
+                    }
+                }
+            },
         }
     }
 
@@ -74,7 +103,7 @@ impl Reach {
                 o.iter().cloned().collect::<Vec<_>>().join(", ")
             ));
         }
-        parts.extend(self.restricted.iter().cloned());
+        parts.extend(self.restricted.values().map(|r| r.text.clone()));
         parts.join(" and ")
     }
 }
@@ -137,6 +166,10 @@ impl Who {
     }
 }
 
+/// How many narrowing Deny statements an access records: enough for any explanation, and a
+/// hostile policy with thousands of Denies cannot make every access grow with them.
+pub const MAX_NARROWED_BY: usize = 32;
+
 /// One principal's allowed actions from one statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
@@ -148,19 +181,30 @@ pub struct Access {
     pub who: Who,
     /// What is allowed, after Deny statements.
     pub actions: ActionSet,
-    /// Every condition of the statement, written out.
-    pub conditions: Vec<String>,
+    /// Every condition of the statement, written out (shared by the statement's accesses).
+    pub conditions: Arc<[String]>,
     /// `Bool kms:GrantIsForAWSResource true` is present.
     pub grant_for_aws_resource: bool,
     /// `StringEquals aws:PrincipalType Account` is present.
     pub principal_type_account: bool,
     /// `aws:userid` values the statement requires, if any.
     pub userids: Vec<String>,
-    /// Deny statements that narrowed this access (indices).
+    /// Deny statements that narrowed this access (indices; the first
+    /// [`MAX_NARROWED_BY`] are kept).
     pub narrowed_by: Vec<usize>,
 }
 
 impl Access {
+    /// Some action remains, and some caller can satisfy the statement's pins.
+    fn reaches_someone(&self) -> bool {
+        !self.actions.is_empty()
+            && match &self.who {
+                Who::Everyone { reach, .. } => !reach.is_nobody(),
+                Who::Service { on_behalf_of, .. } => !on_behalf_of.is_nobody(),
+                Who::Named(_) => true,
+            }
+    }
+
     /// The statement's conditions joined, or `None` without conditions.
     pub fn condition_text(&self) -> Option<String> {
         (!self.conditions.is_empty()).then(|| self.conditions.join("; "))
@@ -199,8 +243,9 @@ pub fn analyze(policy: &Policy, key_arn: Option<&str>) -> Analysis {
             continue;
         }
         apply_deny(deny, &mut analysis.accesses);
+        analysis.accesses.retain(Access::reaches_someone);
     }
-    analysis.accesses.retain(|a| !a.actions.is_empty());
+    analysis.accesses.retain(Access::reaches_someone);
     analysis
 }
 
@@ -340,7 +385,9 @@ fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
     accesses.extend(added);
 }
 
-/// Moves `overlap` out of `access` into a narrowed copy.
+/// Narrows the `overlap` actions of `access`: in place when the Deny covers all of them, else
+/// in a narrowed copy. A copy is made only when the actions split, so an access becomes at most
+/// as many accesses as there are KMS actions, whatever the number of Denies.
 fn split(
     access: &mut Access,
     overlap: ActionSet,
@@ -348,9 +395,19 @@ fn split(
     added: &mut Vec<Access>,
     narrow: impl FnOnce(&mut Who),
 ) {
+    let record = |a: &mut Access| {
+        if a.narrowed_by.len() < MAX_NARROWED_BY {
+            a.narrowed_by.push(deny_index);
+        }
+    };
+    if overlap == access.actions {
+        record(access);
+        narrow(&mut access.who);
+        return;
+    }
     let mut narrowed = access.clone();
     narrowed.actions = overlap;
-    narrowed.narrowed_by.push(deny_index);
+    record(&mut narrowed);
     narrow(&mut narrowed.who);
     access.actions = access.actions.minus(overlap);
     added.push(narrowed);

@@ -48,8 +48,20 @@ pub enum Pin {
     Accounts(BTreeSet<String>),
     /// To these organizations.
     Orgs(BTreeSet<String>),
-    /// Network origin or identity pinned, in words (`aws:SourceVpce vpce-1a2b`).
-    Restricted(String),
+    /// Network origin or identity pinned.
+    Restricted(Restriction),
+}
+
+/// A pin on one network or identity key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restriction {
+    /// The condition key, lowercase.
+    pub key: String,
+    /// In words, for explanations (`aws:SourceVpce vpce-1a2b`).
+    pub text: String,
+    /// The values the caller must have, when they are literals compared for equality (so
+    /// that two pins on one key intersect); `None` for CIDR blocks and wildcard patterns.
+    pub values: Option<BTreeSet<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,11 +201,9 @@ impl Condition {
                 {
                     return None;
                 }
-                Some(Pin::Restricted(format!(
-                    "{} {}",
-                    self.key_as_written,
-                    self.values.join(", ")
-                )))
+                // CIDR blocks overlap in ways string sets do not show: not intersected.
+                let literal = !self.key.ends_with("ip") && !wild;
+                Some(self.restricted_pin(literal))
             }
             KeyKind::Identity => {
                 // `AROAEXAMPLEID:*` pins one role's sessions; `AROA*` or `*` pins nothing.
@@ -201,13 +211,20 @@ impl Condition {
                 if self.values.iter().any(|v| wild && literal_prefix(v) <= 4) {
                     return None;
                 }
-                Some(Pin::Restricted(format!(
-                    "{} {}",
-                    self.key_as_written,
-                    self.values.join(", ")
-                )))
+                let literal = !self.values.iter().any(|v| has_wildcard(v)) || !wild;
+                Some(self.restricted_pin(literal))
             }
         }
+    }
+
+    /// A pin on the caller's network origin or identity. `literal`: the values are compared
+    /// for equality, so two pins on the same key intersect as sets.
+    fn restricted_pin(&self, literal: bool) -> Pin {
+        Pin::Restricted(Restriction {
+            key: self.key.clone(),
+            text: format!("{} {}", self.key_as_written, self.values.join(", ")),
+            values: literal.then(|| self.values.iter().cloned().collect()),
+        })
     }
 
     /// `Bool kms:GrantIsForAWSResource true`: grants only for AWS services integrated with KMS.

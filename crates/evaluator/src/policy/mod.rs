@@ -9,8 +9,8 @@ mod principal;
 mod wildcard;
 
 pub use actions::{ActionSet, KMS_ACTIONS};
-pub use analysis::{analyze, Access, Analysis, Reach, Who};
-pub use condition::{BaseOperator, Condition, Operator, Pin, SetQualifier};
+pub use analysis::{analyze, Access, Analysis, Reach, Who, MAX_NARROWED_BY};
+pub use condition::{BaseOperator, Condition, Operator, Pin, Restriction, SetQualifier};
 pub use parse::{
     parse_policy, ActionSpec, Effect, Policy, PolicyError, Principal, PrincipalSpec, ResourceSpec,
     Statement,
