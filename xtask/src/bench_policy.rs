@@ -105,7 +105,13 @@ fn lint(binary: &Path, path: &Path) -> anyhow::Result<(f64, u64, String)> {
     let out = std::process::Command::new("/usr/bin/time")
         .args(["-f", "%M"])
         .arg(binary)
-        .args(["lint-policy", "--format", "json", "--key-account", "111122223333"])
+        .args([
+            "lint-policy",
+            "--format",
+            "json",
+            "--key-account",
+            "111122223333",
+        ])
         .arg(path)
         .output()
         .context("running /usr/bin/time kmsaudit lint-policy")?;
@@ -118,8 +124,7 @@ fn lint(binary: &Path, path: &Path) -> anyhow::Result<(f64, u64, String)> {
         .unwrap_or(0);
     let answer = match out.status.code() {
         Some(0 | 1) => {
-            let report: serde_json::Value =
-                serde_json::from_slice(&out.stdout).unwrap_or_default();
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
             format!(
                 "{} findings",
                 report["findings"].as_array().map_or(0, Vec::len)

@@ -7,24 +7,20 @@
 
 use super::wildcard::wildcard_match;
 
-/// Every KMS API action that can appear in a key policy (KMS API reference, 2026).
-pub const KMS_ACTIONS: [&str; 55] = [
+/// Every KMS action a key policy can grant: the universe a key policy's `Action` and
+/// `NotAction` are read against (the "Policy type: key policy" rows of the KMS permissions
+/// reference). `kms:*` in a key policy means exactly these.
+pub const KMS_ACTIONS: [&str; 44] = [
     "CancelKeyDeletion",
-    "ConnectCustomKeyStore",
     "CreateAlias",
-    "CreateCustomKeyStore",
     "CreateGrant",
-    "CreateKey",
     "Decrypt",
     "DeleteAlias",
-    "DeleteCustomKeyStore",
     "DeleteImportedKeyMaterial",
     "DeriveSharedSecret",
-    "DescribeCustomKeyStores",
     "DescribeKey",
     "DisableKey",
     "DisableKeyRotation",
-    "DisconnectCustomKeyStore",
     "EnableKey",
     "EnableKeyRotation",
     "Encrypt",
@@ -33,19 +29,15 @@ pub const KMS_ACTIONS: [&str; 55] = [
     "GenerateDataKeyPairWithoutPlaintext",
     "GenerateDataKeyWithoutPlaintext",
     "GenerateMac",
-    "GenerateRandom",
     "GetKeyPolicy",
     "GetKeyRotationStatus",
     "GetParametersForImport",
     "GetPublicKey",
     "ImportKeyMaterial",
-    "ListAliases",
     "ListGrants",
     "ListKeyPolicies",
     "ListKeyRotations",
-    "ListKeys",
     "ListResourceTags",
-    "ListRetirableGrants",
     "PutKeyPolicy",
     "ReEncryptFrom",
     "ReEncryptTo",
@@ -59,11 +51,26 @@ pub const KMS_ACTIONS: [&str; 55] = [
     "TagResource",
     "UntagResource",
     "UpdateAlias",
-    "UpdateCustomKeyStore",
     "UpdateKeyDescription",
     "UpdatePrimaryRegion",
     "Verify",
     "VerifyMac",
+];
+
+/// KMS actions valid only in IAM policies (not on one key): a key policy that names them grants
+/// nothing by them, and they are neither administration nor use of the key.
+pub const IAM_ONLY_ACTIONS: [&str; 11] = [
+    "ConnectCustomKeyStore",
+    "CreateCustomKeyStore",
+    "CreateKey",
+    "DeleteCustomKeyStore",
+    "DescribeCustomKeyStores",
+    "DisconnectCustomKeyStore",
+    "GenerateRandom",
+    "ListAliases",
+    "ListKeys",
+    "ListRetirableGrants",
+    "UpdateCustomKeyStore",
 ];
 
 /// A set of KMS actions.
@@ -105,16 +112,11 @@ impl ActionSet {
         static SET: std::sync::LazyLock<ActionSet> = std::sync::LazyLock::new(|| {
             ActionSet::of(&[
                 "CancelKeyDeletion",
-                "ConnectCustomKeyStore",
                 "CreateAlias",
-                "CreateCustomKeyStore",
-                "CreateKey",
                 "DeleteAlias",
-                "DeleteCustomKeyStore",
                 "DeleteImportedKeyMaterial",
                 "DisableKey",
                 "DisableKeyRotation",
-                "DisconnectCustomKeyStore",
                 "EnableKey",
                 "EnableKeyRotation",
                 "ImportKeyMaterial",
@@ -124,7 +126,6 @@ impl ActionSet {
                 "ScheduleKeyDeletion",
                 "SynchronizeMultiRegionKey",
                 "UpdateAlias",
-                "UpdateCustomKeyStore",
                 "UpdateKeyDescription",
                 "UpdatePrimaryRegion",
             ])
@@ -135,13 +136,7 @@ impl ActionSet {
     /// Creating, listing, retiring and revoking grants.
     pub fn grant_management() -> ActionSet {
         static SET: std::sync::LazyLock<ActionSet> = std::sync::LazyLock::new(|| {
-            ActionSet::of(&[
-                "CreateGrant",
-                "ListGrants",
-                "ListRetirableGrants",
-                "RetireGrant",
-                "RevokeGrant",
-            ])
+            ActionSet::of(&["CreateGrant", "ListGrants", "RetireGrant", "RevokeGrant"])
         });
         *SET
     }
@@ -157,16 +152,13 @@ impl ActionSet {
     pub fn describe_list() -> ActionSet {
         static SET: std::sync::LazyLock<ActionSet> = std::sync::LazyLock::new(|| {
             ActionSet::of(&[
-                "DescribeCustomKeyStores",
                 "DescribeKey",
                 "GetKeyPolicy",
                 "GetKeyRotationStatus",
                 "GetParametersForImport",
                 "GetPublicKey",
-                "ListAliases",
                 "ListKeyPolicies",
                 "ListKeyRotations",
-                "ListKeys",
                 "ListResourceTags",
             ])
         });
@@ -177,10 +169,11 @@ impl ActionSet {
     pub fn of(names: &[&str]) -> ActionSet {
         let mut bits = 0;
         for name in names {
-            if let Some(i) = KMS_ACTIONS
+            let i = KMS_ACTIONS
                 .iter()
-                .position(|a| a.eq_ignore_ascii_case(name))
-            {
+                .position(|a| a.eq_ignore_ascii_case(name));
+            debug_assert!(i.is_some(), "`{name}` is not a key policy action");
+            if let Some(i) = i {
                 bits |= 1 << i;
             }
         }
@@ -293,6 +286,26 @@ mod tests {
         assert_eq!(ActionSet::matching("garbage"), ActionSet::EMPTY);
         assert!(ActionSet::matching("kms:Create*")
             .contains_all(ActionSet::of(&["CreateGrant", "CreateAlias"])));
+    }
+
+    #[test]
+    fn iam_only_actions_are_outside_the_key_policy_universe() {
+        for name in IAM_ONLY_ACTIONS {
+            assert!(!KMS_ACTIONS.contains(&name), "{name}");
+            assert_eq!(
+                ActionSet::matching(&format!("kms:{name}")),
+                ActionSet::EMPTY
+            );
+        }
+        assert_eq!(
+            ActionSet::matching("kms:List*"),
+            ActionSet::of(&[
+                "ListGrants",
+                "ListKeyPolicies",
+                "ListKeyRotations",
+                "ListResourceTags"
+            ])
+        );
     }
 
     #[test]

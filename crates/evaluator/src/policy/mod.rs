@@ -8,7 +8,7 @@ mod parse;
 mod principal;
 mod wildcard;
 
-pub use actions::{ActionSet, KMS_ACTIONS};
+pub use actions::{ActionSet, IAM_ONLY_ACTIONS, KMS_ACTIONS};
 pub use analysis::{analyze, Access, Analysis, Reach, Who, MAX_NARROWED_BY};
 pub use condition::{BaseOperator, Condition, Operator, Pin, Restriction, SetQualifier};
 pub use parse::{
