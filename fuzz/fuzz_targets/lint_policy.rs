@@ -10,6 +10,7 @@ fuzz_target!(|data: &[u8]| {
             org_accounts: vec!["111122223333".into()],
             org_id: Some("o-exampleorg".into()),
             config: Default::default(),
+            key_arn: None,
         };
         let report = kmsaudit_evaluator::lint_policy(text, &options);
         if report.parse_error.is_some() {

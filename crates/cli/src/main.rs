@@ -180,9 +180,12 @@ struct ReportArgs {
 struct LintArgs {
     /// Policy file, or `-` for standard input.
     file: String,
-    /// Account that owns the key.
+    /// Account that owns the key (default: the account of --key-arn).
     #[arg(long, value_parser = parse_account_id)]
     key_account: Option<String>,
+    /// The key's ARN: statements scoped to ARN patterns then apply exactly as in a scan.
+    #[arg(long, value_parser = parse_key_arn)]
+    key_arn: Option<String>,
     /// Account of the organization (repeatable).
     #[arg(long = "org-account", value_parser = parse_account_id)]
     org_accounts: Vec<String>,
@@ -211,6 +214,20 @@ fn parse_concurrency(s: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+fn parse_key_arn(s: &str) -> Result<String, String> {
+    let ok = s.starts_with("arn:")
+        && s.split(':').nth(2) == Some("kms")
+        && kmsaudit_model::arn_account(s).is_some_and(kmsaudit_model::is_account_id)
+        && s.rsplit(':').next().is_some_and(|r| r.starts_with("key/"));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"
+        ))
     }
 }
 

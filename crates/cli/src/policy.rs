@@ -21,6 +21,7 @@ pub(crate) fn lint(args: LintArgs) -> anyhow::Result<u8> {
     let config = load_config(args.config.as_deref())?;
     let options = LintOptions {
         key_account: args.key_account,
+        key_arn: args.key_arn,
         org_accounts: args.org_accounts,
         org_id: args.org_id,
         config,

@@ -35,6 +35,11 @@ pub fn rule_catalog() -> Vec<RuleInfo> {
     rules::catalog().map(rules::RuleDef::info).collect()
 }
 
+/// The ids of the rules that read only the key policy: the rules `lint_policy` runs.
+pub fn policy_rule_ids() -> Vec<&'static str> {
+    rules::policy_rules().map(|(r, _)| r.def.id).collect()
+}
+
 /// Evaluates every rule over every key, account and region of the snapshot.
 pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
     let ctx = Ctx::for_snapshot(snapshot, config);

@@ -12,8 +12,12 @@ use crate::rules::{self, LintFlag, PolicyInput, PolicyVerdict, RuleDef};
 /// Who the policy is for.
 #[derive(Debug, Clone, Default)]
 pub struct LintOptions {
-    /// The account that owns the key (its root is the IAM delegation principal).
+    /// The account that owns the key (its root is the IAM delegation principal); taken from
+    /// `key_arn` when not given.
     pub key_account: Option<String>,
+    /// The key the policy is for: statements scoped to ARN patterns apply exactly as in a scan.
+    /// Unknown, an Allow on any Resource is assumed to apply and a Deny only on `*`.
+    pub key_arn: Option<String>,
     /// Accounts of the organization: inside the trust zone.
     pub org_accounts: Vec<String>,
     pub org_id: Option<String>,
@@ -75,8 +79,11 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
             };
         }
     };
-    // The key's ARN is unknown: Allows on any Resource are assumed to apply, Denies only on `*`.
-    let analysis = analyze(&policy, None);
+    let analysis = analyze(&policy, options.key_arn.as_deref());
+    let key_account = options.key_account.as_deref().or(options
+        .key_arn
+        .as_deref()
+        .and_then(kmsaudit_model::arn_account));
     let zone = TrustZone::new(
         options.org_id.clone(),
         options.org_accounts.iter().cloned(),
@@ -86,7 +93,7 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
     let ctx = Ctx::new(&options.config, zone, kmsaudit_model::Timestamp::UNIX_EPOCH);
     let input = PolicyInput {
         analysis: &analysis,
-        key_account: options.key_account.as_deref(),
+        key_account,
     };
     let mut findings = Vec::new();
     let mut summary = LintSummary {

@@ -142,3 +142,30 @@ fn report_refuses_a_snapshot_whose_times_do_not_parse() {
         );
     }
 }
+
+/// `--key-arn`: a Deny scoped to the key's ARN pattern applies; a malformed ARN is a usage error.
+#[test]
+fn lint_policy_reads_arn_scoped_denies_with_the_key_arn() {
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"},{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:111122223333:key/*"}]}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.json");
+    std::fs::write(&path, policy).unwrap();
+    let public = |extra: &[&str]| {
+        let o = run(kmsaudit()
+            .args(["lint-policy", "--format", "json"])
+            .args(extra)
+            .arg(&path));
+        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["summary"]["public"].as_bool().unwrap()
+    };
+    assert!(public(&["--key-account", "111122223333"]));
+    assert!(!public(&[
+        "--key-arn",
+        "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    ]));
+    let o = run(kmsaudit()
+        .args(["lint-policy", "--key-arn", "arn:aws:s3:::bucket"])
+        .arg(&path));
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -1,10 +1,10 @@
 //! Runs every case of `tests/data/*.toml` through the public API: `lint_policy` for policy
 //! verdicts, `evaluate` on a one-key snapshot when a case describes the key.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use kmsaudit_evaluator::{evaluate, lint_policy, EvalConfig, LintOptions};
+use kmsaudit_evaluator::{evaluate, lint_policy, policy_rule_ids, EvalConfig, LintOptions};
 use kmsaudit_model::*;
 use serde::Deserialize;
 
@@ -24,6 +24,9 @@ struct Case {
     policy: String,
     #[serde(default = "key_account")]
     key_account: String,
+    /// The key's ARN, for lint-policy (`--key-arn`): ARN-scoped statements then apply exactly.
+    #[serde(default)]
+    key_arn: Option<String>,
     #[serde(default = "org_accounts")]
     org_accounts: Vec<String>,
     #[serde(default = "org_id")]
@@ -78,8 +81,15 @@ fn enabled() -> String {
     "Enabled".into()
 }
 
+/// The ARN of the case's key: its `key_arn`, or a key of its `key_account`.
+fn case_key_arn(case: &Case) -> String {
+    case.key_arn
+        .clone()
+        .unwrap_or_else(|| format!("arn:aws:kms:us-east-1:{}:key/0000-case", case.key_account))
+}
+
 fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
-    let arn = format!("arn:aws:kms:us-east-1:{}:key/0000-case", case.key_account);
+    let arn = case_key_arn(case);
     let record = KeyRecord {
         arn: arn.clone(),
         key_id: "0000-case".into(),
@@ -182,6 +192,7 @@ fn check(case: &Case) -> Vec<String> {
         org_accounts: case.org_accounts.clone(),
         org_id: Some(case.org_id.clone()),
         config,
+        key_arn: case.key_arn.clone(),
     };
     let report = lint_policy(&case.policy, &options);
     if case.unparseable != report.parse_error.is_some() {
@@ -285,4 +296,60 @@ fn policy_corpus() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// For every policy of the corpus, lint-policy given the key's ARN and organization fails the
+/// same policy rules as the evaluation of a scan holding that key.
+#[test]
+fn lint_and_scan_agree_on_every_corpus_policy() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let policy_rules = policy_rule_ids();
+    let mut disagreements = Vec::new();
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let file: File = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for case in file
+            .case
+            .iter()
+            .filter(|c| c.key.is_none() && !c.unparseable)
+        {
+            let config = case.config.clone().unwrap_or_default();
+            let lint = lint_policy(
+                &case.policy,
+                &LintOptions {
+                    key_account: Some(case.key_account.clone()),
+                    org_accounts: case.org_accounts.clone(),
+                    org_id: Some(case.org_id.clone()),
+                    config: config.clone(),
+                    key_arn: Some(case_key_arn(case)),
+                },
+            );
+            let linted: BTreeSet<&str> = lint.findings.iter().map(|f| f.rule_id.as_str()).collect();
+            let key = KeyCase {
+                state: enabled(),
+                aliases: vec![],
+                muted: vec![],
+            };
+            let evaluation = evaluate(&one_key_snapshot(case, &key), &config);
+            let scanned: BTreeSet<&str> = evaluation
+                .findings
+                .iter()
+                .filter(|f| f.status == Status::Fail && policy_rules.contains(&f.rule_id.as_str()))
+                .map(|f| f.rule_id.as_str())
+                .collect();
+            compared += 1;
+            if linted != scanned {
+                disagreements.push(format!(
+                    "{}: lint fails {linted:?}, the scan fails {scanned:?}",
+                    case.name
+                ));
+            }
+        }
+    }
+    assert!(compared > 100, "only {compared} policies compared");
+    assert!(disagreements.is_empty(), "{disagreements:#?}");
 }

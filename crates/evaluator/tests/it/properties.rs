@@ -12,6 +12,7 @@ fn options() -> LintOptions {
         org_accounts: vec!["111122223333".into(), "222233334444".into()],
         org_id: Some("o-exampleorg".into()),
         config: Default::default(),
+        key_arn: None,
     }
 }
 
