@@ -3,6 +3,7 @@
 mod actions;
 mod analysis;
 mod condition;
+mod json;
 mod operator;
 mod parse;
 mod principal;

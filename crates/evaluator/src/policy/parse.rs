@@ -124,7 +124,7 @@ pub fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
         ));
     }
     // serde_json refuses nesting deeper than 128 levels, so hostile depth cannot overflow the stack.
-    let value: Value = serde_json::from_str(text).map_err(|e| PolicyError {
+    let value: Value = super::json::parse_strict(text).map_err(|e| PolicyError {
         message: format!("invalid JSON: {}", strip_position(&e.to_string())),
         location: format!("line {} column {}", e.line(), e.column()),
     })?;
