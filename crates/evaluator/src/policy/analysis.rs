@@ -346,19 +346,27 @@ fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
             // `NotPrincipal: "*"` exempts everyone: the Deny covers nobody.
             (PrincipalSpec::NotPrincipal(exempt), _) if exempt.contains(&Principal::Anyone) => {}
             (PrincipalSpec::NotPrincipal(exempt), DenyKind::Unconditional) => {
-                // Everyone but `exempt` is denied: an Allow to everyone keeps only the exempt.
+                // Everyone but `exempt` is denied: an Allow to everyone keeps exactly the exempt
+                // principals (services, federated users, identities as written, not their
+                // accounts), for the actions the Deny covers.
                 if let Who::Everyone { reach, .. } = &access.who {
-                    let accounts: BTreeSet<String> = exempt
-                        .iter()
-                        .filter_map(|p| p.account().map(str::to_string))
-                        .collect();
-                    let mut narrowed = reach.clone();
-                    narrowed.narrow(&Pin::Accounts(accounts));
-                    split(access, overlap, deny.index, &mut added, |who| {
-                        if let Who::Everyone { reach, .. } = who {
-                            *reach = narrowed.clone();
+                    for p in exempt {
+                        let mut kept = access.clone();
+                        kept.actions = overlap;
+                        if kept.narrowed_by.len() < MAX_NARROWED_BY {
+                            kept.narrowed_by.push(deny.index);
                         }
-                    });
+                        kept.who = match p {
+                            // A service is reached on behalf of whomever the Allow's pins admit.
+                            Principal::Service(name) => Who::Service {
+                                name: name.clone(),
+                                on_behalf_of: reach.clone(),
+                            },
+                            other => Who::Named(other.clone()),
+                        };
+                        added.push(kept);
+                    }
+                    access.actions = access.actions.minus(overlap);
                 } else if !exempt.iter().any(|e| covers(e, &access.who)) {
                     access.actions = access.actions.minus(overlap);
                 }
