@@ -71,8 +71,11 @@ impl TrustZone {
             || self.trusted_accounts.contains(account)
     }
 
+    /// Whether `org` is the organization's id (ids are lowercase; compared without case).
     pub fn is_own_org(&self, org: &str) -> bool {
-        self.org_id.as_deref() == Some(org)
+        self.org_id
+            .as_deref()
+            .is_some_and(|own| own.eq_ignore_ascii_case(org))
     }
 
     /// Accounts (or organizations) outside the zone that `reach` admits; empty when `reach`

@@ -178,7 +178,12 @@ impl Condition {
                 if wild && self.values.iter().any(|v| has_wildcard(v)) {
                     return None;
                 }
-                Some(Pin::Orgs(self.values.iter().cloned().collect()))
+                // Organization ids are lowercase: `...IgnoreCase` values are read as lowercase, and
+                // a case-sensitive value in capitals (which matches no organization) is read the
+                // same way, which can only over-state who is reached.
+                Some(Pin::Orgs(
+                    self.values.iter().map(|v| v.to_ascii_lowercase()).collect(),
+                ))
             }
             KeyKind::OrgPath => {
                 let mut orgs = BTreeSet::new();
@@ -187,7 +192,7 @@ impl Condition {
                     if org.is_empty() || has_wildcard(org) {
                         return None;
                     }
-                    orgs.insert(org.to_string());
+                    orgs.insert(org.to_ascii_lowercase());
                 }
                 Some(Pin::Orgs(orgs))
             }
@@ -220,6 +225,8 @@ impl Condition {
     /// A pin on the caller's network origin or identity. `literal`: the values are compared
     /// for equality, so two pins on the same key intersect as sets.
     fn restricted_pin(&self, literal: bool) -> Pin {
+        // Case-insensitive values cannot be intersected with case-sensitive ones as strings.
+        let literal = literal && !self.operator.base.ignores_case();
         Pin::Restricted(Restriction {
             key: self.key.clone(),
             text: format!("{} {}", self.key_as_written, self.values.join(", ")),

@@ -103,6 +103,14 @@ impl BaseOperator {
     }
 
     /// Positive matching operators: true only when the key is present and matches.
+    /// `StringEqualsIgnoreCase` / `StringNotEqualsIgnoreCase`.
+    pub(crate) fn ignores_case(self) -> bool {
+        matches!(
+            self,
+            BaseOperator::StringEqualsIgnoreCase | BaseOperator::StringNotEqualsIgnoreCase
+        )
+    }
+
     pub(crate) fn is_positive_match(self) -> bool {
         use BaseOperator::*;
         matches!(
