@@ -23,6 +23,7 @@ commands:
   bench evaluator      evaluate a synthetic snapshot of 1,000,000 keys (release build)
   bench scan           seed a synthetic organization into the stand-in and time scans of it
   bench policy-worst   analyze generated worst-case key policies with the release lint-policy
+  bench soundness      the analysis against the reference evaluator on 10,000,000 generated policies
   standin [FIXTURE]    start the stand-in with a fixture and wait (Ctrl-C stops it)";
 
 fn main() -> std::process::ExitCode {
@@ -304,13 +305,37 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
             run(build, "cargo build --release -p kmsaudit")?;
             run_async(bench::scan(&project_root(), accounts, keys))
         }
+        Some("soundness") => {
+            // The soundness property of the evaluator's tests, at bench scale (release build).
+            let cases = rest
+                .iter()
+                .position(|a| a == "--cases")
+                .and_then(|i| rest.get(i + 1))
+                .cloned()
+                .unwrap_or_else(|| "10000000".into());
+            let mut cmd = cargo();
+            cmd.args([
+                "test",
+                "--release",
+                "--quiet",
+                "-p",
+                "kmsaudit-evaluator",
+                "--test",
+                "it",
+                "soundness::the_analysis",
+                "--",
+                "--nocapture",
+            ])
+            .env("KMSAUDIT_SOUNDNESS_CASES", cases);
+            run(cmd, "soundness property (release)")
+        }
         Some("policy-worst") => {
             let mut build = cargo();
             build.args(["build", "--release", "--quiet", "-p", "kmsaudit"]);
             run(build, "cargo build --release -p kmsaudit")?;
             bench_policy::run(&project_root())
         }
-        _ => bail!("usage: cargo xtask bench evaluator [--keys N] | bench scan [--accounts N] [--keys-per-account N] | bench policy-worst"),
+        _ => bail!("usage: cargo xtask bench evaluator [--keys N] | bench scan [--accounts N] [--keys-per-account N] | bench policy-worst | bench soundness [--cases N]"),
     }
 }
 

@@ -49,6 +49,9 @@ pub struct TrustZone {
     pub org_id: Option<String>,
     pub org_accounts: BTreeSet<String>,
     pub trusted_accounts: BTreeSet<String>,
+    /// `aws:userid` patterns of approved administrators (the admin allowlist's non-ARN entries):
+    /// identities known to be inside although their account is not written down.
+    pub trusted_ids: Vec<String>,
 }
 
 impl TrustZone {
@@ -62,7 +65,22 @@ impl TrustZone {
             org_id,
             org_accounts: org_accounts.into_iter().collect(),
             trusted_accounts: config.trusted_accounts.iter().cloned().collect(),
+            trusted_ids: config
+                .admin_allowlist
+                .iter()
+                .filter(|p| !p.starts_with("arn:"))
+                .cloned()
+                .collect(),
         }
+    }
+
+    /// Whether every `aws:userid` value is an approved administrator's.
+    pub fn trusts_ids(&self, userids: &[String]) -> bool {
+        userids.iter().all(|u| {
+            self.trusted_ids
+                .iter()
+                .any(|p| crate::policy::wildcard_match(p, u))
+        })
     }
 
     pub fn is_inside(&self, account: &str, key_account: Option<&str>) -> bool {

@@ -15,98 +15,13 @@
 //!   identities of the same account); a Deny with `NotPrincipal` narrows an Allow to everyone
 //!   down to the exempted principals.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::actions::ActionSet;
-use super::condition::{Condition, Pin, Restriction};
+use super::condition::{Condition, Pin};
 use super::parse::{Effect, Policy, Principal, PrincipalSpec, Statement};
-
-/// How far conditions narrow "everyone". All fields empty: anyone at all.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Reach {
-    /// Only callers from these accounts.
-    pub accounts: Option<BTreeSet<String>>,
-    /// Only callers from these organizations.
-    pub orgs: Option<BTreeSet<String>>,
-    /// Only callers from this network origin or with this identity, one entry per key.
-    pub restricted: BTreeMap<String, Restriction>,
-}
-
-impl Reach {
-    /// Nothing pins the caller: anyone, in any account.
-    pub fn is_anyone(&self) -> bool {
-        self.accounts.is_none() && self.orgs.is_none() && self.restricted.is_empty()
-    }
-
-    /// The pins contradict each other (`aws:SourceVpce` must be both `a` and `b`): no caller.
-    pub fn is_nobody(&self) -> bool {
-        self.accounts.as_ref().is_some_and(BTreeSet::is_empty)
-            || self.orgs.as_ref().is_some_and(BTreeSet::is_empty)
-            || self
-                .restricted
-                .values()
-                .any(|r| r.values.as_ref().is_some_and(BTreeSet::is_empty))
-    }
-
-    /// Narrows by one more pin. Pins on one key intersect when their values are literals;
-    /// otherwise the first is kept, which can only over-state who is reached, never hide it.
-    /// Either way the reach stays as small as the number of distinct keys.
-    fn narrow(&mut self, pin: &Pin) {
-        match pin {
-            Pin::Accounts(a) => {
-                self.accounts = Some(match self.accounts.take() {
-                    Some(prev) => prev.intersection(a).cloned().collect(),
-                    None => a.clone(),
-                })
-            }
-            Pin::Orgs(o) => {
-                self.orgs = Some(match self.orgs.take() {
-                    Some(prev) => prev.intersection(o).cloned().collect(),
-                    None => o.clone(),
-                })
-            }
-            Pin::Restricted(new) => match self.restricted.get_mut(&new.key) {
-                None => {
-                    self.restricted.insert(new.key.clone(), new.clone());
-                }
-                Some(prev) => {
-                    if let (Some(have), Some(more)) = (&prev.values, &new.values) {
-                        let both: BTreeSet<String> = have.intersection(more).cloned().collect();
-                        let key = new.text.split(' ').next().unwrap_or(&new.key);
-                        prev.text = format!(
-                            "{key} {}",
-                            both.iter().cloned().collect::<Vec<_>>().join(", ")
-                        );
-                        prev.values = Some(both);
-                    }
-                }
-            },
-        }
-    }
-
-    /// The reach in words, for explanations.
-    pub fn describe(&self) -> String {
-        if self.is_anyone() {
-            return "anyone".into();
-        }
-        let mut parts = Vec::new();
-        if let Some(a) = &self.accounts {
-            parts.push(format!(
-                "accounts {}",
-                a.iter().cloned().collect::<Vec<_>>().join(", ")
-            ));
-        }
-        if let Some(o) = &self.orgs {
-            parts.push(format!(
-                "organization {}",
-                o.iter().cloned().collect::<Vec<_>>().join(", ")
-            ));
-        }
-        parts.extend(self.restricted.values().map(|r| r.text.clone()));
-        parts.join(" and ")
-    }
-}
+pub use super::reach::Reach;
 
 /// Who an Allow reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -368,6 +283,16 @@ fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                     }
                     access.actions = access.actions.minus(overlap);
                 } else if !exempt.iter().any(|e| covers(e, &access.who)) {
+                    // Exempt identities inside the allowed account keep the actions.
+                    for e in exempt.iter().filter(|e| inside(e, &access.who)) {
+                        let mut kept = access.clone();
+                        kept.actions = overlap;
+                        if kept.narrowed_by.len() < MAX_NARROWED_BY {
+                            kept.narrowed_by.push(deny.index);
+                        }
+                        kept.who = Who::Named(e.clone());
+                        added.push(kept);
+                    }
                     access.actions = access.actions.minus(overlap);
                 }
             }
@@ -419,6 +344,15 @@ fn split(
     narrow(&mut narrowed.who);
     access.actions = access.actions.minus(overlap);
     added.push(narrowed);
+}
+
+/// Whether `p` is an identity of the account an Allow names (so the Allow reaches it).
+fn inside(p: &Principal, who: &Who) -> bool {
+    matches!(
+        (p, who),
+        (Principal::Identity { .. } | Principal::Federated(_), Who::Named(Principal::Account(a)))
+            if p.account() == Some(a.as_str())
+    )
 }
 
 /// Whether a Deny naming `denied` covers the principal of an Allow.

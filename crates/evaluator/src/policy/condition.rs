@@ -86,7 +86,9 @@ fn key_kind(key: &str) -> Option<KeyKind> {
         "aws:principalorgid" | "aws:sourceorgid" => KeyKind::Org,
         "aws:principalorgpaths" | "aws:sourceorgpaths" => KeyKind::OrgPath,
         "aws:sourcevpce" | "aws:sourcevpc" | "aws:sourceip" | "aws:vpcsourceip" => KeyKind::Network,
-        "aws:userid" | "aws:username" => KeyKind::Identity,
+        // `aws:username` is not here: anyone can create a user of that name in their own
+        // account, so it pins nobody.
+        "aws:userid" => KeyKind::Identity,
         _ => return None,
     })
 }

@@ -7,6 +7,8 @@ mod json;
 mod operator;
 mod parse;
 mod principal;
+mod reach;
+pub mod reference;
 mod wildcard;
 
 pub use actions::{ActionSet, IAM_ONLY_ACTIONS, KMS_ACTIONS};

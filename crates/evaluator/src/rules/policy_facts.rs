@@ -95,10 +95,23 @@ pub(crate) fn external_access(
     for a in &input.analysis.accesses {
         let (parties, what) = match &a.who {
             Who::Everyone { reach, .. } if reach.is_anyone() => continue,
-            Who::Everyone { reach, .. } => (
-                zone.outside_of_reach(reach, input.key_account),
-                "`*` restricted by conditions to".to_string(),
-            ),
+            Who::Everyone { reach, .. } => {
+                let mut parties = zone.outside_of_reach(reach, input.key_account);
+                // A unique id says nothing of its account: unless it is an approved
+                // administrator's, the identity may be anyone's.
+                if parties.is_empty()
+                    && reach.accounts.is_none()
+                    && reach.orgs.is_none()
+                    && !a.userids.is_empty()
+                    && !zone.trusts_ids(&a.userids)
+                {
+                    parties.push(format!(
+                        "an identity of unknown account (aws:userid {})",
+                        a.userids.join(", ")
+                    ));
+                }
+                (parties, "`*` restricted by conditions to".to_string())
+            }
             Who::Named(
                 p @ (Principal::Account(_) | Principal::Identity { .. } | Principal::Federated(_)),
             ) => match p.account() {

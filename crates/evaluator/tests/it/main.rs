@@ -5,3 +5,4 @@
 mod analyzer_coverage;
 mod corpus;
 mod properties;
+mod soundness;
