@@ -141,11 +141,11 @@ fn print_summary(snapshot: &Snapshot, evaluation: &Evaluation, out: &Path, from_
     );
     out!(
         "account-regions: {} read, {} not assessed, {} skipped; keys: {} ({} not fully read)",
-        s.regions_scanned,
-        s.regions_not_assessed,
-        s.regions_skipped,
-        s.keys_discovered,
-        s.keys_not_assessed
+        s.counts.regions_scanned,
+        s.counts.regions_not_assessed,
+        s.counts.regions_skipped,
+        s.counts.keys_discovered,
+        s.counts.keys_not_assessed
     );
     let failing = evaluation.failing_by_severity();
     let sev: Vec<String> = Severity::ALL

@@ -3,8 +3,8 @@
 //! keys not assessed.
 
 use kmsaudit_model::{
-    AccountAccess, AccountCoverage, Coverage, Finding, RegionAccess, RegionCoverage, ScopeSummary,
-    Snapshot, Status,
+    AccountAccess, AccountCoverage, Coverage, Finding, RegionAccess, RegionCoverage, ScopeCounts,
+    ScopeSummary, Snapshot, Status,
 };
 
 /// The scope tables and their totals. `findings` decide `complete` (an unmuted NOT_ASSESSED
@@ -27,16 +27,18 @@ pub(crate) fn scope(
             name: a.name.clone(),
             coverage: a.coverage(),
             reason,
-            regions_scanned: a
-                .regions
-                .iter()
-                .filter(|r| matches!(r.access, RegionAccess::Scanned))
-                .count(),
-            regions_skipped: count(Coverage::Skipped),
-            regions_not_assessed: count(Coverage::NotAssessed),
-            keys_discovered: a.regions.iter().map(|r| r.keys_discovered()).sum(),
-            keys_assessed: a.regions.iter().map(|r| r.keys_assessed()).sum(),
-            keys_not_assessed: a.regions.iter().map(|r| r.keys_not_assessed()).sum(),
+            counts: ScopeCounts {
+                regions_scanned: a
+                    .regions
+                    .iter()
+                    .filter(|r| matches!(r.access, RegionAccess::Scanned))
+                    .count(),
+                regions_skipped: count(Coverage::Skipped),
+                regions_not_assessed: count(Coverage::NotAssessed),
+                keys_discovered: a.regions.iter().map(|r| r.keys_discovered()).sum(),
+                keys_assessed: a.regions.iter().map(|r| r.keys_assessed()).sum(),
+                keys_not_assessed: a.regions.iter().map(|r| r.keys_not_assessed()).sum(),
+            },
         });
         for r in &a.regions {
             let reason = match (&r.access, &r.aliases_error) {
@@ -60,19 +62,15 @@ pub(crate) fn scope(
         }
     }
     let accounts_with = |c: Coverage| accounts.iter().filter(|a| a.coverage == c).count();
-    let regions_with = |c: Coverage| regions.iter().filter(|r| r.coverage == c).count();
     let summary = ScopeSummary {
         accounts: accounts.len(),
         accounts_assessed: accounts_with(Coverage::Assessed),
         accounts_partial: accounts_with(Coverage::Partial),
         accounts_not_assessed: accounts_with(Coverage::NotAssessed),
         accounts_skipped: accounts_with(Coverage::Skipped),
-        regions_scanned: accounts.iter().map(|a| a.regions_scanned).sum(),
-        regions_skipped: regions_with(Coverage::Skipped),
-        regions_not_assessed: regions_with(Coverage::NotAssessed),
-        keys_discovered: accounts.iter().map(|a| a.keys_discovered).sum(),
-        keys_assessed: accounts.iter().map(|a| a.keys_assessed).sum(),
-        keys_not_assessed: accounts.iter().map(|a| a.keys_not_assessed).sum(),
+        counts: accounts
+            .iter()
+            .fold(ScopeCounts::default(), |sum, a| sum + a.counts),
         keys_judged: snapshot
             .keys()
             .filter(|(_, _, k)| k.metadata.is_none() || k.is_customer_managed())

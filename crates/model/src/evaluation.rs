@@ -36,11 +36,19 @@ pub struct AccountCoverage {
     pub coverage: Coverage,
     /// Why it was not read in full or skipped.
     pub reason: Option<String>,
-    /// Regions whose keys were listed.
+    /// Its account × regions and keys.
+    #[serde(flatten)]
+    pub counts: ScopeCounts,
+}
+
+/// Account × regions and keys by how completely they were read (one account's, or the scan's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeCounts {
+    /// Account × regions whose keys were listed (read in full or in part).
     pub regions_scanned: usize,
-    /// Regions out of scope (not enabled).
+    /// Account × regions out of scope (not enabled).
     pub regions_skipped: usize,
-    /// Regions that could not be read.
+    /// Account × regions that could not be read.
     pub regions_not_assessed: usize,
     /// Keys listed by ListKeys.
     pub keys_discovered: usize,
@@ -48,6 +56,20 @@ pub struct AccountCoverage {
     pub keys_assessed: usize,
     /// Keys with a failed call.
     pub keys_not_assessed: usize,
+}
+
+impl std::ops::Add for ScopeCounts {
+    type Output = ScopeCounts;
+    fn add(self, o: ScopeCounts) -> ScopeCounts {
+        ScopeCounts {
+            regions_scanned: self.regions_scanned + o.regions_scanned,
+            regions_skipped: self.regions_skipped + o.regions_skipped,
+            regions_not_assessed: self.regions_not_assessed + o.regions_not_assessed,
+            keys_discovered: self.keys_discovered + o.keys_discovered,
+            keys_assessed: self.keys_assessed + o.keys_assessed,
+            keys_not_assessed: self.keys_not_assessed + o.keys_not_assessed,
+        }
+    }
 }
 
 /// The scope of the whole scan, counted once by the evaluator: what every output displays.
@@ -63,18 +85,9 @@ pub struct ScopeSummary {
     pub accounts_not_assessed: usize,
     /// Accounts left out (suspended, excluded).
     pub accounts_skipped: usize,
-    /// Account × regions whose keys were listed (read in full or in part).
-    pub regions_scanned: usize,
-    /// Account × regions out of scope.
-    pub regions_skipped: usize,
-    /// Account × regions that could not be read.
-    pub regions_not_assessed: usize,
-    /// Keys listed by ListKeys.
-    pub keys_discovered: usize,
-    /// Keys read in full.
-    pub keys_assessed: usize,
-    /// Keys with a failed call.
-    pub keys_not_assessed: usize,
+    /// Account × regions and keys, summed over the accounts.
+    #[serde(flatten)]
+    pub counts: ScopeCounts,
     /// Keys that are customer managed, or whose manager is unknown (the keys the rules judge).
     pub keys_judged: usize,
     /// Nothing was left unknown: every account and rule input was read.

@@ -18,7 +18,9 @@ mod key;
 mod snapshot;
 
 pub use access_analyzer::{AccessAnalyzerRecord, Analyzer, AnalyzerFinding};
-pub use evaluation::{AccountCoverage, Evaluation, FindingCounts, RegionCoverage, ScopeSummary};
+pub use evaluation::{
+    AccountCoverage, Evaluation, FindingCounts, RegionCoverage, ScopeCounts, ScopeSummary,
+};
 pub use finding::{Evidence, Finding, ResourceType, RuleInfo, Severity, Status};
 pub use key::{
     Grant, GrantConstraints, KeyMetadata, KeyRecord, MultiRegionConfiguration, RotationStatus, Tag,

@@ -145,9 +145,9 @@ pub fn render_all(
         coverage: Coverage {
             complete: evaluation.scope.complete,
             accounts: evaluation.accounts.clone(),
-            keys_discovered: evaluation.scope.keys_discovered,
-            keys_assessed: evaluation.scope.keys_assessed,
-            keys_not_assessed: evaluation.scope.keys_not_assessed,
+            keys_discovered: evaluation.scope.counts.keys_discovered,
+            keys_assessed: evaluation.scope.counts.keys_assessed,
+            keys_not_assessed: evaluation.scope.counts.keys_not_assessed,
             api_calls: snapshot.metadata.total_api_calls(),
         },
         files: entries,

@@ -4,9 +4,9 @@
 //! key's usage with no encryption-context constraint. Decided on the set of operations, not on
 //! their count (CloudSploit counts, which flags harmless grants and misses narrow-looking ones).
 
-use kmsaudit_model::{Evidence, Severity};
+use kmsaudit_model::Severity;
 
-use super::key_facts::grants;
+use super::key_facts::{grant_evidence, grantee, grants};
 use super::{Ctx, KeyInput, Outcome, RuleDef};
 
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -57,17 +57,8 @@ pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
         };
         if let Some(reason) = reason {
             return Outcome::fail(
-                format!(
-                    "Grant {} to {} {reason}",
-                    g.grant_id,
-                    g.grantee_principal.as_deref().unwrap_or("?")
-                ),
-                Evidence {
-                    principal: g.grantee_principal.clone(),
-                    actions: g.operations.clone(),
-                    ..Default::default()
-                }
-                .detail("grant_id", g.grant_id.clone()),
+                format!("Grant {} to {} {reason}", g.grant_id, grantee(g)),
+                grant_evidence(g).detail("grant_id", g.grant_id.clone()),
             );
         }
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use kmsaudit_model::{Evidence, Severity};
 
-use super::key_facts::grants;
+use super::key_facts::{grant_evidence, grantee, grants};
 use super::{Ctx, KeyInput, Outcome, RuleDef};
 
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -42,12 +42,11 @@ pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
                 format!(
                     "Grants {first} and {} give {} the same operations with the same constraints",
                     g.grant_id,
-                    g.grantee_principal.as_deref().unwrap_or("?")
+                    grantee(g)
                 ),
                 Evidence {
-                    principal: g.grantee_principal.clone(),
                     actions: ops,
-                    ..Default::default()
+                    ..grant_evidence(g)
                 }
                 .detail("grant_ids", format!("{first}, {}", g.grant_id)),
             );

@@ -1,10 +1,24 @@
 //! Facts about a key that several rules read: its grants, whether rotation applies, and what
 //! IAM Access Analyzer covers and reports for it.
 
-use kmsaudit_model::{AnalyzerFinding, Grant};
+use kmsaudit_model::{AnalyzerFinding, Evidence, Grant};
 
 use super::KeyInput;
 use crate::context::Ctx;
+
+/// The grantee of a grant, for messages (`?` when the grant names none).
+pub(crate) fn grantee(g: &Grant) -> &str {
+    g.grantee_principal.as_deref().unwrap_or("?")
+}
+
+/// Evidence of a grant: its grantee and operations.
+pub(crate) fn grant_evidence(g: &Grant) -> Evidence {
+    Evidence {
+        principal: g.grantee_principal.clone(),
+        actions: g.operations.clone(),
+        ..Default::default()
+    }
+}
 
 /// The key's grants, or why they are unknown.
 pub(crate) fn grants<'a>(input: &'a KeyInput<'_>) -> Result<&'a [Grant], String> {
