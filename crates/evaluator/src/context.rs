@@ -43,6 +43,34 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Someone outside the trust zone that a policy lets in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Party {
+    /// An account.
+    Account(String),
+    /// Any account of an organization.
+    Organization(String),
+    /// Any account, through a service that has no source condition (confused deputy).
+    AnyAccountVia(String),
+    /// Identities pinned by `aws:userid` whose account is unknown.
+    UnknownIdentity(Vec<String>),
+}
+
+impl std::fmt::Display for Party {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Party::Account(a) => f.write_str(a),
+            Party::Organization(o) => write!(f, "organization {o}"),
+            Party::AnyAccountVia(s) => write!(f, "any account via {s}"),
+            Party::UnknownIdentity(ids) => write!(
+                f,
+                "an identity of unknown account (aws:userid {})",
+                ids.join(", ")
+            ),
+        }
+    }
+}
+
 /// Which accounts count as "inside": the organization, the trusted accounts, the key's own.
 #[derive(Debug, Clone, Default)]
 pub struct TrustZone {
@@ -98,7 +126,7 @@ impl TrustZone {
 
     /// Accounts (or organizations) outside the zone that `reach` admits; empty when `reach`
     /// admits nobody outside. `reach` must not be "anyone" (that is public, judged apart).
-    pub fn outside_of_reach(&self, reach: &Reach, key_account: Option<&str>) -> Vec<String> {
+    pub(crate) fn outside_of_reach(&self, reach: &Reach, key_account: Option<&str>) -> Vec<Party> {
         if let Some(orgs) = &reach.orgs {
             if orgs.iter().all(|o| self.is_own_org(o)) {
                 return vec![];
@@ -108,14 +136,14 @@ impl TrustZone {
             return accounts
                 .iter()
                 .filter(|a| !self.is_inside(a, key_account))
-                .cloned()
+                .map(|a| Party::Account(a.clone()))
                 .collect();
         }
         match &reach.orgs {
             Some(orgs) => orgs
                 .iter()
                 .filter(|o| !self.is_own_org(o))
-                .map(|o| format!("organization {o}"))
+                .map(|o| Party::Organization(o.clone()))
                 .collect(),
             // Network or identity pins only: not public, and no account we can name.
             None => vec![],

@@ -92,20 +92,16 @@ pub(crate) fn key_findings(
         policy: &policy,
         access_analyzer: region.access_analyzer.as_ref(),
     };
+    // Policy-rule outcomes are shared per (policy, account), in `policy_rules` order; no policy
+    // rule needs Access Analyzer, so all of them run (a catalog test holds that).
     let outcomes: Arc<Vec<Outcome>> = cache.outcomes(key, &meta.aws_account_id, &policy, ctx);
-    let mut policy_outcomes = rules::policy_rules()
-        .map(|(r, _)| r.def.id)
-        .zip(outcomes.iter());
-    for rule in judged() {
-        let outcome = match rule.check {
-            Check::Policy(_) => policy_outcomes
-                .find(|(id, _)| *id == rule.def.id)
-                .map(|(_, o)| o.clone())
-                .expect("policy outcomes are computed for every policy rule"),
-            Check::Key(check) => check(&input, ctx),
-            Check::Region(_) | Check::Reach { .. } => continue,
-        };
-        out.push(finding(rule.def, &place, outcome));
+    for ((rule, _), outcome) in rules::policy_rules().zip(outcomes.iter()) {
+        out.push(finding(rule.def, &place, outcome.clone()));
+    }
+    for rule in rules {
+        if let Check::Key(check) = rule.check {
+            out.push(finding(rule.def, &place, check(&input, ctx)));
+        }
     }
     out
 }

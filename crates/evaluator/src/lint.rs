@@ -5,7 +5,7 @@ use serde::Serialize;
 use kmsaudit_model::Severity;
 
 use crate::config::EvalConfig;
-use crate::context::{Ctx, TrustZone};
+use crate::context::{Ctx, Party, TrustZone};
 use crate::policy::{analyze, parse_policy};
 use crate::rules::{self, LintFlag, PolicyInput, PolicyVerdict, RuleDef};
 
@@ -99,7 +99,10 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
     let mut summary = LintSummary {
         external_accounts: rules::external_parties(&input, &ctx.zone)
             .into_iter()
-            .filter(|p| kmsaudit_model::is_account_id(p))
+            .filter_map(|p| match p {
+                Party::Account(a) => Some(a),
+                _ => None,
+            })
             .collect(),
         iam_policies_enabled: rules::iam_policies_enabled(&input),
         ..Default::default()

@@ -110,6 +110,14 @@ pub struct Access {
 }
 
 impl Access {
+    /// Records that the Deny statement `deny_index` narrowed this access (the first
+    /// [`MAX_NARROWED_BY`] are kept).
+    fn record_narrowing(&mut self, deny_index: usize) {
+        if self.narrowed_by.len() < MAX_NARROWED_BY {
+            self.narrowed_by.push(deny_index);
+        }
+    }
+
     /// Some action remains, and some caller can satisfy the statement's pins.
     fn reaches_someone(&self) -> bool {
         !self.actions.is_empty()
@@ -268,9 +276,7 @@ fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                     for p in exempt {
                         let mut kept = access.clone();
                         kept.actions = overlap;
-                        if kept.narrowed_by.len() < MAX_NARROWED_BY {
-                            kept.narrowed_by.push(deny.index);
-                        }
+                        kept.record_narrowing(deny.index);
                         kept.who = match p {
                             // A service is reached on behalf of whomever the Allow's pins admit.
                             Principal::Service(name) => Who::Service {
@@ -324,19 +330,14 @@ fn split(
     added: &mut Vec<Access>,
     narrow: impl FnOnce(&mut Who),
 ) {
-    let record = |a: &mut Access| {
-        if a.narrowed_by.len() < MAX_NARROWED_BY {
-            a.narrowed_by.push(deny_index);
-        }
-    };
     if overlap == access.actions {
-        record(access);
+        access.record_narrowing(deny_index);
         narrow(&mut access.who);
         return;
     }
     let mut narrowed = access.clone();
     narrowed.actions = overlap;
-    record(&mut narrowed);
+    narrowed.record_narrowing(deny_index);
     narrow(&mut narrowed.who);
     access.actions = access.actions.minus(overlap);
     added.push(narrowed);

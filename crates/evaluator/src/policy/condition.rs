@@ -57,6 +57,8 @@ pub enum Pin {
 pub struct Restriction {
     /// The condition key, lowercase.
     pub key: String,
+    /// The key as the policy spells it.
+    pub key_as_written: String,
     /// In words, for explanations (`aws:SourceVpce vpce-1a2b`).
     pub text: String,
     /// The values the caller must have, when they are literals compared for equality (so
@@ -231,6 +233,7 @@ impl Condition {
         let literal = literal && !self.operator.base.ignores_case();
         Pin::Restricted(Restriction {
             key: self.key.clone(),
+            key_as_written: self.key_as_written.clone(),
             text: format!("{} {}", self.key_as_written, self.values.join(", ")),
             values: literal.then(|| self.values.iter().cloned().collect()),
         })

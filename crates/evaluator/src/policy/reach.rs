@@ -56,9 +56,9 @@ impl Reach {
                 Some(prev) => {
                     if let (Some(have), Some(more)) = (&prev.values, &new.values) {
                         let both: BTreeSet<String> = have.intersection(more).cloned().collect();
-                        let key = new.text.split(' ').next().unwrap_or(&new.key);
                         prev.text = format!(
-                            "{key} {}",
+                            "{} {}",
+                            new.key_as_written,
                             both.iter().cloned().collect::<Vec<_>>().join(", ")
                         );
                         prev.values = Some(both);

@@ -12,7 +12,7 @@ use kmsaudit_model::{Evidence, Severity};
 use super::key_facts::{active_findings, analyzer_covers, findings_complete};
 use super::policy_facts::external_parties;
 use super::{Ctx, KeyInput, Outcome, PolicyInput, RuleDef};
-use crate::context::TrustZone;
+use crate::context::{Party, TrustZone};
 use crate::policy::Who;
 
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -62,10 +62,7 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
             .into_iter()
             // Which way Access Analyzer reads a service without a source, or an aws:userid pin,
             // is not documented: neither is counted as a disagreement.
-            .filter(|p| {
-                !p.starts_with("any account via")
-                    && !p.starts_with("an identity of unknown account")
-            })
+            .filter(|p| matches!(p, Party::Account(_) | Party::Organization(_)))
             .map(|p| format!("the key policy allows {p}")),
     );
     for g in grants {

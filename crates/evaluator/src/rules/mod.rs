@@ -335,6 +335,14 @@ mod catalog_tests {
     }
 
     #[test]
+    fn no_policy_rule_needs_access_analyzer() {
+        // Policy-rule outcomes are computed once per (policy, account) for every policy rule.
+        for (rule, _) in super::policy_rules() {
+            assert!(!rule.needs_access_analyzer, "{}", rule.def.id);
+        }
+    }
+
+    #[test]
     fn rules_do_not_borrow_from_sibling_rules() {
         let files = rule_files();
         for (stem, text) in &files {

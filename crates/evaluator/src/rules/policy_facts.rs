@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{Offense, PolicyInput};
-use crate::context::TrustZone;
+use crate::context::{Party, TrustZone};
 use crate::policy::{wildcard_match, Access, Principal, Who};
 
 /// Accesses that are not the key account's own root (which stands for IAM delegation).
@@ -75,8 +75,8 @@ pub(crate) fn iam_policies_enabled(input: &PolicyInput<'_>) -> bool {
 }
 
 /// Accounts or organizations outside the trust zone that `input` admits, sorted.
-pub(crate) fn external_parties(input: &PolicyInput<'_>, zone: &TrustZone) -> Vec<String> {
-    let mut out: Vec<String> = external_access(input, zone)
+pub(crate) fn external_parties(input: &PolicyInput<'_>, zone: &TrustZone) -> Vec<Party> {
+    let mut out: Vec<Party> = external_access(input, zone)
         .into_iter()
         .flat_map(|(_, parties)| parties)
         .collect();
@@ -85,12 +85,11 @@ pub(crate) fn external_parties(input: &PolicyInput<'_>, zone: &TrustZone) -> Vec
     out
 }
 
-/// Each statement × principal that reaches outside the trust zone, with the parties it
-/// reaches (accounts, `organization o-...`, or `any account via <service>`).
+/// Each statement × principal that reaches outside the trust zone, with the parties it reaches.
 pub(crate) fn external_access(
     input: &PolicyInput<'_>,
     zone: &TrustZone,
-) -> Vec<(Offense, Vec<String>)> {
+) -> Vec<(Offense, Vec<Party>)> {
     let mut out = Vec::new();
     for a in &input.analysis.accesses {
         let (parties, what) = match &a.who {
@@ -105,19 +104,17 @@ pub(crate) fn external_access(
                     && !a.userids.is_empty()
                     && !zone.trusts_ids(&a.userids)
                 {
-                    parties.push(format!(
-                        "an identity of unknown account (aws:userid {})",
-                        a.userids.join(", ")
-                    ));
+                    parties.push(Party::UnknownIdentity(a.userids.clone()));
                 }
                 (parties, "`*` restricted by conditions to".to_string())
             }
             Who::Named(
                 p @ (Principal::Account(_) | Principal::Identity { .. } | Principal::Federated(_)),
             ) => match p.account() {
-                Some(acct) if !zone.is_inside(acct, input.key_account) => {
-                    (vec![acct.to_string()], format!("{}, of", p.describe()))
-                }
+                Some(acct) if !zone.is_inside(acct, input.key_account) => (
+                    vec![Party::Account(acct.to_string())],
+                    format!("{}, of", p.describe()),
+                ),
                 _ => continue,
             },
             Who::Named(_) => continue,
@@ -131,7 +128,7 @@ pub(crate) fn external_access(
                         a.actions.describe()
                     ),
                 );
-                out.push((o, vec![format!("any account via {name}")]));
+                out.push((o, vec![Party::AnyAccountVia(name.clone())]));
                 continue;
             }
             Who::Service { name, on_behalf_of } => (
@@ -148,7 +145,11 @@ pub(crate) fn external_access(
                 "Statement {}{} allows {what} {} outside the organization: {}",
                 a.statement_index,
                 sid(a),
-                parties.join(", "),
+                parties
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 a.actions.describe()
             ),
         );
