@@ -201,17 +201,21 @@ impl Condition {
                 Some(Pin::Orgs(orgs))
             }
             KeyKind::Network => {
-                let open =
-                    |v: &str| v == "0.0.0.0/0" || v == "::/0" || v.trim_matches('*').is_empty();
+                let is_ip = self.key.ends_with("ip");
                 if self
                     .values
                     .iter()
-                    .any(|v| open(v) || (wild && has_wildcard(v)))
+                    .any(|v| v.trim_matches('*').is_empty() || (wild && has_wildcard(v)))
                 {
                     return None;
                 }
+                // A union of address blocks broader than S3 Block Public Access allows for a
+                // non-public policy pins nobody (compared as strings, `0.0.0.0/0` is one value).
+                if is_ip && super::cidr::union_is_broad(self.values.iter().map(String::as_str)) {
+                    return None;
+                }
                 // CIDR blocks overlap in ways string sets do not show: not intersected.
-                let literal = !self.key.ends_with("ip") && !wild;
+                let literal = !is_ip && !wild;
                 Some(self.restricted_pin(literal))
             }
             KeyKind::Identity => {

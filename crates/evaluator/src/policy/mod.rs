@@ -2,6 +2,7 @@
 
 mod actions;
 mod analysis;
+mod cidr;
 mod condition;
 mod json;
 mod operator;

@@ -6,7 +6,6 @@
 //! search requests with it for counter-examples to the analysis's verdicts.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use super::condition::{BaseOperator, Condition, SetQualifier};
 use super::parse::{Effect, Policy, PrincipalSpec, Statement};
@@ -205,31 +204,7 @@ fn cmp<T: Copy>(a: Option<T>, b: Option<T>, f: impl Fn(T, T) -> bool) -> bool {
 
 /// Whether the address `ip` lies in `cidr` (`10.0.0.0/8`, `2001:db8::/32`, or one address).
 pub fn in_cidr(cidr: &str, ip: &str) -> bool {
-    let (net, bits) = match cidr.split_once('/') {
-        Some((n, b)) => (n, b.parse::<u32>().ok()),
-        None => (cidr, None),
-    };
-    match (net.parse::<IpAddr>(), ip.parse::<IpAddr>()) {
-        (Ok(IpAddr::V4(n)), Ok(IpAddr::V4(a))) => {
-            let bits = bits.unwrap_or(32).min(32);
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits)
-            };
-            u32::from(n) & mask == u32::from(a) & mask
-        }
-        (Ok(IpAddr::V6(n)), Ok(IpAddr::V6(a))) => {
-            let bits = bits.unwrap_or(128).min(128);
-            let mask = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - bits)
-            };
-            u128::from(n) & mask == u128::from(a) & mask
-        }
-        _ => false,
-    }
+    super::cidr::Cidr::parse(cidr).is_some_and(|c| c.contains(ip))
 }
 
 #[cfg(test)]

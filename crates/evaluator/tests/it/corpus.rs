@@ -41,6 +41,9 @@ struct Case {
     unparseable: bool,
     #[serde(default)]
     summary: Option<Summary>,
+    /// Rule id → text its (lint) finding's explanation must contain: verdicts name what decided them.
+    #[serde(default)]
+    explain: BTreeMap<String, String>,
     /// Evaluate as a key in a snapshot instead of linting.
     #[serde(default)]
     key: Option<KeyCase>,
@@ -211,6 +214,15 @@ fn check(case: &Case) -> Vec<String> {
         let got = if fired.is_empty() { "PASS" } else { "FAIL" };
         if got != want {
             problems.push(format!("{rule}: expected {want}, got {got} {fired:?}"));
+        }
+    }
+    for (rule, needle) in &case.explain {
+        if !report
+            .findings
+            .iter()
+            .any(|f| &f.rule_id == rule && f.explanation.contains(needle.as_str()))
+        {
+            problems.push(format!("{rule}: no explanation names `{needle}`"));
         }
     }
     if let Some(s) = &case.summary {
