@@ -50,6 +50,10 @@ pub(crate) enum Party {
     Account(String),
     /// Any account of an organization.
     Organization(String),
+    /// Any account whose id matches a wildcard pattern (`1111222233*`).
+    AccountsMatching(String),
+    /// Any account of an organization whose id matches a wildcard pattern (`o-a1b2c3*`).
+    OrganizationsMatching(String),
     /// Any account, through a service that has no source condition (confused deputy).
     AnyAccountVia(String),
     /// Identities pinned by `aws:userid` whose account is unknown.
@@ -61,6 +65,8 @@ impl std::fmt::Display for Party {
         match self {
             Party::Account(a) => f.write_str(a),
             Party::Organization(o) => write!(f, "organization {o}"),
+            Party::AccountsMatching(p) => write!(f, "any account matching {p}"),
+            Party::OrganizationsMatching(p) => write!(f, "any organization matching {p}"),
             Party::AnyAccountVia(s) => write!(f, "any account via {s}"),
             Party::UnknownIdentity(ids) => write!(
                 f,
@@ -127,23 +133,31 @@ impl TrustZone {
     /// Accounts (or organizations) outside the zone that `reach` admits; empty when `reach`
     /// admits nobody outside. `reach` must not be "anyone" (that is public, judged apart).
     pub(crate) fn outside_of_reach(&self, reach: &Reach, key_account: Option<&str>) -> Vec<Party> {
+        use crate::policy::has_wildcard;
         if let Some(orgs) = &reach.orgs {
             if orgs.iter().all(|o| self.is_own_org(o)) {
                 return vec![];
             }
         }
+        // A pattern always admits accounts (organizations) nobody wrote down: outside.
         if let Some(accounts) = &reach.accounts {
             return accounts
                 .iter()
-                .filter(|a| !self.is_inside(a, key_account))
-                .map(|a| Party::Account(a.clone()))
+                .filter(|a| has_wildcard(a) || !self.is_inside(a, key_account))
+                .map(|a| match has_wildcard(a) {
+                    true => Party::AccountsMatching(a.clone()),
+                    false => Party::Account(a.clone()),
+                })
                 .collect();
         }
         match &reach.orgs {
             Some(orgs) => orgs
                 .iter()
                 .filter(|o| !self.is_own_org(o))
-                .map(|o| Party::Organization(o.clone()))
+                .map(|o| match has_wildcard(o) {
+                    true => Party::OrganizationsMatching(o.clone()),
+                    false => Party::Organization(o.clone()),
+                })
                 .collect(),
             // Network or identity pins only: not public, and no account we can name.
             None => vec![],

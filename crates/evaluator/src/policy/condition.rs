@@ -103,6 +103,25 @@ fn always_present(key: &str) -> bool {
     )
 }
 
+/// Literal characters a wildcard pattern must fix to name a set of callers rather than anyone:
+/// `1111222233*` (100 accounts) or `o-a1b2c3*` names a set; `1*` or `o-*` is everyone.
+const MIN_FIXED_CHARS: usize = 6;
+
+/// Whether a wildcard pattern fixes enough characters to stand for a named set of values.
+fn narrow_pattern(pattern: &str) -> bool {
+    pattern.chars().filter(|c| !matches!(c, '*' | '?')).count() >= MIN_FIXED_CHARS
+}
+
+/// What one account value admits: itself, or the pattern when it is narrow enough (the verdict
+/// then names the set of accounts it matches). `None`: the pattern admits anyone. Under an
+/// operator without wildcards, a value that is not an account id matches no caller.
+fn account_value(value: &str, wild: bool) -> Option<Option<String>> {
+    if wild && has_wildcard(value) {
+        return narrow_pattern(value).then(|| Some(value.to_string()));
+    }
+    Some(kmsaudit_model::is_account_id(value).then(|| value.to_string()))
+}
+
 impl Condition {
     /// `Operator key value(s)`, for explanations.
     pub fn describe(&self) -> String {
@@ -155,45 +174,35 @@ impl Condition {
         let wild = self.operator.base.has_wildcards();
         match kind {
             KeyKind::Account => {
-                if wild && self.values.iter().any(|v| has_wildcard(v)) {
-                    return None;
+                let mut accounts = BTreeSet::new();
+                for v in &self.values {
+                    accounts.extend(account_value(v, wild)?);
                 }
-                // Under StringEquals a value that is not an account id matches no caller.
-                Some(Pin::Accounts(
-                    self.values
-                        .iter()
-                        .filter(|v| kmsaudit_model::is_account_id(v))
-                        .cloned()
-                        .collect(),
-                ))
+                Some(Pin::Accounts(accounts))
             }
             KeyKind::Arn => {
                 let mut accounts = BTreeSet::new();
                 for v in &self.values {
                     let account = kmsaudit_model::arn_account(v)?;
-                    if has_wildcard(account) {
-                        return None;
-                    }
-                    accounts.insert(account.to_string());
+                    accounts.extend(account_value(account, wild)?);
                 }
                 Some(Pin::Accounts(accounts))
             }
-            KeyKind::Org => {
-                if wild && self.values.iter().any(|v| has_wildcard(v)) {
-                    return None;
-                }
+            KeyKind::Org | KeyKind::OrgPath => {
                 // Organization ids are lowercase: `...IgnoreCase` values are read as lowercase, and
                 // a case-sensitive value in capitals (which matches no organization) is read the
                 // same way, which can only over-state who is reached.
-                Some(Pin::Orgs(
-                    self.values.iter().map(|v| v.to_ascii_lowercase()).collect(),
-                ))
-            }
-            KeyKind::OrgPath => {
                 let mut orgs = BTreeSet::new();
                 for v in &self.values {
-                    let org = v.split('/').next().unwrap_or("");
-                    if org.is_empty() || has_wildcard(org) {
+                    let org = match kind {
+                        KeyKind::OrgPath => v.split('/').next().unwrap_or(""),
+                        _ => v.as_str(),
+                    };
+                    if wild && has_wildcard(org) {
+                        if !narrow_pattern(org.strip_prefix("o-").unwrap_or(org)) {
+                            return None;
+                        }
+                    } else if org.is_empty() {
                         return None;
                     }
                     orgs.insert(org.to_ascii_lowercase());
@@ -219,6 +228,10 @@ impl Condition {
                 Some(self.restricted_pin(literal))
             }
             KeyKind::Identity => {
+                // The account root's `aws:userid` is the account id: all such values pin accounts.
+                if self.values.iter().all(|v| kmsaudit_model::is_account_id(v)) {
+                    return Some(Pin::Accounts(self.values.iter().cloned().collect()));
+                }
                 // `AROAEXAMPLEID:*` pins one role's sessions; `AROA*` or `*` pins nothing.
                 let literal_prefix = |v: &str| v.find(['*', '?']).map_or(v.len(), |i| i);
                 if self.values.iter().any(|v| wild && literal_prefix(v) <= 4) {

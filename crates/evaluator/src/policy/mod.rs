@@ -19,4 +19,4 @@ pub use parse::{
     parse_policy, ActionSpec, Effect, Policy, PolicyError, Principal, PrincipalSpec, ResourceSpec,
     Statement,
 };
-pub(crate) use wildcard::wildcard_match;
+pub(crate) use wildcard::{has_wildcard, wildcard_match};

@@ -4,13 +4,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::condition::{Pin, Restriction};
+use super::wildcard::{has_wildcard, wildcard_match};
 
 /// How far conditions narrow "everyone". All fields empty: anyone at all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reach {
-    /// Only callers from these accounts.
+    /// Only callers from these accounts (ids, or narrow wildcard patterns naming a set of them).
     pub accounts: Option<BTreeSet<String>>,
-    /// Only callers from these organizations.
+    /// Only callers from these organizations (ids, or narrow wildcard patterns).
     pub orgs: Option<BTreeSet<String>>,
     /// Only callers from this network origin or with this identity, one entry per key.
     pub restricted: BTreeMap<String, Restriction>,
@@ -39,13 +40,13 @@ impl Reach {
         match pin {
             Pin::Accounts(a) => {
                 self.accounts = Some(match self.accounts.take() {
-                    Some(prev) => prev.intersection(a).cloned().collect(),
+                    Some(prev) => intersect(&prev, a),
                     None => a.clone(),
                 })
             }
             Pin::Orgs(o) => {
                 self.orgs = Some(match self.orgs.take() {
-                    Some(prev) => prev.intersection(o).cloned().collect(),
+                    Some(prev) => intersect(&prev, o),
                     None => o.clone(),
                 })
             }
@@ -89,4 +90,34 @@ impl Reach {
         parts.extend(self.restricted.values().map(|r| r.text.clone()));
         parts.join(" and ")
     }
+}
+
+/// Wildcard comparisons one intersection may make before it keeps the first set whole.
+const MAX_PATTERN_CHECKS: usize = 4096;
+
+/// The values both sets admit. A literal survives when the other side has it or a pattern
+/// matching it; of two pattern sets the first is kept (over-stating the set, never hiding a
+/// member), and so is the whole first set when hostile sizes would make matching quadratic.
+fn intersect(a: &BTreeSet<String>, b: &BTreeSet<String>) -> BTreeSet<String> {
+    let (a_pats, a_lits): (Vec<&String>, Vec<&String>) = a.iter().partition(|v| has_wildcard(v));
+    let (b_pats, b_lits): (Vec<&String>, Vec<&String>) = b.iter().partition(|v| has_wildcard(v));
+    if a_lits.len() * b_pats.len() + b_lits.len() * a_pats.len() > MAX_PATTERN_CHECKS {
+        return a.clone();
+    }
+    let matched_by = |pats: &[&String], v: &str| pats.iter().any(|p| wildcard_match(p, v));
+    let mut out: BTreeSet<String> = a_lits
+        .iter()
+        .filter(|x| b.contains(x.as_str()) || matched_by(&b_pats, x))
+        .map(|x| x.to_string())
+        .collect();
+    out.extend(
+        b_lits
+            .iter()
+            .filter(|y| matched_by(&a_pats, y))
+            .map(|y| y.to_string()),
+    );
+    if !b_pats.is_empty() {
+        out.extend(a_pats.iter().map(|p| p.to_string()));
+    }
+    out
 }

@@ -62,7 +62,7 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
             .into_iter()
             // Which way Access Analyzer reads a service without a source, or an aws:userid pin,
             // is not documented: neither is counted as a disagreement.
-            .filter(|p| matches!(p, Party::Account(_) | Party::Organization(_)))
+            .filter(|p| !matches!(p, Party::AnyAccountVia(_) | Party::UnknownIdentity(_)))
             .map(|p| format!("the key policy allows {p}")),
     );
     for g in grants {

@@ -96,15 +96,8 @@ pub(crate) fn external_access(
             Who::Everyone { reach, .. } if reach.is_anyone() => continue,
             Who::Everyone { reach, .. } => {
                 let mut parties = zone.outside_of_reach(reach, input.key_account);
-                // A unique id says nothing of its account: unless it is an approved
-                // administrator's, the identity may be anyone's.
-                if parties.is_empty()
-                    && reach.accounts.is_none()
-                    && reach.orgs.is_none()
-                    && !a.userids.is_empty()
-                    && !zone.trusts_ids(&a.userids)
-                {
-                    parties.push(Party::UnknownIdentity(a.userids.clone()));
+                if parties.is_empty() && reach.accounts.is_none() && reach.orgs.is_none() {
+                    parties = userid_parties(&a.userids, zone, input.key_account);
                 }
                 (parties, "`*` restricted by conditions to".to_string())
             }
@@ -156,4 +149,23 @@ pub(crate) fn external_access(
         out.push((o, parties));
     }
     out
+}
+
+/// Who `aws:userid` values admit outside the zone. An account id is that account's root; a
+/// unique id says nothing of its account: unless it is an approved administrator's, the
+/// identity may be anyone's.
+fn userid_parties(userids: &[String], zone: &TrustZone, key_account: Option<&str>) -> Vec<Party> {
+    let (roots, ids): (Vec<&String>, Vec<&String>) = userids
+        .iter()
+        .partition(|u| kmsaudit_model::is_account_id(u));
+    let mut parties: Vec<Party> = roots
+        .into_iter()
+        .filter(|a| !zone.is_inside(a, key_account))
+        .map(|a| Party::Account(a.clone()))
+        .collect();
+    let ids: Vec<String> = ids.into_iter().cloned().collect();
+    if !ids.is_empty() && !zone.trusts_ids(&ids) {
+        parties.push(Party::UnknownIdentity(ids));
+    }
+    parties
 }
