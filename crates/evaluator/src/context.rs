@@ -130,6 +130,13 @@ impl TrustZone {
             .is_some_and(|own| own.eq_ignore_ascii_case(org))
     }
 
+    /// Whether `account`, outside the zone, can never satisfy a pin to `orgs`: they are all the
+    /// own organization, and an account outside the zone is not one of its members (a member
+    /// left out of `org_accounts` would be inside, not external, either way).
+    pub fn never_in(&self, account: &str, orgs: &BTreeSet<String>) -> bool {
+        !self.org_accounts.contains(account) && orgs.iter().all(|o| self.is_own_org(o))
+    }
+
     /// Accounts (or organizations) outside the zone that `reach` admits; empty when `reach`
     /// admits nobody outside. `reach` must not be "anyone" (that is public, judged apart).
     pub(crate) fn outside_of_reach(&self, reach: &Reach, key_account: Option<&str>) -> Vec<Party> {

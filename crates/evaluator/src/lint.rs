@@ -6,7 +6,7 @@ use kmsaudit_model::Severity;
 
 use crate::config::EvalConfig;
 use crate::context::{Ctx, Party, TrustZone};
-use crate::policy::{analyze, parse_policy};
+use crate::policy::{analyze, parse_policy, KeyScope};
 use crate::rules::{self, LintFlag, PolicyInput, PolicyVerdict, RuleDef};
 
 /// Who the policy is for.
@@ -16,7 +16,8 @@ pub struct LintOptions {
     /// `key_arn` when not given.
     pub key_account: Option<String>,
     /// The key the policy is for: statements scoped to ARN patterns apply exactly as in a scan.
-    /// Unknown, an Allow on any Resource is assumed to apply and a Deny only on `*`.
+    /// Unknown, an Allow on any Resource is assumed to apply, and a Deny only on `*` or, with
+    /// `key_account`, on a pattern matching every key of that account in every region.
     pub key_arn: Option<String>,
     /// Accounts of the organization: inside the trust zone.
     pub org_accounts: Vec<String>,
@@ -79,11 +80,16 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
             };
         }
     };
-    let analysis = analyze(&policy, options.key_arn.as_deref());
     let key_account = options.key_account.as_deref().or(options
         .key_arn
         .as_deref()
         .and_then(kmsaudit_model::arn_account));
+    let scope = match (options.key_arn.as_deref(), key_account) {
+        (Some(arn), _) => KeyScope::Arn(arn),
+        (None, Some(account)) => KeyScope::Account(account),
+        (None, None) => KeyScope::Unknown,
+    };
+    let analysis = analyze(&policy, scope);
     let zone = TrustZone::new(
         options.org_id.clone(),
         options.org_accounts.iter().cloned(),

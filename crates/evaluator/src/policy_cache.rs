@@ -52,7 +52,7 @@ impl<'s> PolicyCache<'s> {
                             .iter()
                             .all(|s| s.resources.patterns.iter().any(|r| r == "*")) =>
                     {
-                        PolicyState::Analyzed(policy::analyze(&p, None))
+                        PolicyState::Analyzed(policy::analyze(&p, policy::KeyScope::Unknown))
                     }
                     Ok(_) => return None,
                     Err(e) => PolicyState::Unparseable(e),
@@ -108,7 +108,7 @@ fn policy_outcomes(state: &PolicyState, key_account: &str, ctx: &Ctx<'_>) -> Vec
 pub(crate) fn policy_state(key: &KeyRecord) -> PolicyState {
     match &key.policy {
         Some(text) => match policy::parse_policy(text) {
-            Ok(p) => PolicyState::Analyzed(policy::analyze(&p, Some(&key.arn))),
+            Ok(p) => PolicyState::Analyzed(policy::analyze(&p, policy::KeyScope::Arn(&key.arn))),
             Err(e) => PolicyState::Unparseable(e),
         },
         None => PolicyState::Unread(match key.error_for("KMS.GetKeyPolicy") {

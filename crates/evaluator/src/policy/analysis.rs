@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use super::actions::ActionSet;
 use super::condition::{Condition, Pin};
-use super::parse::{Effect, Policy, Principal, PrincipalSpec, Statement};
+use super::parse::{Effect, KeyScope, Policy, Principal, PrincipalSpec, Statement};
 pub use super::reach::Reach;
 
 /// Who an Allow reaches.
@@ -104,6 +104,9 @@ pub struct Access {
     pub principal_type_account: bool,
     /// `aws:userid` values the statement requires, if any.
     pub userids: Vec<String>,
+    /// For a named principal: the organizations its caller pins (Allow conditions, narrowing
+    /// Denies) require it to belong to. Whether it can is known only to the trust zone.
+    pub principal_orgs: Option<BTreeSet<String>>,
     /// Deny statements that narrowed this access (indices; the first
     /// [`MAX_NARROWED_BY`] are kept).
     pub narrowed_by: Vec<usize>,
@@ -143,15 +146,15 @@ pub struct Analysis {
     pub principals: BTreeSet<Principal>,
 }
 
-/// Analyzes a parsed policy for the key `key_arn` (unknown for `lint-policy`).
-pub fn analyze(policy: &Policy, key_arn: Option<&str>) -> Analysis {
+/// Analyzes a parsed policy for the key `key` (an ARN in a scan; in `lint-policy` what is given).
+pub fn analyze(policy: &Policy, key: KeyScope<'_>) -> Analysis {
     let mut analysis = Analysis::default();
     for st in policy
         .statements
         .iter()
         .filter(|s| s.effect == Effect::Allow)
     {
-        if st.resources.applies_to(key_arn) == Some(false) || st.actions.set.is_empty() {
+        if st.resources.applies_to(key) == Some(false) || st.actions.set.is_empty() {
             continue;
         }
         allow_accesses(st, &mut analysis);
@@ -162,7 +165,7 @@ pub fn analyze(policy: &Policy, key_arn: Option<&str>) -> Analysis {
         .filter(|s| s.effect == Effect::Deny)
     {
         // A Deny is only applied where it certainly covers the key.
-        if deny.resources.applies_to(key_arn) != Some(true) || deny.actions.set.is_empty() {
+        if deny.resources.applies_to(key) != Some(true) || deny.actions.set.is_empty() {
             continue;
         }
         apply_deny(deny, &mut analysis.accesses);
@@ -175,12 +178,15 @@ pub fn analyze(policy: &Policy, key_arn: Option<&str>) -> Analysis {
 fn allow_accesses(st: &Statement, analysis: &mut Analysis) {
     let mut reach = Reach::default();
     let mut source_reach = Reach::default();
+    let mut caller_reach = Reach::default();
     let mut userids = Vec::new();
     for c in &st.conditions {
         if let Some(pin) = c.allow_pin() {
             reach.narrow(&pin);
-            if c.key.starts_with("aws:source") {
+            if is_source_key(&c.key) {
                 source_reach.narrow(&pin);
+            } else {
+                caller_reach.narrow(&pin);
             }
         }
         if let Some(values) = c.userid_values() {
@@ -205,6 +211,7 @@ fn allow_accesses(st: &Statement, analysis: &mut Analysis) {
             .iter()
             .any(Condition::is_principal_type_account),
         userids,
+        principal_orgs: caller_reach.orgs.clone(),
         narrowed_by: vec![],
     };
     match &st.principals {
@@ -233,6 +240,10 @@ fn allow_accesses(st: &Statement, analysis: &mut Analysis) {
                 if !matches!(p, Principal::Anyone) {
                     analysis.principals.insert(p.clone());
                 }
+                // A named principal of an account the caller pins exclude is never allowed.
+                if matches!(who, Who::Named(_)) && !admits(&caller_reach, p) {
+                    continue;
+                }
                 analysis.accesses.push(Access {
                     who,
                     ..template.clone()
@@ -242,10 +253,29 @@ fn allow_accesses(st: &Statement, analysis: &mut Analysis) {
     }
 }
 
+/// `aws:SourceAccount`, `aws:SourceArn`...: who a service acts for, not who the caller is.
+fn is_source_key(key: &str) -> bool {
+    key.starts_with("aws:source")
+}
+
+/// Whether a named principal can satisfy account pins on the caller (`caller` holds only
+/// caller-identifying pins). A principal of unknown account (a service, a canonical user) can.
+fn admits(caller: &Reach, p: &Principal) -> bool {
+    match (&caller.accounts, p.account()) {
+        (Some(set), Some(account)) => set.iter().any(|v| super::wildcard_match(v, account)),
+        _ => !caller.is_nobody(),
+    }
+}
+
 /// What a Deny statement does to the Allows it covers.
 enum DenyKind {
     Unconditional,
-    Pin(Pin),
+    /// Narrows to callers satisfying the pin; `caller`: the pin is on the caller's identity
+    /// (not on the source a service acts for).
+    Pin {
+        pin: Pin,
+        caller: bool,
+    },
     /// Conditions we cannot turn into a narrowing: ignored.
     Opaque,
 }
@@ -253,7 +283,12 @@ enum DenyKind {
 fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
     let kind = match deny.conditions.as_slice() {
         [] => DenyKind::Unconditional,
-        [only] => only.deny_pin().map_or(DenyKind::Opaque, DenyKind::Pin),
+        [only] => only
+            .deny_pin()
+            .map_or(DenyKind::Opaque, |pin| DenyKind::Pin {
+                pin,
+                caller: !is_source_key(&only.key),
+            }),
         _ => DenyKind::Opaque,
     };
     if matches!(kind, DenyKind::Opaque) {
@@ -301,15 +336,34 @@ fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
             (PrincipalSpec::NotPrincipal(_), _) => {}
             (PrincipalSpec::Principal(list), kind) => {
                 if !list.iter().any(|p| covers(p, &access.who)) {
+                    if let DenyKind::Unconditional = kind {
+                        deny_accounts_in_reach(list, access, overlap, deny.index, &mut added);
+                    }
                     continue;
                 }
                 match kind {
                     DenyKind::Unconditional => access.actions = access.actions.minus(overlap),
-                    DenyKind::Pin(pin) => {
-                        split(access, overlap, deny.index, &mut added, |who| match who {
-                            Who::Everyone { reach, .. } => reach.narrow(pin),
-                            Who::Service { on_behalf_of, .. } => on_behalf_of.narrow(pin),
-                            Who::Named(_) => {}
+                    // A named principal that can never satisfy the Deny's condition is denied.
+                    DenyKind::Pin { pin, caller: true } if matches!(&access.who, Who::Named(p) if !admits_pin(pin, p)) => {
+                        access.actions = access.actions.minus(overlap)
+                    }
+                    DenyKind::Pin { pin, caller } => {
+                        let caller = *caller;
+                        split(access, overlap, deny.index, &mut added, |a| {
+                            match &mut a.who {
+                                Who::Everyone { reach, .. } => reach.narrow(pin),
+                                Who::Service { on_behalf_of, .. } => on_behalf_of.narrow(pin),
+                                Who::Named(_) => {
+                                    if let (Pin::Orgs(orgs), true) = (pin, caller) {
+                                        let mut r = Reach {
+                                            orgs: a.principal_orgs.take(),
+                                            ..Reach::default()
+                                        };
+                                        r.narrow(&Pin::Orgs(orgs.clone()));
+                                        a.principal_orgs = r.orgs;
+                                    }
+                                }
+                            }
                         })
                     }
                     DenyKind::Opaque => {}
@@ -328,19 +382,63 @@ fn split(
     overlap: ActionSet,
     deny_index: usize,
     added: &mut Vec<Access>,
-    narrow: impl FnOnce(&mut Who),
+    narrow: impl FnOnce(&mut Access),
 ) {
     if overlap == access.actions {
         access.record_narrowing(deny_index);
-        narrow(&mut access.who);
+        narrow(access);
         return;
     }
     let mut narrowed = access.clone();
     narrowed.actions = overlap;
     narrowed.record_narrowing(deny_index);
-    narrow(&mut narrowed.who);
+    narrow(&mut narrowed);
     access.actions = access.actions.minus(overlap);
     added.push(narrowed);
+}
+
+/// Whether a named principal can satisfy a Deny's account pin (so the Deny may not apply).
+fn admits_pin(pin: &Pin, p: &Principal) -> bool {
+    match (pin, p.account()) {
+        (Pin::Accounts(set), Some(account)) => {
+            set.iter().any(|v| super::wildcard_match(v, account))
+        }
+        _ => true,
+    }
+}
+
+/// An unconditional Deny naming accounts removes them from an Allow to a `*` pinned to a set
+/// of accounts, for the actions it covers.
+fn deny_accounts_in_reach(
+    denied: &[Principal],
+    access: &mut Access,
+    overlap: ActionSet,
+    deny_index: usize,
+    added: &mut Vec<Access>,
+) {
+    let Who::Everyone { reach, .. } = &access.who else {
+        return;
+    };
+    let Some(reached) = &reach.accounts else {
+        return;
+    };
+    let gone: BTreeSet<String> = denied
+        .iter()
+        .filter_map(|p| match p {
+            Principal::Account(a) if reached.contains(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    if gone.is_empty() {
+        return;
+    }
+    split(access, overlap, deny_index, added, |a| {
+        if let Who::Everyone { reach, .. } = &mut a.who {
+            if let Some(accounts) = &mut reach.accounts {
+                accounts.retain(|x| !gone.contains(x));
+            }
+        }
+    });
 }
 
 /// Whether `p` is an identity of the account an Allow names (so the Allow reaches it).
@@ -371,7 +469,7 @@ mod tests {
     fn accesses(json: &str) -> Vec<Access> {
         analyze(
             &parse_policy(json).unwrap(),
-            Some("arn:aws:kms:us-east-1:111122223333:key/k"),
+            KeyScope::Arn("arn:aws:kms:us-east-1:111122223333:key/k"),
         )
         .accesses
     }

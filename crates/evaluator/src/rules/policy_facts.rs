@@ -104,10 +104,18 @@ pub(crate) fn external_access(
             Who::Named(
                 p @ (Principal::Account(_) | Principal::Identity { .. } | Principal::Federated(_)),
             ) => match p.account() {
-                Some(acct) if !zone.is_inside(acct, input.key_account) => (
-                    vec![Party::Account(acct.to_string())],
-                    format!("{}, of", p.describe()),
-                ),
+                Some(acct)
+                    if !zone.is_inside(acct, input.key_account)
+                        && !a
+                            .principal_orgs
+                            .as_ref()
+                            .is_some_and(|orgs| zone.never_in(acct, orgs)) =>
+                {
+                    (
+                        vec![Party::Account(acct.to_string())],
+                        format!("{}, of", p.describe()),
+                    )
+                }
                 _ => continue,
             },
             Who::Named(_) => continue,

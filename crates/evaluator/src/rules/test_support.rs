@@ -37,7 +37,7 @@ pub(crate) fn check_policy_with(
         })
         .expect("unknown policy rule");
     let policy = parse_policy(policy).expect("test policy must parse");
-    let analysis = analyze(&policy, Some(KEY_ARN));
+    let analysis = analyze(&policy, crate::policy::KeyScope::Arn(KEY_ARN));
     let input = PolicyInput {
         analysis: &analysis,
         key_account: Some(KEY_ACCOUNT),

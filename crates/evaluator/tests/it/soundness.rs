@@ -32,6 +32,7 @@ fn principal() -> impl Strategy<Value = Value> {
         json!({"AWS": format!("arn:aws:iam::{OUTSIDE}:role/Partner")}),
         json!({"AWS": format!("arn:aws:iam::{ORG_ACCOUNT}:role/R")}),
         json!({"AWS": ["arn:aws:iam::222233334444:role/R", "*"]}),
+        json!({"AWS": [OUTSIDE, KEY_ACCOUNT]}),
         json!({"Service": "logs.amazonaws.com"}),
     ])
 }
@@ -110,6 +111,21 @@ fn condition() -> impl Strategy<Value = (String, String, Value)> {
         ("IpAddress", "aws:SourceIp", json!("10.0.0.0/8")),
         ("NotIpAddress", "aws:SourceIp", json!("10.0.0.0/8")),
         ("StringLike", "aws:userid", json!("AROAOUTSIDE*")),
+        ("StringEquals", "aws:userid", json!(OUTSIDE)),
+        ("StringEquals", "aws:userid", json!(KEY_ACCOUNT)),
+        ("StringLike", "kms:CallerAccount", json!("99998888777?")),
+        ("StringLike", "kms:CallerAccount", json!("1111*")),
+        ("StringLike", "aws:PrincipalOrgID", json!("o-other*")),
+        (
+            "StringNotEquals",
+            "aws:PrincipalAccount",
+            json!([KEY_ACCOUNT, ORG_ACCOUNT]),
+        ),
+        (
+            "IpAddress",
+            "aws:SourceIp",
+            json!(["0.0.0.0/1", "128.0.0.0/1"]),
+        ),
         ("StringEquals", "aws:username", json!("admin")),
         ("Null", "aws:PrincipalOrgID", json!("true")),
         ("Bool", "kms:GrantIsForAWSResource", json!("true")),
@@ -124,12 +140,20 @@ fn statement() -> impl Strategy<Value = Value> {
         any::<bool>(),
         actions(),
         prop::collection::vec(condition(), 0..3),
+        prop::sample::select(vec![
+            "*",
+            "*",
+            "*",
+            "arn:aws:kms:*:111122223333:key/*",
+            "arn:aws:kms:eu-west-1:111122223333:key/*",
+            "arn:aws:kms:*:999988887777:key/*",
+        ]),
     )
         .prop_map(
-            |(allow, principal, not_principal, (action_key, action), conditions)| {
+            |(allow, principal, not_principal, (action_key, action), conditions, resource)| {
                 let mut st = json!({
                     "Effect": if allow { "Allow" } else { "Deny" },
-                    "Resource": "*",
+                    "Resource": resource,
                 });
                 // NotPrincipal is only valid with Deny (AWS rejects it with Allow in key policies).
                 let principal_key = if not_principal && !allow && principal != json!("*") {
@@ -208,7 +232,12 @@ fn outside_requests() -> Vec<Request> {
                         set("kms:calleraccount", account);
                         set("aws:principalaccount", account);
                         set("aws:principalarn", arn);
-                        set("aws:userid", "AROAOUTSIDE:session");
+                        // The root user's aws:userid is its account id.
+                        let userid = match arn.ends_with(":root") {
+                            true => account.as_str(),
+                            false => "AROAOUTSIDE:session",
+                        };
+                        set("aws:userid", userid);
                         if let Some(org) = org {
                             set("aws:principalorgid", org);
                         }
@@ -267,21 +296,31 @@ pub fn check(policy: &Value) -> Result<(), String> {
     let Ok(parsed) = parse_policy(&text) else {
         return Ok(());
     };
-    let report = lint_policy(&text, &options());
-    for request in outside_requests() {
-        if decide(&parsed, KEY_ARN, &request) == Decision::Allow && !reports_outside_access(&report)
-        {
-            return Err(format!(
-                "IAM allows {request:?} but the analysis reports no outside access\npolicy: {text}\nfindings: {:?}",
-                report.findings.iter().map(|f| &f.explanation).collect::<Vec<_>>()
-            ));
+    // Given the key's ARN, and (as `lint-policy --key-account` does) only its account.
+    let account_only = LintOptions {
+        key_arn: None,
+        ..options()
+    };
+    for options in [options(), account_only] {
+        let report = lint_policy(&text, &options);
+        for request in outside_requests() {
+            if decide(&parsed, KEY_ARN, &request) == Decision::Allow
+                && !reports_outside_access(&report)
+            {
+                return Err(format!(
+                    "IAM allows {request:?} but the analysis (key ARN given: {}) reports no outside access\npolicy: {text}\nfindings: {:?}",
+                    options.key_arn.is_some(),
+                    report.findings.iter().map(|f| &f.explanation).collect::<Vec<_>>()
+                ));
+            }
         }
-    }
-    for request in unpinned_requests() {
-        if decide(&parsed, KEY_ARN, &request) == Decision::Allow && !report.summary.public {
-            return Err(format!(
-                "IAM allows {request:?}, which nothing pins, but the analysis does not report the key public\npolicy: {text}"
-            ));
+        for request in unpinned_requests() {
+            if decide(&parsed, KEY_ARN, &request) == Decision::Allow && !report.summary.public {
+                return Err(format!(
+                    "IAM allows {request:?}, which nothing pins, but the analysis (key ARN given: {}) does not report the key public\npolicy: {text}",
+                    options.key_arn.is_some()
+                ));
+            }
         }
     }
     Ok(())
