@@ -189,6 +189,9 @@ fn allow_accesses(st: &Statement, analysis: &mut Analysis) {
                 caller_reach.narrow(&pin);
             }
         }
+        if let Some(pin) = c.service_source_pin() {
+            source_reach.narrow(&pin);
+        }
         if let Some(values) = c.userid_values() {
             userids.extend(values.iter().cloned());
         }

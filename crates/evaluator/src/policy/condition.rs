@@ -150,6 +150,37 @@ impl Condition {
         self.pin_from_values()
     }
 
+    /// In an **Allow** to a service principal: the accounts the service may act for, when the
+    /// condition is on an encryption-context key the service documents it sets to the ARN of
+    /// the resource it acts for (CloudTrail's trail, CloudWatch Logs' log group, an SNS topic,
+    /// an SQS queue, a Lambda function), and the ARNs name concrete accounts. Any other caller
+    /// chooses its own encryption context: for them this pins nobody.
+    pub fn service_source_pin(&self) -> Option<Pin> {
+        const SET_BY_SERVICE: [&str; 5] = [
+            "kms:encryptioncontext:aws:cloudtrail:arn",
+            "kms:encryptioncontext:aws:logs:arn",
+            "kms:encryptioncontext:aws:sns:topicarn",
+            "kms:encryptioncontext:aws:sqs:arn",
+            "kms:encryptioncontext:aws:lambda:functionarn",
+        ];
+        let op = &self.operator;
+        if !SET_BY_SERVICE.contains(&self.key.as_str())
+            || !op.base.is_positive_match()
+            || op.set == SetQualifier::ForAllValues
+            || op.if_exists
+            || self.values.is_empty()
+            || self.values.iter().any(|v| v.contains("${"))
+        {
+            return None;
+        }
+        let wild = op.base.has_wildcards();
+        let mut accounts = BTreeSet::new();
+        for v in &self.values {
+            accounts.extend(account_value(kmsaudit_model::arn_account(v)?, wild)?);
+        }
+        Some(Pin::Accounts(accounts))
+    }
+
     /// The pin this condition puts on everyone it does not deny, when it appears in a **Deny**.
     pub fn deny_pin(&self) -> Option<Pin> {
         let op = &self.operator;

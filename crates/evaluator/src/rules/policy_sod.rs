@@ -6,6 +6,8 @@
 //! every statement that names it. The key account's root is left to KMS-POLICY-IAM-DELEGATION.
 //! `*` pinned by `aws:userid` counts as the principal(s) of those user ids (seed 003 scenario 4).
 //! What an unpinned `*` may do, every principal may do: it is added to each principal's share.
+//! What a `*` pinned to accounts (or to the own organization) may do, every named principal of
+//! those accounts may do: it is added to their share too.
 
 use kmsaudit_model::Severity;
 
@@ -21,7 +23,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     compliance: &[("NIST SP 800-53 Rev. 5", &["AC-5"]), ("PCI DSS v4.0", &["3.6.1", "3.7.6"])],
 };
 
-pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {
+pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {
     let mut offenses = Vec::new();
     // What anyone may do, every principal may do: an Allow to an unpinned `*` adds to each.
     let anyone: Vec<&crate::policy::Access> = non_root(input)
@@ -40,8 +42,17 @@ pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {
         if anyone_violates && !is_anyone {
             continue;
         }
-        for a in &anyone {
-            if !accesses.iter().any(|b| std::ptr::eq(*a, *b)) {
+        let account = match &accesses[0].who {
+            Who::Named(p) => p.account().map(str::to_string),
+            _ => None,
+        };
+        let pinned_to_it = non_root(input).filter(|b| {
+            account
+                .as_deref()
+                .is_some_and(|acct| pinned_star_admits(b, acct, input, ctx))
+        });
+        for a in anyone.iter().copied().chain(pinned_to_it) {
+            if !accesses.iter().any(|b| std::ptr::eq(a, *b)) {
                 accesses.push(a);
             }
         }
@@ -75,6 +86,31 @@ pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {
         offenses,
         "No principal holds both administration and cryptographic use",
     )
+}
+
+/// Whether `b` is an Allow to a `*` pinned by conditions (not by `aws:userid`, which names its
+/// own principals) that admits every identity of `account`.
+fn pinned_star_admits(
+    b: &crate::policy::Access,
+    account: &str,
+    input: &PolicyInput<'_>,
+    ctx: &Ctx<'_>,
+) -> bool {
+    let Who::Everyone { reach, except } = &b.who else {
+        return false;
+    };
+    if reach.is_anyone() || !except.is_empty() || !b.userids.is_empty() {
+        return false;
+    }
+    let accounts_ok = reach.accounts.as_ref().is_none_or(|set| {
+        set.iter()
+            .any(|v| crate::policy::wildcard_match(v, account))
+    });
+    let orgs_ok = reach.orgs.as_ref().is_none_or(|orgs| {
+        orgs.iter().any(|o| ctx.zone.is_own_org(o))
+            && (ctx.zone.org_accounts.contains(account) || input.key_account == Some(account))
+    });
+    accounts_ok && orgs_ok
 }
 
 #[cfg(test)]

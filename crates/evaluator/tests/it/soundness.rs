@@ -112,6 +112,11 @@ fn condition() -> impl Strategy<Value = (String, String, Value)> {
         ("NotIpAddress", "aws:SourceIp", json!("10.0.0.0/8")),
         ("StringLike", "aws:userid", json!("AROAOUTSIDE*")),
         ("StringEquals", "aws:userid", json!(OUTSIDE)),
+        (
+            "ArnLike",
+            "kms:EncryptionContext:aws:logs:arn",
+            json!("arn:aws:logs:*:111122223333:log-group:*"),
+        ),
         ("StringEquals", "aws:userid", json!(KEY_ACCOUNT)),
         ("StringLike", "kms:CallerAccount", json!("99998888777?")),
         ("StringLike", "kms:CallerAccount", json!("1111*")),
@@ -242,7 +247,14 @@ fn outside_requests() -> Vec<Request> {
                             set("aws:principalorgid", org);
                         }
                     }
-                    Caller::Service(_) => set("aws:sourceaccount", OUTSIDE),
+                    Caller::Service(_) => {
+                        set("aws:sourceaccount", OUTSIDE);
+                        // The service names the resource it acts for in the encryption context.
+                        set(
+                            "kms:encryptioncontext:aws:logs:arn",
+                            &format!("arn:aws:logs:us-east-1:{OUTSIDE}:log-group:app"),
+                        );
+                    }
                     Caller::Anonymous => {}
                 }
                 if let Some(via) = via {
