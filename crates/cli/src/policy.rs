@@ -46,6 +46,9 @@ pub(crate) fn lint(args: LintArgs) -> anyhow::Result<u8> {
                     f.explanation
                 );
             }
+            for na in &report.not_assessed {
+                out!("NOT_ASSESSED {na}");
+            }
             if report.parse_error.is_none() {
                 let s = &report.summary;
                 out!(

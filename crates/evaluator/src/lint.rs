@@ -54,6 +54,10 @@ pub struct LintReport {
     /// single KMS-POLICY-UNPARSEABLE finding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parse_error: Option<String>,
+    /// Rules that found nothing but cannot pass, because a statement that may allow access could
+    /// not be read (`rule: reason`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_assessed: Vec<String>,
 }
 
 /// Runs every policy rule on `text`.
@@ -77,6 +81,7 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
                 }],
                 summary: LintSummary::default(),
                 parse_error: Some(e.to_string()),
+                not_assessed: vec![],
             };
         }
     };
@@ -113,10 +118,38 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
         iam_policies_enabled: rules::iam_policies_enabled(&input),
         ..Default::default()
     };
+    let unparseable = rules::unparseable_rule();
+    let invalid = analysis
+        .refused_by_kms
+        .iter()
+        .map(|why| (None, format!("KMS would refuse the policy: {why}")));
+    let invalid = invalid.chain(analysis.invalid.iter().map(|st| {
+        (
+            Some(st.index),
+            format!(
+                "{}; the statement is left out of the analysis",
+                st.describe()
+            ),
+        )
+    }));
+    findings.extend(invalid.map(|(statement_index, explanation)| LintFinding {
+        rule_id: unparseable.id.into(),
+        severity: unparseable.severity,
+        statement_index,
+        sid: None,
+        principal: None,
+        actions: vec![],
+        explanation,
+    }));
+    let incomplete = analysis.incomplete();
+    let mut not_assessed = Vec::new();
     for (rule, check) in rules::policy_rules() {
         let PolicyVerdict::Offenses(offenses, _) = check(&input, &ctx) else {
             continue;
         };
+        if let (true, Some(why)) = (offenses.is_empty(), &incomplete) {
+            not_assessed.push(format!("{}: {why}", rule.def.id));
+        }
         if !offenses.is_empty() {
             match rule.lint_flag {
                 Some(LintFlag::Public) => summary.public = true,
@@ -139,5 +172,6 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
         findings,
         summary,
         parse_error: None,
+        not_assessed,
     }
 }

@@ -20,7 +20,9 @@ use std::sync::Arc;
 
 use super::actions::ActionSet;
 use super::condition::{Condition, Pin};
-use super::parse::{Effect, KeyScope, Policy, Principal, PrincipalSpec, Statement};
+use super::parse::{
+    Effect, InvalidStatement, KeyScope, Policy, Principal, PrincipalSpec, Statement,
+};
 pub use super::reach::Reach;
 
 /// Who an Allow reaches.
@@ -144,11 +146,37 @@ pub struct Analysis {
     pub accesses: Vec<Access>,
     /// Distinct principals named in Allow statements.
     pub principals: BTreeSet<Principal>,
+    /// Statements that could not be read and were left out.
+    pub invalid: Vec<InvalidStatement>,
+    /// Why KMS would refuse the document as a whole, when it would.
+    pub refused_by_kms: Option<String>,
+}
+
+impl Analysis {
+    /// Why no policy rule may PASS on this analysis: a statement left out may allow access.
+    pub fn incomplete(&self) -> Option<String> {
+        let hidden: Vec<String> = self
+            .invalid
+            .iter()
+            .filter(|s| s.may_allow())
+            .map(InvalidStatement::describe)
+            .collect();
+        (!hidden.is_empty()).then(|| {
+            format!(
+                "{} could not be read and may allow access the analysis cannot see",
+                hidden.join("; ")
+            )
+        })
+    }
 }
 
 /// Analyzes a parsed policy for the key `key` (an ARN in a scan; in `lint-policy` what is given).
 pub fn analyze(policy: &Policy, key: KeyScope<'_>) -> Analysis {
-    let mut analysis = Analysis::default();
+    let mut analysis = Analysis {
+        invalid: policy.invalid.clone(),
+        refused_by_kms: policy.refused_by_kms.clone(),
+        ..Analysis::default()
+    };
     for st in policy
         .statements
         .iter()

@@ -16,7 +16,7 @@ pub use actions::{ActionSet, IAM_ONLY_ACTIONS, KMS_ACTIONS};
 pub use analysis::{analyze, Access, Analysis, Reach, Who, MAX_NARROWED_BY};
 pub use condition::{BaseOperator, Condition, Operator, Pin, Restriction, SetQualifier};
 pub use parse::{
-    parse_policy, ActionSpec, Effect, KeyScope, Policy, PolicyError, Principal, PrincipalSpec,
-    ResourceSpec, Statement,
+    parse_policy, ActionSpec, Effect, InvalidStatement, KeyScope, Policy, PolicyError, Principal,
+    PrincipalSpec, ResourceSpec, Statement,
 };
 pub(crate) use wildcard::{has_wildcard, wildcard_match};

@@ -19,8 +19,76 @@ pub use super::principal::{Principal, PrincipalSpec};
 pub struct Policy {
     /// `Version`, when given.
     pub version: Option<String>,
-    /// The statements, in document order.
+    /// The statements that could be read, in document order.
     pub statements: Vec<Statement>,
+    /// Statements that could not be read: left out of the analysis, reported on their own.
+    pub invalid: Vec<InvalidStatement>,
+    /// Why KMS would refuse the whole document, when it would (it is still analysed).
+    pub refused_by_kms: Option<String>,
+}
+
+/// A statement outside the grammar (IAM would refuse the policy, or ignore the statement).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidStatement {
+    /// Position in the `Statement` array (0-based).
+    pub index: usize,
+    /// Its `Effect`, when that much is readable: leaving out a Deny can only over-state access,
+    /// leaving out an Allow (or a statement of unknown effect) can hide it.
+    pub effect: Option<Effect>,
+    /// What is wrong, and where.
+    pub error: PolicyError,
+    /// KMS documents that a statement without `Action` or `Resource` has no effect (PutKeyPolicy
+    /// accepts it): leaving it out is exact.
+    pub no_effect: bool,
+}
+
+impl InvalidStatement {
+    /// Whether leaving the statement out may hide access: it has an effect, and it is not known
+    /// to be a Deny.
+    pub fn may_allow(&self) -> bool {
+        !self.no_effect && self.effect != Some(Effect::Deny)
+    }
+
+    /// `statement N: what is wrong at where`, saying when KMS gives the statement no effect.
+    pub fn describe(&self) -> String {
+        format!(
+            "statement {}: {} at {}{}",
+            self.index,
+            self.error.message,
+            self.error.location,
+            if self.no_effect {
+                " (KMS gives a statement without Action or Resource no effect)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// Why KMS's PutKeyPolicy would refuse the document as a whole, for the rules it documents that
+/// the grammar does not already enforce: at most 32,768 bytes; only printable ASCII and
+/// Latin-1 characters plus tab, line feed and carriage return; a principal in every statement.
+fn refused_by_kms(text: &str, raw: &[&Value]) -> Option<String> {
+    const KMS_MAX_BYTES: usize = 32_768;
+    if text.len() > KMS_MAX_BYTES {
+        return Some(format!(
+            "the policy is {} bytes; KMS accepts at most {KMS_MAX_BYTES}",
+            text.len()
+        ));
+    }
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{A0}'..='\u{FF}');
+    if let Some(c) = text.chars().find(|c| !allowed(*c)) {
+        return Some(format!(
+            "the policy holds the character U+{:04X}; KMS accepts only printable ASCII and Latin-1",
+            c as u32
+        ));
+    }
+    raw.iter().enumerate().find_map(|(i, v)| {
+        let named = v.get("Principal").is_some() || v.get("NotPrincipal").is_some();
+        (v.is_object() && !named).then(|| {
+            format!("statement {i} names no principal; KMS requires one in every statement")
+        })
+    })
 }
 
 /// One statement, normalized.
@@ -221,14 +289,41 @@ pub fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
             ),
         ));
     }
-    let statements = raw_statements
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| parse_statement(i, v))
-        .collect::<Result<_, _>>()?;
+    if raw_statements.is_empty() {
+        return Err(err(
+            "Statement",
+            "the policy has no statements (KMS refuses it)",
+        ));
+    }
+    let refused_by_kms = refused_by_kms(text, &raw_statements);
+    let (mut statements, mut invalid) = (Vec::new(), Vec::new());
+    for (index, v) in raw_statements.into_iter().enumerate() {
+        match parse_statement(index, v) {
+            Ok(st) => statements.push(st),
+            Err(error) => invalid.push(InvalidStatement {
+                index,
+                effect: match v.get("Effect").and_then(Value::as_str) {
+                    Some("Allow") => Some(Effect::Allow),
+                    Some("Deny") => Some(Effect::Deny),
+                    _ => None,
+                },
+                error,
+                no_effect: !["Action", "NotAction"].iter().any(|k| v.get(k).is_some())
+                    || !["Resource", "NotResource"]
+                        .iter()
+                        .any(|k| v.get(k).is_some()),
+            }),
+        }
+    }
+    // Nothing readable is left: the document as a whole is not a policy this tool can read.
+    if statements.is_empty() {
+        return Err(invalid.swap_remove(0).error);
+    }
     Ok(Policy {
         version,
         statements,
+        invalid,
+        refused_by_kms,
     })
 }
 
@@ -459,8 +554,29 @@ mod tests {
     fn errors_name_their_place() {
         let e = parse_policy("{\"Statement\": [").unwrap_err();
         assert!(e.location.starts_with("line 1 column"), "{e}");
-        let e = parse_policy(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},{"Effect":"Maybe"}]}"#).unwrap_err();
-        assert_eq!(e.location, "Statement[1].Effect");
+        // One bad statement is left out and named; the rest is read.
+        let p = parse_policy(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},{"Effect":"Maybe","Principal":"*","Action":"kms:*","Resource":"*"},{"Effect":"Allow","Principal":"*","Action":"kms:*"}]}"#).unwrap();
+        assert_eq!(p.statements.len(), 1);
+        assert_eq!(p.invalid.len(), 2);
+        assert_eq!(p.invalid[0].error.location, "Statement[1].Effect");
+        assert!(p.invalid[0].may_allow());
+        assert_eq!(p.invalid[1].error.location, "Statement[2].Resource");
+        // KMS gives a statement without Resource no effect: leaving it out hides nothing.
+        assert!(p.invalid[1].no_effect && !p.invalid[1].may_allow());
+        assert_eq!(p.refused_by_kms, None);
+        let refused = parse_policy(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Sid":"中"},{"Effect":"Deny","Action":"kms:*","Resource":"*"}]}"#).unwrap();
+        assert!(refused.refused_by_kms.unwrap().contains("U+4E2D"));
+        // An escaped character is ASCII text; a statement without principal is refused.
+        let refused = parse_policy(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Sid":"\u4e2d"},{"Effect":"Deny","Action":"kms:*","Resource":"*"}]}"#).unwrap();
+        assert!(refused
+            .refused_by_kms
+            .unwrap()
+            .contains("statement 1 names no principal"));
+        // Nothing readable left: the document is refused with the first statement's error.
+        let e = parse_policy(r#"{"Statement":[{"Effect":"Maybe"}]}"#).unwrap_err();
+        assert_eq!(e.location, "Statement[0].Effect");
+        let e = parse_policy(r#"{"Statement":[]}"#).unwrap_err();
+        assert!(e.message.contains("no statements"));
         let e = parse_policy(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEqualz":{"a":"b"}}}]}"#).unwrap_err();
         assert!(e.message.contains("StringEqualz"));
         let e = parse_policy(r#"[1,2]"#).unwrap_err();

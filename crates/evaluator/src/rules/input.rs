@@ -45,10 +45,19 @@ pub(crate) fn with_policy(
     f: impl FnOnce(&PolicyInput<'_>) -> Outcome,
 ) -> Outcome {
     match state {
-        PolicyState::Analyzed(analysis) => f(&PolicyInput {
-            analysis,
-            key_account: Some(key_account),
-        }),
+        PolicyState::Analyzed(analysis) => {
+            let outcome = f(&PolicyInput {
+                analysis,
+                key_account: Some(key_account),
+            });
+            // A statement left out may allow what the rule looks for: no PASS can be given.
+            match analysis.incomplete() {
+                Some(why) if outcome.status == kmsaudit_model::Status::Pass => {
+                    Outcome::not_assessed(why)
+                }
+                _ => outcome,
+            }
+        }
         PolicyState::Unparseable(e) => {
             Outcome::not_assessed(format!("the key policy could not be parsed: {e}"))
         }

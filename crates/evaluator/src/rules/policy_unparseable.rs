@@ -3,6 +3,11 @@
 //! The key policy could not be parsed (invalid JSON, or a shape outside the IAM grammar). The
 //! finding carries the parse error and its position; every other policy rule on the key is
 //! NOT_ASSESSED rather than guessed.
+//!
+//! One unreadable statement does not hide the others: it fails this rule on its own (named
+//! with its error) and the rest of the policy is analysed. When the statement left out may be
+//! an Allow, the other policy rules can still FAIL on what was read, but not PASS (they are
+//! NOT_ASSESSED); leaving out a Deny can only over-state access.
 
 use kmsaudit_model::{Evidence, Severity};
 
@@ -19,7 +24,26 @@ pub(crate) const RULE: RuleDef = RuleDef {
 
 pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
     match input.policy {
-        PolicyState::Analyzed(_) => Outcome::pass("The key policy parses"),
+        PolicyState::Analyzed(a) if a.invalid.is_empty() && a.refused_by_kms.is_none() => {
+            Outcome::pass("The key policy parses")
+        }
+        PolicyState::Analyzed(a) => {
+            let mut evidence = Evidence::default();
+            let mut parts = Vec::new();
+            if let Some(why) = &a.refused_by_kms {
+                evidence = evidence.detail("refused_by_kms", why.clone());
+                parts.push(format!("KMS would refuse the policy: {why}"));
+            }
+            for st in &a.invalid {
+                let text = st.describe();
+                evidence = evidence.detail(&format!("statement_{}", st.index), text.clone());
+                parts.push(format!("{text} (left out of the analysis)"));
+            }
+            Outcome::fail(
+                format!("The key policy is not wholly valid: {}", parts.join("; ")),
+                evidence,
+            )
+        }
         PolicyState::Unparseable(e) => Outcome::fail(
             format!(
                 "The key policy could not be parsed: {} at {}",

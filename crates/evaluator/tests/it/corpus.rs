@@ -347,16 +347,29 @@ fn lint_and_scan_agree_on_every_corpus_policy() {
                 muted: vec![],
             };
             let evaluation = evaluate(&one_key_snapshot(case, &key), &config);
+            let policy_rule =
+                |id: &str| policy_rules.contains(&id) || id == "KMS-POLICY-UNPARSEABLE";
             let scanned: BTreeSet<&str> = evaluation
                 .findings
                 .iter()
-                .filter(|f| f.status == Status::Fail && policy_rules.contains(&f.rule_id.as_str()))
+                .filter(|f| f.status == Status::Fail && policy_rule(&f.rule_id))
                 .map(|f| f.rule_id.as_str())
                 .collect();
+            let scan_not_assessed: BTreeSet<&str> = evaluation
+                .findings
+                .iter()
+                .filter(|f| f.status == Status::NotAssessed && policy_rule(&f.rule_id))
+                .map(|f| f.rule_id.as_str())
+                .collect();
+            let lint_not_assessed: BTreeSet<&str> = lint
+                .not_assessed
+                .iter()
+                .filter_map(|n| n.split(':').next())
+                .collect();
             compared += 1;
-            if linted != scanned {
+            if linted != scanned || lint_not_assessed != scan_not_assessed {
                 disagreements.push(format!(
-                    "{}: lint fails {linted:?}, the scan fails {scanned:?}",
+                    "{}: lint fails {linted:?} and cannot assess {lint_not_assessed:?}, the scan fails {scanned:?} and cannot assess {scan_not_assessed:?}",
                     case.name
                 ));
             }
