@@ -146,7 +146,7 @@ fn report_refuses_a_snapshot_whose_times_do_not_parse() {
 /// `--key-arn`: a Deny scoped to the key's ARN pattern applies; a malformed ARN is a usage error.
 #[test]
 fn lint_policy_reads_arn_scoped_denies_with_the_key_arn() {
-    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"},{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:111122223333:key/*"}]}"#;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"},{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"arn:aws:kms:eu-west-1:111122223333:key/*"}]}"#;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("policy.json");
     std::fs::write(&path, policy).unwrap();

@@ -1,6 +1,7 @@
-//! kmsaudit's integration tests, one binary: the CLI on files (`cli`), and scans of the local
-//! AWS stand-in that `cargo xtask test` starts (`e2e`).
+//! kmsaudit's integration tests, one binary: the CLI on files (`cli`), hostile key policies in a
+//! snapshot (`hostile`), and scans of the local AWS stand-in that `cargo xtask test` starts (`e2e`).
 
 mod cli;
 mod e2e;
+mod hostile;
 mod support;

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::actions::ActionSet;
-use super::condition::{Condition, Pin};
+use super::condition::Condition;
 use super::parse::{
     Effect, InvalidStatement, KeyScope, Policy, Principal, PrincipalSpec, Statement,
 };
@@ -117,7 +117,7 @@ pub struct Access {
 impl Access {
     /// Records that the Deny statement `deny_index` narrowed this access (the first
     /// [`MAX_NARROWED_BY`] are kept).
-    fn record_narrowing(&mut self, deny_index: usize) {
+    pub(super) fn record_narrowing(&mut self, deny_index: usize) {
         if self.narrowed_by.len() < MAX_NARROWED_BY {
             self.narrowed_by.push(deny_index);
         }
@@ -196,7 +196,7 @@ pub fn analyze(policy: &Policy, key: KeyScope<'_>) -> Analysis {
         if deny.resources.applies_to(key) != Some(true) || deny.actions.set.is_empty() {
             continue;
         }
-        apply_deny(deny, &mut analysis.accesses);
+        super::deny::apply_deny(deny, &mut analysis.accesses);
         analysis.accesses.retain(Access::reaches_someone);
     }
     analysis.accesses.retain(Access::reaches_someone);
@@ -285,7 +285,7 @@ fn allow_accesses(st: &Statement, analysis: &mut Analysis) {
 }
 
 /// `aws:SourceAccount`, `aws:SourceArn`...: who a service acts for, not who the caller is.
-fn is_source_key(key: &str) -> bool {
+pub(super) fn is_source_key(key: &str) -> bool {
     key.starts_with("aws:source")
 }
 
@@ -295,200 +295,6 @@ fn admits(caller: &Reach, p: &Principal) -> bool {
     match (&caller.accounts, p.account()) {
         (Some(set), Some(account)) => set.iter().any(|v| super::wildcard_match(v, account)),
         _ => !caller.is_nobody(),
-    }
-}
-
-/// What a Deny statement does to the Allows it covers.
-enum DenyKind {
-    Unconditional,
-    /// Narrows to callers satisfying the pin; `caller`: the pin is on the caller's identity
-    /// (not on the source a service acts for).
-    Pin {
-        pin: Pin,
-        caller: bool,
-    },
-    /// Conditions we cannot turn into a narrowing: ignored.
-    Opaque,
-}
-
-fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
-    let kind = match deny.conditions.as_slice() {
-        [] => DenyKind::Unconditional,
-        [only] => only
-            .deny_pin()
-            .map_or(DenyKind::Opaque, |pin| DenyKind::Pin {
-                pin,
-                caller: !is_source_key(&only.key),
-            }),
-        _ => DenyKind::Opaque,
-    };
-    if matches!(kind, DenyKind::Opaque) {
-        return;
-    }
-    let mut added = Vec::new();
-    for access in accesses.iter_mut() {
-        let overlap = access.actions.intersect(deny.actions.set);
-        if overlap.is_empty() {
-            continue;
-        }
-        match (&deny.principals, &kind) {
-            // `NotPrincipal: "*"` exempts everyone: the Deny covers nobody.
-            (PrincipalSpec::NotPrincipal(exempt), _) if exempt.contains(&Principal::Anyone) => {}
-            (PrincipalSpec::NotPrincipal(exempt), DenyKind::Unconditional) => {
-                // Everyone but `exempt` is denied: an Allow to everyone keeps exactly the exempt
-                // principals (services, federated users, identities as written, not their
-                // accounts), for the actions the Deny covers.
-                if let Who::Everyone { reach, .. } = &access.who {
-                    for p in exempt {
-                        let mut kept = access.clone();
-                        kept.actions = overlap;
-                        kept.record_narrowing(deny.index);
-                        kept.who = match p {
-                            // A service is reached on behalf of whomever the Allow's pins admit.
-                            Principal::Service(name) => Who::Service {
-                                name: name.clone(),
-                                on_behalf_of: reach.clone(),
-                            },
-                            other => Who::Named(other.clone()),
-                        };
-                        added.push(kept);
-                    }
-                    access.actions = access.actions.minus(overlap);
-                } else if !exempt
-                    .iter()
-                    .any(|e| covers(e, &access.who) || inside(e, &access.who))
-                {
-                    // An exempt identity inside the allowed account keeps its access through the
-                    // account's IAM delegation, which the analysis cannot narrow to that identity:
-                    // the account's access is then left whole (over-stated, never hidden).
-                    access.actions = access.actions.minus(overlap);
-                }
-            }
-            (PrincipalSpec::NotPrincipal(_), _) => {}
-            (PrincipalSpec::Principal(list), kind) => {
-                if !list.iter().any(|p| covers(p, &access.who)) {
-                    if let DenyKind::Unconditional = kind {
-                        deny_accounts_in_reach(list, access, overlap, deny.index, &mut added);
-                    }
-                    continue;
-                }
-                match kind {
-                    DenyKind::Unconditional => access.actions = access.actions.minus(overlap),
-                    // A named principal that can never satisfy the Deny's condition is denied.
-                    DenyKind::Pin { pin, caller: true } if matches!(&access.who, Who::Named(p) if !admits_pin(pin, p)) => {
-                        access.actions = access.actions.minus(overlap)
-                    }
-                    DenyKind::Pin { pin, caller } => {
-                        let caller = *caller;
-                        split(access, overlap, deny.index, &mut added, |a| {
-                            match &mut a.who {
-                                Who::Everyone { reach, .. } => reach.narrow(pin),
-                                Who::Service { on_behalf_of, .. } => on_behalf_of.narrow(pin),
-                                Who::Named(_) => {
-                                    if let (Pin::Orgs(orgs), true) = (pin, caller) {
-                                        let mut r = Reach {
-                                            orgs: a.principal_orgs.take(),
-                                            ..Reach::default()
-                                        };
-                                        r.narrow(&Pin::Orgs(orgs.clone()));
-                                        a.principal_orgs = r.orgs;
-                                    }
-                                }
-                            }
-                        })
-                    }
-                    DenyKind::Opaque => {}
-                }
-            }
-        }
-    }
-    accesses.extend(added);
-}
-
-/// Narrows the `overlap` actions of `access`: in place when the Deny covers all of them, else
-/// in a narrowed copy. A copy is made only when the actions split, so an access becomes at most
-/// as many accesses as there are KMS actions, whatever the number of Denies.
-fn split(
-    access: &mut Access,
-    overlap: ActionSet,
-    deny_index: usize,
-    added: &mut Vec<Access>,
-    narrow: impl FnOnce(&mut Access),
-) {
-    if overlap == access.actions {
-        access.record_narrowing(deny_index);
-        narrow(access);
-        return;
-    }
-    let mut narrowed = access.clone();
-    narrowed.actions = overlap;
-    narrowed.record_narrowing(deny_index);
-    narrow(&mut narrowed);
-    access.actions = access.actions.minus(overlap);
-    added.push(narrowed);
-}
-
-/// Whether a named principal can satisfy a Deny's account pin (so the Deny may not apply).
-fn admits_pin(pin: &Pin, p: &Principal) -> bool {
-    match (pin, p.account()) {
-        (Pin::Accounts(set), Some(account)) => {
-            set.iter().any(|v| super::wildcard_match(v, account))
-        }
-        _ => true,
-    }
-}
-
-/// An unconditional Deny naming accounts removes them from an Allow to a `*` pinned to a set
-/// of accounts, for the actions it covers.
-fn deny_accounts_in_reach(
-    denied: &[Principal],
-    access: &mut Access,
-    overlap: ActionSet,
-    deny_index: usize,
-    added: &mut Vec<Access>,
-) {
-    let Who::Everyone { reach, .. } = &access.who else {
-        return;
-    };
-    let Some(reached) = &reach.accounts else {
-        return;
-    };
-    let gone: BTreeSet<String> = denied
-        .iter()
-        .filter_map(|p| match p {
-            Principal::Account(a) if reached.contains(a) => Some(a.clone()),
-            _ => None,
-        })
-        .collect();
-    if gone.is_empty() {
-        return;
-    }
-    split(access, overlap, deny_index, added, |a| {
-        if let Who::Everyone { reach, .. } = &mut a.who {
-            if let Some(accounts) = &mut reach.accounts {
-                accounts.retain(|x| !gone.contains(x));
-            }
-        }
-    });
-}
-
-/// Whether `p` is an identity of the account an Allow names (so the Allow reaches it).
-fn inside(p: &Principal, who: &Who) -> bool {
-    matches!(
-        (p, who),
-        (Principal::Identity { .. } | Principal::Federated(_), Who::Named(Principal::Account(a)))
-            if p.account() == Some(a.as_str())
-    )
-}
-
-/// Whether a Deny naming `denied` covers the principal of an Allow.
-fn covers(denied: &Principal, who: &Who) -> bool {
-    match (denied, who) {
-        (Principal::Anyone, _) => true,
-        (Principal::Account(a), Who::Named(p)) => p.account() == Some(a.as_str()),
-        (d, Who::Named(p)) => d == p,
-        (Principal::Service(d), Who::Service { name, .. }) => d == name,
-        _ => false,
     }
 }
 

@@ -4,12 +4,14 @@ mod actions;
 mod analysis;
 mod cidr;
 mod condition;
+mod deny;
 mod json;
 mod operator;
 mod parse;
 mod principal;
 mod reach;
 pub mod reference;
+mod resource;
 mod wildcard;
 
 pub use actions::{ActionSet, IAM_ONLY_ACTIONS, KMS_ACTIONS};
