@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask demo | test | bench evaluator | standin`.
+//! Project automation: `cargo xtask demo | test | bench evaluator|scan|policy-worst|soundness|report | standin`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -6,6 +6,7 @@ use std::process::Stdio;
 use anyhow::{bail, Context};
 
 mod bench;
+mod bench_report;
 mod bench_policy;
 mod expect;
 mod fixture;
@@ -24,6 +25,7 @@ commands:
   bench scan           seed a synthetic organization into the stand-in and time scans of it
   bench policy-worst   analyze generated worst-case key policies with the release lint-policy
   bench soundness      the analysis against the reference evaluator on 10,000,000 generated policies
+  bench report         render the evidence pack of a synthetic organization (--keys N, 100,000)
   standin [FIXTURE]    start the stand-in with a fixture and wait (Ctrl-C stops it)";
 
 fn main() -> std::process::ExitCode {
@@ -329,13 +331,26 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
             .env("KMSAUDIT_SOUNDNESS_CASES", cases);
             run(cmd, "soundness property (release)")
         }
+        Some("report") => {
+            let keys = rest
+                .iter()
+                .position(|a| a == "--keys")
+                .and_then(|i| rest.get(i + 1))
+                .map(|v| v.parse().context("--keys N"))
+                .transpose()?
+                .unwrap_or(100_000);
+            let mut build = cargo();
+            build.args(["build", "--release", "--quiet", "-p", "kmsaudit"]);
+            run(build, "cargo build --release -p kmsaudit")?;
+            bench_report::run(&project_root(), keys)
+        }
         Some("policy-worst") => {
             let mut build = cargo();
             build.args(["build", "--release", "--quiet", "-p", "kmsaudit"]);
             run(build, "cargo build --release -p kmsaudit")?;
             bench_policy::run(&project_root())
         }
-        _ => bail!("usage: cargo xtask bench evaluator [--keys N] | bench scan [--accounts N] [--keys-per-account N] | bench policy-worst | bench soundness [--cases N]"),
+        _ => bail!("usage: cargo xtask bench evaluator [--keys N] | bench scan [--accounts N] [--keys-per-account N] | bench policy-worst | bench soundness [--cases N] | bench report [--keys N]"),
     }
 }
 

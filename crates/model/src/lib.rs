@@ -14,6 +14,8 @@ mod evaluation;
 mod finding;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
+#[cfg(feature = "fixtures")]
+pub mod synthetic;
 mod key;
 mod snapshot;
 
