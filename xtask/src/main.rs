@@ -6,8 +6,8 @@ use std::process::Stdio;
 use anyhow::{bail, Context};
 
 mod bench;
-mod bench_report;
 mod bench_policy;
+mod bench_report;
 mod expect;
 mod fixture;
 mod moto;

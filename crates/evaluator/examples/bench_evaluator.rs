@@ -22,7 +22,6 @@ fn rss_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-
 fn main() {
     let mut keys = 1_000_000usize;
     let args: Vec<String> = std::env::args().collect();

@@ -14,10 +14,10 @@ mod evaluation;
 mod finding;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
-#[cfg(feature = "fixtures")]
-pub mod synthetic;
 mod key;
 mod snapshot;
+#[cfg(feature = "fixtures")]
+pub mod synthetic;
 
 pub use access_analyzer::{AccessAnalyzerRecord, Analyzer, AnalyzerFinding};
 pub use evaluation::{

@@ -1,7 +1,7 @@
 //! CSV for spreadsheets: RFC 4180 quoting (the `csv` crate) plus formula-injection
 //! neutralisation of every text cell. Numeric columns stay numbers.
 
-use kmsaudit_model::{Evaluation, RuleInfo, Snapshot, Status, Timestamp};
+use kmsaudit_model::{Evaluation, Snapshot, Status, Timestamp};
 
 /// A text cell that a spreadsheet will not run: a leading `=`, `+`, `-`, `@`, tab or carriage
 /// return (after optional spaces) gets a `'` in front (OWASP CSV injection); NULs are dropped.
@@ -28,8 +28,12 @@ impl Row {
         self
     }
     /// An RFC 3339 time, or an empty cell.
+    /// To the second, in UTC (`2026-11-23T10:00:05Z`): what spreadsheets parse as a time.
     fn time(mut self, t: Option<Timestamp>) -> Self {
-        self.0.push(t.map(|t| t.to_string()).unwrap_or_default());
+        self.0.push(
+            t.map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .unwrap_or_default(),
+        );
         self
     }
     fn opt_num(mut self, n: Option<i64>) -> Self {
@@ -38,10 +42,13 @@ impl Row {
     }
 }
 
-fn write(header: &[&str], rows: Vec<Row>) -> Vec<u8> {
+/// UTF-8 byte order mark: Excel then reads the file as UTF-8 (Sheets ignores it).
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+fn write(header: &[&str], rows: impl IntoIterator<Item = Row>) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
+        .from_writer(BOM.to_vec());
     w.write_record(header).expect("writing to memory");
     for r in rows {
         w.write_record(&r.0).expect("writing to memory");
@@ -49,17 +56,18 @@ fn write(header: &[&str], rows: Vec<Row>) -> Vec<u8> {
     w.into_inner().expect("flushing to memory")
 }
 
-fn compliance_text(rule: Option<&RuleInfo>) -> String {
-    rule.map(|r| r.compliance_refs().join("; "))
-        .unwrap_or_default()
+/// Whether a finding needs a person's attention: a FAIL, a NOT_ASSESSED, or anything muted.
+pub fn needs_attention(f: &kmsaudit_model::Finding) -> bool {
+    f.muted || matches!(f.status, Status::Fail | Status::NotAssessed)
 }
 
-/// One row per finding.
+/// One row per finding that needs attention (FAIL, NOT_ASSESSED, muted), with its evidence. The
+/// rule texts are in `rules.csv` (joined by `rule_id`); PASS and NOT_APPLICABLE outcomes are in
+/// `matrix.csv`.
 pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
     let header = [
         "finding_id",
         "rule_id",
-        "title",
         "severity",
         "status",
         "muted",
@@ -77,8 +85,6 @@ pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
         "actions",
         "condition",
         "details",
-        "compliance",
-        "remediation",
         "scan_started_at",
     ];
     let names: std::collections::BTreeMap<&str, &str> = snapshot
@@ -89,8 +95,8 @@ pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
     let rows = evaluation
         .findings
         .iter()
+        .filter(|f| needs_attention(f))
         .map(|f| {
-            let rule = evaluation.rules.iter().find(|r| r.id == f.rule_id);
             let details = f
                 .evidence
                 .details
@@ -101,7 +107,6 @@ pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
             Row::default()
                 .text(&f.id)
                 .text(&f.rule_id)
-                .text(rule.map(|r| r.title.as_str()).unwrap_or(""))
                 .text(f.severity.as_str())
                 .text(f.status.as_str())
                 .text(if f.muted { "true" } else { "false" })
@@ -119,11 +124,93 @@ pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
                 .text(f.evidence.actions.join(" "))
                 .text(f.evidence.condition.as_deref().unwrap_or(""))
                 .text(details)
-                .text(compliance_text(rule))
-                .text(rule.map(|r| r.remediation.as_str()).unwrap_or(""))
                 .time(Some(snapshot.metadata.started_at))
+        });
+    write(&header, rows)
+}
+
+/// The rule catalog once: texts, and one column per compliance framework (so a spreadsheet can
+/// filter by framework).
+pub fn rules_csv(evaluation: &Evaluation) -> Vec<u8> {
+    let frameworks: std::collections::BTreeSet<&str> = evaluation
+        .rules
+        .iter()
+        .flat_map(|r| r.compliance.keys().map(String::as_str))
+        .collect();
+    let mut header = vec!["rule_id", "severity", "title", "rationale", "remediation"];
+    header.extend(frameworks.iter().copied());
+    let rows = evaluation.rules.iter().map(|r| {
+        let row = Row::default()
+            .text(&r.id)
+            .text(r.severity.as_str())
+            .text(&r.title)
+            .text(&r.rationale)
+            .text(&r.remediation);
+        frameworks.iter().fold(row, |row, fw| {
+            row.text(
+                r.compliance
+                    .get(*fw)
+                    .map(|ids| ids.join(", "))
+                    .unwrap_or_default(),
+            )
+        })
+    });
+    write(&header, rows)
+}
+
+/// The compliance matrix: one row per customer-managed key, one column per rule that applies to
+/// keys, the status in each cell (`MUTED:` before the status of a muted finding). The evidence
+/// that every rule was tested on every key, PASS included.
+pub fn matrix_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
+    use std::collections::BTreeMap;
+    let key_rules: Vec<&str> = evaluation
+        .rules
+        .iter()
+        .map(|r| r.id.as_str())
+        .filter(|id| {
+            evaluation
+                .findings
+                .iter()
+                .any(|f| f.rule_id == *id && f.resource_type == kmsaudit_model::ResourceType::Key)
         })
         .collect();
+    let column: BTreeMap<&str, usize> =
+        key_rules.iter().enumerate().map(|(i, r)| (*r, i)).collect();
+    let mut cells: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for f in evaluation
+        .findings
+        .iter()
+        .filter(|f| f.resource_type == kmsaudit_model::ResourceType::Key)
+    {
+        let Some(&i) = column.get(f.rule_id.as_str()) else {
+            continue;
+        };
+        let row = cells
+            .entry(f.resource.as_str())
+            .or_insert_with(|| vec![String::new(); key_rules.len()]);
+        row[i] = match f.muted {
+            true => format!("MUTED:{}", f.status.as_str()),
+            false => f.status.as_str().to_string(),
+        };
+    }
+    let mut header = vec!["account_id", "region", "key_arn", "alias"];
+    header.extend(key_rules.iter().copied());
+    let mut rows = Vec::new();
+    for account in &snapshot.accounts {
+        for region in &account.regions {
+            for key in &region.keys {
+                let Some(statuses) = cells.get(key.arn.as_str()) else {
+                    continue;
+                };
+                let row = Row::default()
+                    .text(&account.id)
+                    .text(&region.region)
+                    .text(&key.arn)
+                    .text(key.aliases.first().map(String::as_str).unwrap_or(""));
+                rows.push(statuses.iter().fold(row, |row, s| row.text(s)));
+            }
+        }
+    }
     write(&header, rows)
 }
 
@@ -170,7 +257,7 @@ pub fn keys_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
             _ => {}
         }
     }
-    let rows = snapshot
+    let rows: Vec<Row> = snapshot
         .keys()
         .map(|(a, r, k)| {
             let m = k.metadata.clone().unwrap_or_default();

@@ -144,18 +144,24 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
             &b.resource,
         ))
     });
+    // Per-key detail only for keys with a finding that needs attention: the report grows with
+    // what needs attention, not with the number of keys (matrix.csv has every key × rule).
     let mut by_key: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in &evaluation.findings {
+    for f in attention.iter().copied() {
         by_key.entry(f.resource.as_str()).or_default().push(f);
     }
-    let rendered: BTreeSet<&str> = snapshot
+    let customer_keys = snapshot
         .keys()
         .filter(|(_, _, k)| k.metadata.is_none() || k.is_customer_managed())
+        .count();
+    let rendered: BTreeSet<&str> = snapshot
+        .keys()
+        .filter(|(_, _, k)| by_key.contains_key(k.arn.as_str()))
         .map(|(_, _, k)| k.arn.as_str())
         .collect();
     let keys = snapshot
         .keys()
-        .filter(|(_, _, k)| k.metadata.is_none() || k.is_customer_managed())
+        .filter(|(_, _, k)| rendered.contains(k.arn.as_str()))
         .map(|(a, r, k)| {
             let m = k.metadata.clone().unwrap_or_default();
             let mut findings: Vec<&Finding> =
@@ -234,6 +240,7 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
             .map(|f| finding_view(f, &rendered))
             .collect(),
         keys,
+        customer_keys,
         warnings: evaluation.warnings.clone(),
         api_calls: m
             .api_calls

@@ -12,7 +12,9 @@ mod csv_out;
 mod html;
 mod view;
 
-pub use csv_out::{findings_csv, grants_csv, keys_csv, neutralize};
+pub use csv_out::{
+    findings_csv, grants_csv, keys_csv, matrix_csv, needs_attention, neutralize, rules_csv,
+};
 pub use html::{content_security_policy, render_html};
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +104,8 @@ pub fn render_all(
             render_html(snapshot, evaluation)?.into_bytes(),
         ),
         ("findings.csv".into(), findings_csv(snapshot, evaluation)),
+        ("rules.csv".into(), rules_csv(evaluation)),
+        ("matrix.csv".into(), matrix_csv(snapshot, evaluation)),
         ("keys.csv".into(), keys_csv(snapshot, evaluation)),
         ("grants.csv".into(), grants_csv(snapshot)),
         (

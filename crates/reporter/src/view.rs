@@ -30,7 +30,10 @@ pub(crate) struct View<'a> {
     pub chart: String,
     pub rules: Vec<RuleView>,
     pub findings: Vec<FindingView>,
+    /// Keys with a finding that needs attention.
     pub keys: Vec<KeyView>,
+    /// Every customer-managed key (or key not described) of the scan.
+    pub customer_keys: usize,
     pub warnings: Vec<String>,
     pub api_calls: Vec<Count>,
     pub total_calls: u64,

@@ -213,6 +213,8 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
     for file in [
         "report.html",
         "findings.csv",
+        "rules.csv",
+        "matrix.csv",
         "keys.csv",
         "grants.csv",
         "findings.json",

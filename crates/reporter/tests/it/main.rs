@@ -157,8 +157,19 @@ fn html_escapes_every_payload_and_carries_a_strict_csp() {
 #[test]
 fn csv_cells_are_neutralised_and_round_trip() {
     let files = render(&hostile_snapshot());
-    for name in ["findings.csv", "keys.csv", "grants.csv"] {
-        let mut reader = csv::Reader::from_reader(file(&files, name));
+    for name in [
+        "findings.csv",
+        "keys.csv",
+        "grants.csv",
+        "rules.csv",
+        "matrix.csv",
+    ] {
+        let bytes = file(&files, name);
+        assert!(
+            bytes.starts_with(b"\xEF\xBB\xBF"),
+            "{name} starts with a UTF-8 BOM for Excel"
+        );
+        let mut reader = csv::Reader::from_reader(&bytes[3..]);
         let headers = reader.headers().unwrap().clone();
         let numeric = [
             "statement_index",
@@ -218,7 +229,7 @@ fn manifest_hashes_verify_and_tampering_is_named() {
     );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["files"].as_array().unwrap().len(), 6);
+    assert_eq!(manifest["files"].as_array().unwrap().len(), 8);
     assert_eq!(
         manifest["coverage"]["complete"], false,
         "one account was not assessed"
@@ -299,4 +310,59 @@ fn a_real_browser_renders_payloads_as_text_and_sees_no_csp_violation() {
         !log.contains("Content Security Policy"),
         "CSP violation: {log}"
     );
+}
+
+/// findings.csv holds what needs attention, rules.csv the catalog once, and matrix.csv every
+/// key × rule status, so that nothing is lost: every key outcome of the evaluation is in one of
+/// them, PASS and NOT_APPLICABLE in the matrix only.
+#[test]
+fn csv_outputs_split_attention_catalog_and_matrix() {
+    let snapshot = hostile_snapshot();
+    let evaluation = kmsaudit_evaluator::evaluate(&snapshot, &Default::default());
+    let files = render(&snapshot);
+    let records = |name: &str| -> (csv::StringRecord, Vec<csv::StringRecord>) {
+        let bytes = file(&files, name);
+        let mut reader = csv::Reader::from_reader(&bytes[3..]);
+        let headers = reader.headers().unwrap().clone();
+        (headers, reader.records().map(Result::unwrap).collect())
+    };
+    let (fh, findings) = records("findings.csv");
+    let status = fh.iter().position(|h| h == "status").unwrap();
+    let muted = fh.iter().position(|h| h == "muted").unwrap();
+    assert!(!fh.iter().any(|h| h == "remediation" || h == "title"));
+    let attention = evaluation
+        .findings
+        .iter()
+        .filter(|f| kmsaudit_reporter::needs_attention(f))
+        .count();
+    assert_eq!(findings.len(), attention);
+    assert!(findings
+        .iter()
+        .all(|r| matches!(&r[status], "FAIL" | "NOT_ASSESSED") || &r[muted] == "true"));
+
+    let (rh, rules) = records("rules.csv");
+    assert_eq!(rules.len(), evaluation.rules.len());
+    assert!(rh.iter().any(|h| h.starts_with("NIST SP 800-53")));
+
+    let (mh, matrix) = records("matrix.csv");
+    for f in evaluation
+        .findings
+        .iter()
+        .filter(|f| f.resource_type == kmsaudit_model::ResourceType::Key)
+    {
+        let col = mh
+            .iter()
+            .position(|h| h == f.rule_id)
+            .expect("a column per key rule");
+        let row = matrix
+            .iter()
+            .find(|r| &r[2] == f.resource)
+            .expect("a row per key");
+        assert!(
+            row[col].ends_with(f.status.as_str()),
+            "{} {}",
+            f.rule_id,
+            f.resource
+        );
+    }
 }
