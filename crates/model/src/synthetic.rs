@@ -46,7 +46,19 @@ pub fn synthetic_org(keys: usize) -> Snapshot {
                 access: RegionAccess::Scanned,
                 aliases_error: None,
                 keys: vec![],
-                access_analyzer: Some(AccessAnalyzerRecord::default()),
+                // The management account (the first) runs an organization analyzer everywhere.
+                access_analyzer: Some(AccessAnalyzerRecord {
+                    analyzers: match a {
+                        0 => vec![Analyzer {
+                            arn: format!("arn:aws:access-analyzer:{r}:{account}:analyzer/org"),
+                            name: "org".into(),
+                            analyzer_type: "ORGANIZATION".into(),
+                            status: "ACTIVE".into(),
+                        }],
+                        _ => vec![],
+                    },
+                    ..Default::default()
+                }),
             })
             .collect();
         for i in 0..per_account {
@@ -138,6 +150,7 @@ pub fn synthetic_org(keys: usize) -> Snapshot {
         },
         organization: Some(Organization {
             id: "o-benchorg".into(),
+            management_account_id: format!("{:012}", 100_000_000_000u64),
             ..Default::default()
         }),
         accounts,

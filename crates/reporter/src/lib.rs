@@ -33,7 +33,9 @@ pub enum ReportError {
     },
 }
 
-/// findings.json: the evaluation plus the scan it came from.
+/// findings.json: every outcome of the evaluation, compactly. Findings that need attention
+/// (FAIL, NOT_ASSESSED, muted) are whole, with message and evidence; every other outcome (PASS,
+/// NOT_APPLICABLE) is listed per resource by rule index into `rules`, whose texts appear once.
 #[derive(Serialize)]
 struct FindingsDoc<'a> {
     schema_version: u32,
@@ -41,8 +43,76 @@ struct FindingsDoc<'a> {
     scan_started_at: Timestamp,
     scan_finished_at: Timestamp,
     organization_id: Option<&'a str>,
-    #[serde(flatten)]
-    evaluation: &'a Evaluation,
+    rules: &'a [kmsaudit_model::RuleInfo],
+    scope: &'a kmsaudit_model::ScopeSummary,
+    accounts: &'a [kmsaudit_model::AccountCoverage],
+    regions: &'a [kmsaudit_model::RegionCoverage],
+    warnings: &'a [String],
+    /// Findings that need attention, whole.
+    findings: Vec<&'a kmsaudit_model::Finding>,
+    /// Every other outcome, per resource, in the order of the evaluation.
+    other_outcomes: Vec<OtherOutcomes<'a>>,
+}
+
+/// The outcomes of one resource that need no attention: indices into `rules`.
+#[derive(Serialize)]
+struct OtherOutcomes<'a> {
+    resource: &'a str,
+    account_id: &'a str,
+    region: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pass: Vec<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    not_applicable: Vec<usize>,
+}
+
+fn findings_doc<'a>(snapshot: &'a Snapshot, evaluation: &'a Evaluation) -> FindingsDoc<'a> {
+    let index: std::collections::HashMap<&str, usize> = evaluation
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect();
+    let mut findings = Vec::new();
+    let mut others: std::collections::BTreeMap<&str, OtherOutcomes<'a>> = Default::default();
+    for f in &evaluation.findings {
+        if needs_attention(f) {
+            findings.push(f);
+            continue;
+        }
+        let entry = others
+            .entry(f.resource.as_str())
+            .or_insert_with(|| OtherOutcomes {
+                resource: &f.resource,
+                account_id: &f.account_id,
+                region: &f.region,
+                pass: vec![],
+                not_applicable: vec![],
+            });
+        let rule = index[f.rule_id.as_str()];
+        match f.status {
+            kmsaudit_model::Status::Pass => entry.pass.push(rule),
+            _ => entry.not_applicable.push(rule),
+        }
+    }
+    for o in others.values_mut() {
+        o.pass.sort_unstable();
+        o.not_applicable.sort_unstable();
+    }
+    FindingsDoc {
+        schema_version: kmsaudit_model::SCHEMA_VERSION,
+        tool_version: &snapshot.metadata.tool_version,
+        scan_started_at: snapshot.metadata.started_at,
+        scan_finished_at: snapshot.metadata.finished_at,
+        organization_id: snapshot.organization.as_ref().map(|o| o.id.as_str()),
+        rules: &evaluation.rules,
+        scope: &evaluation.scope,
+        accounts: &evaluation.accounts,
+        regions: &evaluation.regions,
+        warnings: &evaluation.warnings,
+        findings,
+        other_outcomes: others.into_values().collect(),
+    }
 }
 
 /// manifest.json: what the pack holds and where it came from.
@@ -86,6 +156,13 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Compact JSON (one line): the large machine-read files.
+fn json_compact<T: Serialize>(file: &'static str, value: &T) -> Result<Vec<u8>, ReportError> {
+    let mut out = serde_json::to_vec(value).map_err(|source| ReportError::Json { file, source })?;
+    out.push(b'\n');
+    Ok(out)
+}
+
 fn json<T: Serialize>(file: &'static str, value: &T) -> Result<Vec<u8>, ReportError> {
     let mut out =
         serde_json::to_vec_pretty(value).map_err(|source| ReportError::Json { file, source })?;
@@ -110,19 +187,12 @@ pub fn render_all(
         ("grants.csv".into(), grants_csv(snapshot)),
         (
             "findings.json".into(),
-            json(
-                "findings.json",
-                &FindingsDoc {
-                    schema_version: kmsaudit_model::SCHEMA_VERSION,
-                    tool_version: &snapshot.metadata.tool_version,
-                    scan_started_at: snapshot.metadata.started_at,
-                    scan_finished_at: snapshot.metadata.finished_at,
-                    organization_id: snapshot.organization.as_ref().map(|o| o.id.as_str()),
-                    evaluation,
-                },
-            )?,
+            json_compact("findings.json", &findings_doc(snapshot, evaluation))?,
         ),
-        ("snapshot.json".into(), json("snapshot.json", snapshot)?),
+        (
+            "snapshot.json".into(),
+            json_compact("snapshot.json", snapshot)?,
+        ),
     ];
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let entries: Vec<FileEntry> = files

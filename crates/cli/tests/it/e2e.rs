@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{kmsaudit, read, run};
+use crate::support::{kmsaudit, outcomes, read, run};
 
 struct Spec {
     raw: Value,
@@ -99,17 +99,9 @@ fn non_passing(doc: &Value) -> BTreeSet<(String, String, String)> {
 }
 
 fn all(doc: &Value) -> BTreeSet<(String, String, String)> {
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["rule_id"].as_str().unwrap().into(),
-                f["resource"].as_str().unwrap().into(),
-                f["status"].as_str().unwrap().into(),
-            )
-        })
+    outcomes(doc)
+        .into_iter()
+        .map(|[rule, resource, status, _, _]| (rule, resource, status))
         .collect()
 }
 
@@ -286,16 +278,10 @@ fn throttling_and_server_errors_lose_nothing() {
 
 /// (rule, resource) → (status, account, region) of every finding of a pack.
 fn verdicts(doc: &Value) -> BTreeMap<(String, String), (String, String, String)> {
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let s = |k: &str| f[k].as_str().unwrap().to_string();
-            (
-                (s("rule_id"), s("resource")),
-                (s("status"), s("account_id"), s("region")),
-            )
+    outcomes(doc)
+        .into_iter()
+        .map(|[rule, resource, status, account, region]| {
+            ((rule, resource), (status, account, region))
         })
         .collect()
 }

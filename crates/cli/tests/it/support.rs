@@ -31,3 +31,38 @@ pub fn data(name: &str) -> std::path::PathBuf {
         .join("tests/data")
         .join(name)
 }
+
+/// Every outcome of a pack's findings.json as (rule, resource, status, account, region): the
+/// findings needing attention, whole, and the other outcomes listed by rule index.
+pub fn outcomes(doc: &serde_json::Value) -> Vec<[String; 5]> {
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let mut out: Vec<[String; 5]> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            [
+                s(&f["rule_id"]),
+                s(&f["resource"]),
+                s(&f["status"]),
+                s(&f["account_id"]),
+                s(&f["region"]),
+            ]
+        })
+        .collect();
+    let rules = doc["rules"].as_array().unwrap();
+    for o in doc["other_outcomes"].as_array().unwrap() {
+        for (list, status) in [("pass", "PASS"), ("not_applicable", "NOT_APPLICABLE")] {
+            for i in o[list].as_array().into_iter().flatten() {
+                out.push([
+                    s(&rules[i.as_u64().unwrap() as usize]["id"]),
+                    s(&o["resource"]),
+                    status.to_string(),
+                    s(&o["account_id"]),
+                    s(&o["region"]),
+                ]);
+            }
+        }
+    }
+    out
+}

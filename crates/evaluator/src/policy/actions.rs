@@ -248,6 +248,14 @@ impl ActionSet {
             .collect()
     }
 
+    /// For evidence: `kms:*` for every action a key policy can grant, else the names.
+    pub fn evidence_names(self) -> Vec<String> {
+        match self.is_all() {
+            true => vec!["kms:*".to_string()],
+            false => self.names(),
+        }
+    }
+
     /// A short human rendering: `kms:*` for everything, else the names (at most 6).
     pub fn describe(self) -> String {
         if self.is_all() {

@@ -25,7 +25,7 @@ impl Offense {
             statement_index: Some(a.statement_index),
             sid: a.sid.clone(),
             principal: Some(a.who.describe()),
-            actions: a.actions.names(),
+            actions: a.actions.evidence_names(),
             condition: a.condition_text(),
             explanation,
         }

@@ -79,7 +79,7 @@ pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {
             ),
         );
         o.principal = Some(principal);
-        o.actions = all.names();
+        o.actions = all.evidence_names();
         offenses.push(o);
     }
     PolicyVerdict::Offenses(

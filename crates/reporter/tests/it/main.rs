@@ -366,3 +366,29 @@ fn csv_outputs_split_attention_catalog_and_matrix() {
         );
     }
 }
+
+/// findings.json keeps every outcome: the ones needing attention whole, the others by rule
+/// index, with the rule texts once.
+#[test]
+fn findings_json_is_compact_and_complete() {
+    let snapshot = hostile_snapshot();
+    let evaluation = kmsaudit_evaluator::evaluate(&snapshot, &Default::default());
+    let doc: serde_json::Value =
+        serde_json::from_slice(file(&render(&snapshot), "findings.json")).unwrap();
+    let whole = doc["findings"].as_array().unwrap();
+    assert!(whole.iter().all(|f| f["status"] != "PASS" || f["muted"] == true));
+    let mut listed = whole.len();
+    for o in doc["other_outcomes"].as_array().unwrap() {
+        for list in ["pass", "not_applicable"] {
+            for i in o[list].as_array().into_iter().flatten() {
+                let rule = &doc["rules"][i.as_u64().unwrap() as usize]["id"];
+                assert!(evaluation.findings.iter().any(|f| f.rule_id == *rule
+                    && f.resource == o["resource"]
+                    && !kmsaudit_reporter::needs_attention(f)));
+                listed += 1;
+            }
+        }
+    }
+    assert_eq!(listed, evaluation.findings.len());
+    assert_eq!(doc["rules"].as_array().unwrap().len(), evaluation.rules.len());
+}
