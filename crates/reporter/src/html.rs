@@ -34,6 +34,11 @@ pub fn content_security_policy() -> String {
     )
 }
 
+/// Findings needing attention rendered in report.html (most severe first); the rest are counted.
+const MAX_RENDERED_FINDINGS: usize = 5_000;
+/// Keys detailed in report.html (with their policy).
+const MAX_RENDERED_KEYS: usize = 1_000;
+
 /// Renders report.html.
 pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<String, tera::Error> {
     let m = &snapshot.metadata;
@@ -144,8 +149,12 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
             &b.resource,
         ))
     });
-    // Per-key detail only for keys with a finding that needs attention: the report grows with
-    // what needs attention, not with the number of keys (matrix.csv has every key × rule).
+    // The report grows with what needs attention, not with the number of keys, and stays a
+    // file a browser opens: the most severe findings are rendered up to a cap (the rest are
+    // counted, and all are in findings.csv), and per-key detail is given for the keys they name
+    // (matrix.csv has every key × rule).
+    let attention_total = attention.len();
+    attention.truncate(MAX_RENDERED_FINDINGS);
     let mut by_key: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in attention.iter().copied() {
         by_key.entry(f.resource.as_str()).or_default().push(f);
@@ -158,6 +167,7 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
         .keys()
         .filter(|(_, _, k)| by_key.contains_key(k.arn.as_str()))
         .map(|(_, _, k)| k.arn.as_str())
+        .take(MAX_RENDERED_KEYS)
         .collect();
     let keys = snapshot
         .keys()
@@ -241,6 +251,7 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
             .collect(),
         keys,
         customer_keys,
+        attention_total,
         warnings: evaluation.warnings.clone(),
         api_calls: m
             .api_calls

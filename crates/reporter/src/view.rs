@@ -34,6 +34,8 @@ pub(crate) struct View<'a> {
     pub keys: Vec<KeyView>,
     /// Every customer-managed key (or key not described) of the scan.
     pub customer_keys: usize,
+    /// Findings needing attention, rendered or not (`findings` holds the most severe).
+    pub attention_total: usize,
     pub warnings: Vec<String>,
     pub api_calls: Vec<Count>,
     pub total_calls: u64,

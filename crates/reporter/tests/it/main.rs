@@ -356,7 +356,7 @@ fn csv_outputs_split_attention_catalog_and_matrix() {
             .expect("a column per key rule");
         let row = matrix
             .iter()
-            .find(|r| &r[2] == f.resource)
+            .find(|r| r[2] == f.resource)
             .expect("a row per key");
         assert!(
             row[col].ends_with(f.status.as_str()),
@@ -376,7 +376,9 @@ fn findings_json_is_compact_and_complete() {
     let doc: serde_json::Value =
         serde_json::from_slice(file(&render(&snapshot), "findings.json")).unwrap();
     let whole = doc["findings"].as_array().unwrap();
-    assert!(whole.iter().all(|f| f["status"] != "PASS" || f["muted"] == true));
+    assert!(whole
+        .iter()
+        .all(|f| f["status"] != "PASS" || f["muted"] == true));
     let mut listed = whole.len();
     for o in doc["other_outcomes"].as_array().unwrap() {
         for list in ["pass", "not_applicable"] {
@@ -390,5 +392,8 @@ fn findings_json_is_compact_and_complete() {
         }
     }
     assert_eq!(listed, evaluation.findings.len());
-    assert_eq!(doc["rules"].as_array().unwrap().len(), evaluation.rules.len());
+    assert_eq!(
+        doc["rules"].as_array().unwrap().len(),
+        evaluation.rules.len()
+    );
 }
