@@ -51,7 +51,9 @@ pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
     // Round-trip through JSON so that the pack is exactly what `kmsaudit report` renders from
     // the saved snapshot.json.
     let saved = serde_json::to_vec(&snapshot).context("serializing the snapshot")?;
+    drop(snapshot);
     let snapshot = read_snapshot(&saved).context("re-reading the snapshot")?;
+    drop(saved);
     write_pack(&snapshot, &config, &args.out, args.evaluation.fail_on, true)
 }
 
@@ -61,6 +63,7 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
         .map_err(|e| usage(format!("cannot read {}: {e}", args.snapshot.display())))?;
     let snapshot =
         read_snapshot(&text).map_err(|e| usage(format!("{}: {e}", args.snapshot.display())))?;
+    drop(text);
     write_pack(
         &snapshot,
         &config,
@@ -73,9 +76,15 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
 /// A snapshot.json of this schema version; an error names the field that does not read
 /// (`metadata.started_at: ...`), so unreadable input never becomes a default.
 fn read_snapshot(bytes: &[u8]) -> anyhow::Result<Snapshot> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| anyhow::anyhow!("not JSON: {e}"))?;
-    let found = value.get("schema_version").and_then(|v| v.as_u64());
+    // The version first, without building the document in memory (a generic JSON value of a
+    // large snapshot costs several times its size).
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema_version: Option<u64>,
+    }
+    let found = serde_json::from_slice::<Version>(bytes)
+        .map_err(|e| anyhow::anyhow!("not JSON: {e}"))?
+        .schema_version;
     if found != Some(u64::from(kmsaudit_model::SCHEMA_VERSION)) {
         anyhow::bail!(
             "snapshot schema version {}, this kmsaudit reads version {}",
@@ -85,7 +94,8 @@ fn read_snapshot(bytes: &[u8]) -> anyhow::Result<Snapshot> {
             kmsaudit_model::SCHEMA_VERSION
         );
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
         anyhow::anyhow!(
             "not a kmsaudit snapshot: field `{}`: {}",
             e.path(),

@@ -170,39 +170,54 @@ fn json<T: Serialize>(file: &'static str, value: &T) -> Result<Vec<u8>, ReportEr
     Ok(out)
 }
 
-/// Every file of the evidence pack, in memory, manifest and SHA256SUMS last.
-pub fn render_all(
+/// The files of the pack other than the manifest and SHA256SUMS, in name order: each is made
+/// when it is needed, so that a writer holds one file at a time.
+const PACK_FILES: [&str; 8] = [
+    "findings.csv",
+    "findings.json",
+    "grants.csv",
+    "keys.csv",
+    "matrix.csv",
+    "report.html",
+    "rules.csv",
+    "snapshot.json",
+];
+
+fn render_file(
+    name: &str,
     snapshot: &Snapshot,
     evaluation: &Evaluation,
-) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
-    let mut files: Vec<(String, Vec<u8>)> = vec![
-        (
-            "report.html".into(),
-            render_html(snapshot, evaluation)?.into_bytes(),
-        ),
-        ("findings.csv".into(), findings_csv(snapshot, evaluation)),
-        ("rules.csv".into(), rules_csv(evaluation)),
-        ("matrix.csv".into(), matrix_csv(snapshot, evaluation)),
-        ("keys.csv".into(), keys_csv(snapshot, evaluation)),
-        ("grants.csv".into(), grants_csv(snapshot)),
-        (
-            "findings.json".into(),
-            json_compact("findings.json", &findings_doc(snapshot, evaluation))?,
-        ),
-        (
-            "snapshot.json".into(),
-            json_compact("snapshot.json", snapshot)?,
-        ),
-    ];
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    let entries: Vec<FileEntry> = files
-        .iter()
-        .map(|(path, bytes)| FileEntry {
-            path: path.clone(),
+) -> Result<Vec<u8>, ReportError> {
+    Ok(match name {
+        "findings.csv" => findings_csv(snapshot, evaluation),
+        "findings.json" => json_compact("findings.json", &findings_doc(snapshot, evaluation))?,
+        "grants.csv" => grants_csv(snapshot),
+        "keys.csv" => keys_csv(snapshot, evaluation),
+        "matrix.csv" => matrix_csv(snapshot, evaluation),
+        "report.html" => render_html(snapshot, evaluation)?.into_bytes(),
+        "rules.csv" => rules_csv(evaluation),
+        "snapshot.json" => json_compact("snapshot.json", snapshot)?,
+        other => unreachable!("{other} is not a pack file"),
+    })
+}
+
+/// Renders every file of the pack, one at a time, into `sink` (manifest.json and SHA256SUMS
+/// last, from the hashes of the others).
+fn render_each(
+    snapshot: &Snapshot,
+    evaluation: &Evaluation,
+    mut sink: impl FnMut(&str, Vec<u8>) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    let mut entries = Vec::new();
+    for name in PACK_FILES {
+        let bytes = render_file(name, snapshot, evaluation)?;
+        entries.push(FileEntry {
+            path: name.to_string(),
             bytes: bytes.len(),
-            sha256: sha256_hex(bytes),
-        })
-        .collect();
+            sha256: sha256_hex(&bytes),
+        });
+        sink(name, bytes)?;
+    }
     let manifest = Manifest {
         tool: "kmsaudit".into(),
         tool_version: snapshot.metadata.tool_version.clone(),
@@ -228,18 +243,29 @@ pub fn render_all(
     };
     let manifest_bytes = json("manifest.json", &manifest)?;
     let mut sums = String::new();
-    for (path, bytes) in files.iter().chain(std::iter::once(&(
-        "manifest.json".to_string(),
-        manifest_bytes.clone(),
-    ))) {
-        sums.push_str(&format!("{}  {path}\n", sha256_hex(bytes)));
+    for e in &manifest.files {
+        sums.push_str(&format!("{}  {}\n", e.sha256, e.path));
     }
-    files.push(("manifest.json".into(), manifest_bytes));
-    files.push(("SHA256SUMS".into(), sums.into_bytes()));
+    sums.push_str(&format!("{}  manifest.json\n", sha256_hex(&manifest_bytes)));
+    sink("manifest.json", manifest_bytes)?;
+    sink("SHA256SUMS", sums.into_bytes())
+}
+
+/// Every file of the evidence pack, in memory, manifest and SHA256SUMS last.
+pub fn render_all(
+    snapshot: &Snapshot,
+    evaluation: &Evaluation,
+) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
+    let mut files = Vec::new();
+    render_each(snapshot, evaluation, |name, bytes| {
+        files.push((name.to_string(), bytes));
+        Ok(())
+    })?;
     Ok(files)
 }
 
-/// Writes the evidence pack into `dir` (created if needed). Returns the written file names.
+/// Writes the evidence pack into `dir` (created if needed), one file at a time. Returns the
+/// written file names.
 pub fn write_reports(
     snapshot: &Snapshot,
     evaluation: &Evaluation,
@@ -250,13 +276,13 @@ pub fn write_reports(
         source,
     };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    let files = render_all(snapshot, evaluation)?;
     let mut names = Vec::new();
-    for (name, bytes) in files {
-        let path = dir.join(&name);
+    render_each(snapshot, evaluation, |name, bytes| {
+        let path = dir.join(name);
         std::fs::write(&path, bytes).map_err(|e| io(&path, e))?;
-        names.push(name);
-    }
+        names.push(name.to_string());
+        Ok(())
+    })?;
     Ok(names)
 }
 
