@@ -10,8 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use kmsaudit_model::{Evaluation, Finding, RuleInfo, Severity, Snapshot, Status};
+use kmsaudit_model::{Evaluation, Finding, QuietOutcomes, RuleInfo, Severity, Snapshot, Status};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 mod config;
 mod context;
@@ -46,21 +47,102 @@ pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
     let active: Vec<_> = rules::active_rules(snapshot.metadata.scope.access_analyzer).collect();
     let keys: Vec<_> = snapshot.keys().collect();
     let cache = PolicyCache::build(&keys, &ctx);
-    let mut findings: Vec<Finding> = keys
-        .par_iter()
-        .flat_map_iter(|(a, r, k)| findings::key_findings(a, r, k, &ctx, &cache, &active))
+    let rules = rule_catalog();
+    let index: FxHashMap<&str, u16> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i as u16))
         .collect();
-    findings.extend(findings::scope_findings(snapshot, &ctx, &active));
+    // Each key's outcomes are split as they are made: only what needs attention stays whole.
+    let (mut findings, mut quiet): (Vec<Finding>, Vec<QuietOutcomes>) = keys
+        .par_iter()
+        .map(|(a, r, k)| {
+            let mut split = Split::default();
+            split.add(
+                findings::key_findings(a, r, k, &ctx, &cache, &active),
+                &index,
+            );
+            split
+        })
+        .reduce(Split::default, Split::merge)
+        .into_parts();
+    let mut scope_split = Split::default();
+    scope_split.add(findings::scope_findings(snapshot, &ctx, &active), &index);
+    let (scope_findings, scope_quiet) = scope_split.into_parts();
+    findings.extend(scope_findings);
+    quiet.extend(scope_quiet);
+    // Only FAIL and NOT_ASSESSED findings are muted: all of them are whole.
     let warnings = suppress::apply_mutes(&mut findings, snapshot, &ctx);
     findings.par_sort_by(|a, b| (&a.rule_id, &a.resource).cmp(&(&b.rule_id, &b.resource)));
+    quiet.par_sort_by(|a, b| a.resource.cmp(&b.resource));
+    quiet.dedup_by(|later, first| {
+        let same = later.resource == first.resource;
+        if same {
+            first.pass.append(&mut later.pass);
+            first.not_applicable.append(&mut later.not_applicable);
+        }
+        same
+    });
+    for q in &mut quiet {
+        q.pass.sort_unstable();
+        q.not_applicable.sort_unstable();
+    }
     let (scope, accounts, regions) = coverage::scope(snapshot, &findings);
     Evaluation {
         findings,
-        rules: rule_catalog(),
+        quiet,
+        rules,
         scope,
         accounts,
         regions,
         warnings,
+    }
+}
+
+/// Outcomes split as they are made: findings needing attention whole, the others compact.
+#[derive(Default)]
+struct Split {
+    findings: Vec<Finding>,
+    quiet: Vec<QuietOutcomes>,
+}
+
+impl Split {
+    fn add(&mut self, outcomes: impl IntoIterator<Item = Finding>, index: &FxHashMap<&str, u16>) {
+        for f in outcomes {
+            if f.needs_attention() {
+                self.findings.push(f);
+                continue;
+            }
+            let rule = index[f.rule_id.as_str()];
+            let entry = match self.quiet.last_mut() {
+                Some(q) if q.resource == f.resource => q,
+                _ => {
+                    self.quiet.push(QuietOutcomes {
+                        resource: f.resource,
+                        resource_type: f.resource_type,
+                        account_id: f.account_id,
+                        region: f.region,
+                        pass: vec![],
+                        not_applicable: vec![],
+                    });
+                    self.quiet.last_mut().expect("just pushed")
+                }
+            };
+            match f.status {
+                Status::Pass => entry.pass.push(rule),
+                _ => entry.not_applicable.push(rule),
+            }
+        }
+    }
+
+    fn merge(mut self, other: Split) -> Split {
+        self.findings.extend(other.findings);
+        self.quiet.extend(other.quiet);
+        self
+    }
+
+    fn into_parts(self) -> (Vec<Finding>, Vec<QuietOutcomes>) {
+        (self.findings, self.quiet)
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Coverage, Finding, RuleInfo, Severity, Status};
+use crate::{Coverage, Finding, ResourceType, RuleInfo, Severity, Status};
 
 /// Keys discovered vs assessed for one account × region: the reconciliation line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,10 +95,16 @@ pub struct ScopeSummary {
 }
 
 /// The evaluator's whole answer for one snapshot.
+///
+/// Outcomes are held in two forms so that memory grows with what needs attention: findings
+/// that need it (FAIL, NOT_ASSESSED, muted) whole, with message and evidence; every other
+/// outcome (PASS, NOT_APPLICABLE) as a rule index per resource in `quiet`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
-    /// Sorted by (rule id, resource).
+    /// Findings that need attention, sorted by (rule id, resource).
     pub findings: Vec<Finding>,
+    /// Every other outcome, per resource, sorted by resource.
+    pub quiet: Vec<QuietOutcomes>,
     /// The rule catalog, in catalog order.
     pub rules: Vec<RuleInfo>,
     /// The scope, counted once.
@@ -111,7 +117,64 @@ pub struct Evaluation {
     pub warnings: Vec<String>,
 }
 
+/// The outcomes of one resource that need no attention: indices into [`Evaluation::rules`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuietOutcomes {
+    /// Key ARN, or `account/<id>`, or `account/<id>/region/<region>`.
+    pub resource: String,
+    /// What kind of resource `resource` names.
+    pub resource_type: ResourceType,
+    /// The account the resource belongs to.
+    pub account_id: String,
+    /// Empty for account-wide resources.
+    pub region: String,
+    /// Rules that passed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass: Vec<u16>,
+    /// Rules that do not apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_applicable: Vec<u16>,
+}
+
+/// One outcome of an evaluation, whole or compact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutcomeRef<'a> {
+    /// The rule.
+    pub rule_id: &'a str,
+    /// The resource.
+    pub resource: &'a str,
+    /// What kind of resource it is.
+    pub resource_type: ResourceType,
+    /// The verdict.
+    pub status: Status,
+    /// Muted (only findings needing attention are).
+    pub muted: bool,
+}
+
 impl Evaluation {
+    /// Every outcome: the findings needing attention, then the quiet ones.
+    pub fn outcomes(&self) -> impl Iterator<Item = OutcomeRef<'_>> + '_ {
+        let whole = self.findings.iter().map(|f| OutcomeRef {
+            rule_id: &f.rule_id,
+            resource: &f.resource,
+            resource_type: f.resource_type,
+            status: f.status,
+            muted: f.muted,
+        });
+        let quiet = self.quiet.iter().flat_map(move |q| {
+            let pass = q.pass.iter().map(|&i| (i, Status::Pass));
+            let na = q.not_applicable.iter().map(|&i| (i, Status::NotApplicable));
+            pass.chain(na).map(move |(i, status)| OutcomeRef {
+                rule_id: &self.rules[usize::from(i)].id,
+                resource: &q.resource,
+                resource_type: q.resource_type,
+                status,
+                muted: false,
+            })
+        });
+        whole.chain(quiet)
+    }
+
     /// Counts of unmuted failing findings per severity.
     pub fn failing_by_severity(&self) -> BTreeMap<Severity, usize> {
         let mut out = BTreeMap::new();
@@ -128,7 +191,7 @@ impl Evaluation {
     /// Counts of findings per status (unmuted) and of muted findings.
     pub fn counts(&self) -> FindingCounts {
         let mut counts = FindingCounts::default();
-        for f in &self.findings {
+        for f in self.outcomes() {
             if f.muted {
                 counts.muted += 1;
                 continue;

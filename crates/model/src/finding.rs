@@ -141,6 +141,13 @@ pub struct Finding {
     pub evidence: Evidence,
 }
 
+impl Finding {
+    /// Whether a person needs to look at it: a FAIL, a NOT_ASSESSED, or anything muted.
+    pub fn needs_attention(&self) -> bool {
+        self.muted || matches!(self.status, Status::Fail | Status::NotAssessed)
+    }
+}
+
 /// The kind of resource a finding is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ResourceType {

@@ -21,7 +21,8 @@ pub mod synthetic;
 
 pub use access_analyzer::{AccessAnalyzerRecord, Analyzer, AnalyzerFinding};
 pub use evaluation::{
-    AccountCoverage, Evaluation, FindingCounts, RegionCoverage, ScopeCounts, ScopeSummary,
+    AccountCoverage, Evaluation, FindingCounts, OutcomeRef, QuietOutcomes, RegionCoverage,
+    ScopeCounts, ScopeSummary,
 };
 pub use finding::{Evidence, Finding, ResourceType, RuleInfo, Severity, Status};
 pub use key::{

@@ -56,11 +56,6 @@ fn write(header: &[&str], rows: impl IntoIterator<Item = Row>) -> Vec<u8> {
     w.into_inner().expect("flushing to memory")
 }
 
-/// Whether a finding needs a person's attention: a FAIL, a NOT_ASSESSED, or anything muted.
-pub fn needs_attention(f: &kmsaudit_model::Finding) -> bool {
-    f.muted || matches!(f.status, Status::Fail | Status::NotAssessed)
-}
-
 /// One row per finding that needs attention (FAIL, NOT_ASSESSED, muted), with its evidence. The
 /// rule texts are in `rules.csv` (joined by `rule_id`); PASS and NOT_APPLICABLE outcomes are in
 /// `matrix.csv`.
@@ -95,7 +90,7 @@ pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
     let rows = evaluation
         .findings
         .iter()
-        .filter(|f| needs_attention(f))
+        .filter(|f| f.needs_attention())
         .map(|f| {
             let details = f
                 .evidence
@@ -162,31 +157,29 @@ pub fn rules_csv(evaluation: &Evaluation) -> Vec<u8> {
 /// keys, the status in each cell (`MUTED:` before the status of a muted finding). The evidence
 /// that every rule was tested on every key, PASS included.
 pub fn matrix_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
+    let is_key =
+        |o: &kmsaudit_model::OutcomeRef<'_>| o.resource_type == kmsaudit_model::ResourceType::Key;
+    let key_rule_ids: BTreeSet<&str> = evaluation
+        .outcomes()
+        .filter(is_key)
+        .map(|o| o.rule_id)
+        .collect();
     let key_rules: Vec<&str> = evaluation
         .rules
         .iter()
         .map(|r| r.id.as_str())
-        .filter(|id| {
-            evaluation
-                .findings
-                .iter()
-                .any(|f| f.rule_id == *id && f.resource_type == kmsaudit_model::ResourceType::Key)
-        })
+        .filter(|id| key_rule_ids.contains(id))
         .collect();
     let column: BTreeMap<&str, usize> =
         key_rules.iter().enumerate().map(|(i, r)| (*r, i)).collect();
     let mut cells: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for f in evaluation
-        .findings
-        .iter()
-        .filter(|f| f.resource_type == kmsaudit_model::ResourceType::Key)
-    {
-        let Some(&i) = column.get(f.rule_id.as_str()) else {
+    for f in evaluation.outcomes().filter(is_key) {
+        let Some(&i) = column.get(f.rule_id) else {
             continue;
         };
         let row = cells
-            .entry(f.resource.as_str())
+            .entry(f.resource)
             .or_insert_with(|| vec![String::new(); key_rules.len()]);
         row[i] = match f.muted {
             true => format!("MUTED:{}", f.status.as_str()),

@@ -105,17 +105,16 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
             css: format!("sev-{}", s.as_str()),
         })
         .collect();
+    // One pass over every outcome: (rule, status, muted) → count.
+    let mut tally: BTreeMap<(&str, Status, bool), usize> = BTreeMap::new();
+    for o in evaluation.outcomes() {
+        *tally.entry((o.rule_id, o.status, o.muted)).or_insert(0) += 1;
+    }
     let rules = evaluation
         .rules
         .iter()
         .map(|r| {
-            let of = |s: Status| {
-                evaluation
-                    .findings
-                    .iter()
-                    .filter(|f| f.rule_id == r.id && f.status == s && !f.muted)
-                    .count()
-            };
+            let of = |s: Status| tally.get(&(r.id.as_str(), s, false)).copied().unwrap_or(0);
             RuleView {
                 id: r.id.clone(),
                 anchor: anchor("rule", &r.id),
@@ -128,11 +127,11 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
                 pass: of(Status::Pass),
                 not_assessed: of(Status::NotAssessed),
                 not_applicable: of(Status::NotApplicable),
-                muted: evaluation
-                    .findings
+                muted: tally
                     .iter()
-                    .filter(|f| f.rule_id == r.id && f.muted)
-                    .count(),
+                    .filter(|((rule, _, muted), _)| *rule == r.id && *muted)
+                    .map(|(_, n)| n)
+                    .sum(),
             }
         })
         .collect();

@@ -12,9 +12,7 @@ mod csv_out;
 mod html;
 mod view;
 
-pub use csv_out::{
-    findings_csv, grants_csv, keys_csv, matrix_csv, needs_attention, neutralize, rules_csv,
-};
+pub use csv_out::{findings_csv, grants_csv, keys_csv, matrix_csv, neutralize, rules_csv};
 pub use html::{content_security_policy, render_html};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,75 +41,18 @@ struct FindingsDoc<'a> {
     scan_started_at: Timestamp,
     scan_finished_at: Timestamp,
     organization_id: Option<&'a str>,
-    rules: &'a [kmsaudit_model::RuleInfo],
-    scope: &'a kmsaudit_model::ScopeSummary,
-    accounts: &'a [kmsaudit_model::AccountCoverage],
-    regions: &'a [kmsaudit_model::RegionCoverage],
-    warnings: &'a [String],
-    /// Findings that need attention, whole.
-    findings: Vec<&'a kmsaudit_model::Finding>,
-    /// Every other outcome, per resource, in the order of the evaluation.
-    other_outcomes: Vec<OtherOutcomes<'a>>,
-}
-
-/// The outcomes of one resource that need no attention: indices into `rules`.
-#[derive(Serialize)]
-struct OtherOutcomes<'a> {
-    resource: &'a str,
-    account_id: &'a str,
-    region: &'a str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pass: Vec<usize>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    not_applicable: Vec<usize>,
+    #[serde(flatten)]
+    evaluation: &'a Evaluation,
 }
 
 fn findings_doc<'a>(snapshot: &'a Snapshot, evaluation: &'a Evaluation) -> FindingsDoc<'a> {
-    let index: std::collections::HashMap<&str, usize> = evaluation
-        .rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.id.as_str(), i))
-        .collect();
-    let mut findings = Vec::new();
-    let mut others: std::collections::BTreeMap<&str, OtherOutcomes<'a>> = Default::default();
-    for f in &evaluation.findings {
-        if needs_attention(f) {
-            findings.push(f);
-            continue;
-        }
-        let entry = others
-            .entry(f.resource.as_str())
-            .or_insert_with(|| OtherOutcomes {
-                resource: &f.resource,
-                account_id: &f.account_id,
-                region: &f.region,
-                pass: vec![],
-                not_applicable: vec![],
-            });
-        let rule = index[f.rule_id.as_str()];
-        match f.status {
-            kmsaudit_model::Status::Pass => entry.pass.push(rule),
-            _ => entry.not_applicable.push(rule),
-        }
-    }
-    for o in others.values_mut() {
-        o.pass.sort_unstable();
-        o.not_applicable.sort_unstable();
-    }
     FindingsDoc {
         schema_version: kmsaudit_model::SCHEMA_VERSION,
         tool_version: &snapshot.metadata.tool_version,
         scan_started_at: snapshot.metadata.started_at,
         scan_finished_at: snapshot.metadata.finished_at,
         organization_id: snapshot.organization.as_ref().map(|o| o.id.as_str()),
-        rules: &evaluation.rules,
-        scope: &evaluation.scope,
-        accounts: &evaluation.accounts,
-        regions: &evaluation.regions,
-        warnings: &evaluation.warnings,
-        findings,
-        other_outcomes: others.into_values().collect(),
+        evaluation,
     }
 }
 

@@ -51,7 +51,7 @@ pub fn outcomes(doc: &serde_json::Value) -> Vec<[String; 5]> {
         })
         .collect();
     let rules = doc["rules"].as_array().unwrap();
-    for o in doc["other_outcomes"].as_array().unwrap() {
+    for o in doc["quiet"].as_array().unwrap() {
         for (list, status) in [("pass", "PASS"), ("not_applicable", "NOT_APPLICABLE")] {
             for i in o[list].as_array().into_iter().flatten() {
                 out.push([

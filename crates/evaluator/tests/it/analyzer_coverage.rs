@@ -89,11 +89,16 @@ fn status(management: AccountRecord, rule: &str, resource: &str) -> (Status, Str
     };
     let evaluation = evaluate(&snapshot, &EvalConfig::default());
     let f = evaluation
+        .outcomes()
+        .find(|f| f.rule_id == rule && f.resource == resource)
+        .unwrap_or_else(|| panic!("no {rule} outcome on {resource}"));
+    let message = evaluation
         .findings
         .iter()
-        .find(|f| f.rule_id == rule && f.resource == resource)
-        .unwrap_or_else(|| panic!("no {rule} finding on {resource}"));
-    (f.status, f.message.clone())
+        .find(|w| w.rule_id == rule && w.resource == resource)
+        .map(|w| w.message.clone())
+        .unwrap_or_default();
+    (f.status, message)
 }
 
 fn management(aa: Option<AccessAnalyzerRecord>) -> AccountRecord {

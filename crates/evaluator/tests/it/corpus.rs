@@ -163,16 +163,24 @@ fn check(case: &Case) -> Vec<String> {
         let snapshot = one_key_snapshot(case, key);
         let evaluation = evaluate(&snapshot, &config);
         for (rule, want) in &case.expect {
-            let got: Vec<&Finding> = evaluation
-                .findings
-                .iter()
-                .filter(|f| &f.rule_id == rule && f.resource.starts_with("arn:"))
+            let got: Vec<_> = evaluation
+                .outcomes()
+                .filter(|f| f.rule_id == rule && f.resource.starts_with("arn:"))
                 .collect();
+            let message = |f: &kmsaudit_model::OutcomeRef<'_>| {
+                evaluation
+                    .findings
+                    .iter()
+                    .find(|w| w.rule_id == f.rule_id && w.resource == f.resource)
+                    .map(|w| w.message.clone())
+                    .unwrap_or_default()
+            };
             match got.as_slice() {
                 [f] if f.status.as_str() == want => {}
                 [f] => problems.push(format!(
                     "{rule}: expected {want}, got {} ({})",
-                    f.status, f.message
+                    f.status,
+                    message(f)
                 )),
                 other => {
                     problems.push(format!("{rule}: expected one finding, got {}", other.len()))

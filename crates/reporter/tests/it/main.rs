@@ -330,12 +330,8 @@ fn csv_outputs_split_attention_catalog_and_matrix() {
     let status = fh.iter().position(|h| h == "status").unwrap();
     let muted = fh.iter().position(|h| h == "muted").unwrap();
     assert!(!fh.iter().any(|h| h == "remediation" || h == "title"));
-    let attention = evaluation
-        .findings
-        .iter()
-        .filter(|f| kmsaudit_reporter::needs_attention(f))
-        .count();
-    assert_eq!(findings.len(), attention);
+    assert!(evaluation.findings.iter().all(|f| f.needs_attention()));
+    assert_eq!(findings.len(), evaluation.findings.len());
     assert!(findings
         .iter()
         .all(|r| matches!(&r[status], "FAIL" | "NOT_ASSESSED") || &r[muted] == "true"));
@@ -345,26 +341,32 @@ fn csv_outputs_split_attention_catalog_and_matrix() {
     assert!(rh.iter().any(|h| h.starts_with("NIST SP 800-53")));
 
     let (mh, matrix) = records("matrix.csv");
-    for f in evaluation
-        .findings
-        .iter()
-        .filter(|f| f.resource_type == kmsaudit_model::ResourceType::Key)
+    let mut cells = 0;
+    for o in evaluation
+        .outcomes()
+        .filter(|o| o.resource_type == kmsaudit_model::ResourceType::Key)
     {
         let col = mh
             .iter()
-            .position(|h| h == f.rule_id)
+            .position(|h| h == o.rule_id)
             .expect("a column per key rule");
         let row = matrix
             .iter()
-            .find(|r| r[2] == f.resource)
+            .find(|r| &r[2] == o.resource)
             .expect("a row per key");
         assert!(
-            row[col].ends_with(f.status.as_str()),
+            row[col].ends_with(o.status.as_str()),
             "{} {}",
-            f.rule_id,
-            f.resource
+            o.rule_id,
+            o.resource
         );
+        cells += 1;
     }
+    assert_eq!(
+        cells,
+        matrix.len() * (mh.len() - 4),
+        "every cell holds an outcome"
+    );
 }
 
 /// findings.json keeps every outcome: the ones needing attention whole, the others by rule
@@ -380,18 +382,24 @@ fn findings_json_is_compact_and_complete() {
         .iter()
         .all(|f| f["status"] != "PASS" || f["muted"] == true));
     let mut listed = whole.len();
-    for o in doc["other_outcomes"].as_array().unwrap() {
-        for list in ["pass", "not_applicable"] {
+    for o in doc["quiet"].as_array().unwrap() {
+        for (list, status) in [
+            ("pass", kmsaudit_model::Status::Pass),
+            ("not_applicable", kmsaudit_model::Status::NotApplicable),
+        ] {
             for i in o[list].as_array().into_iter().flatten() {
-                let rule = &doc["rules"][i.as_u64().unwrap() as usize]["id"];
-                assert!(evaluation.findings.iter().any(|f| f.rule_id == *rule
-                    && f.resource == o["resource"]
-                    && !kmsaudit_reporter::needs_attention(f)));
+                let rule = doc["rules"][i.as_u64().unwrap() as usize]["id"]
+                    .as_str()
+                    .unwrap();
+                assert!(evaluation.outcomes().any(|e| e.rule_id == rule
+                    && e.resource == o["resource"]
+                    && e.status == status));
                 listed += 1;
             }
         }
     }
-    assert_eq!(listed, evaluation.findings.len());
+    assert_eq!(listed, evaluation.outcomes().count());
+    assert!(listed > whole.len(), "the quiet outcomes are listed");
     assert_eq!(
         doc["rules"].as_array().unwrap().len(),
         evaluation.rules.len()
