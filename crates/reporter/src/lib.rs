@@ -2,6 +2,7 @@
 //! evidence pack (report.html, CSVs, JSON, manifest) and decides no verdict. Everything it
 //! writes is a function of its inputs: the same snapshot gives the same bytes.
 
+use std::io::Write;
 use std::path::Path;
 
 use kmsaudit_model::{Evaluation, Snapshot, Timestamp};
@@ -97,13 +98,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Compact JSON (one line): the large machine-read files.
-fn json_compact<T: Serialize>(file: &'static str, value: &T) -> Result<Vec<u8>, ReportError> {
-    let mut out = serde_json::to_vec(value).map_err(|source| ReportError::Json { file, source })?;
-    out.push(b'\n');
-    Ok(out)
-}
-
 fn json<T: Serialize>(file: &'static str, value: &T) -> Result<Vec<u8>, ReportError> {
     let mut out =
         serde_json::to_vec_pretty(value).map_err(|source| ReportError::Json { file, source })?;
@@ -124,40 +118,103 @@ const PACK_FILES: [&str; 8] = [
     "snapshot.json",
 ];
 
+/// Writes one pack file into `w`. The large JSON files are serialized straight into it.
 fn render_file(
     name: &str,
     snapshot: &Snapshot,
     evaluation: &Evaluation,
-) -> Result<Vec<u8>, ReportError> {
-    Ok(match name {
+    w: &mut dyn Write,
+) -> Result<(), ReportError> {
+    let compact = |file: &'static str, w: &mut dyn Write, value: &dyn erased::Json| {
+        value
+            .write(w)
+            .and_then(|()| w.write_all(b"\n").map_err(serde_json::Error::io))
+            .map_err(|source| ReportError::Json { file, source })
+    };
+    let bytes = match name {
         "findings.csv" => findings_csv(snapshot, evaluation),
-        "findings.json" => json_compact("findings.json", &findings_doc(snapshot, evaluation))?,
+        "findings.json" => {
+            return compact("findings.json", w, &findings_doc(snapshot, evaluation));
+        }
         "grants.csv" => grants_csv(snapshot),
         "keys.csv" => keys_csv(snapshot, evaluation),
         "matrix.csv" => matrix_csv(snapshot, evaluation),
         "report.html" => render_html(snapshot, evaluation)?.into_bytes(),
         "rules.csv" => rules_csv(evaluation),
-        "snapshot.json" => json_compact("snapshot.json", snapshot)?,
+        "snapshot.json" => return compact("snapshot.json", w, snapshot),
         other => unreachable!("{other} is not a pack file"),
+    };
+    w.write_all(&bytes).map_err(|source| ReportError::Io {
+        path: name.to_string(),
+        source,
     })
 }
 
+/// Serializing behind `dyn`: one method, so the large JSON files need no buffer of their own.
+mod erased {
+    pub trait Json {
+        fn write(&self, w: &mut dyn std::io::Write) -> Result<(), serde_json::Error>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn write(&self, w: &mut dyn std::io::Write) -> Result<(), serde_json::Error> {
+            serde_json::to_writer(w, self)
+        }
+    }
+}
+
+/// A writer that hashes and counts what passes through it.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: usize,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Where the pack's files go: memory (tests, re-rendering checks) or a directory.
+trait Sink {
+    type W: Write;
+    fn open(&mut self, name: &str) -> Result<Self::W, ReportError>;
+    fn close(&mut self, name: &str, w: Self::W) -> Result<(), ReportError>;
+}
+
 /// Renders every file of the pack, one at a time, into `sink` (manifest.json and SHA256SUMS
-/// last, from the hashes of the others).
+/// last, from the hashes of the others): no file is held whole in memory when the sink is a
+/// directory.
 fn render_each(
     snapshot: &Snapshot,
     evaluation: &Evaluation,
-    mut sink: impl FnMut(&str, Vec<u8>) -> Result<(), ReportError>,
+    sink: &mut impl Sink,
 ) -> Result<(), ReportError> {
     let mut entries = Vec::new();
     for name in PACK_FILES {
-        let bytes = render_file(name, snapshot, evaluation)?;
+        let mut w = Hashing {
+            inner: sink.open(name)?,
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        render_file(name, snapshot, evaluation, &mut w)?;
         entries.push(FileEntry {
             path: name.to_string(),
-            bytes: bytes.len(),
-            sha256: sha256_hex(&bytes),
+            bytes: w.bytes,
+            sha256: w
+                .hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
         });
-        sink(name, bytes)?;
+        sink.close(name, w.inner)?;
     }
     let manifest = Manifest {
         tool: "kmsaudit".into(),
@@ -188,8 +245,61 @@ fn render_each(
         sums.push_str(&format!("{}  {}\n", e.sha256, e.path));
     }
     sums.push_str(&format!("{}  manifest.json\n", sha256_hex(&manifest_bytes)));
-    sink("manifest.json", manifest_bytes)?;
-    sink("SHA256SUMS", sums.into_bytes())
+    for (name, bytes) in [
+        ("manifest.json", manifest_bytes),
+        ("SHA256SUMS", sums.into_bytes()),
+    ] {
+        let mut w = sink.open(name)?;
+        w.write_all(&bytes).map_err(|source| ReportError::Io {
+            path: name.to_string(),
+            source,
+        })?;
+        sink.close(name, w)?;
+    }
+    Ok(())
+}
+
+struct MemorySink(Vec<(String, Vec<u8>)>);
+
+impl Sink for MemorySink {
+    type W = Vec<u8>;
+    fn open(&mut self, _: &str) -> Result<Vec<u8>, ReportError> {
+        Ok(Vec::new())
+    }
+    fn close(&mut self, name: &str, w: Vec<u8>) -> Result<(), ReportError> {
+        self.0.push((name.to_string(), w));
+        Ok(())
+    }
+}
+
+struct DirSink<'a> {
+    dir: &'a Path,
+    names: Vec<String>,
+}
+
+impl Sink for DirSink<'_> {
+    type W = std::io::BufWriter<std::fs::File>;
+    fn open(&mut self, name: &str) -> Result<Self::W, ReportError> {
+        let path = self.dir.join(name);
+        std::fs::File::create(&path)
+            .map(std::io::BufWriter::new)
+            .map_err(|source| ReportError::Io {
+                path: path.display().to_string(),
+                source,
+            })
+    }
+    fn close(&mut self, name: &str, w: Self::W) -> Result<(), ReportError> {
+        let path = self.dir.join(name);
+        w.into_inner()
+            .map(drop)
+            .map_err(|e| e.into_error())
+            .map_err(|source| ReportError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        self.names.push(name.to_string());
+        Ok(())
+    }
 }
 
 /// Every file of the evidence pack, in memory, manifest and SHA256SUMS last.
@@ -197,34 +307,28 @@ pub fn render_all(
     snapshot: &Snapshot,
     evaluation: &Evaluation,
 ) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
-    let mut files = Vec::new();
-    render_each(snapshot, evaluation, |name, bytes| {
-        files.push((name.to_string(), bytes));
-        Ok(())
-    })?;
-    Ok(files)
+    let mut sink = MemorySink(Vec::new());
+    render_each(snapshot, evaluation, &mut sink)?;
+    Ok(sink.0)
 }
 
-/// Writes the evidence pack into `dir` (created if needed), one file at a time. Returns the
-/// written file names.
+/// Writes the evidence pack into `dir` (created if needed), one file at a time, streaming the
+/// large ones. Returns the written file names.
 pub fn write_reports(
     snapshot: &Snapshot,
     evaluation: &Evaluation,
     dir: &Path,
 ) -> Result<Vec<String>, ReportError> {
-    let io = |path: &Path, source| ReportError::Io {
-        path: path.display().to_string(),
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        path: dir.display().to_string(),
         source,
-    };
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    let mut names = Vec::new();
-    render_each(snapshot, evaluation, |name, bytes| {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(|e| io(&path, e))?;
-        names.push(name.to_string());
-        Ok(())
     })?;
-    Ok(names)
+    let mut sink = DirSink {
+        dir,
+        names: Vec::new(),
+    };
+    render_each(snapshot, evaluation, &mut sink)?;
+    Ok(sink.names)
 }
 
 /// Checks a pack against its SHA256SUMS: the files that are missing, changed or unlisted.
