@@ -1,6 +1,7 @@
 //! `cargo xtask bench scan`: seeds a synthetic organization into moto and times real
 //! `kmsaudit scan` runs (release build) over it, with AWS calls per key. moto answers about 540 requests/s on
 //! one core whatever the concurrency: that, not kmsaudit, is the ceiling these figures show.
+//! Also the GNU-time runner (`under_gnu_time`) the process benchmarks share.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -148,4 +149,39 @@ pub async fn scan(root: &Path, accounts: usize, keys_per_account: usize) -> anyh
 async fn moto_venv(root: &Path) -> anyhow::Result<std::path::PathBuf> {
     let root = root.to_path_buf();
     tokio::task::spawn_blocking(move || crate::moto::ensure_venv(&root)).await?
+}
+
+/// A process run under GNU time: its output, wall time and peak RSS.
+pub struct Timed {
+    pub output: std::process::Output,
+    pub wall_secs: f64,
+    pub peak_rss_kib: u64,
+}
+
+/// Runs `program args..` under GNU `/usr/bin/time`, which reports the peak RSS of the process.
+pub fn under_gnu_time(program: &Path, args: &[&std::ffi::OsStr]) -> anyhow::Result<Timed> {
+    const MARK: &str = "peak-rss-kib ";
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new("/usr/bin/time")
+        .args(["-f", &format!("{MARK}%M")])
+        .arg(program)
+        .args(args)
+        .output()
+        .with_context(|| {
+            format!(
+                "running {} under /usr/bin/time (GNU time)",
+                program.display()
+            )
+        })?;
+    let wall_secs = started.elapsed().as_secs_f64();
+    let peak_rss_kib = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix(MARK))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no peak RSS from GNU time")?;
+    Ok(Timed {
+        output,
+        wall_secs,
+        peak_rss_kib,
+    })
 }

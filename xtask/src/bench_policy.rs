@@ -5,9 +5,7 @@
 //! ≤ 200 MB, or refused with a clear message.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use anyhow::Context;
 
 /// The largest key policy AWS accepts.
 const MAX_KEY_POLICY: usize = 32 * 1024;
@@ -101,27 +99,20 @@ pub fn cases() -> Vec<(&'static str, String)> {
 
 /// One `kmsaudit lint-policy` run: wall time, peak RSS (KiB, from GNU time), and its answer.
 fn lint(binary: &Path, path: &Path) -> anyhow::Result<(f64, u64, String)> {
-    let start = Instant::now();
-    let out = std::process::Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .arg(binary)
-        .args([
-            "lint-policy",
-            "--format",
-            "json",
-            "--key-account",
-            "111122223333",
-        ])
-        .arg(path)
-        .output()
-        .context("running /usr/bin/time kmsaudit lint-policy")?;
-    let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let args: Vec<&std::ffi::OsStr> = [
+        "lint-policy",
+        "--format",
+        "json",
+        "--key-account",
+        "111122223333",
+    ]
+    .iter()
+    .map(std::ffi::OsStr::new)
+    .chain([path.as_os_str()])
+    .collect();
+    let timed = crate::bench::under_gnu_time(binary, &args)?;
+    let (out, wall_ms, peak_kib) = (&timed.output, timed.wall_secs * 1000.0, timed.peak_rss_kib);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let peak_kib: u64 = stderr
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(0);
     let answer = match out.status.code() {
         Some(0 | 1) => {
             let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();

@@ -8,8 +8,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Context;
-
 pub fn run(root: &Path, keys: usize) -> anyhow::Result<()> {
     let dir = root.join(format!("target/bench/report-{keys}"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -27,27 +25,19 @@ pub fn run(root: &Path, keys: usize) -> anyhow::Result<()> {
 
     let pack = dir.join("pack");
     let binary = root.join("target/release/kmsaudit");
-    let started = Instant::now();
-    let out = std::process::Command::new("/usr/bin/time")
-        .args(["-f", "peak-rss-kib %M"])
-        .arg(&binary)
-        .args(["report", "--quiet", "--fail-on", "none", "--out"])
-        .arg(&pack)
-        .arg(&snapshot_path)
-        .output()
-        .context("running /usr/bin/time kmsaudit report (GNU time)")?;
-    let wall = started.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let args: Vec<&std::ffi::OsStr> = ["report", "--quiet", "--fail-on", "none", "--out"]
+        .iter()
+        .map(std::ffi::OsStr::new)
+        .chain([pack.as_os_str(), snapshot_path.as_os_str()])
+        .collect();
+    let timed = crate::bench::under_gnu_time(&binary, &args)?;
+    let (wall, peak_kib) = (timed.wall_secs, timed.peak_rss_kib);
     // 4: something is NOT_ASSESSED (the synthetic mix has such keys); still a full pack.
     anyhow::ensure!(
-        matches!(out.status.code(), Some(0 | 3 | 4)),
-        "kmsaudit report failed: {stderr}"
+        matches!(timed.output.status.code(), Some(0 | 3 | 4)),
+        "kmsaudit report failed: {}",
+        String::from_utf8_lossy(&timed.output.stderr)
     );
-    let peak_kib: u64 = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("peak-rss-kib "))
-        .and_then(|v| v.trim().parse().ok())
-        .context("no peak RSS from GNU time")?;
     println!(
         "kmsaudit report: wall {wall:.1} s, peak RSS {:.0} MB",
         peak_kib as f64 / 1024.0

@@ -76,32 +76,41 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
 /// A snapshot.json of this schema version; an error names the field that does not read
 /// (`metadata.started_at: ...`), so unreadable input never becomes a default.
 fn read_snapshot(bytes: &[u8]) -> anyhow::Result<Snapshot> {
-    // The version first, without building the document in memory (a generic JSON value of a
-    // large snapshot costs several times its size).
-    #[derive(serde::Deserialize)]
-    struct Version {
-        schema_version: Option<u64>,
-    }
-    let found = serde_json::from_slice::<Version>(bytes)
-        .map_err(|e| anyhow::anyhow!("not JSON: {e}"))?
-        .schema_version;
-    if found != Some(u64::from(kmsaudit_model::SCHEMA_VERSION)) {
-        anyhow::bail!(
+    // Typed straight from the bytes (a generic JSON value of a large snapshot costs several
+    // times its size). Only when that fails, or reads another version, is the version looked
+    // at on its own, so that a snapshot of another schema is named as such.
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let typed: Result<Snapshot, _> = serde_path_to_error::deserialize(&mut de);
+    let version_error = |found: Option<u64>| {
+        anyhow::anyhow!(
             "snapshot schema version {}, this kmsaudit reads version {}",
             found
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "(none)".into()),
             kmsaudit_model::SCHEMA_VERSION
-        );
-    }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        anyhow::anyhow!(
-            "not a kmsaudit snapshot: field `{}`: {}",
-            e.path(),
-            e.inner()
         )
-    })
+    };
+    match typed {
+        Ok(s) if s.schema_version == kmsaudit_model::SCHEMA_VERSION => Ok(s),
+        Ok(s) => Err(version_error(Some(u64::from(s.schema_version)))),
+        Err(e) => {
+            #[derive(serde::Deserialize)]
+            struct Version {
+                schema_version: Option<u64>,
+            }
+            let found = serde_json::from_slice::<Version>(bytes)
+                .map_err(|e| anyhow::anyhow!("not JSON: {e}"))?
+                .schema_version;
+            if found != Some(u64::from(kmsaudit_model::SCHEMA_VERSION)) {
+                return Err(version_error(found));
+            }
+            Err(anyhow::anyhow!(
+                "not a kmsaudit snapshot: field `{}`: {}",
+                e.path(),
+                e.inner()
+            ))
+        }
+    }
 }
 
 fn write_pack(

@@ -293,7 +293,7 @@ pub(super) fn is_source_key(key: &str) -> bool {
 /// caller-identifying pins). A principal of unknown account (a service, a canonical user) can.
 fn admits(caller: &Reach, p: &Principal) -> bool {
     match (&caller.accounts, p.account()) {
-        (Some(set), Some(account)) => set.iter().any(|v| super::wildcard_match(v, account)),
+        (Some(set), Some(account)) => super::reach::admits(set, account),
         _ => !caller.is_nobody(),
     }
 }

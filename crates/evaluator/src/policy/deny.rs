@@ -143,9 +143,7 @@ fn split(
 /// Whether a named principal can satisfy a Deny's account pin (so the Deny may not apply).
 fn admits_pin(pin: &Pin, p: &Principal) -> bool {
     match (pin, p.account()) {
-        (Pin::Accounts(set), Some(account)) => {
-            set.iter().any(|v| super::wildcard_match(v, account))
-        }
+        (Pin::Accounts(set), Some(account)) => super::reach::admits(set, account),
         _ => true,
     }
 }

@@ -21,4 +21,5 @@ pub use parse::{
     parse_policy, ActionSpec, Effect, InvalidStatement, KeyScope, Policy, PolicyError, Principal,
     PrincipalSpec, ResourceSpec, Statement,
 };
+pub(crate) use reach::admits;
 pub(crate) use wildcard::{has_wildcard, wildcard_match};

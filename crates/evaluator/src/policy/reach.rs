@@ -92,6 +92,12 @@ impl Reach {
     }
 }
 
+/// Whether a set of ids and narrow wildcard patterns (a pin's accounts or organizations)
+/// admits `value`.
+pub(crate) fn admits(set: &BTreeSet<String>, value: &str) -> bool {
+    set.iter().any(|v| wildcard_match(v, value))
+}
+
 /// Wildcard comparisons one intersection may make before it keeps the first set whole.
 const MAX_PATTERN_CHECKS: usize = 4096;
 

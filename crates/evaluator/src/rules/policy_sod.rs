@@ -102,10 +102,10 @@ fn pinned_star_admits(
     if reach.is_anyone() || !except.is_empty() || !b.userids.is_empty() {
         return false;
     }
-    let accounts_ok = reach.accounts.as_ref().is_none_or(|set| {
-        set.iter()
-            .any(|v| crate::policy::wildcard_match(v, account))
-    });
+    let accounts_ok = reach
+        .accounts
+        .as_ref()
+        .is_none_or(|set| crate::policy::admits(set, account));
     let orgs_ok = reach.orgs.as_ref().is_none_or(|orgs| {
         orgs.iter().any(|o| ctx.zone.is_own_org(o))
             && (ctx.zone.org_accounts.contains(account) || input.key_account == Some(account))
