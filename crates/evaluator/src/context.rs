@@ -12,6 +12,9 @@ use crate::policy::Reach;
 pub(crate) struct Ctx<'a> {
     pub config: &'a EvalConfig,
     pub zone: TrustZone,
+    /// The zone of an organization analyzer: the organization only (Access Analyzer knows no
+    /// configured trusted accounts). Built once, not per key.
+    pub analyzer_zone: TrustZone,
     /// "Now" of the evaluation: the scan's start time, never the clock.
     pub now: Timestamp,
     pub analyzers: AnalyzerView,
@@ -22,6 +25,11 @@ impl<'a> Ctx<'a> {
     pub fn new(config: &'a EvalConfig, zone: TrustZone, now: Timestamp) -> Ctx<'a> {
         Ctx {
             config,
+            analyzer_zone: TrustZone {
+                org_id: zone.org_id.clone(),
+                org_accounts: zone.org_accounts.clone(),
+                ..TrustZone::default()
+            },
             zone,
             now,
             analyzers: AnalyzerView::default(),

@@ -35,15 +35,10 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
         return Outcome::not_assessed("grants could not be read");
     };
     let key_account = Some(input.meta.aws_account_id.as_str());
-    let zone = if ctx.analyzers.org_regions.contains(input.region) {
-        TrustZone {
-            org_id: ctx.zone.org_id.clone(),
-            org_accounts: ctx.zone.org_accounts.clone(),
-            trusted_accounts: Default::default(),
-            trusted_ids: Vec::new(),
-        }
-    } else {
-        TrustZone::default()
+    let no_zone = TrustZone::default();
+    let zone = match ctx.analyzers.org_regions.contains(input.region) {
+        true => &ctx.analyzer_zone,
+        false => &no_zone,
     };
     let mut ours: Vec<String> = Vec::new();
     if analysis
@@ -58,7 +53,7 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
         key_account,
     };
     ours.extend(
-        external_parties(&policy_input, &zone)
+        external_parties(&policy_input, zone)
             .into_iter()
             // Which way Access Analyzer reads a service without a source, or an aws:userid pin,
             // is not documented: neither is counted as a disagreement.
