@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 /// The largest key policy AWS accepts.
 const MAX_KEY_POLICY: usize = 32 * 1024;
 

@@ -246,6 +246,8 @@ fn allow_accesses(st: &Statement, analysis: &mut Analysis) {
         narrowed_by: vec![],
     };
     match &st.principals {
+        // `NotPrincipal: "*"` leaves out everyone: the Allow grants nobody.
+        PrincipalSpec::NotPrincipal(except) if except.contains(&Principal::Anyone) => {}
         PrincipalSpec::NotPrincipal(except) => {
             analysis.accesses.push(Access {
                 who: Who::Everyone {

@@ -50,8 +50,13 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                 // Everyone but `exempt` is denied: an Allow to everyone keeps exactly the exempt
                 // principals (services, federated users, identities as written, not their
                 // accounts), for the actions the Deny covers.
-                if let Who::Everyone { reach, .. } = &access.who {
-                    for p in exempt {
+                if let Who::Everyone { reach, except } = &access.who {
+                    // An exempt principal the Allow itself leaves out was never allowed.
+                    let allowed = |p: &Principal| {
+                        let named = Who::Named(p.clone());
+                        !except.iter().any(|e| covers(e, &named))
+                    };
+                    for p in exempt.iter().filter(|p| allowed(p)) {
                         let mut kept = access.clone();
                         kept.actions = overlap;
                         kept.record_narrowing(deny.index);
