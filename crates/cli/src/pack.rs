@@ -9,7 +9,7 @@ use kmsaudit_model::{Evaluation, Severity, Snapshot, Status};
 use kmsaudit_scanner::ScanPlan;
 
 use crate::progress::ProgressReporter;
-use crate::{exit, load_config, usage, FailOn, ReportArgs, RetryMode, ScanArgs};
+use crate::{exit, load_config, usage, FailOn, ReportArgs, RetryMode, ScanArgs, SnapshotFormat};
 
 pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
     let config = load_config(args.evaluation.config.as_deref())?;
@@ -54,23 +54,46 @@ pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
     drop(snapshot);
     let snapshot = read_snapshot(&saved).context("re-reading the snapshot")?;
     drop(saved);
-    write_pack(&snapshot, &config, &args.out, args.evaluation.fail_on, true)
-}
-
-pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
-    let config = load_config(args.evaluation.config.as_deref())?;
-    let text = std::fs::read(&args.snapshot)
-        .map_err(|e| usage(format!("cannot read {}: {e}", args.snapshot.display())))?;
-    let snapshot =
-        read_snapshot(&text).map_err(|e| usage(format!("{}: {e}", args.snapshot.display())))?;
-    drop(text);
+    let options = pack_options(args.evaluation.snapshot_format, false);
     write_pack(
         &snapshot,
         &config,
         &args.out,
         args.evaluation.fail_on,
+        options,
+        true,
+    )
+}
+
+pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
+    let config = load_config(args.evaluation.config.as_deref())?;
+    let cannot_read =
+        |e: std::io::Error| usage(format!("cannot read {}: {e}", args.snapshot.display()));
+    let bytes = std::fs::read(&args.snapshot).map_err(cannot_read)?;
+    let compressed = bytes.starts_with(&[0x1f, 0x8b]);
+    let text = kmsaudit_reporter::snapshot_json(bytes).map_err(cannot_read)?;
+    let snapshot =
+        read_snapshot(&text).map_err(|e| usage(format!("{}: {e}", args.snapshot.display())))?;
+    drop(text);
+    let options = pack_options(args.evaluation.snapshot_format, compressed);
+    write_pack(
+        &snapshot,
+        &config,
+        &args.out,
+        args.evaluation.fail_on,
+        options,
         false,
     )
+}
+
+/// The pack's form: as asked, else as the snapshot read (`report`) or plain JSON (`scan`).
+fn pack_options(
+    asked: Option<SnapshotFormat>,
+    read_compressed: bool,
+) -> kmsaudit_reporter::PackOptions {
+    kmsaudit_reporter::PackOptions {
+        compress_snapshot: asked.map_or(read_compressed, |f| f == SnapshotFormat::Gzip),
+    }
 }
 
 /// A snapshot.json of this schema version; an error names the field that does not read
@@ -118,10 +141,11 @@ fn write_pack(
     config: &EvalConfig,
     out: &Path,
     fail_on: FailOn,
+    options: kmsaudit_reporter::PackOptions,
     from_scan: bool,
 ) -> anyhow::Result<u8> {
     let evaluation = kmsaudit_evaluator::evaluate(snapshot, config);
-    kmsaudit_reporter::write_reports(snapshot, &evaluation, out)
+    kmsaudit_reporter::write_reports(snapshot, &evaluation, out, options)
         .with_context(|| format!("writing the evidence pack to {}", out.display()))?;
     for w in &evaluation.warnings {
         eprintln!("kmsaudit: warning: {w}");

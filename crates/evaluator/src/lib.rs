@@ -122,6 +122,7 @@ impl Split {
                         resource_type: f.resource_type,
                         account_id: f.account_id,
                         region: f.region,
+                        resource_name: f.resource_name,
                         pass: vec![],
                         not_applicable: vec![],
                     });

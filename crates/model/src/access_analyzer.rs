@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Issue;
 
 /// Access Analyzer as seen from one account × region.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AccessAnalyzerRecord {
     /// External-access analyzers (account or organization) listed in this account × region.
     pub analyzers: Vec<Analyzer>,
@@ -19,7 +20,7 @@ pub struct AccessAnalyzerRecord {
 }
 
 /// One analyzer.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Analyzer {
     /// The analyzer's ARN.
     pub arn: String,
@@ -32,7 +33,7 @@ pub struct Analyzer {
 }
 
 /// One external-access finding of an analyzer on a KMS key.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AnalyzerFinding {
     /// The finding id.
     pub id: String,

@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Coverage, Finding, ResourceType, RuleInfo, Severity, Status};
 
 /// Keys discovered vs assessed for one account × region: the reconciliation line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RegionCoverage {
     /// The account.
     pub account_id: String,
@@ -26,7 +27,7 @@ pub struct RegionCoverage {
 }
 
 /// One account's place in the scope table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AccountCoverage {
     /// The account.
     pub account_id: String,
@@ -42,7 +43,7 @@ pub struct AccountCoverage {
 }
 
 /// Account × regions and keys by how completely they were read (one account's, or the scan's).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ScopeCounts {
     /// Account × regions whose keys were listed (read in full or in part).
     pub regions_scanned: usize,
@@ -73,7 +74,7 @@ impl std::ops::Add for ScopeCounts {
 }
 
 /// The scope of the whole scan, counted once by the evaluator: what every output displays.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ScopeSummary {
     /// Accounts listed (scanned, partial, not assessed or skipped).
     pub accounts: usize,
@@ -99,7 +100,7 @@ pub struct ScopeSummary {
 /// Outcomes are held in two forms so that memory grows with what needs attention: findings
 /// that need it (FAIL, NOT_ASSESSED, muted) whole, with message and evidence; every other
 /// outcome (PASS, NOT_APPLICABLE) as a rule index per resource in `quiet`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Evaluation {
     /// Findings that need attention, sorted by (rule id, resource).
     pub findings: Vec<Finding>,
@@ -118,7 +119,7 @@ pub struct Evaluation {
 }
 
 /// The outcomes of one resource that need no attention: indices into [`Evaluation::rules`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct QuietOutcomes {
     /// Key ARN, or `account/<id>`, or `account/<id>/region/<region>`.
     pub resource: String,
@@ -128,6 +129,8 @@ pub struct QuietOutcomes {
     pub account_id: String,
     /// Empty for account-wide resources.
     pub region: String,
+    /// First alias or key id, for people.
+    pub resource_name: String,
     /// Rules that passed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pass: Vec<u16>,

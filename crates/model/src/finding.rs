@@ -5,10 +5,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How much a failing finding matters, ordered from `Info` to `Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing.
@@ -64,7 +67,9 @@ impl FromStr for Severity {
 }
 
 /// The verdict of one rule on one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
     /// The resource breaks the rule.
@@ -111,7 +116,7 @@ impl FromStr for Status {
 }
 
 /// One rule's verdict on one resource (a key, an account, an account × region).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Finding {
     /// Stable across runs: `<rule id>:<resource>`.
     pub id: String,
@@ -149,7 +154,9 @@ impl Finding {
 }
 
 /// The kind of resource a finding is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum ResourceType {
     /// A KMS key (`resource` is its ARN).
     #[serde(rename = "AWS::KMS::Key")]
@@ -174,19 +181,27 @@ impl ResourceType {
 }
 
 /// What decided a finding.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// In JSON, a field that is absent or empty is left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Evidence {
     /// Index of the key policy statement that decided it (0-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_index: Option<usize>,
     /// That statement's Sid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The principal concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
     /// The actions concerned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<String>,
     /// The condition present (or the one missing), written out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
     /// Anything else that decided the verdict (dates, counts, grant ids, error codes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, String>,
 }
 
@@ -199,7 +214,7 @@ impl Evidence {
 }
 
 /// A rule catalog entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RuleInfo {
     /// e.g. `KMS-POLICY-PUBLIC`.
     pub id: String,

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::Issue;
 
 /// One KMS key and everything read about it. A field is `None` when its call was not made
 /// (not applicable to this key) or failed; failures are in `errors`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KeyRecord {
     /// The key's ARN.
     pub arn: String,
@@ -78,7 +79,7 @@ impl KeyRecord {
 }
 
 /// The subset of DescribeKey's `KeyMetadata` the rules use, with AWS's own field meanings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KeyMetadata {
     /// The key id.
     pub key_id: String,
@@ -135,7 +136,7 @@ impl KeyMetadata {
 }
 
 /// Where a multi-Region key's primary and replicas live.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MultiRegionConfiguration {
     /// `PRIMARY` or `REPLICA`.
     pub key_type: String,
@@ -146,7 +147,7 @@ pub struct MultiRegionConfiguration {
 }
 
 /// GetKeyRotationStatus's answer.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RotationStatus {
     /// Whether automatic rotation is on.
     pub enabled: bool,
@@ -157,7 +158,9 @@ pub struct RotationStatus {
 }
 
 /// A resource tag of a key.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub struct Tag {
     /// Tag key.
     pub key: String,
@@ -166,7 +169,7 @@ pub struct Tag {
 }
 
 /// One grant on a key, as ListGrants returned it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Grant {
     /// The grant id.
     pub grant_id: String,
@@ -187,7 +190,7 @@ pub struct Grant {
 }
 
 /// A grant's encryption-context constraints.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GrantConstraints {
     /// The request's context must include these pairs.
     pub encryption_context_subset: BTreeMap<String, String>,

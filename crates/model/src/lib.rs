@@ -12,6 +12,7 @@
 mod access_analyzer;
 mod evaluation;
 mod finding;
+mod findings_doc;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 mod key;
@@ -25,6 +26,10 @@ pub use evaluation::{
     ScopeCounts, ScopeSummary,
 };
 pub use finding::{Evidence, Finding, ResourceType, RuleInfo, Severity, Status};
+pub use findings_doc::{
+    json_schemas, DocOutcome, DocQuiet, DocResource, FindingGroup, FindingsDocument,
+    FINDINGS_SCHEMA_VERSION,
+};
 pub use key::{
     Grant, GrantConstraints, KeyMetadata, KeyRecord, MultiRegionConfiguration, RotationStatus, Tag,
 };

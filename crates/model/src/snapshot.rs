@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{AccessAnalyzerRecord, KeyRecord};
 
 /// Everything one scan read from AWS, and everything it could not read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Snapshot {
     /// [`crate::SCHEMA_VERSION`] of the writer.
     pub schema_version: u32,
@@ -52,7 +53,7 @@ impl Snapshot {
 }
 
 /// Who ran the scan, when, over what, and how many AWS calls it took.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ScanMetadata {
     /// `kmsaudit`.
     pub tool_name: String,
@@ -80,7 +81,7 @@ impl ScanMetadata {
 }
 
 /// STS GetCallerIdentity of the scanning principal.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CallerIdentity {
     /// The caller's ARN.
     pub arn: String,
@@ -91,7 +92,7 @@ pub struct CallerIdentity {
 }
 
 /// What the user asked the scan to cover.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ScanScope {
     /// Audit role assumed in member accounts.
     pub role_name: String,
@@ -110,7 +111,7 @@ pub struct ScanScope {
 }
 
 /// DescribeOrganization's answer.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Organization {
     /// `o-...`.
     pub id: String,
@@ -123,7 +124,7 @@ pub struct Organization {
 }
 
 /// A failure to read something from AWS, recorded on the item it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct Issue {
     /// The operation that failed, e.g. `KMS.GetKeyPolicy`, `STS.AssumeRole`.
     pub operation: String,
@@ -156,7 +157,7 @@ impl std::fmt::Display for Issue {
 }
 
 /// One account of the organization, as listed by Organizations (or named with `--accounts`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AccountRecord {
     /// The 12-digit account id.
     pub id: String,
@@ -173,7 +174,7 @@ pub struct AccountRecord {
 }
 
 /// Whether the scanner got into the account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "state", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AccountAccess {
     /// Credentials were obtained.
@@ -194,7 +195,9 @@ pub enum AccountAccess {
 }
 
 /// How completely an account, region or key was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Coverage {
     /// Read in full.
@@ -242,7 +245,7 @@ impl AccountRecord {
 }
 
 /// One account × region.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RegionRecord {
     /// e.g. `eu-west-1`.
     pub region: String,
@@ -257,7 +260,7 @@ pub struct RegionRecord {
 }
 
 /// Whether the scanner could read an account × region.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "state", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RegionAccess {
     /// ListKeys answered (all pages).

@@ -58,10 +58,10 @@ fn write(header: &[&str], rows: impl IntoIterator<Item = Row>) -> Vec<u8> {
 
 /// One row per finding that needs attention (FAIL, NOT_ASSESSED, muted), with its evidence. The
 /// rule texts are in `rules.csv` (joined by `rule_id`); PASS and NOT_APPLICABLE outcomes are in
-/// `matrix.csv`.
+/// `matrix.csv`. A finding is identified by (`rule_id`, `resource`); the scan's times are in
+/// manifest.json.
 pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
     let header = [
-        "finding_id",
         "rule_id",
         "severity",
         "status",
@@ -80,7 +80,6 @@ pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
         "actions",
         "condition",
         "details",
-        "scan_started_at",
     ];
     let names: std::collections::BTreeMap<&str, &str> = snapshot
         .accounts
@@ -100,7 +99,6 @@ pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
                 .collect::<Vec<_>>()
                 .join("; ");
             Row::default()
-                .text(&f.id)
                 .text(&f.rule_id)
                 .text(f.severity.as_str())
                 .text(f.status.as_str())
@@ -119,7 +117,6 @@ pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
                 .text(f.evidence.actions.join(" "))
                 .text(f.evidence.condition.as_deref().unwrap_or(""))
                 .text(details)
-                .time(Some(snapshot.metadata.started_at))
         });
     write(&header, rows)
 }

@@ -32,31 +32,6 @@ pub enum ReportError {
     },
 }
 
-/// findings.json: every outcome of the evaluation, compactly. Findings that need attention
-/// (FAIL, NOT_ASSESSED, muted) are whole, with message and evidence; every other outcome (PASS,
-/// NOT_APPLICABLE) is listed per resource by rule index into `rules`, whose texts appear once.
-#[derive(Serialize)]
-struct FindingsDoc<'a> {
-    schema_version: u32,
-    tool_version: &'a str,
-    scan_started_at: Timestamp,
-    scan_finished_at: Timestamp,
-    organization_id: Option<&'a str>,
-    #[serde(flatten)]
-    evaluation: &'a Evaluation,
-}
-
-fn findings_doc<'a>(snapshot: &'a Snapshot, evaluation: &'a Evaluation) -> FindingsDoc<'a> {
-    FindingsDoc {
-        schema_version: kmsaudit_model::SCHEMA_VERSION,
-        tool_version: &snapshot.metadata.tool_version,
-        scan_started_at: snapshot.metadata.started_at,
-        scan_finished_at: snapshot.metadata.finished_at,
-        organization_id: snapshot.organization.as_ref().map(|o| o.id.as_str()),
-        evaluation,
-    }
-}
-
 /// manifest.json: what the pack holds and where it came from.
 #[derive(Debug, Serialize)]
 pub struct Manifest {
@@ -106,20 +81,44 @@ fn json<T: Serialize>(file: &'static str, value: &T) -> Result<Vec<u8>, ReportEr
     Ok(out)
 }
 
+/// How the pack is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PackOptions {
+    /// Write the snapshot gzip-compressed, as `snapshot.json.gz`.
+    pub compress_snapshot: bool,
+}
+
+impl PackOptions {
+    /// The snapshot's file name in the pack.
+    pub fn snapshot_file(self) -> &'static str {
+        if self.compress_snapshot {
+            SNAPSHOT_GZ
+        } else {
+            SNAPSHOT_JSON
+        }
+    }
+}
+
+const SNAPSHOT_JSON: &str = "snapshot.json";
+const SNAPSHOT_GZ: &str = "snapshot.json.gz";
+
 /// The files of the pack other than the manifest and SHA256SUMS, in name order: each is made
 /// when it is needed, so that a writer holds one file at a time.
-const PACK_FILES: [&str; 8] = [
-    "findings.csv",
-    "findings.json",
-    "grants.csv",
-    "keys.csv",
-    "matrix.csv",
-    "report.html",
-    "rules.csv",
-    "snapshot.json",
-];
+fn pack_files(options: PackOptions) -> [&'static str; 8] {
+    [
+        "findings.csv",
+        "findings.json",
+        "grants.csv",
+        "keys.csv",
+        "matrix.csv",
+        "report.html",
+        "rules.csv",
+        options.snapshot_file(),
+    ]
+}
 
-/// Writes one pack file into `w`. The large JSON files are serialized straight into it.
+/// Writes one pack file into `w`. The large JSON files are serialized straight into it; the
+/// compressed snapshot through a gzip encoder (no file name, time 0: the same bytes each time).
 fn render_file(
     name: &str,
     snapshot: &Snapshot,
@@ -135,20 +134,43 @@ fn render_file(
     let bytes = match name {
         "findings.csv" => findings_csv(snapshot, evaluation),
         "findings.json" => {
-            return compact("findings.json", w, &findings_doc(snapshot, evaluation));
+            let doc = kmsaudit_model::FindingsDocument::new(snapshot, evaluation);
+            return compact("findings.json", w, &doc);
         }
         "grants.csv" => grants_csv(snapshot),
         "keys.csv" => keys_csv(snapshot, evaluation),
         "matrix.csv" => matrix_csv(snapshot, evaluation),
         "report.html" => render_html(snapshot, evaluation)?.into_bytes(),
         "rules.csv" => rules_csv(evaluation),
-        "snapshot.json" => return compact("snapshot.json", w, snapshot),
+        SNAPSHOT_JSON => return compact(SNAPSHOT_JSON, w, snapshot),
+        SNAPSHOT_GZ => {
+            let mut gz = flate2::GzBuilder::new().write(w, flate2::Compression::default());
+            compact(SNAPSHOT_GZ, &mut gz, snapshot)?;
+            return gz.finish().map(drop).map_err(|source| ReportError::Io {
+                path: SNAPSHOT_GZ.to_string(),
+                source,
+            });
+        }
         other => unreachable!("{other} is not a pack file"),
     };
     w.write_all(&bytes).map_err(|source| ReportError::Io {
         path: name.to_string(),
         source,
     })
+}
+
+/// The snapshot's JSON text from a pack file's bytes, plain or gzip-compressed (told apart by
+/// the gzip magic number, not the file name).
+pub fn snapshot_json(bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len() * 8);
+    std::io::Read::read_to_end(
+        &mut flate2::read::MultiGzDecoder::new(bytes.as_slice()),
+        &mut out,
+    )?;
+    Ok(out)
 }
 
 /// Serializing behind `dyn`: one method, so the large JSON files need no buffer of their own.
@@ -195,10 +217,11 @@ trait Sink {
 fn render_each(
     snapshot: &Snapshot,
     evaluation: &Evaluation,
+    options: PackOptions,
     sink: &mut impl Sink,
 ) -> Result<(), ReportError> {
     let mut entries = Vec::new();
-    for name in PACK_FILES {
+    for name in pack_files(options) {
         let mut w = Hashing {
             inner: sink.open(name)?,
             hasher: Sha256::new(),
@@ -307,29 +330,56 @@ impl Sink for DirSink<'_> {
 pub fn render_all(
     snapshot: &Snapshot,
     evaluation: &Evaluation,
+    options: PackOptions,
 ) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
     let mut sink = MemorySink(Vec::new());
-    render_each(snapshot, evaluation, &mut sink)?;
+    render_each(snapshot, evaluation, options, &mut sink)?;
     Ok(sink.0)
 }
 
 /// Writes the evidence pack into `dir` (created if needed), one file at a time, streaming the
-/// large ones. Returns the written file names.
+/// large ones. The snapshot of the other form (plain or compressed), left by an earlier run, is
+/// removed so that the pack holds one. Returns the written file names.
 pub fn write_reports(
     snapshot: &Snapshot,
     evaluation: &Evaluation,
     dir: &Path,
+    options: PackOptions,
 ) -> Result<Vec<String>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.display().to_string(),
         source,
     })?;
+    let other = PackOptions {
+        compress_snapshot: !options.compress_snapshot,
+    };
+    let stale = dir.join(other.snapshot_file());
+    match std::fs::remove_file(&stale) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(ReportError::Io {
+                path: stale.display().to_string(),
+                source: e,
+            })
+        }
+        _ => {}
+    }
     let mut sink = DirSink {
         dir,
         names: Vec::new(),
     };
-    render_each(snapshot, evaluation, &mut sink)?;
+    render_each(snapshot, evaluation, options, &mut sink)?;
     Ok(sink.names)
+}
+
+/// A file's SHA-256, read in chunks (a pack's snapshot can be hundreds of megabytes).
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut hashing = Hashing {
+        inner: std::io::sink(),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hashing)?;
+    Ok(hex(&hashing.hasher.finalize()))
 }
 
 /// Checks a pack against its SHA256SUMS: the files that are missing, changed or unlisted.
@@ -348,8 +398,8 @@ pub fn verify_pack(dir: &Path) -> Result<Vec<String>, ReportError> {
             continue;
         };
         listed.insert(name.to_string());
-        match std::fs::read(dir.join(name)) {
-            Ok(bytes) if sha256_hex(&bytes) == hash => {}
+        match file_sha256(&dir.join(name)) {
+            Ok(actual) if actual == hash => {}
             Ok(_) => problems.push(format!("{name}: content changed (SHA-256 differs)")),
             Err(_) => problems.push(format!("{name}: missing")),
         }

@@ -1,5 +1,7 @@
 //! The CLI on local files: lint-policy, rules, verify, report.
 
+use std::path::Path;
+
 use crate::support::{data, examples, kmsaudit, read, run, stdout};
 
 #[test]
@@ -107,13 +109,11 @@ fn report_refuses_a_snapshot_whose_times_do_not_parse() {
     assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
     let findings: serde_json::Value =
         serde_json::from_slice(&read(&dir.path().join("pack/findings.json"))).unwrap();
-    let expiry = findings["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["rule_id"] == "KMS-IMPORTED-EXPIRY")
+    let expiry = crate::support::outcomes(&findings)
+        .into_iter()
+        .find(|o| o[0] == "KMS-IMPORTED-EXPIRY")
         .expect("the rule ran");
-    assert_eq!(expiry["status"], "FAIL");
+    assert_eq!(expiry[2], "FAIL");
 
     for (field, bad) in [
         (
@@ -168,4 +168,75 @@ fn lint_policy_reads_arn_scoped_denies_with_the_key_arn() {
         .args(["lint-policy", "--key-arn", "arn:aws:s3:::bucket"])
         .arg(&path));
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// The snapshot can be kept gzip-compressed: `report` reads either form, keeps the form it read
+/// (so re-rendering a compressed pack gives the same bytes), and `verify` checks the pack.
+#[test]
+fn a_compressed_snapshot_renders_and_verifies_like_a_plain_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = |name: &str, input: &Path, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let o = run(kmsaudit()
+            .arg("report")
+            .arg(input)
+            .args(["--fail-on", "none", "--out"])
+            .arg(&out)
+            .args(extra));
+        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+        out
+    };
+    let plain = pack("plain", &data("snapshot-expired-material.json"), &[]);
+    let gz = pack(
+        "gz",
+        &plain.join("snapshot.json"),
+        &["--snapshot-format", "gzip"],
+    );
+    assert!(!gz.join("snapshot.json").exists());
+    let compressed = read(&gz.join("snapshot.json.gz"));
+    assert_eq!(&compressed[..2], &[0x1f, 0x8b], "gzip");
+    assert_eq!(
+        kmsaudit_reporter::snapshot_json(compressed.clone()).unwrap(),
+        read(&plain.join("snapshot.json")),
+        "the same snapshot, compressed"
+    );
+    let again = pack("again", &gz.join("snapshot.json.gz"), &[]);
+    for name in [
+        "snapshot.json.gz",
+        "findings.json",
+        "findings.csv",
+        "report.html",
+        "manifest.json",
+        "SHA256SUMS",
+    ] {
+        assert!(
+            read(&gz.join(name)) == read(&again.join(name)),
+            "{name} differs"
+        );
+    }
+    // Only the snapshot's form differs from the plain pack.
+    for name in ["findings.json", "matrix.csv", "report.html"] {
+        assert!(read(&plain.join(name)) == read(&gz.join(name)), "{name}");
+    }
+    let o = run(kmsaudit().arg("verify").arg(&gz));
+    assert!(o.status.success(), "{}", stdout(&o));
+    // Back to plain JSON in the same directory: the compressed file goes.
+    pack(
+        "gz",
+        &gz.join("snapshot.json.gz"),
+        &["--snapshot-format", "json"],
+    );
+    assert!(!gz.join("snapshot.json.gz").exists());
+    let o = run(kmsaudit().arg("verify").arg(&gz));
+    assert!(o.status.success(), "{}", stdout(&o));
+    // A corrupt compressed snapshot is an input error, named.
+    let broken = dir.path().join("broken.json.gz");
+    std::fs::write(&broken, &compressed[..compressed.len() / 2]).unwrap();
+    let o = run(kmsaudit()
+        .arg("report")
+        .arg(&broken)
+        .arg("--out")
+        .arg(dir.path().join("x")));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("broken.json.gz"));
 }

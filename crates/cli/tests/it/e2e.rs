@@ -175,12 +175,7 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
     assert_eq!(skipped[0]["region"], "af-south-1");
 
     // Muting: the allow-listed key and the unexpired suppression; the expired one is reported.
-    let muted: Vec<&Value> = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["muted"] == true)
-        .collect();
+    let muted = crate::support::muted(&doc);
     assert_eq!(muted.len(), 2, "{muted:#?}");
     assert!(doc["warnings"]
         .as_array()
@@ -242,6 +237,36 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
         .collect();
     assert_eq!(hostile.len(), 1);
     assert!(hostile[0].starts_with("'="), "{}", hostile[0]);
+
+    validate_against_schemas(&out);
+}
+
+/// The demo's findings.json and snapshot.json validate against the shipped JSON Schemas, checked
+/// by an independent validator: Python's `jsonschema`, which the stand-in's venv carries.
+fn validate_against_schemas(pack: &Path) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = "import json, sys\n\
+        from jsonschema.validators import validator_for\n\
+        for doc, schema in zip(sys.argv[1::2], sys.argv[2::2]):\n\
+        \x20   s = json.load(open(schema))\n\
+        \x20   cls = validator_for(s)\n\
+        \x20   cls.check_schema(s)\n\
+        \x20   errors = list(cls(s).iter_errors(json.load(open(doc))))\n\
+        \x20   for e in errors[:5]: print(doc, list(e.absolute_path), e.message)\n\
+        \x20   if errors: sys.exit(1)\n";
+    let o = run(std::process::Command::new(root.join(".venv/bin/python"))
+        .arg("-c")
+        .arg(script)
+        .arg(pack.join("findings.json"))
+        .arg(root.join("schemas/findings.schema.json"))
+        .arg(pack.join("snapshot.json"))
+        .arg(root.join("schemas/snapshot.schema.json")));
+    assert!(
+        o.status.success(),
+        "schema validation failed:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]

@@ -35,34 +35,27 @@ pub fn data(name: &str) -> std::path::PathBuf {
 /// Every outcome of a pack's findings.json as (rule, resource, status, account, region): the
 /// findings needing attention, whole, and the other outcomes listed by rule index.
 pub fn outcomes(doc: &serde_json::Value) -> Vec<[String; 5]> {
-    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    let mut out: Vec<[String; 5]> = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
+    let doc: kmsaudit_model::FindingsDocument =
+        serde_json::from_value(doc.clone()).expect("findings.json follows its schema");
+    doc.outcomes()
+        .map(|o| {
             [
-                s(&f["rule_id"]),
-                s(&f["resource"]),
-                s(&f["status"]),
-                s(&f["account_id"]),
-                s(&f["region"]),
+                o.rule_id.to_string(),
+                o.resource.id.to_string(),
+                o.status.as_str().to_string(),
+                o.resource.account.to_string(),
+                o.resource.region.to_string(),
             ]
         })
-        .collect();
-    let rules = doc["rules"].as_array().unwrap();
-    for o in doc["quiet"].as_array().unwrap() {
-        for (list, status) in [("pass", "PASS"), ("not_applicable", "NOT_APPLICABLE")] {
-            for i in o[list].as_array().into_iter().flatten() {
-                out.push([
-                    s(&rules[i.as_u64().unwrap() as usize]["id"]),
-                    s(&o["resource"]),
-                    status.to_string(),
-                    s(&o["account_id"]),
-                    s(&o["region"]),
-                ]);
-            }
-        }
-    }
-    out
+        .collect()
+}
+
+/// (rule, resource) of every muted outcome in findings.json.
+pub fn muted(doc: &serde_json::Value) -> Vec<(String, String)> {
+    let doc: kmsaudit_model::FindingsDocument =
+        serde_json::from_value(doc.clone()).expect("findings.json follows its schema");
+    doc.outcomes()
+        .filter(|o| o.muted)
+        .map(|o| (o.rule_id.to_string(), o.resource.id.to_string()))
+        .collect()
 }

@@ -88,7 +88,7 @@ fn hostile_snapshot() -> Snapshot {
 
 fn render(snapshot: &Snapshot) -> Vec<(String, Vec<u8>)> {
     let evaluation = kmsaudit_evaluator::evaluate(snapshot, &Default::default());
-    kmsaudit_reporter::render_all(snapshot, &evaluation).unwrap()
+    kmsaudit_reporter::render_all(snapshot, &evaluation, Default::default()).unwrap()
 }
 
 fn file<'a>(files: &'a [(String, Vec<u8>)], name: &str) -> &'a [u8] {
@@ -222,7 +222,8 @@ fn manifest_hashes_verify_and_tampering_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = hostile_snapshot();
     let evaluation = kmsaudit_evaluator::evaluate(&snapshot, &Default::default());
-    kmsaudit_reporter::write_reports(&snapshot, &evaluation, dir.path()).unwrap();
+    kmsaudit_reporter::write_reports(&snapshot, &evaluation, dir.path(), Default::default())
+        .unwrap();
     assert_eq!(
         kmsaudit_reporter::verify_pack(dir.path()).unwrap(),
         Vec::<String>::new()
@@ -267,7 +268,8 @@ fn a_real_browser_renders_payloads_as_text_and_sees_no_csp_violation() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = hostile_snapshot();
     let evaluation = kmsaudit_evaluator::evaluate(&snapshot, &Default::default());
-    kmsaudit_reporter::write_reports(&snapshot, &evaluation, dir.path()).unwrap();
+    kmsaudit_reporter::write_reports(&snapshot, &evaluation, dir.path(), Default::default())
+        .unwrap();
     let profile = dir.path().join("profile");
     let out = std::process::Command::new(browser)
         .args([
@@ -369,39 +371,64 @@ fn csv_outputs_split_attention_catalog_and_matrix() {
     );
 }
 
-/// findings.json keeps every outcome: the ones needing attention whole, the others by rule
-/// index, with the rule texts once.
+/// findings.json keeps every outcome: each resource and rule text once, the findings needing
+/// attention grouped by identical verdict, the others by rule index; and it reads back into
+/// the published types.
 #[test]
 fn findings_json_is_compact_and_complete() {
     let snapshot = hostile_snapshot();
     let evaluation = kmsaudit_evaluator::evaluate(&snapshot, &Default::default());
-    let doc: serde_json::Value =
-        serde_json::from_slice(file(&render(&snapshot), "findings.json")).unwrap();
-    let whole = doc["findings"].as_array().unwrap();
-    assert!(whole
-        .iter()
-        .all(|f| f["status"] != "PASS" || f["muted"] == true));
-    let mut listed = whole.len();
-    for o in doc["quiet"].as_array().unwrap() {
-        for (list, status) in [
-            ("pass", kmsaudit_model::Status::Pass),
-            ("not_applicable", kmsaudit_model::Status::NotApplicable),
-        ] {
-            for i in o[list].as_array().into_iter().flatten() {
-                let rule = doc["rules"][i.as_u64().unwrap() as usize]["id"]
-                    .as_str()
-                    .unwrap();
-                assert!(evaluation.outcomes().any(|e| e.rule_id == rule
-                    && e.resource == o["resource"]
-                    && e.status == status));
-                listed += 1;
-            }
-        }
-    }
-    assert_eq!(listed, evaluation.outcomes().count());
-    assert!(listed > whole.len(), "the quiet outcomes are listed");
-    assert_eq!(
-        doc["rules"].as_array().unwrap().len(),
-        evaluation.rules.len()
+    let bytes = file(&render(&snapshot), "findings.json").to_vec();
+    let doc: kmsaudit_model::FindingsDocument = serde_json::from_slice(&bytes).unwrap();
+    let mut got: Vec<_> = doc
+        .outcomes()
+        .map(|o| {
+            (
+                o.rule_id.to_string(),
+                o.resource.id.to_string(),
+                o.status,
+                o.muted,
+            )
+        })
+        .collect();
+    let mut want: Vec<_> = evaluation
+        .outcomes()
+        .map(|o| {
+            (
+                o.rule_id.to_string(),
+                o.resource.to_string(),
+                o.status,
+                o.muted,
+            )
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "every outcome, once");
+    assert_eq!(doc.rules.len(), evaluation.rules.len());
+    let ids: Vec<&str> = doc.resources.iter().map(|r| r.id.as_ref()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "each resource once, sorted"
     );
+    // Whole findings keep their message and evidence.
+    for f in &evaluation.findings {
+        let group = doc
+            .outcomes()
+            .find(|o| o.rule_id == f.rule_id && o.resource.id == f.resource)
+            .and_then(|o| o.group)
+            .unwrap();
+        assert_eq!(group.message, f.message);
+        assert_eq!(*group.evidence, f.evidence);
+        assert_eq!(group.severity, f.severity);
+        assert_eq!(group.mute_reason.as_deref(), f.mute_reason.as_deref());
+    }
+    assert!(
+        doc.findings.len() < evaluation.findings.len(),
+        "identical verdicts share a group"
+    );
+    // A second serialization of what was read gives the same bytes.
+    let mut again = serde_json::to_vec(&doc).unwrap();
+    again.push(b'\n');
+    assert_eq!(again, bytes);
 }
