@@ -141,8 +141,20 @@ pub fn synthetic_org(keys: usize) -> Snapshot {
     Snapshot {
         schema_version: SCHEMA_VERSION,
         metadata: ScanMetadata {
+            tool_name: "kmsaudit".into(),
+            tool_version: "synthetic".into(),
+            caller: Some(crate::CallerIdentity {
+                account_id: format!("{:012}", 100_000_000_000u64),
+                arn: format!(
+                    "arn:aws:sts::{:012}:assumed-role/Audit/bench",
+                    100_000_000_000u64
+                ),
+                ..Default::default()
+            }),
             started_at: "2026-11-23T00:00:00Z".parse().unwrap(),
+            finished_at: "2026-11-23T00:05:00Z".parse().unwrap(),
             scope: ScanScope {
+                role_name: "OrganizationAccountAccessRole".into(),
                 access_analyzer: true,
                 ..Default::default()
             },

@@ -7,7 +7,7 @@ use base64::Engine;
 
 use crate::view::{
     anchor, coverage_css, finding_view, pretty_policy, severity_chart, status_css, AccountView,
-    Count, KeyView, RegionIssueView, RuleView, View,
+    Count, FrameworkView, KeyView, RegionIssueView, RegionView, RuleView, View,
 };
 use kmsaudit_model::{Coverage, Evaluation, Finding, Severity, Snapshot, Status};
 use sha2::{Digest, Sha256};
@@ -15,6 +15,9 @@ use sha2::{Digest, Sha256};
 const TEMPLATE: &str = include_str!("../../../templates/report.html");
 const STYLE: &str = include_str!("../../../templates/report.css");
 const SCRIPT: &str = include_str!("../../../templates/report.js");
+/// Run in <head>, before the body parses: marks the page as scripted so that the findings table
+/// lays out one page of rows, not every row, until report.js takes over.
+const HEAD_SCRIPT: &str = "document.documentElement.classList.add(\"js\")";
 
 /// `'sha256-…'` source expression of an inline block.
 fn csp_hash(content: &str) -> String {
@@ -28,8 +31,9 @@ fn csp_hash(content: &str) -> String {
 /// stylesheet and script run.
 pub fn content_security_policy() -> String {
     format!(
-        "default-src 'none'; style-src {}; script-src {}; img-src data:; base-uri 'none'; form-action 'none'; connect-src 'none'",
+        "default-src 'none'; style-src {}; script-src {} {}; img-src data:; base-uri 'none'; form-action 'none'; connect-src 'none'",
         csp_hash(STYLE),
+        csp_hash(HEAD_SCRIPT),
         csp_hash(SCRIPT)
     )
 }
@@ -123,6 +127,12 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
                 rationale: r.rationale.clone(),
                 remediation: r.remediation.clone(),
                 compliance: r.compliance_refs(),
+                frameworks: r
+                    .compliance
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join("|"),
                 fail: of(Status::Fail),
                 pass: of(Status::Pass),
                 not_assessed: of(Status::NotAssessed),
@@ -135,6 +145,8 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
             }
         })
         .collect();
+    let by_framework = framework_summary(evaluation, &tally);
+    let by_region = region_summary(snapshot, evaluation);
     let mut attention: Vec<&Finding> = evaluation
         .findings
         .iter()
@@ -216,6 +228,9 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
         csp: content_security_policy(),
         style: STYLE,
         script: SCRIPT,
+        head_script: HEAD_SCRIPT,
+        by_region,
+        by_framework,
         tool_version: m.tool_version.clone(),
         started_at: m.started_at.to_string(),
         finished_at: m.finished_at.to_string(),
@@ -271,4 +286,55 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
     tera.autoescape_on(vec![".html"]);
     tera.add_raw_template("report.html", TEMPLATE)?;
     tera.render("report.html", &tera::Context::from_serialize(&view)?)
+}
+
+/// Per compliance framework: its rules and their outcomes (unmuted), summed.
+fn framework_summary(
+    evaluation: &Evaluation,
+    tally: &BTreeMap<(&str, Status, bool), usize>,
+) -> Vec<FrameworkView> {
+    let mut out: BTreeMap<&str, FrameworkView> = BTreeMap::new();
+    for r in &evaluation.rules {
+        let of = |s: Status| tally.get(&(r.id.as_str(), s, false)).copied().unwrap_or(0);
+        for framework in r.compliance.keys() {
+            let v = out.entry(framework).or_insert_with(|| FrameworkView {
+                name: framework.clone(),
+                ..FrameworkView::default()
+            });
+            v.rules += 1;
+            v.fail += of(Status::Fail);
+            v.not_assessed += of(Status::NotAssessed);
+            v.pass += of(Status::Pass);
+        }
+    }
+    out.into_values().collect()
+}
+
+/// Per region: customer-managed keys, and unmuted FAIL and NOT_ASSESSED findings.
+fn region_summary(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<RegionView> {
+    fn entry<'m>(out: &'m mut BTreeMap<String, RegionView>, region: &str) -> &'m mut RegionView {
+        out.entry(region.to_string()).or_insert_with(|| RegionView {
+            region: region.to_string(),
+            ..RegionView::default()
+        })
+    }
+    let mut out = BTreeMap::new();
+    for (_, r, k) in snapshot.keys() {
+        if k.metadata.is_none() || k.is_customer_managed() {
+            entry(&mut out, &r.region).keys += 1;
+        }
+    }
+    for f in evaluation.findings.iter().filter(|f| !f.muted) {
+        let region = if f.region.is_empty() {
+            "(account-wide)"
+        } else {
+            f.region.as_str()
+        };
+        match f.status {
+            Status::Fail => entry(&mut out, region).fail += 1,
+            Status::NotAssessed => entry(&mut out, region).not_assessed += 1,
+            _ => {}
+        }
+    }
+    out.into_values().collect()
 }

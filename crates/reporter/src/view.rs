@@ -14,6 +14,9 @@ pub(crate) struct View<'a> {
     pub csp: String,
     pub style: &'static str,
     pub script: &'static str,
+    pub head_script: &'static str,
+    pub by_region: Vec<RegionView>,
+    pub by_framework: Vec<FrameworkView>,
     pub tool_version: String,
     pub started_at: String,
     pub finished_at: String,
@@ -58,6 +61,23 @@ pub(crate) struct RegionIssueView {
     pub reason: String,
 }
 
+#[derive(Serialize, Default)]
+pub(crate) struct RegionView {
+    pub region: String,
+    pub keys: usize,
+    pub fail: usize,
+    pub not_assessed: usize,
+}
+
+#[derive(Serialize, Default)]
+pub(crate) struct FrameworkView {
+    pub name: String,
+    pub rules: usize,
+    pub fail: usize,
+    pub not_assessed: usize,
+    pub pass: usize,
+}
+
 #[derive(Serialize)]
 pub(crate) struct Count {
     pub label: String,
@@ -74,6 +94,8 @@ pub(crate) struct RuleView {
     pub rationale: String,
     pub remediation: String,
     pub compliance: Vec<String>,
+    /// Framework names joined by `|`, for the report's framework filter.
+    pub frameworks: String,
     pub fail: usize,
     pub pass: usize,
     pub not_assessed: usize,
@@ -86,6 +108,8 @@ pub(crate) struct FindingView {
     pub rule_id: String,
     pub rule_anchor: String,
     pub severity: &'static str,
+    /// 0 (info) to 4 (critical): sorts severities by severity.
+    pub severity_rank: u8,
     pub status: &'static str,
     pub status_css: &'static str,
     pub muted: bool,
@@ -173,6 +197,7 @@ pub(crate) fn finding_view(f: &Finding, rendered: &BTreeSet<&str>) -> FindingVie
         rule_id: f.rule_id.clone(),
         rule_anchor: anchor("rule", &f.rule_id),
         severity: f.severity.as_str(),
+        severity_rank: f.severity as u8,
         status: f.status.as_str(),
         status_css: status_css(f.status),
         muted: f.muted,

@@ -136,21 +136,23 @@ fn html_escapes_every_payload_and_carries_a_strict_csp() {
     use base64::Engine;
     use sha2::Digest;
     for (open, close) in [("<style>", "</style>"), ("<script>", "</script>")] {
-        let start = html.find(open).unwrap() + open.len();
-        let end = start + html[start..].find(close).unwrap();
-        let hash = base64::engine::general_purpose::STANDARD
-            .encode(sha2::Sha256::digest(&html.as_bytes()[start..end]));
-        assert!(
-            csp.contains(&format!("'sha256-{hash}'")),
-            "{open} block does not match its CSP hash"
-        );
+        for (at, _) in html.match_indices(open) {
+            let start = at + open.len();
+            let end = start + html[start..].find(close).unwrap();
+            let hash = base64::engine::general_purpose::STANDARD
+                .encode(sha2::Sha256::digest(&html.as_bytes()[start..end]));
+            assert!(
+                csp.contains(&format!("'sha256-{hash}'")),
+                "{open} block at {at} does not match its CSP hash"
+            );
+        }
     }
     // No external resource: nothing loads from a URL.
     for attr in ["src=\"http", "href=\"http", "src=\"//", "@import", "url("] {
         assert!(!html.contains(attr), "external reference `{attr}`");
     }
-    // Exactly our two inline blocks.
-    assert_eq!(html.matches("<script>").count(), 1);
+    // Exactly our inline blocks: the style, the marker script in <head>, report.js.
+    assert_eq!(html.matches("<script>").count(), 2);
     assert_eq!(html.matches("<style>").count(), 1);
 }
 
@@ -248,29 +250,24 @@ fn manifest_hashes_verify_and_tampering_is_named() {
     assert!(problems.iter().any(|p| p.starts_with("extra.txt")));
 }
 
-/// Opens the hostile report in headless Chromium (Debian's `chromium`; `.ci/run` installs it):
-/// the payloads stay text in the DOM, and the browser reports no CSP violation, so our own
-/// inline style and script match their hashes. Without a browser the test says so and returns;
+/// Debian's `chromium` (`.ci/run` installs it). Without one the test says so and is skipped;
 /// under CI a missing browser is a failure.
-#[test]
-fn a_real_browser_renders_payloads_as_text_and_sees_no_csp_violation() {
-    let Some(browser) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+fn chromium() -> Option<&'static str> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-    else {
+        .find(|p| std::path::Path::new(p).exists());
+    if found.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI is set but chromium is missing (.ci/run installs it)"
         );
         eprintln!("skipping: no chromium");
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let snapshot = hostile_snapshot();
-    let evaluation = kmsaudit_evaluator::evaluate(&snapshot, &Default::default());
-    kmsaudit_reporter::write_reports(&snapshot, &evaluation, dir.path(), Default::default())
-        .unwrap();
-    let profile = dir.path().join("profile");
+    }
+    found
+}
+
+/// The DOM of `url` after its scripts ran, and the browser's log.
+fn dump_dom(browser: &str, url: &str, profile: &std::path::Path) -> (String, String) {
     let out = std::process::Command::new(browser)
         .args([
             "--headless",
@@ -286,14 +283,27 @@ fn a_real_browser_renders_payloads_as_text_and_sees_no_csp_violation() {
             "--dump-dom",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!(
-            "file://{}",
-            dir.path().join("report.html").display()
-        ))
+        .arg(url)
         .output()
         .expect("running chromium");
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let log = String::from_utf8_lossy(&out.stderr);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Opens the hostile report in headless Chromium: the payloads stay text in the DOM, and the
+/// browser reports no CSP violation, so our own inline style and scripts match their hashes.
+#[test]
+fn a_real_browser_renders_payloads_as_text_and_sees_no_csp_violation() {
+    let Some(browser) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = hostile_snapshot();
+    let evaluation = kmsaudit_evaluator::evaluate(&snapshot, &Default::default());
+    kmsaudit_reporter::write_reports(&snapshot, &evaluation, dir.path(), Default::default())
+        .unwrap();
+    let url = format!("file://{}", dir.path().join("report.html").display());
+    let (dom, log) = dump_dom(browser, &url, &dir.path().join("profile"));
     assert!(
         dom.contains("Findings that need attention"),
         "the report did not render: {log}"
@@ -311,6 +321,164 @@ fn a_real_browser_renders_payloads_as_text_and_sees_no_csp_violation() {
     assert!(
         !log.contains("Content Security Policy"),
         "CSP violation: {log}"
+    );
+}
+
+/// The findings rows of a report's DOM: (class, data-severity, data-rule), in DOM order.
+fn finding_rows(dom: &str) -> Vec<(String, String, String)> {
+    let attr = |tag: &str, name: &str| -> String {
+        let key = format!("{name}=\"");
+        tag.find(&key)
+            .map(|at| {
+                let rest = &tag[at + key.len()..];
+                rest[..rest.find('"').unwrap()].to_string()
+            })
+            .unwrap_or_default()
+    };
+    dom.match_indices("<tr ")
+        .map(|(at, _)| &dom[at..at + dom[at..].find('>').unwrap()])
+        .filter(|tag| tag.contains("data-severity="))
+        .map(|tag| {
+            (
+                attr(tag, "class"),
+                attr(tag, "data-severity"),
+                attr(tag, "data-rule"),
+            )
+        })
+        .collect()
+}
+
+/// A report larger than one page, opened in headless Chromium: 100 rows shown of the thousands
+/// rendered, a filter given in the address shows only its rows, a sort given there orders
+/// severities by severity (not alphabetically), and the script raises no error.
+#[test]
+fn a_large_report_pages_filters_and_sorts_in_a_real_browser() {
+    let Some(browser) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = kmsaudit_model::synthetic::synthetic_org(3_000);
+    let evaluation = kmsaudit_evaluator::evaluate(&snapshot, &Default::default());
+    kmsaudit_reporter::write_reports(&snapshot, &evaluation, dir.path(), Default::default())
+        .unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let rendered = finding_rows(&html);
+    assert!(rendered.len() > 1_000, "{} rows", rendered.len());
+    let url = format!("file://{}", dir.path().join("report.html").display());
+    let profile = dir.path().join("profile");
+
+    let (dom, log) = dump_dom(browser, &url, &profile);
+    assert!(!log.contains("Uncaught"), "script error: {log}");
+    let rows = finding_rows(&dom);
+    assert_eq!(rows.len(), rendered.len(), "every row stays in the DOM");
+    let shown: Vec<_> = rows.iter().filter(|r| r.0.contains("shown")).collect();
+    assert_eq!(shown.len(), 100, "one page");
+    let pages = rendered.len().div_ceil(100);
+    assert!(
+        dom.contains(&format!(
+            "Rows 1\u{2013}100 of {} (page 1 of {pages})",
+            rendered.len()
+        )),
+        "pager"
+    );
+
+    // Filtered by severity and rule from the address.
+    let (dom, log) = dump_dom(
+        browser,
+        &format!("{url}#findings?severity=high&rule=KMS-POLICY-EXTERNAL"),
+        &profile,
+    );
+    assert!(!log.contains("Uncaught"), "script error: {log}");
+    let rows = finding_rows(&dom);
+    let want = rendered
+        .iter()
+        .filter(|r| r.1 == "high" && r.2 == "KMS-POLICY-EXTERNAL")
+        .count();
+    assert!(want > 0);
+    let shown: Vec<_> = rows.iter().filter(|r| r.0.contains("shown")).collect();
+    assert_eq!(shown.len(), want.min(100));
+    assert!(shown
+        .iter()
+        .all(|r| r.1 == "high" && r.2 == "KMS-POLICY-EXTERNAL"));
+    assert!(
+        dom.contains(&format!("of {want} matching")),
+        "pager counts the matches"
+    );
+
+    // Sorted by severity, ascending, from the address: info first, critical last; alphabetical
+    // order would put critical first.
+    let (dom, _) = dump_dom(browser, &format!("{url}#findings?sort=0.asc"), &profile);
+    const RANK: [&str; 5] = ["info", "low", "medium", "high", "critical"];
+    let ranks: Vec<usize> = finding_rows(&dom)
+        .iter()
+        .map(|r| RANK.iter().position(|s| *s == r.1).unwrap())
+        .collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "sorted by severity");
+    assert_ne!(ranks.first(), ranks.last(), "several severities");
+}
+
+/// Printed (to PDF, by headless Chromium), the report carries the evidence that the screen
+/// pages and collapses: every rendered findings row, not only the first page, and every key
+/// policy, though each sits in a closed section. Reads the PDF with poppler's `pdftotext`
+/// (`.ci/run` installs it).
+#[test]
+fn printing_carries_every_row_and_every_collapsed_policy() {
+    let Some(browser) = chromium() else { return };
+    if !std::path::Path::new("/usr/bin/pdftotext").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but pdftotext is missing (.ci/run installs poppler-utils)"
+        );
+        eprintln!("skipping: no pdftotext");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = kmsaudit_model::synthetic::synthetic_org(300);
+    let evaluation = kmsaudit_evaluator::evaluate(&snapshot, &Default::default());
+    kmsaudit_reporter::write_reports(&snapshot, &evaluation, dir.path(), Default::default())
+        .unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let rows = finding_rows(&html).len();
+    assert!(rows > 100, "more than one page: {rows}");
+    let pdf = dir.path().join("report.pdf");
+    let status = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!(
+            "file://{}",
+            dir.path().join("report.html").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(pdf.exists(), "no PDF: {status:?}");
+    let text = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .unwrap()
+        .stdout;
+    let text = String::from_utf8_lossy(&text);
+    // A severity label, in capitals, starts each findings row and each rule of the catalog.
+    let labels = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"].contains(w))
+        .count();
+    assert_eq!(labels, rows + evaluation.rules.len(), "every row printed");
+    let policies = snapshot
+        .keys()
+        .filter(|(_, _, k)| k.policy.is_some())
+        .count();
+    assert_eq!(
+        text.matches("\"Statement\"").count(),
+        policies,
+        "every collapsed policy printed"
     );
 }
 
