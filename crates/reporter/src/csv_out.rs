@@ -1,6 +1,8 @@
 //! CSV for spreadsheets: RFC 4180 quoting (the `csv` crate) plus formula-injection
 //! neutralisation of every text cell. Numeric columns stay numbers.
 
+use std::io::Write;
+
 use kmsaudit_model::{Evaluation, Snapshot, Status, Timestamp};
 
 /// A text cell that a spreadsheet will not run: a leading `=`, `+`, `-`, `@`, tab or carriage
@@ -45,22 +47,33 @@ impl Row {
 /// UTF-8 byte order mark: Excel then reads the file as UTF-8 (Sheets ignores it).
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-fn write(header: &[&str], rows: impl IntoIterator<Item = Row>) -> Vec<u8> {
+/// Writes the BOM, the header and the rows, one row at a time (rows are made as they are
+/// written, so a file is never held whole).
+fn write(
+    out: &mut dyn Write,
+    header: &[&str],
+    rows: impl IntoIterator<Item = Row>,
+) -> std::io::Result<()> {
+    out.write_all(BOM)?;
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_writer(BOM.to_vec());
-    w.write_record(header).expect("writing to memory");
+        .from_writer(out);
+    w.write_record(header)?;
     for r in rows {
-        w.write_record(&r.0).expect("writing to memory");
+        w.write_record(&r.0)?;
     }
-    w.into_inner().expect("flushing to memory")
+    w.flush()
 }
 
 /// One row per finding that needs attention (FAIL, NOT_ASSESSED, muted), with its evidence. The
 /// rule texts are in `rules.csv` (joined by `rule_id`); PASS and NOT_APPLICABLE outcomes are in
 /// `matrix.csv`. A finding is identified by (`rule_id`, `resource`); the scan's times are in
 /// manifest.json.
-pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
+pub(crate) fn findings_csv(
+    out: &mut dyn Write,
+    snapshot: &Snapshot,
+    evaluation: &Evaluation,
+) -> std::io::Result<()> {
     let header = [
         "rule_id",
         "severity",
@@ -118,12 +131,12 @@ pub fn findings_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
                 .text(f.evidence.condition.as_deref().unwrap_or(""))
                 .text(details)
         });
-    write(&header, rows)
+    write(out, &header, rows)
 }
 
 /// The rule catalog once: texts, and one column per compliance framework (so a spreadsheet can
 /// filter by framework).
-pub fn rules_csv(evaluation: &Evaluation) -> Vec<u8> {
+pub(crate) fn rules_csv(out: &mut dyn Write, evaluation: &Evaluation) -> std::io::Result<()> {
     let frameworks: std::collections::BTreeSet<&str> = evaluation
         .rules
         .iter()
@@ -147,14 +160,18 @@ pub fn rules_csv(evaluation: &Evaluation) -> Vec<u8> {
             )
         })
     });
-    write(&header, rows)
+    write(out, &header, rows)
 }
 
 /// The compliance matrix: one row per customer-managed key, one column per rule that applies to
 /// keys, the status in each cell (`MUTED:` before the status of a muted finding). The evidence
 /// that every rule was tested on every key, PASS included.
-pub fn matrix_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
-    use std::collections::{BTreeMap, BTreeSet};
+pub(crate) fn matrix_csv(
+    out: &mut dyn Write,
+    snapshot: &Snapshot,
+    evaluation: &Evaluation,
+) -> std::io::Result<()> {
+    use std::collections::{BTreeSet, HashMap};
     let is_key =
         |o: &kmsaudit_model::OutcomeRef<'_>| o.resource_type == kmsaudit_model::ResourceType::Key;
     let key_rule_ids: BTreeSet<&str> = evaluation
@@ -168,44 +185,57 @@ pub fn matrix_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
         .map(|r| r.id.as_str())
         .filter(|id| key_rule_ids.contains(id))
         .collect();
-    let column: BTreeMap<&str, usize> =
-        key_rules.iter().enumerate().map(|(i, r)| (*r, i)).collect();
-    let mut cells: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let column: HashMap<&str, usize> = key_rules.iter().enumerate().map(|(i, r)| (*r, i)).collect();
+    // One byte per key × rule (0: no outcome), so the matrix of 100,000 keys costs a few MB.
+    const STATUSES: [Status; 4] = [
+        Status::Fail,
+        Status::NotAssessed,
+        Status::Pass,
+        Status::NotApplicable,
+    ];
+    let code = |status: Status, muted: bool| -> u8 {
+        let i = STATUSES
+            .iter()
+            .position(|s| *s == status)
+            .expect("a status") as u8;
+        1 + i + if muted { 4 } else { 0 }
+    };
+    let cell = |c: u8| -> String {
+        match c {
+            0 => String::new(),
+            1..=4 => STATUSES[usize::from(c - 1)].as_str().to_string(),
+            _ => format!("MUTED:{}", STATUSES[usize::from(c - 5)].as_str()),
+        }
+    };
+    let mut cells: HashMap<&str, Vec<u8>> = HashMap::new();
     for f in evaluation.outcomes().filter(is_key) {
         let Some(&i) = column.get(f.rule_id) else {
             continue;
         };
-        let row = cells
+        cells
             .entry(f.resource)
-            .or_insert_with(|| vec![String::new(); key_rules.len()]);
-        row[i] = match f.muted {
-            true => format!("MUTED:{}", f.status.as_str()),
-            false => f.status.as_str().to_string(),
-        };
+            .or_insert_with(|| vec![0; key_rules.len()])[i] = code(f.status, f.muted);
     }
     let mut header = vec!["account_id", "region", "key_arn", "alias"];
     header.extend(key_rules.iter().copied());
-    let mut rows = Vec::new();
-    for account in &snapshot.accounts {
-        for region in &account.regions {
-            for key in &region.keys {
-                let Some(statuses) = cells.get(key.arn.as_str()) else {
-                    continue;
-                };
-                let row = Row::default()
-                    .text(&account.id)
-                    .text(&region.region)
-                    .text(&key.arn)
-                    .text(key.aliases.first().map(String::as_str).unwrap_or(""));
-                rows.push(statuses.iter().fold(row, |row, s| row.text(s)));
-            }
-        }
-    }
-    write(&header, rows)
+    let rows = snapshot.keys().filter_map(|(account, region, key)| {
+        let statuses = cells.get(key.arn.as_str())?;
+        let row = Row::default()
+            .text(&account.id)
+            .text(&region.region)
+            .text(&key.arn)
+            .text(key.aliases.first().map(String::as_str).unwrap_or(""));
+        Some(statuses.iter().fold(row, |row, &c| row.text(cell(c))))
+    });
+    write(out, &header, rows)
 }
 
 /// One row per key (AWS-managed keys included, as inventory).
-pub fn keys_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
+pub(crate) fn keys_csv(
+    out: &mut dyn Write,
+    snapshot: &Snapshot,
+    evaluation: &Evaluation,
+) -> std::io::Result<()> {
     let header = [
         "account_id",
         "account_name",
@@ -247,60 +277,57 @@ pub fn keys_csv(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<u8> {
             _ => {}
         }
     }
-    let rows: Vec<Row> = snapshot
-        .keys()
-        .map(|(a, r, k)| {
-            let m = k.metadata.clone().unwrap_or_default();
-            let (fails, worst, na) = per_key.get(k.arn.as_str()).copied().unwrap_or_default();
-            let tags = k.tags_text("; ").unwrap_or_default();
-            Row::default()
-                .text(&a.id)
-                .text(a.name.as_deref().unwrap_or(""))
-                .text(&r.region)
-                .text(&k.arn)
-                .text(&k.key_id)
-                .text(k.aliases.join(" "))
-                .text(&m.description)
-                .text(&m.key_manager)
-                .text(&m.key_state)
-                .text(&m.key_spec)
-                .text(&m.key_usage)
-                .text(&m.origin)
-                .text(m.multi_region.map(|b| b.to_string()).unwrap_or_default())
-                .text(
-                    k.rotation
-                        .as_ref()
-                        .map(|r| r.enabled.to_string())
-                        .unwrap_or_default(),
-                )
-                .opt_num(
-                    k.rotation
-                        .as_ref()
-                        .and_then(|r| r.period_days)
-                        .map(i64::from),
-                )
-                .time(k.rotation.as_ref().and_then(|r| r.next_rotation_date))
-                .time(m.deletion_date)
-                .time(m.valid_to)
-                .opt_num(k.grants.as_ref().map(|g| g.len() as i64))
-                .text(tags)
-                .num(fails)
-                .text(worst.map(|s| s.as_str()).unwrap_or(""))
-                .num(na)
-                .text(
-                    k.errors
-                        .iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-        })
-        .collect();
-    write(&header, rows)
+    let rows = snapshot.keys().map(|(a, r, k)| {
+        let m = k.metadata.clone().unwrap_or_default();
+        let (fails, worst, na) = per_key.get(k.arn.as_str()).copied().unwrap_or_default();
+        let tags = k.tags_text("; ").unwrap_or_default();
+        Row::default()
+            .text(&a.id)
+            .text(a.name.as_deref().unwrap_or(""))
+            .text(&r.region)
+            .text(&k.arn)
+            .text(&k.key_id)
+            .text(k.aliases.join(" "))
+            .text(&m.description)
+            .text(&m.key_manager)
+            .text(&m.key_state)
+            .text(&m.key_spec)
+            .text(&m.key_usage)
+            .text(&m.origin)
+            .text(m.multi_region.map(|b| b.to_string()).unwrap_or_default())
+            .text(
+                k.rotation
+                    .as_ref()
+                    .map(|r| r.enabled.to_string())
+                    .unwrap_or_default(),
+            )
+            .opt_num(
+                k.rotation
+                    .as_ref()
+                    .and_then(|r| r.period_days)
+                    .map(i64::from),
+            )
+            .time(k.rotation.as_ref().and_then(|r| r.next_rotation_date))
+            .time(m.deletion_date)
+            .time(m.valid_to)
+            .opt_num(k.grants.as_ref().map(|g| g.len() as i64))
+            .text(tags)
+            .num(fails)
+            .text(worst.map(|s| s.as_str()).unwrap_or(""))
+            .num(na)
+            .text(
+                k.errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+    });
+    write(out, &header, rows)
 }
 
 /// One row per grant.
-pub fn grants_csv(snapshot: &Snapshot) -> Vec<u8> {
+pub(crate) fn grants_csv(out: &mut dyn Write, snapshot: &Snapshot) -> std::io::Result<()> {
     let header = [
         "account_id",
         "region",
@@ -342,7 +369,7 @@ pub fn grants_csv(snapshot: &Snapshot) -> Vec<u8> {
             );
         }
     }
-    write(&header, rows)
+    write(out, &header, rows)
 }
 
 #[cfg(test)]
@@ -369,11 +396,15 @@ mod tests {
 
     #[test]
     fn rows_round_trip_through_a_csv_reader() {
-        let bytes = write(
+        let mut bytes = Vec::new();
+        write(
+            &mut bytes,
             &["a", "b"],
             vec![Row::default().text("=cmd|' /C calc'!A0").num(-3)],
-        );
-        let mut r = csv::Reader::from_reader(bytes.as_slice());
+        )
+        .unwrap();
+        assert!(bytes.starts_with(BOM));
+        let mut r = csv::Reader::from_reader(&bytes[BOM.len()..]);
         let rec = r.records().next().unwrap().unwrap();
         assert_eq!(&rec[0], "'=cmd|' /C calc'!A0");
         assert_eq!(&rec[1], "-3");

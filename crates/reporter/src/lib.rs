@@ -13,7 +13,8 @@ mod csv_out;
 mod html;
 mod view;
 
-pub use csv_out::{findings_csv, grants_csv, keys_csv, matrix_csv, neutralize, rules_csv};
+pub use csv_out::neutralize;
+use csv_out::{findings_csv, grants_csv, keys_csv, matrix_csv, rules_csv};
 pub use html::{content_security_policy, render_html};
 
 #[derive(Debug, thiserror::Error)]
@@ -131,32 +132,31 @@ fn render_file(
             .and_then(|()| w.write_all(b"\n").map_err(serde_json::Error::io))
             .map_err(|source| ReportError::Json { file, source })
     };
-    let bytes = match name {
-        "findings.csv" => findings_csv(snapshot, evaluation),
+    let io = |source| ReportError::Io {
+        path: name.to_string(),
+        source,
+    };
+    match name {
+        "findings.csv" => findings_csv(w, snapshot, evaluation).map_err(io),
         "findings.json" => {
             let doc = kmsaudit_model::FindingsDocument::new(snapshot, evaluation);
-            return compact("findings.json", w, &doc);
+            compact("findings.json", w, &doc)
         }
-        "grants.csv" => grants_csv(snapshot),
-        "keys.csv" => keys_csv(snapshot, evaluation),
-        "matrix.csv" => matrix_csv(snapshot, evaluation),
-        "report.html" => render_html(snapshot, evaluation)?.into_bytes(),
-        "rules.csv" => rules_csv(evaluation),
-        SNAPSHOT_JSON => return compact(SNAPSHOT_JSON, w, snapshot),
+        "grants.csv" => grants_csv(w, snapshot).map_err(io),
+        "keys.csv" => keys_csv(w, snapshot, evaluation).map_err(io),
+        "matrix.csv" => matrix_csv(w, snapshot, evaluation).map_err(io),
+        "report.html" => w
+            .write_all(render_html(snapshot, evaluation)?.as_bytes())
+            .map_err(io),
+        "rules.csv" => rules_csv(w, evaluation).map_err(io),
+        SNAPSHOT_JSON => compact(SNAPSHOT_JSON, w, snapshot),
         SNAPSHOT_GZ => {
             let mut gz = flate2::GzBuilder::new().write(w, flate2::Compression::default());
             compact(SNAPSHOT_GZ, &mut gz, snapshot)?;
-            return gz.finish().map(drop).map_err(|source| ReportError::Io {
-                path: SNAPSHOT_GZ.to_string(),
-                source,
-            });
+            gz.finish().map(drop).map_err(io)
         }
         other => unreachable!("{other} is not a pack file"),
-    };
-    w.write_all(&bytes).map_err(|source| ReportError::Io {
-        path: name.to_string(),
-        source,
-    })
+    }
 }
 
 /// The snapshot's JSON text from a pack file's bytes, plain or gzip-compressed (told apart by
