@@ -68,7 +68,66 @@ pub fn run(root: &Path, keys: usize) -> anyhow::Result<()> {
         Some(Err(e)) => println!("chromium: {e}"),
         None => println!("chromium: not installed, load time not measured"),
     }
+    let shot = dir.join("report.png");
+    if let Some(Ok(())) = chromium_screenshot(&pack.join("report.html"), &dir, &shot) {
+        println!("screenshot: {}", shot.display());
+    }
+
+    // The same pack with the snapshot compressed.
+    let gz_pack = dir.join("pack-gzip");
+    let args: Vec<&std::ffi::OsStr> = [
+        "report",
+        "--quiet",
+        "--fail-on",
+        "none",
+        "--snapshot-format",
+        "gzip",
+        "--out",
+    ]
+    .iter()
+    .map(std::ffi::OsStr::new)
+    .chain([gz_pack.as_os_str(), snapshot_path.as_os_str()])
+    .collect();
+    let timed = crate::bench::under_gnu_time(&binary, &args)?;
+    anyhow::ensure!(
+        matches!(timed.output.status.code(), Some(0 | 3 | 4)),
+        "kmsaudit report --snapshot-format gzip failed: {}",
+        String::from_utf8_lossy(&timed.output.stderr)
+    );
+    println!(
+        "with --snapshot-format gzip: wall {:.1} s, peak RSS {:.0} MB, snapshot.json.gz {:.1} MB",
+        timed.wall_secs,
+        timed.peak_rss_kib as f64 / 1024.0,
+        mb(std::fs::metadata(gz_pack.join("snapshot.json.gz"))?.len())
+    );
     Ok(())
+}
+
+/// A 1400 × 2200 screenshot of the top of the report, as a person first sees it.
+fn chromium_screenshot(html: &Path, dir: &Path, png: &Path) -> Option<anyhow::Result<()>> {
+    let browser = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1400,2200",
+        ])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.join("chromium-profile").display()
+        ))
+        .arg(format!("file://{}", html.display()))
+        .output();
+    Some(match out {
+        Ok(_) if png.exists() => Ok(()),
+        Ok(o) => Err(anyhow::anyhow!("no screenshot: {}", o.status)),
+        Err(e) => Err(e.into()),
+    })
 }
 
 fn mb(bytes: u64) -> f64 {
