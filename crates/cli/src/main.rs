@@ -33,6 +33,7 @@ macro_rules! out {
     }};
 }
 
+mod merge;
 mod pack;
 mod policy;
 mod progress;
@@ -76,6 +77,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Join shard snapshots (`scan --shard I/N`) and write the evidence pack once.
+    Merge(MergeArgs),
     /// Check an evidence pack against its SHA256SUMS.
     Verify {
         /// The pack directory.
@@ -110,7 +113,7 @@ fn parse_fail_on(s: &str) -> Result<FailOn, String> {
 #[derive(clap::Args)]
 struct EvaluationArgs {
     /// Rule configuration (TOML): trusted accounts, allowlists, thresholds, suppressions.
-    #[arg(long)]
+    #[arg(long, env = "KMSAUDIT_CONFIG")]
     config: Option<PathBuf>,
     /// Exit 3 when an unmuted FAIL at or above this severity exists (critical, high, medium,
     /// low, info, or none).
@@ -165,6 +168,10 @@ struct ScanArgs {
     /// Do not query IAM Access Analyzer (the AA-* rules are then not evaluated).
     #[arg(long)]
     no_access_analyzer: bool,
+    /// Scan only shard I of N of the organization's accounts (1 <= I <= N; an account's shard
+    /// is its id modulo N, plus 1), for `kmsaudit merge` to join.
+    #[arg(long, env = "KMSAUDIT_SHARD", value_name = "I/N")]
+    shard: Option<kmsaudit_model::Shard>,
     /// AWS profile of the caller.
     #[arg(long, env = "AWS_PROFILE")]
     profile: Option<String>,
@@ -174,6 +181,18 @@ struct ScanArgs {
     /// Endpoint for every AWS service (AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> work too).
     #[arg(long)]
     endpoint_url: Option<String>,
+    #[command(flatten)]
+    evaluation: EvaluationArgs,
+}
+
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// Shard packs (directories holding snapshot.json or snapshot.json.gz) or their snapshots.
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    /// Output directory of the merged evidence pack.
+    #[arg(long)]
+    out: PathBuf,
     #[command(flatten)]
     evaluation: EvaluationArgs,
 }
@@ -297,6 +316,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Report(args) => pack::report(args),
         Command::LintPolicy(args) => policy::lint(args),
         Command::Rules { format } => policy::rules(format),
+        Command::Merge(args) => pack::merge(args),
         Command::Verify { dir } => pack::verify(&dir),
     }
 }

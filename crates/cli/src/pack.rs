@@ -1,4 +1,4 @@
-//! `scan`, `report` and `verify`: a snapshot in, the evidence pack and the exit code out.
+//! `scan`, `report`, `merge` and `verify`: snapshots in, the evidence pack and the exit code out.
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,7 +9,9 @@ use kmsaudit_model::{Evaluation, Severity, Snapshot, Status};
 use kmsaudit_scanner::ScanPlan;
 
 use crate::progress::ProgressReporter;
-use crate::{exit, load_config, usage, FailOn, ReportArgs, RetryMode, ScanArgs, SnapshotFormat};
+use crate::{
+    exit, load_config, usage, FailOn, MergeArgs, ReportArgs, RetryMode, ScanArgs, SnapshotFormat,
+};
 
 pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
     let config = load_config(args.evaluation.config.as_deref())?;
@@ -25,6 +27,7 @@ pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
         max_attempts: args.max_attempts,
         adaptive_retry: matches!(args.retry_mode, RetryMode::Adaptive),
         access_analyzer: !args.no_access_analyzer,
+        shard: args.shard,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -67,14 +70,7 @@ pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
 
 pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
     let config = load_config(args.evaluation.config.as_deref())?;
-    let cannot_read =
-        |e: std::io::Error| usage(format!("cannot read {}: {e}", args.snapshot.display()));
-    let bytes = std::fs::read(&args.snapshot).map_err(cannot_read)?;
-    let compressed = bytes.starts_with(&[0x1f, 0x8b]);
-    let text = kmsaudit_reporter::snapshot_json(bytes).map_err(cannot_read)?;
-    let snapshot =
-        read_snapshot(&text).map_err(|e| usage(format!("{}: {e}", args.snapshot.display())))?;
-    drop(text);
+    let (snapshot, compressed) = load_snapshot(&args.snapshot)?;
     let options = pack_options(args.evaluation.snapshot_format, compressed);
     write_pack(
         &snapshot,
@@ -84,6 +80,57 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
         options,
         false,
     )
+}
+
+pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<u8> {
+    let config = load_config(args.evaluation.config.as_deref())?;
+    let mut shards = Vec::new();
+    for path in &args.shards {
+        let file = if path.is_dir() {
+            ["snapshot.json", "snapshot.json.gz"]
+                .into_iter()
+                .map(|name| path.join(name))
+                .find(|p| p.exists())
+                .ok_or_else(|| {
+                    usage(format!(
+                        "{}: no snapshot.json or snapshot.json.gz in this directory",
+                        path.display()
+                    ))
+                })?
+        } else {
+            path.clone()
+        };
+        shards.push(load_snapshot(&file)?.0);
+    }
+    let merged = crate::merge::merge(shards).map_err(|e| {
+        usage(format!(
+            "cannot merge {}: {e}",
+            args.shards
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    let options = pack_options(args.evaluation.snapshot_format, false);
+    write_pack(
+        &merged,
+        &config,
+        &args.out,
+        args.evaluation.fail_on,
+        options,
+        false,
+    )
+}
+
+/// A snapshot file, plain or gzip, and whether it was compressed; errors name the file.
+fn load_snapshot(path: &Path) -> anyhow::Result<(Snapshot, bool)> {
+    let cannot_read = |e: std::io::Error| usage(format!("cannot read {}: {e}", path.display()));
+    let bytes = std::fs::read(path).map_err(cannot_read)?;
+    let compressed = bytes.starts_with(&[0x1f, 0x8b]);
+    let text = kmsaudit_reporter::snapshot_json(bytes).map_err(cannot_read)?;
+    let snapshot = read_snapshot(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    Ok((snapshot, compressed))
 }
 
 /// The pack's form: as asked, else as the snapshot read (`report`) or plain JSON (`scan`).

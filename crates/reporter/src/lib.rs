@@ -151,7 +151,8 @@ fn render_file(
         "rules.csv" => rules_csv(w, evaluation).map_err(io),
         SNAPSHOT_JSON => compact(SNAPSHOT_JSON, w, snapshot),
         SNAPSHOT_GZ => {
-            let mut gz = flate2::GzBuilder::new().write(w, flate2::Compression::default());
+            // Level 1: at 100,000 keys the default level took 10 s more for 2% less.
+            let mut gz = flate2::GzBuilder::new().write(w, flate2::Compression::fast());
             compact(SNAPSHOT_GZ, &mut gz, snapshot)?;
             gz.finish().map(drop).map_err(io)
         }

@@ -65,6 +65,9 @@ pub struct ScanPlan {
     pub adaptive_retry: bool,
     /// Query IAM Access Analyzer.
     pub access_analyzer: bool,
+    /// Scan only this shard of the organization's accounts (the others are recorded as
+    /// skipped, for `kmsaudit merge` to join).
+    pub shard: Option<kmsaudit_model::Shard>,
 }
 
 impl Default for ScanPlan {
@@ -81,6 +84,7 @@ impl Default for ScanPlan {
             max_attempts: 8,
             adaptive_retry: false,
             access_analyzer: true,
+            shard: None,
         }
     }
 }
@@ -238,6 +242,7 @@ pub async fn scan(
                 accounts: plan.accounts.clone(),
                 exclude_accounts: plan.exclude_accounts.clone(),
                 access_analyzer: plan.access_analyzer,
+                shard: plan.shard,
             },
             api_calls,
             api_errors,

@@ -59,6 +59,11 @@ pub(crate) fn select(plan: &ScanPlan, account: &ListedAccount) -> AccountSelecti
         AccountSelection::Skip("not among the accounts the scan plan selects".into())
     } else if let Some(status) = account.status.as_deref().filter(|s| *s != "ACTIVE") {
         AccountSelection::Skip(format!("account status is {status}"))
+    } else if let Some(shard) = plan.shard.filter(|s| !s.covers(&account.id)) {
+        AccountSelection::Skip(format!(
+            "in shard {}, not in this scan's shard {shard}",
+            kmsaudit_model::Shard::of(&account.id, shard.count)
+        ))
     } else {
         AccountSelection::Scan
     }

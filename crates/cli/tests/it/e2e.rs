@@ -416,3 +416,140 @@ fn ureq_get(url: &str) -> Value {
     let body = buf.split("\r\n\r\n").nth(1).unwrap();
     serde_json::from_str(body).unwrap_or_else(|e| panic!("stats body {body}: {e}"))
 }
+
+/// Three shards of the demo organization, scanned one after another and merged, give the same
+/// findings as one unsharded scan: the same CSV bytes, the same outcomes and evidence in
+/// findings.json. Run through deploy/local-shards.sh, which sets the variables a Kubernetes
+/// Indexed Job sets. A missing shard leaves its accounts NOT_ASSESSED with the reason, never
+/// absent; a shard given twice is refused.
+#[test]
+fn sharded_scans_merged_equal_one_unsharded_scan() {
+    let Some(spec) = Spec::load() else { return };
+    let dir = tempdir();
+    let whole = dir.path().join("whole");
+    spec.scan(&whole, None, &[]);
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let shards = dir.path().join("shards");
+    let proxy = spec.str("proxy_url");
+    let mut script = std::process::Command::new("sh");
+    script
+        .arg(root.join("deploy/local-shards.sh"))
+        .args(["3"])
+        .arg(&shards)
+        .args(["kubernetes", "--", "--quiet"])
+        .env("KMSAUDIT", env!("CARGO_BIN_EXE_kmsaudit"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &proxy)
+        .env(
+            "AWS_ENDPOINT_URL_ACCESSANALYZER",
+            spec.str("access_analyzer_url"),
+        )
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    // The rule configuration reaches the shards and the merge as it reaches engines' steps.
+    if let Some(config) = spec.raw["config"].as_str() {
+        script.env("KMSAUDIT_CONFIG", config);
+    }
+    let o = run(&mut script);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "the merge fails on the demo's findings\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let merged = shards.join("pack");
+    let _ = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(dir.path())
+        .arg("/tmp/shard-debug")
+        .status();
+    for file in [
+        "findings.csv",
+        "matrix.csv",
+        "keys.csv",
+        "grants.csv",
+        "rules.csv",
+    ] {
+        let (x, y) = (read(&whole.join(file)), read(&merged.join(file)));
+        let (x, y) = (String::from_utf8_lossy(&x), String::from_utf8_lossy(&y));
+        let differing: Vec<(&str, &str)> = x
+            .lines()
+            .zip(y.lines())
+            .filter(|(a, b)| a != b)
+            .take(3)
+            .collect();
+        assert!(
+            x == y,
+            "{file} differs between the unsharded scan and the merged shards: {differing:#?}"
+        );
+    }
+    let doc = |dir: &Path| -> kmsaudit_model::FindingsDocument<'static> {
+        serde_json::from_slice(&read(&dir.join("findings.json"))).unwrap()
+    };
+    let (a, b) = (doc(&whole), doc(&merged));
+    assert_eq!(a.resources, b.resources);
+    assert_eq!(a.findings, b.findings);
+    assert_eq!(a.quiet, b.quiet);
+    assert_eq!(a.scope, b.scope);
+    let snapshot = |dir: &Path| -> kmsaudit_model::Snapshot {
+        serde_json::from_slice(&read(&dir.join("snapshot.json"))).unwrap()
+    };
+    assert_eq!(snapshot(&merged).metadata.scope.shard, None);
+    for i in 1..=3 {
+        let shard = snapshot(&shards.join(format!("shard-{i}")));
+        assert_eq!(
+            shard.metadata.scope.shard.map(|s| s.to_string()),
+            Some(format!("{i}/3"))
+        );
+    }
+
+    // Shard 1 missing: its accounts are NOT_ASSESSED, naming the shard.
+    let partial = dir.path().join("partial");
+    let o = run(kmsaudit()
+        .arg("merge")
+        .arg(shards.join("shard-2"))
+        .arg(shards.join("shard-3"))
+        .arg("--out")
+        .arg(&partial));
+    assert!(
+        matches!(o.status.code(), Some(3 | 4)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let merged_partial = snapshot(&partial);
+    let whole_snapshot = snapshot(&whole);
+    assert_eq!(merged_partial.accounts.len(), whole_snapshot.accounts.len());
+    let in_shard_1: Vec<_> = whole_snapshot
+        .accounts
+        .iter()
+        .filter(|a| kmsaudit_model::Shard { index: 1, count: 3 }.covers(&a.id))
+        .map(|a| a.id.clone())
+        .collect();
+    assert!(
+        !in_shard_1.is_empty(),
+        "the management account 123456789012 is in shard 1/3"
+    );
+    for a in &merged_partial.accounts {
+        let missing = matches!(&a.access, kmsaudit_model::AccountAccess::NotAssessed { issue } if issue.code == "ShardMissing" && issue.message.contains("shard 1/3"));
+        assert_eq!(
+            missing,
+            in_shard_1.contains(&a.id),
+            "{}: {:?}",
+            a.id,
+            a.access
+        );
+    }
+
+    // The same shard twice is refused.
+    let o = run(kmsaudit()
+        .arg("merge")
+        .arg(shards.join("shard-2"))
+        .arg(shards.join("shard-2"))
+        .arg("--out")
+        .arg(dir.path().join("twice")));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("shard 2/3 is given twice"));
+}
