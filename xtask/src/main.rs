@@ -10,6 +10,7 @@ mod bench_policy;
 mod bench_report;
 mod expect;
 mod fixture;
+mod list_regions;
 mod moto;
 mod seed;
 mod standin;

@@ -502,6 +502,14 @@ async fn handle_proxy(
         .unwrap_or("")
         .to_string();
 
+    if forward_path.split('?').next() == Some("/listRegions") {
+        return Ok(crate::list_regions::answer(
+            &account,
+            &json_body,
+            &state.faults.regions_not_enabled,
+        ));
+    }
+
     // The fixture's faults.
     if service == "STS" && op == "AssumeRole" {
         let role = form_value(&body_text, "RoleArn").unwrap_or_default();

@@ -35,7 +35,7 @@ pub use key::{
 };
 pub use snapshot::{
     AccountAccess, AccountRecord, CallerIdentity, Coverage, Issue, Organization, RegionAccess,
-    RegionRecord, ScanMetadata, ScanScope, Shard, Snapshot,
+    RegionRecord, RegionSource, ScanMetadata, ScanScope, Shard, Snapshot,
 };
 
 /// The time type of the model: an instant in UTC, RFC 3339 in JSON.

@@ -232,8 +232,29 @@ pub struct AccountRecord {
     pub org_status: Option<String>,
     /// Whether the scanner got in.
     pub access: AccountAccess,
+    /// Where the list of regions to scan came from, when the scan plan named none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions_from: Option<RegionSource>,
     /// Sorted by region name.
     pub regions: Vec<RegionRecord>,
+}
+
+/// Where an account's list of regions came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "source", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RegionSource {
+    /// The Account Management API's ListRegions, asked by the caller for this account: every
+    /// region the account has enabled is scanned (also one opened after this release), and the
+    /// others are recorded SKIPPED with their opt-in status, at no call.
+    ListRegions,
+    /// ListRegions did not answer: kmsaudit's built-in list of the partition's regions, each
+    /// probed with ListKeys (a region AWS opened after this release is not in it).
+    BuiltIn {
+        /// Why ListRegions did not answer.
+        reason: String,
+        /// How many regions the built-in list holds.
+        regions: usize,
+    },
 }
 
 /// Whether the scanner got into the account.

@@ -135,6 +135,7 @@ pub fn synthetic_org(keys: usize) -> Snapshot {
             access: AccountAccess::Scanned {
                 via: "bench".into(),
             },
+            regions_from: None,
             regions: region_records,
         });
     }

@@ -251,7 +251,7 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
             .regions
             .as_ref()
             .map(|r| r.join(", "))
-            .unwrap_or_else(|| "every enabled region".into()),
+            .unwrap_or_else(|| regions_source(snapshot)),
         scope,
         accounts,
         region_issues,
@@ -337,4 +337,36 @@ fn region_summary(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<RegionVie
         }
     }
     out.into_values().collect()
+}
+
+/// Where the scanned accounts' regions came from, when the scan named none.
+fn regions_source(snapshot: &Snapshot) -> String {
+    use kmsaudit_model::RegionSource;
+    let (mut listed, mut built_in, mut why) = (0, 0, None);
+    for a in &snapshot.accounts {
+        match &a.regions_from {
+            Some(RegionSource::ListRegions) => listed += 1,
+            Some(RegionSource::BuiltIn { reason, regions }) => {
+                built_in += 1;
+                why.get_or_insert((reason.as_str(), *regions));
+            }
+            None => {}
+        }
+    }
+    let mut parts = Vec::new();
+    if listed > 0 {
+        parts.push(format!(
+            "as account:ListRegions lists them for {listed} accounts"
+        ));
+    }
+    if let Some((reason, regions)) = why {
+        parts.push(format!(
+            "kmsaudit's built-in list of {regions} regions for {built_in} accounts, where ListRegions did not answer ({reason}); a region opened after this release is not scanned there"
+        ));
+    }
+    if parts.is_empty() {
+        "every enabled region".into()
+    } else {
+        format!("every enabled region: {}", parts.join("; "))
+    }
 }

@@ -22,8 +22,11 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use futures::stream::{self, StreamExt};
 use kmsaudit_model::{
-    AccountAccess, AccountRecord, Issue, ScanMetadata, ScanScope, Snapshot, SCHEMA_VERSION,
+    AccountAccess, AccountRecord, Issue, RegionAccess, RegionRecord, RegionSource, ScanMetadata,
+    ScanScope, Snapshot, SCHEMA_VERSION,
 };
+
+use classify::issue;
 use tokio::sync::Semaphore;
 
 mod access_analyzer;
@@ -145,6 +148,8 @@ struct Scanner {
     progress: ProgressFn,
     partition: String,
     caller_account: String,
+    /// The Account Management API, with the caller's credentials (ListRegions).
+    accounts_api: aws_sdk_account::Client,
 }
 
 impl Scanner {
@@ -182,6 +187,11 @@ pub async fn scan(
         .filter(|p| !p.is_empty())
         .unwrap_or("aws")
         .to_string();
+    let accounts_api = aws_sdk_account::Client::from_conf(
+        aws_sdk_account::config::Builder::from(&base)
+            .interceptor(counter.clone())
+            .build(),
+    );
     let scanner = Arc::new(Scanner {
         base,
         plan: plan.clone(),
@@ -190,6 +200,7 @@ pub async fn scan(
         progress,
         partition: partition.clone(),
         caller_account: caller.account_id.clone(),
+        accounts_api,
     });
 
     let listing = scanner.list_accounts().await?;
@@ -296,15 +307,29 @@ impl Scanner {
             }
         };
         let mut record = listed.into_record(AccountAccess::Scanned { via });
-        let regions = self
-            .plan
-            .regions
-            .clone()
-            .unwrap_or_else(|| partition_regions(&self.partition));
+        let regions = match &self.plan.regions {
+            Some(named) => named.clone(),
+            None => {
+                let (found, source) = self.account_regions(&id).await;
+                record.regions = found
+                    .not_enabled
+                    .into_iter()
+                    .map(|(region, reason)| RegionRecord {
+                        region,
+                        access: RegionAccess::Skipped { reason },
+                        aliases_error: None,
+                        keys: vec![],
+                        access_analyzer: None,
+                    })
+                    .collect();
+                record.regions_from = Some(source);
+                found.scan
+            }
+        };
         let this = &self;
         let config = &config;
         let id_ref = &id;
-        record.regions = stream::iter(regions)
+        let scanned: Vec<RegionRecord> = stream::iter(regions)
             .map(|region| async move {
                 let r = this.scan_region(config, id_ref, region).await;
                 (this.progress)(Progress::RegionDone {
@@ -317,6 +342,7 @@ impl Scanner {
             .buffer_unordered(64)
             .collect()
             .await;
+        record.regions.extend(scanned);
         let keys = record.regions.iter().map(|r| r.keys.len()).sum();
         (self.progress)(Progress::AccountDone {
             account_id: id,
@@ -324,6 +350,38 @@ impl Scanner {
             assessed: true,
         });
         record
+    }
+}
+
+impl Scanner {
+    /// The regions to scan in an account and where that list came from: ListRegions asked by
+    /// the caller (for its own account without AccountId, as the API requires), else the
+    /// partition's built-in list, to be probed by ListKeys.
+    async fn account_regions(&self, account_id: &str) -> (regions::AccountRegions, RegionSource) {
+        let mut request = self.accounts_api.list_regions();
+        if account_id != self.caller_account {
+            request = request.account_id(account_id);
+        }
+        match self.all_pages(request.into_paginator().send()).await {
+            Ok(pages) => {
+                let all: Vec<_> = pages.iter().flat_map(|p| p.regions()).cloned().collect();
+                (regions::from_list_regions(&all), RegionSource::ListRegions)
+            }
+            Err(e) => {
+                let i = issue("Account.ListRegions", &e);
+                tracing::debug!(account = %account_id, error = %i, "ListRegions did not answer; scanning the built-in region list");
+                let scan = partition_regions(&self.partition);
+                let source = RegionSource::BuiltIn {
+                    reason: i.to_string(),
+                    regions: scan.len(),
+                };
+                let found = regions::AccountRegions {
+                    scan,
+                    not_enabled: vec![],
+                };
+                (found, source)
+            }
+        }
     }
 }
 

@@ -33,6 +33,7 @@ impl ListedAccount {
             email: self.email,
             org_status: self.status,
             access,
+            regions_from: None,
             regions: vec![],
         }
     }

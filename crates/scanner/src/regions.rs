@@ -1,12 +1,19 @@
 //! Which regions to scan when the user names none.
 //!
-//! No EC2 DescribeRegions (aws-sdk-ec2 is enormous and needs ec2:DescribeRegions): the scanner
-//! starts from the partition's region list below and lets each account's own ListKeys answer.
-//! An opt-in region the account has not enabled rejects its credentials
-//! (UnrecognizedClientException): that region is recorded SKIPPED, not as an error. Regions
-//! enabled by default cannot be disabled, so the same answer there is an error. The ListKeys
-//! call is one the scan makes anyway: discovery costs no extra call. A region AWS opens after
-//! this release is scanned only when named with `--regions`.
+//! First the Account Management API's ListRegions, asked by the caller (the management account
+//! or a delegated administrator) for each member account: the regions the account has enabled,
+//! a region AWS opened after this release included. The others it lists are recorded SKIPPED
+//! with their opt-in status, at no further call.
+//!
+//! When ListRegions does not answer (denied, trusted access for the Account Management service
+//! not enabled, an endpoint without it), the fallback is the partition's region list below,
+//! probed by each account's own ListKeys: an opt-in region the account has not enabled rejects
+//! its credentials (UnrecognizedClientException) and is recorded SKIPPED, not as an error.
+//! Regions enabled by default cannot be disabled, so the same answer there is an error. The
+//! snapshot says per account which source was used (`RegionSource`). No EC2 DescribeRegions:
+//! aws-sdk-ec2 is enormous and would need ec2:DescribeRegions in every account.
+
+use aws_sdk_account::types::{Region, RegionOptStatus};
 
 /// Regions enabled in every account of the `aws` partition.
 const AWS_DEFAULT: &[&str] = &[
@@ -69,9 +76,79 @@ pub fn is_opt_in(region: &str) -> bool {
     AWS_OPT_IN.contains(&region)
 }
 
+/// What ListRegions says of an account: the regions to scan, and the others with the reason
+/// they are out of scope. Both sorted by name.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct AccountRegions {
+    pub scan: Vec<String>,
+    pub not_enabled: Vec<(String, String)>,
+}
+
+/// Sorts ListRegions' answer: ENABLED and ENABLED_BY_DEFAULT regions are scanned; DISABLED,
+/// ENABLING (not yet usable) and DISABLING ones are out of scope. A region without a name is
+/// dropped; one without a status is scanned (an unknown region is never silently left out).
+pub(crate) fn from_list_regions(regions: &[Region]) -> AccountRegions {
+    let mut out = AccountRegions::default();
+    for r in regions {
+        let Some(name) = r.region_name() else {
+            continue;
+        };
+        match r.region_opt_status() {
+            Some(
+                s @ (RegionOptStatus::Disabled
+                | RegionOptStatus::Enabling
+                | RegionOptStatus::Disabling),
+            ) => out.not_enabled.push((
+                name.to_string(),
+                format!(
+                    "not enabled for the account (account:ListRegions: {})",
+                    s.as_str()
+                ),
+            )),
+            _ => out.scan.push(name.to_string()),
+        }
+    }
+    out.scan.sort();
+    out.scan.dedup();
+    out.not_enabled.sort();
+    out.not_enabled.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_regions_decides_what_is_scanned() {
+        let region = |name: &str, status: RegionOptStatus| {
+            Region::builder()
+                .region_name(name)
+                .region_opt_status(status)
+                .build()
+        };
+        let got = from_list_regions(&[
+            region("us-east-1", RegionOptStatus::EnabledByDefault),
+            region("xx-future-1", RegionOptStatus::Enabled),
+            region("af-south-1", RegionOptStatus::Disabled),
+            region("ap-east-2", RegionOptStatus::Enabling),
+            Region::builder().region_name("zz-unknown-1").build(),
+        ]);
+        assert_eq!(got.scan, vec!["us-east-1", "xx-future-1", "zz-unknown-1"]);
+        assert_eq!(
+            got.not_enabled,
+            vec![
+                (
+                    "af-south-1".to_string(),
+                    "not enabled for the account (account:ListRegions: DISABLED)".to_string()
+                ),
+                (
+                    "ap-east-2".to_string(),
+                    "not enabled for the account (account:ListRegions: ENABLING)".to_string()
+                ),
+            ]
+        );
+    }
 
     #[test]
     fn lists_are_disjoint_and_sorted() {

@@ -44,6 +44,7 @@ fn scanner() -> Scanner {
         progress: Arc::new(|_| {}),
         partition: "aws".into(),
         caller_account: "111122223333".into(),
+        accounts_api: mock_client!(aws_sdk_account, RuleMode::MatchAny, &[]),
     }
 }
 
@@ -307,4 +308,75 @@ async fn throttling_is_retried_until_it_succeeds() {
         .await;
     assert_eq!(record.access, RegionAccess::Scanned);
     assert_eq!(keys.num_calls(), 3);
+}
+
+/// ListRegions, asked by the caller for a member account (AccountId set) and read across its
+/// pages, decides what is scanned: a region unknown to the built-in list is scanned, a disabled
+/// one is SKIPPED at no call. Denied, the built-in list is used and the reason kept.
+#[tokio::test]
+async fn account_regions_come_from_list_regions_else_the_built_in_list() {
+    use aws_sdk_account::operation::list_regions::ListRegionsOutput;
+    use aws_sdk_account::types::{Region as AwsRegion, RegionOptStatus};
+    let first = mock!(aws_sdk_account::Client::list_regions)
+        .match_requests(|r| r.account_id() == Some("444455556666") && r.next_token().is_none())
+        .then_output(|| {
+            ListRegionsOutput::builder()
+                .regions(
+                    AwsRegion::builder()
+                        .region_name("us-east-1")
+                        .region_opt_status(RegionOptStatus::EnabledByDefault)
+                        .build(),
+                )
+                .regions(
+                    AwsRegion::builder()
+                        .region_name("af-south-1")
+                        .region_opt_status(RegionOptStatus::Disabled)
+                        .build(),
+                )
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(aws_sdk_account::Client::list_regions)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(|| {
+            ListRegionsOutput::builder()
+                .regions(
+                    AwsRegion::builder()
+                        .region_name("xx-future-1")
+                        .region_opt_status(RegionOptStatus::Enabled)
+                        .build(),
+                )
+                .build()
+        });
+    let mut s = scanner();
+    s.accounts_api = mock_client!(aws_sdk_account, RuleMode::MatchAny, [&first, &second]);
+    let (found, source) = s.account_regions("444455556666").await;
+    assert_eq!(source, RegionSource::ListRegions);
+    assert_eq!(found.scan, vec!["us-east-1", "xx-future-1"]);
+    assert_eq!(found.not_enabled.len(), 1);
+    assert_eq!(found.not_enabled[0].0, "af-south-1");
+    assert_eq!(first.num_calls() + second.num_calls(), 2);
+
+    // The caller's own account is asked without AccountId.
+    let own = mock!(aws_sdk_account::Client::list_regions)
+        .match_requests(|r| r.account_id().is_none())
+        .then_output(|| ListRegionsOutput::builder().build());
+    s.accounts_api = mock_client!(aws_sdk_account, RuleMode::MatchAny, [&own]);
+    let (_, source) = s.account_regions("111122223333").await;
+    assert_eq!(source, RegionSource::ListRegions);
+    assert_eq!(own.num_calls(), 1);
+
+    let denied = mock!(aws_sdk_account::Client::list_regions)
+        .then_http_response(|| json_error(403, "AccessDeniedException"));
+    s.accounts_api = mock_client!(aws_sdk_account, RuleMode::MatchAny, [&denied]);
+    let (found, source) = s.account_regions("444455556666").await;
+    assert_eq!(found.scan, partition_regions("aws"));
+    match source {
+        RegionSource::BuiltIn { reason, regions } => {
+            assert!(reason.contains("Account.ListRegions"), "{reason}");
+            assert!(reason.contains("AccessDenied"), "{reason}");
+            assert_eq!(regions, partition_regions("aws").len());
+        }
+        other => panic!("expected the built-in list, got {other:?}"),
+    }
 }

@@ -173,6 +173,33 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
         "prod's af-south-1 is the only region not enabled"
     );
     assert_eq!(skipped[0]["region"], "af-south-1");
+    // The stand-in serves ListRegions (paged at 20): the regions came from it, the disabled one
+    // was skipped on its word, without a ListKeys probe.
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("account:ListRegions: DISABLED"),
+        "{}",
+        skipped[0]
+    );
+    let snapshot: kmsaudit_model::Snapshot =
+        serde_json::from_slice(&read(&out.join("snapshot.json"))).unwrap();
+    for a in &snapshot.accounts {
+        if matches!(a.access, kmsaudit_model::AccountAccess::Scanned { .. }) {
+            assert_eq!(
+                a.regions_from,
+                Some(kmsaudit_model::RegionSource::ListRegions),
+                "{}",
+                a.id
+            );
+            assert_eq!(
+                a.regions.len(),
+                kmsaudit_scanner::partition_regions("aws").len()
+            );
+        }
+    }
+    assert!(snapshot.metadata.api_calls["Account.ListRegions"] >= 2 * 4);
 
     // Muting: the allow-listed key and the unexpired suppression; the expired one is reported.
     let muted = crate::support::muted(&doc);

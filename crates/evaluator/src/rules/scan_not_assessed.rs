@@ -72,6 +72,7 @@ mod tests {
             email: None,
             org_status: None,
             access,
+            regions_from: None,
             regions: vec![],
         }
     }

@@ -37,6 +37,7 @@ fn account(id: &str, access: AccountAccess, aa: Option<AccessAnalyzerRecord>) ->
         email: None,
         org_status: Some("ACTIVE".into()),
         access,
+        regions_from: None,
         regions,
     }
 }

@@ -128,6 +128,7 @@ fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
             email: None,
             org_status: Some("ACTIVE".into()),
             access: AccountAccess::Scanned { via: "test".into() },
+            regions_from: None,
             regions: if *id == case.key_account {
                 vec![RegionRecord {
                     region: "us-east-1".into(),

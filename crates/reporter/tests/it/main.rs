@@ -64,6 +64,7 @@ fn hostile_snapshot() -> Snapshot {
                 access: AccountAccess::Scanned {
                     via: "caller".into(),
                 },
+                regions_from: None,
                 regions: vec![RegionRecord {
                     region: "us-east-1".into(),
                     access: RegionAccess::Scanned,
@@ -80,6 +81,7 @@ fn hostile_snapshot() -> Snapshot {
                 access: AccountAccess::NotAssessed {
                     issue: Issue::new("STS.AssumeRole", "AccessDenied", PAYLOADS[2]),
                 },
+                regions_from: None,
                 regions: vec![],
             },
         ],
