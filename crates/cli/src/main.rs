@@ -165,6 +165,11 @@ struct ScanArgs {
     max_attempts: u32,
     #[arg(long, value_enum, default_value_t = RetryMode::Standard)]
     retry_mode: RetryMode,
+    /// Share of each published KMS request quota (per account, region and operation) the scan
+    /// paces itself to, in (0, 1]: calls wait their turn instead of being throttled, and the
+    /// rest of the quota is left to the account's own workloads.
+    #[arg(long, default_value_t = ScanPlan::default().quota_share, value_parser = parse_share)]
+    quota_share: f64,
     /// Do not query IAM Access Analyzer (the AA-* rules are then not evaluated).
     #[arg(long)]
     no_access_analyzer: bool,
@@ -237,6 +242,13 @@ fn parse_account_id(s: &str) -> Result<String, String> {
         Ok(s.to_string())
     } else {
         Err(format!("`{s}` is not a 12-digit account id"))
+    }
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(format!("`{s}`: expected a number in (0, 1], e.g. 0.5")),
     }
 }
 

@@ -28,6 +28,7 @@ pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
         adaptive_retry: matches!(args.retry_mode, RetryMode::Adaptive),
         access_analyzer: !args.no_access_analyzer,
         shard: args.shard,
+        quota_share: args.quota_share,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -36,6 +36,7 @@ mod counter;
 mod credentials;
 mod kms;
 mod org;
+mod pace;
 mod regions;
 
 pub use counter::CallCounter;
@@ -68,6 +69,9 @@ pub struct ScanPlan {
     pub adaptive_retry: bool,
     /// Query IAM Access Analyzer.
     pub access_analyzer: bool,
+    /// The share of each published KMS request quota (per account, region and operation) the
+    /// scan paces itself to, in (0, 1]; the rest is left to the account's own workloads.
+    pub quota_share: f64,
     /// Scan only this shard of the organization's accounts (the others are recorded as
     /// skipped, for `kmsaudit merge` to join).
     pub shard: Option<kmsaudit_model::Shard>,
@@ -87,6 +91,7 @@ impl Default for ScanPlan {
             max_attempts: 8,
             adaptive_retry: false,
             access_analyzer: true,
+            quota_share: 0.5,
             shard: None,
         }
     }
@@ -275,7 +280,19 @@ fn with_retries_and_timeouts(base: SdkConfig, plan: &ScanPlan) -> SdkConfig {
     let retry = mode
         .with_max_attempts(plan.max_attempts.max(1))
         .with_max_backoff(Duration::from_secs(20));
+    // Every SDK client's HTTP client is paced below the KMS quotas (see `pace`).
+    // The SDK's own default when the caller's config names none: hyper 1 with rustls (aws-lc).
+    let http = base.http_client().unwrap_or_else(|| {
+        use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .build_https()
+    });
     base.to_builder()
+        .http_client(pace::PacedClient::shared(
+            http,
+            Arc::new(pace::Pacer::new(plan.quota_share)),
+        ))
         .retry_config(retry)
         .timeout_config(
             TimeoutConfig::builder()
