@@ -60,6 +60,9 @@ struct Cli {
     /// No progress bars.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Log lines as text, or as one JSON object per line (for log pipelines).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -84,6 +87,16 @@ enum Command {
         /// The pack directory.
         dir: PathBuf,
     },
+    /// Print a shell completion script (e.g. `kmsaudit completions bash > /etc/bash_completion.d/kmsaudit`).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page, in roff (e.g. `kmsaudit man > kmsaudit.1; man ./kmsaudit.1`).
+    Man,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -117,11 +130,11 @@ struct EvaluationArgs {
     config: Option<PathBuf>,
     /// Exit 3 when an unmuted FAIL at or above this severity exists (critical, high, medium,
     /// low, info, or none).
-    #[arg(long, default_value = "info", value_parser = parse_fail_on)]
+    #[arg(long, default_value = "info", value_parser = parse_fail_on, env = "KMSAUDIT_FAIL_ON")]
     fail_on: FailOn,
     /// How the pack holds the snapshot: `json`, or `gzip` (snapshot.json.gz, about a tenth of
     /// the size). Default: json for `scan`; for `report`, the form of the snapshot read.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, env = "KMSAUDIT_SNAPSHOT_FORMAT")]
     snapshot_format: Option<SnapshotFormat>,
 }
 
@@ -134,44 +147,44 @@ enum SnapshotFormat {
 #[derive(clap::Args)]
 struct ScanArgs {
     /// Output directory of the evidence pack.
-    #[arg(long, default_value = "kmsaudit-out")]
+    #[arg(long, default_value = "kmsaudit-out", env = "KMSAUDIT_OUT")]
     out: PathBuf,
     /// Audit role assumed in each member account.
-    #[arg(long, default_value_t = ScanPlan::default().role_name)]
+    #[arg(long, default_value_t = ScanPlan::default().role_name, env = "KMSAUDIT_ROLE_NAME")]
     role_name: String,
     /// ExternalId the audit role's trust policy requires.
     #[arg(long, env = "KMSAUDIT_EXTERNAL_ID", hide_env_values = true)]
     external_id: Option<String>,
     /// Role session name, visible in the member accounts' CloudTrail.
-    #[arg(long, default_value_t = ScanPlan::default().session_name)]
+    #[arg(long, default_value_t = ScanPlan::default().session_name, env = "KMSAUDIT_ROLE_SESSION_NAME")]
     role_session_name: String,
     /// Role session duration in seconds (900 to the role's maximum).
-    #[arg(long)]
+    #[arg(long, env = "KMSAUDIT_SESSION_DURATION")]
     session_duration: Option<u64>,
     /// Regions to scan (comma-separated); default: every region enabled for each account.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', env = "KMSAUDIT_REGIONS")]
     regions: Option<Vec<String>>,
     /// Only these account ids (comma-separated).
-    #[arg(long, value_delimiter = ',', value_parser = parse_account_id)]
+    #[arg(long, value_delimiter = ',', value_parser = parse_account_id, env = "KMSAUDIT_ACCOUNTS")]
     accounts: Vec<String>,
     /// Skip these account ids (comma-separated).
-    #[arg(long, value_delimiter = ',', value_parser = parse_account_id)]
+    #[arg(long, value_delimiter = ',', value_parser = parse_account_id, env = "KMSAUDIT_EXCLUDE_ACCOUNTS")]
     exclude_accounts: Vec<String>,
     /// AWS calls in flight at once, scan-wide.
-    #[arg(long, default_value_t = ScanPlan::default().concurrency, value_parser = parse_concurrency)]
+    #[arg(long, default_value_t = ScanPlan::default().concurrency, value_parser = parse_concurrency, env = "KMSAUDIT_CONCURRENCY")]
     concurrency: usize,
     /// Attempts per AWS call, retries included.
-    #[arg(long, default_value_t = ScanPlan::default().max_attempts)]
+    #[arg(long, default_value_t = ScanPlan::default().max_attempts, env = "KMSAUDIT_MAX_ATTEMPTS")]
     max_attempts: u32,
-    #[arg(long, value_enum, default_value_t = RetryMode::Standard)]
+    #[arg(long, value_enum, default_value_t = RetryMode::Standard, env = "KMSAUDIT_RETRY_MODE")]
     retry_mode: RetryMode,
     /// Share of each published KMS request quota (per account, region and operation) the scan
     /// paces itself to, in (0, 1]: calls wait their turn instead of being throttled, and the
     /// rest of the quota is left to the account's own workloads.
-    #[arg(long, default_value_t = ScanPlan::default().quota_share, value_parser = parse_share)]
+    #[arg(long, default_value_t = ScanPlan::default().quota_share, value_parser = parse_share, env = "KMSAUDIT_QUOTA_SHARE")]
     quota_share: f64,
     /// Do not query IAM Access Analyzer (the AA-* rules are then not evaluated).
-    #[arg(long)]
+    #[arg(long, env = "KMSAUDIT_NO_ACCESS_ANALYZER")]
     no_access_analyzer: bool,
     /// Scan only shard I of N of the organization's accounts (1 <= I <= N; an account's shard
     /// is its id modulo N, plus 1), for `kmsaudit merge` to join.
@@ -186,6 +199,10 @@ struct ScanArgs {
     /// Endpoint for every AWS service (AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> work too).
     #[arg(long)]
     endpoint_url: Option<String>,
+    /// PEM file of extra CA certificates to trust (a TLS-inspecting proxy's), on top of the
+    /// system's roots.
+    #[arg(long, env = "AWS_CA_BUNDLE")]
+    ca_bundle: Option<PathBuf>,
     #[command(flatten)]
     evaluation: EvaluationArgs,
 }
@@ -291,7 +308,7 @@ fn usage(msg: impl Into<String>) -> anyhow::Error {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.log_format);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -305,21 +322,28 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
+/// `-v`: kmsaudit's own info lines; `-vv`: its debug lines. The SDK's stay at warn: RUST_LOG
+/// (which replaces this filter) shows them.
+fn init_logging(verbose: u8, format: LogFormat) {
+    let level = match verbose {
         0 => "warn",
         1 => "info",
         _ => "debug",
     };
+    let default = format!(
+        "warn,kmsaudit={level},kmsaudit_scanner={level},kmsaudit_evaluator={level},kmsaudit_reporter={level}"
+    );
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -330,6 +354,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Rules { format } => policy::rules(format),
         Command::Merge(args) => pack::merge(args),
         Command::Verify { dir } => pack::verify(&dir),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "kmsaudit", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command)
+                .render(&mut std::io::stdout())
+                .map_err(|e| anyhow::anyhow!("writing the man page: {e}"))?;
+            Ok(exit::OK)
+        }
     }
 }
 

@@ -15,6 +15,20 @@ use crate::{
 
 pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
     let config = load_config(args.evaluation.config.as_deref())?;
+    let ca_bundle = match &args.ca_bundle {
+        None => None,
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| usage(format!("cannot read the CA bundle {}: {e}", path.display())))?;
+            if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(usage(format!(
+                    "the CA bundle {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    path.display()
+                )));
+            }
+            Some(pem)
+        }
+    };
     let plan = ScanPlan {
         role_name: args.role_name,
         external_id: args.external_id,
@@ -29,6 +43,7 @@ pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
         access_analyzer: !args.no_access_analyzer,
         shard: args.shard,
         quota_share: args.quota_share,
+        ca_bundle,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -192,9 +207,17 @@ fn write_pack(
     options: kmsaudit_reporter::PackOptions,
     from_scan: bool,
 ) -> anyhow::Result<u8> {
+    let started = std::time::Instant::now();
     let evaluation = kmsaudit_evaluator::evaluate(snapshot, config);
-    kmsaudit_reporter::write_reports(snapshot, &evaluation, out, options)
+    tracing::info!(
+        keys = evaluation.scope.counts.keys_discovered,
+        needing_attention = evaluation.findings.len(),
+        secs = started.elapsed().as_secs_f64(),
+        "evaluated"
+    );
+    let files = kmsaudit_reporter::write_reports(snapshot, &evaluation, out, options)
         .with_context(|| format!("writing the evidence pack to {}", out.display()))?;
+    tracing::info!(dir = %out.display(), files = files.len(), "evidence pack written");
     for w in &evaluation.warnings {
         eprintln!("kmsaudit: warning: {w}");
     }

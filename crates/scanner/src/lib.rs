@@ -75,6 +75,9 @@ pub struct ScanPlan {
     /// Scan only this shard of the organization's accounts (the others are recorded as
     /// skipped, for `kmsaudit merge` to join).
     pub shard: Option<kmsaudit_model::Shard>,
+    /// Extra trusted CA certificates (PEM), e.g. a TLS-inspecting proxy's, on top of the
+    /// system's roots. The Rust SDK does not read AWS_CA_BUNDLE on its own.
+    pub ca_bundle: Option<Vec<u8>>,
 }
 
 impl Default for ScanPlan {
@@ -93,6 +96,7 @@ impl Default for ScanPlan {
             access_analyzer: true,
             quota_share: 0.5,
             shard: None,
+            ca_bundle: None,
         }
     }
 }
@@ -282,12 +286,29 @@ fn with_retries_and_timeouts(base: SdkConfig, plan: &ScanPlan) -> SdkConfig {
         .with_max_backoff(Duration::from_secs(20));
     // Every SDK client's HTTP client is paced below the KMS quotas (see `pace`).
     // The SDK's own default when the caller's config names none: hyper 1 with rustls (aws-lc).
-    let http = base.http_client().unwrap_or_else(|| {
-        use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-        aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-            .build_https()
-    });
+    // With a CA bundle, the same client trusting its certificates as well.
+    let default_client = || {
+        use aws_smithy_http_client::tls::{
+            rustls_provider::CryptoMode, Provider, TlsContext, TrustStore,
+        };
+        let builder = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+        let trust = plan.ca_bundle.as_ref().and_then(|pem| {
+            TlsContext::builder()
+                .with_trust_store(TrustStore::default().with_pem_certificate(pem.clone()))
+                .build()
+                .map_err(|e| tracing::warn!(error = %e, "the CA bundle is not usable; using the system's roots"))
+                .ok()
+        });
+        match trust {
+            Some(ctx) => builder.tls_context(ctx).build_https(),
+            None => builder.build_https(),
+        }
+    };
+    let http = match (&plan.ca_bundle, base.http_client()) {
+        (None, Some(http)) => http,
+        _ => default_client(),
+    };
     base.to_builder()
         .http_client(pace::PacedClient::shared(
             http,
@@ -349,6 +370,18 @@ impl Scanner {
         let scanned: Vec<RegionRecord> = stream::iter(regions)
             .map(|region| async move {
                 let r = this.scan_region(config, id_ref, region).await;
+                let errors = r.keys.iter().filter(|k| !k.errors.is_empty()).count();
+                match &r.access {
+                    RegionAccess::NotAssessed { issue } => {
+                        tracing::info!(account = %id_ref, region = %r.region, error = %issue, "region not read")
+                    }
+                    RegionAccess::Skipped { reason } => {
+                        tracing::info!(account = %id_ref, region = %r.region, %reason, "region skipped")
+                    }
+                    RegionAccess::Scanned => {
+                        tracing::info!(account = %id_ref, region = %r.region, keys = r.keys.len(), keys_with_errors = errors, "region read")
+                    }
+                }
                 (this.progress)(Progress::RegionDone {
                     account_id: id_ref.clone(),
                     region: r.region.clone(),

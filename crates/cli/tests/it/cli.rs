@@ -240,3 +240,101 @@ fn a_compressed_snapshot_renders_and_verifies_like_a_plain_one() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("broken.json.gz"));
 }
+
+/// Shell completions and the man page are generated from the same command definition, so they
+/// name every subcommand; `--log-format json` gives one JSON object per log line, and `-v`
+/// shows kmsaudit's own lines only.
+#[test]
+fn completions_man_page_and_json_logs() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = run(kmsaudit().args(["completions", shell]));
+        assert!(o.status.success(), "{shell}");
+        let script = stdout(&o);
+        for sub in ["scan", "report", "merge", "lint-policy", "verify"] {
+            assert!(script.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    let o = run(kmsaudit().arg("man"));
+    let man = stdout(&o);
+    assert!(man.contains(".TH kmsaudit 1"), "{man}");
+    assert!(
+        man.contains("merge") && man.contains("lint\\-policy"),
+        "{man}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(kmsaudit()
+        .args([
+            "-v",
+            "--log-format",
+            "json",
+            "report",
+            "--fail-on",
+            "none",
+            "--out",
+        ])
+        .arg(dir.path().join("pack"))
+        .arg(data("snapshot-expired-material.json"))
+        .env_remove("RUST_LOG"));
+    assert_eq!(o.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("`{l}`: {e}")))
+        .collect();
+    assert!(lines
+        .iter()
+        .any(|l| l["fields"]["message"] == "evidence pack written"));
+    assert!(lines
+        .iter()
+        .all(|l| l["level"] == "INFO" || l["level"] == "WARN"));
+}
+
+/// Settings come from KMSAUDIT_* variables too, and a flag wins over its variable.
+#[test]
+fn settings_come_from_the_environment_and_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = |extra: &[&str]| {
+        run(kmsaudit()
+            .arg("report")
+            .args(extra)
+            .arg("--out")
+            .arg(dir.path().join("pack"))
+            .arg(data("snapshot-expired-material.json"))
+            .env("KMSAUDIT_FAIL_ON", "none")
+            .env("KMSAUDIT_SNAPSHOT_FORMAT", "gzip"))
+    };
+    let o = report(&[]);
+    assert_eq!(o.status.code(), Some(0), "KMSAUDIT_FAIL_ON=none");
+    assert!(dir.path().join("pack/snapshot.json.gz").exists());
+    let o = report(&["--fail-on", "info", "--snapshot-format", "json"]);
+    assert_eq!(o.status.code(), Some(3), "the flag wins");
+    assert!(dir.path().join("pack/snapshot.json").exists());
+    assert!(!dir.path().join("pack/snapshot.json.gz").exists());
+}
+
+/// A CA bundle that cannot be used is refused before any call, naming the file.
+#[test]
+fn an_unusable_ca_bundle_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("proxy-ca.pem");
+    std::fs::write(&bundle, "not a certificate").unwrap();
+    for (path, want) in [
+        (bundle.clone(), "holds no PEM certificate"),
+        (dir.path().join("missing.pem"), "cannot read the CA bundle"),
+    ] {
+        let o = run(kmsaudit()
+            .args(["scan", "--quiet", "--out"])
+            .arg(dir.path().join("pack"))
+            .env("AWS_CA_BUNDLE", &path)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9"));
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(want) && err.contains(&*path.to_string_lossy()),
+            "{err}"
+        );
+    }
+}

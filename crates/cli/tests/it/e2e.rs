@@ -580,3 +580,38 @@ fn sharded_scans_merged_equal_one_unsharded_scan() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("shard 2/3 is given twice"));
 }
+
+/// Where stderr is not a terminal (cron, CI), a scan logs one progress line at most every
+/// KMSAUDIT_PROGRESS_INTERVAL seconds and one at the end, so the log shows it advancing.
+#[test]
+fn progress_is_logged_line_by_line_when_stderr_is_not_a_terminal() {
+    let Some(spec) = Spec::load() else { return };
+    let dir = tempdir();
+    let o = run(kmsaudit()
+        .args(["scan", "--fail-on", "none", "--out"])
+        .arg(dir.path().join("pack"))
+        .env("KMSAUDIT_PROGRESS_INTERVAL", "0")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", spec.str("proxy_url"))
+        .env(
+            "AWS_ENDPOINT_URL_ACCESSANALYZER",
+            spec.str("access_analyzer_url"),
+        )
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"));
+    assert!(matches!(o.status.code(), Some(0 | 4)), "{o:?}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("kmsaudit: progress: "))
+        .collect();
+    assert!(
+        lines.len() > 10,
+        "one line per event at interval 0: {stderr}"
+    );
+    let last = lines.last().unwrap();
+    assert!(last.ends_with("(done)"), "{last}");
+    assert!(last.contains("accounts 5/5 (1 not assessed)"), "{last}");
+}
