@@ -33,6 +33,7 @@ macro_rules! out {
     }};
 }
 
+mod diff;
 mod merge;
 mod pack;
 mod policy;
@@ -82,6 +83,9 @@ enum Command {
     },
     /// Join shard snapshots (`scan --shard I/N`) and write the evidence pack once.
     Merge(MergeArgs),
+    /// What changed between two audits: findings new, fixed, still failing, newly not
+    /// assessed or muted, and keys added or removed.
+    Diff(DiffArgs),
     /// Check an evidence pack against its SHA256SUMS.
     Verify {
         /// The pack directory.
@@ -205,6 +209,25 @@ struct ScanArgs {
     ca_bundle: Option<PathBuf>,
     #[command(flatten)]
     evaluation: EvaluationArgs,
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    /// The earlier audit: a pack directory, its findings.json, or a snapshot (evaluated with
+    /// --config).
+    old: PathBuf,
+    /// The later audit, in any of the same forms.
+    new: PathBuf,
+    /// Write diff.json and diff.csv into this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Rule configuration for snapshots given as OLD or NEW.
+    #[arg(long, env = "KMSAUDIT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Exit 3 when a new failing finding at or above this severity exists (critical, high,
+    /// medium, low, info, or none): a pipeline gate on regressions only.
+    #[arg(long, default_value = "none", value_parser = parse_fail_on, env = "KMSAUDIT_FAIL_ON_NEW")]
+    fail_on_new: FailOn,
 }
 
 #[derive(clap::Args)]
@@ -353,6 +376,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::LintPolicy(args) => policy::lint(args),
         Command::Rules { format } => policy::rules(format),
         Command::Merge(args) => pack::merge(args),
+        Command::Diff(args) => pack::diff(args),
         Command::Verify { dir } => pack::verify(&dir),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

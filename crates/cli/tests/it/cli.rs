@@ -338,3 +338,102 @@ fn an_unusable_ca_bundle_is_refused_naming_the_file() {
         );
     }
 }
+
+/// `kmsaudit diff`: a key policy made public is a new finding, expired imported material
+/// replaced is fixed, a key created is added; `--fail-on-new` gates on the new ones only, and
+/// the old and new audits can be a pack or a snapshot.
+#[test]
+fn diff_names_new_fixed_and_added_and_gates_on_regressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_pack = dir.path().join("old");
+    let o = run(kmsaudit()
+        .args(["report", "--fail-on", "none", "--out"])
+        .arg(&old_pack)
+        .arg(data("snapshot-expired-material.json")));
+    assert_eq!(o.status.code(), Some(0));
+
+    let mut snapshot: serde_json::Value =
+        serde_json::from_slice(&read(&data("snapshot-expired-material.json"))).unwrap();
+    let keys = &mut snapshot["accounts"][0]["regions"][0]["keys"];
+    let mut added = keys[0].clone();
+    let key = &mut keys[0];
+    key["policy"] = serde_json::Value::String(
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},{"Sid":"Everyone","Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]}"#.into(),
+    );
+    key["metadata"]["valid_to"] = serde_json::Value::Null;
+    key["metadata"]["expiration_model"] = "KEY_MATERIAL_DOES_NOT_EXPIRE".into();
+    let arn = "arn:aws:kms:us-east-1:111122223333:key/99999999-1111-2222-3333-444455556666";
+    added["arn"] = arn.into();
+    added["key_id"] = "99999999-1111-2222-3333-444455556666".into();
+    added["metadata"]["arn"] = arn.into();
+    added["metadata"]["key_id"] = "99999999-1111-2222-3333-444455556666".into();
+    added["aliases"] = serde_json::json!([]);
+    keys.as_array_mut().unwrap().push(added);
+    let new_snapshot = dir.path().join("new.json");
+    std::fs::write(&new_snapshot, serde_json::to_vec(&snapshot).unwrap()).unwrap();
+
+    let out = dir.path().join("diff");
+    let o = run(kmsaudit()
+        .arg("diff")
+        .arg(&old_pack)
+        .arg(&new_snapshot)
+        .args(["--fail-on-new", "high", "--out"])
+        .arg(&out));
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("new critical KMS-POLICY-PUBLIC"),
+        "{}",
+        stdout(&o)
+    );
+    let diff: serde_json::Value = serde_json::from_slice(&read(&out.join("diff.json"))).unwrap();
+    let of = |change: &str| -> Vec<String> {
+        diff["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["change"] == change)
+            .map(|e| e["rule_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        of("new").contains(&"KMS-POLICY-PUBLIC".to_string()),
+        "{diff:#}"
+    );
+    assert!(
+        of("fixed").contains(&"KMS-IMPORTED-EXPIRY".to_string()),
+        "{diff:#}"
+    );
+    assert_eq!(diff["keys_added"], serde_json::json!([arn]));
+    assert_eq!(diff["keys_removed"], serde_json::json!([]));
+    let csv = String::from_utf8(read(&out.join("diff.csv"))).unwrap();
+    assert!(csv.contains("new,KMS-POLICY-PUBLIC,critical"), "{csv}");
+    assert!(
+        csv.contains(&format!("key_added,,,111122223333,us-east-1,{arn}")),
+        "{csv}"
+    );
+
+    // Gated on critical only it still fails; with no gate it does not; the same audit twice
+    // has no change at all.
+    let gate = |level: &str| {
+        run(kmsaudit()
+            .arg("diff")
+            .arg(&old_pack)
+            .arg(&new_snapshot)
+            .args(["--fail-on-new", level]))
+        .status
+        .code()
+    };
+    assert_eq!(gate("critical"), Some(3));
+    assert_eq!(gate("none"), Some(0));
+    let o = run(kmsaudit()
+        .arg("diff")
+        .arg(&old_pack)
+        .arg(old_pack.join("findings.json"))
+        .args(["--fail-on-new", "info"]));
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).contains("new 0, newly muted 0, newly not assessed 0, still failing"),
+        "{}",
+        stdout(&o)
+    );
+}

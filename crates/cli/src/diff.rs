@@ -1,0 +1,262 @@
+//! `kmsaudit diff OLD NEW`: what changed between two evidence packs, read from their
+//! findings.json: findings new, fixed, still failing, newly not assessed and newly muted, and
+//! keys added and removed. Written as diff.json and diff.csv; `--fail-on-new` gates a pipeline
+//! on regressions only.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kmsaudit_model::{FindingsDocument, ResourceType, Severity, Status};
+use serde::Serialize;
+
+/// How one (rule, resource) outcome changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Change {
+    /// An unmuted FAIL now that was not one before (absent, passing, not assessed or muted).
+    New,
+    /// An unmuted FAIL before, passing, not applicable or gone now.
+    Fixed,
+    /// An unmuted FAIL in both.
+    StillFailing,
+    /// NOT_ASSESSED now, not before: the audit lost sight of it.
+    NewlyNotAssessed,
+    /// Muted now, not before.
+    NewlyMuted,
+}
+
+impl Change {
+    fn as_str(self) -> &'static str {
+        match self {
+            Change::New => "new",
+            Change::Fixed => "fixed",
+            Change::StillFailing => "still_failing",
+            Change::NewlyNotAssessed => "newly_not_assessed",
+            Change::NewlyMuted => "newly_muted",
+        }
+    }
+}
+
+/// One changed outcome.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Entry {
+    pub change: Change,
+    pub rule_id: String,
+    pub severity: Severity,
+    pub resource: String,
+    pub account_id: String,
+    pub region: String,
+    pub old_status: Option<String>,
+    pub new_status: Option<String>,
+    /// The newer message (the older one for a fixed finding).
+    pub message: String,
+}
+
+/// The whole comparison.
+#[derive(Debug, Serialize)]
+pub(crate) struct Diff {
+    pub old_scan_started_at: String,
+    pub new_scan_started_at: String,
+    pub counts: BTreeMap<&'static str, usize>,
+    pub entries: Vec<Entry>,
+    pub keys_added: Vec<String>,
+    pub keys_removed: Vec<String>,
+}
+
+/// What one pack says of one (rule, resource).
+struct Seen {
+    status: Status,
+    muted: bool,
+    severity: Severity,
+    message: String,
+    account: String,
+    region: String,
+}
+
+fn index(doc: &FindingsDocument<'_>) -> BTreeMap<(String, String), Seen> {
+    let rule_severity: BTreeMap<&str, Severity> = doc
+        .rules
+        .iter()
+        .map(|r| (r.id.as_str(), r.severity))
+        .collect();
+    doc.outcomes()
+        .map(|o| {
+            let (severity, message) = match o.group {
+                Some(g) => (g.severity, g.message.to_string()),
+                None => (
+                    rule_severity
+                        .get(o.rule_id)
+                        .copied()
+                        .unwrap_or(Severity::Info),
+                    String::new(),
+                ),
+            };
+            (
+                (o.rule_id.to_string(), o.resource.id.to_string()),
+                Seen {
+                    status: o.status,
+                    muted: o.muted,
+                    severity,
+                    message,
+                    account: o.resource.account.to_string(),
+                    region: o.resource.region.to_string(),
+                },
+            )
+        })
+        .collect()
+}
+
+fn failing(s: Option<&Seen>) -> bool {
+    s.is_some_and(|s| s.status == Status::Fail && !s.muted)
+}
+
+/// Compares two findings documents.
+pub(crate) fn diff(old: &FindingsDocument<'_>, new: &FindingsDocument<'_>) -> Diff {
+    let (before, after) = (index(old), index(new));
+    let keys: BTreeSet<&(String, String)> = before.keys().chain(after.keys()).collect();
+    let mut entries = Vec::new();
+    for key in keys {
+        let (b, a) = (before.get(key), after.get(key));
+        let change = if failing(a) && failing(b) {
+            Some(Change::StillFailing)
+        } else if failing(a) {
+            Some(Change::New)
+        } else if failing(b)
+            && a.is_none_or(|a| {
+                matches!(a.status, Status::Pass | Status::NotApplicable) && !a.muted
+            })
+        {
+            Some(Change::Fixed)
+        } else if a.is_some_and(|a| a.muted) && !b.is_some_and(|b| b.muted) {
+            Some(Change::NewlyMuted)
+        } else if a.is_some_and(|a| a.status == Status::NotAssessed && !a.muted)
+            && b.is_none_or(|b| b.status != Status::NotAssessed)
+        {
+            Some(Change::NewlyNotAssessed)
+        } else {
+            None
+        };
+        let Some(change) = change else { continue };
+        let shown = if change == Change::Fixed { b } else { a.or(b) };
+        let shown = shown.expect("one side holds the outcome");
+        entries.push(Entry {
+            change,
+            rule_id: key.0.clone(),
+            severity: shown.severity,
+            resource: key.1.clone(),
+            account_id: shown.account.clone(),
+            region: shown.region.clone(),
+            old_status: b.map(|s| label(s.status, s.muted)),
+            new_status: a.map(|s| label(s.status, s.muted)),
+            message: shown.message.clone(),
+        });
+    }
+    entries.sort_by(|x, y| {
+        (
+            x.change,
+            std::cmp::Reverse(x.severity),
+            &x.rule_id,
+            &x.resource,
+        )
+            .cmp(&(
+                y.change,
+                std::cmp::Reverse(y.severity),
+                &y.rule_id,
+                &y.resource,
+            ))
+    });
+    let key_ids = |doc: &FindingsDocument<'_>| -> BTreeSet<String> {
+        doc.resources
+            .iter()
+            .filter(|r| r.resource_type == ResourceType::Key)
+            .map(|r| r.id.to_string())
+            .collect()
+    };
+    let (old_keys, new_keys) = (key_ids(old), key_ids(new));
+    let mut counts: BTreeMap<&'static str, usize> = [
+        Change::New,
+        Change::Fixed,
+        Change::StillFailing,
+        Change::NewlyNotAssessed,
+        Change::NewlyMuted,
+    ]
+    .into_iter()
+    .map(|c| (c.as_str(), 0))
+    .collect();
+    for e in &entries {
+        *counts.entry(e.change.as_str()).or_default() += 1;
+    }
+    let keys_added: Vec<String> = new_keys.difference(&old_keys).cloned().collect();
+    let keys_removed: Vec<String> = old_keys.difference(&new_keys).cloned().collect();
+    counts.insert("keys_added", keys_added.len());
+    counts.insert("keys_removed", keys_removed.len());
+    Diff {
+        old_scan_started_at: old.scan_started_at.to_string(),
+        new_scan_started_at: new.scan_started_at.to_string(),
+        counts,
+        entries,
+        keys_added,
+        keys_removed,
+    }
+}
+
+fn label(status: Status, muted: bool) -> String {
+    if muted {
+        format!("MUTED:{}", status.as_str())
+    } else {
+        status.as_str().to_string()
+    }
+}
+
+/// diff.csv: one row per changed outcome, then one per key added or removed. Cells are
+/// neutralised against formula injection like the pack's CSVs.
+pub(crate) fn csv(diff: &Diff) -> anyhow::Result<Vec<u8>> {
+    let n = kmsaudit_reporter::neutralize;
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(b"\xEF\xBB\xBF".to_vec());
+    w.write_record([
+        "change",
+        "rule_id",
+        "severity",
+        "account_id",
+        "region",
+        "resource",
+        "old_status",
+        "new_status",
+        "message",
+    ])?;
+    for e in &diff.entries {
+        w.write_record([
+            e.change.as_str().to_string(),
+            n(&e.rule_id),
+            e.severity.as_str().to_string(),
+            n(&e.account_id),
+            n(&e.region),
+            n(&e.resource),
+            e.old_status.clone().unwrap_or_default(),
+            e.new_status.clone().unwrap_or_default(),
+            n(&e.message),
+        ])?;
+    }
+    for (change, keys) in [
+        ("key_added", &diff.keys_added),
+        ("key_removed", &diff.keys_removed),
+    ] {
+        for k in keys {
+            let account = kmsaudit_model::arn_account(k).unwrap_or("").to_string();
+            let region = k.split(':').nth(3).unwrap_or("").to_string();
+            w.write_record([
+                change.to_string(),
+                String::new(),
+                String::new(),
+                account,
+                region,
+                n(k),
+                String::new(),
+                String::new(),
+                String::new(),
+            ])?;
+        }
+    }
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+}
