@@ -33,7 +33,6 @@ macro_rules! out {
     }};
 }
 
-mod diff;
 mod merge;
 mod pack;
 mod policy;
@@ -71,7 +70,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Scan the organization and write the evidence pack.
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Re-render the evidence pack from a saved snapshot.json, offline.
     Report(ReportArgs),
     /// Check a key policy document before it is applied.
@@ -140,6 +139,14 @@ struct EvaluationArgs {
     /// the size). Default: json for `scan`; for `report`, the form of the snapshot read.
     #[arg(long, value_enum, env = "KMSAUDIT_SNAPSHOT_FORMAT")]
     snapshot_format: Option<SnapshotFormat>,
+    /// An earlier audit (pack directory or its findings.json) to compare with: the pack then
+    /// holds diff.json and diff.csv, and report.html opens with what changed.
+    #[arg(long, env = "KMSAUDIT_BASELINE")]
+    baseline: Option<PathBuf>,
+    /// With --baseline: exit 3 only when a finding new since the baseline is at or above this
+    /// severity (instead of --fail-on's judgement of every failing finding).
+    #[arg(long, value_parser = parse_fail_on, requires = "baseline", env = "KMSAUDIT_FAIL_ON_NEW")]
+    fail_on_new: Option<FailOn>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -371,7 +378,7 @@ fn init_logging(verbose: u8, format: LogFormat) {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Scan(args) => pack::scan(args, cli.quiet),
+        Command::Scan(args) => pack::scan(*args, cli.quiet),
         Command::Report(args) => pack::report(args),
         Command::LintPolicy(args) => policy::lint(args),
         Command::Rules { format } => policy::rules(format),

@@ -16,6 +16,8 @@ use crate::{
 
 pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
     let config = load_config(args.evaluation.config.as_deref())?;
+    // Before the scan: an unreadable baseline is a usage error, not a wasted scan.
+    let options = pack_options(&args.evaluation, false, &config)?;
     let ca_bundle = match &args.ca_bundle {
         None => None,
         Some(path) => {
@@ -74,12 +76,11 @@ pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
     drop(snapshot);
     let snapshot = read_snapshot(&saved).context("re-reading the snapshot")?;
     drop(saved);
-    let options = pack_options(args.evaluation.snapshot_format, false);
     write_pack(
         &snapshot,
         &config,
         &args.out,
-        args.evaluation.fail_on,
+        &args.evaluation,
         options,
         true,
     )
@@ -88,12 +89,12 @@ pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
 pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
     let config = load_config(args.evaluation.config.as_deref())?;
     let (snapshot, compressed) = load_snapshot(&args.snapshot)?;
-    let options = pack_options(args.evaluation.snapshot_format, compressed);
+    let options = pack_options(&args.evaluation, compressed, &config)?;
     write_pack(
         &snapshot,
         &config,
         &args.out,
-        args.evaluation.fail_on,
+        &args.evaluation,
         options,
         false,
     )
@@ -129,12 +130,12 @@ pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<u8> {
                 .join(", ")
         ))
     })?;
-    let options = pack_options(args.evaluation.snapshot_format, false);
+    let options = pack_options(&args.evaluation, false, &config)?;
     write_pack(
         &merged,
         &config,
         &args.out,
-        args.evaluation.fail_on,
+        &args.evaluation,
         options,
         false,
     )
@@ -144,14 +145,14 @@ pub(crate) fn diff(args: DiffArgs) -> anyhow::Result<u8> {
     let config = load_config(args.config.as_deref())?;
     let old = load_findings(&args.old, &config)?;
     let new = load_findings(&args.new, &config)?;
-    let diff = crate::diff::diff(&old, &new);
+    let diff = kmsaudit_reporter::diff(&old, &new);
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut json = serde_json::to_vec_pretty(&diff).context("serializing the diff")?;
         json.push(b'\n');
         std::fs::write(dir.join("diff.json"), json)
             .with_context(|| format!("writing {}", dir.join("diff.json").display()))?;
-        std::fs::write(dir.join("diff.csv"), crate::diff::csv(&diff)?)
+        std::fs::write(dir.join("diff.csv"), kmsaudit_reporter::diff_csv(&diff)?)
             .with_context(|| format!("writing {}", dir.join("diff.csv").display()))?;
     }
     let counts: Vec<String> = diff
@@ -168,7 +169,7 @@ pub(crate) fn diff(args: DiffArgs) -> anyhow::Result<u8> {
     for e in diff
         .entries
         .iter()
-        .filter(|e| e.change == crate::diff::Change::New)
+        .filter(|e| e.change == kmsaudit_reporter::Change::New)
         .take(20)
     {
         out!(
@@ -183,7 +184,7 @@ pub(crate) fn diff(args: DiffArgs) -> anyhow::Result<u8> {
     let regressed = gate.is_some_and(|min| {
         diff.entries
             .iter()
-            .any(|e| e.change == crate::diff::Change::New && e.severity >= min)
+            .any(|e| e.change == kmsaudit_reporter::Change::New && e.severity >= min)
     });
     Ok(if regressed { exit::FAILING } else { exit::OK })
 }
@@ -223,14 +224,23 @@ fn load_snapshot(path: &Path) -> anyhow::Result<(Snapshot, bool)> {
     Ok((snapshot, compressed))
 }
 
-/// The pack's form: as asked, else as the snapshot read (`report`) or plain JSON (`scan`).
+/// The pack's form: the snapshot as asked, else as the snapshot read (`report`) or plain JSON
+/// (`scan`, `merge`); the baseline's findings when one is given.
 fn pack_options(
-    asked: Option<SnapshotFormat>,
+    args: &crate::EvaluationArgs,
     read_compressed: bool,
-) -> kmsaudit_reporter::PackOptions {
-    kmsaudit_reporter::PackOptions {
-        compress_snapshot: asked.map_or(read_compressed, |f| f == SnapshotFormat::Gzip),
-    }
+    config: &EvalConfig,
+) -> anyhow::Result<kmsaudit_reporter::PackOptions> {
+    let baseline = match &args.baseline {
+        Some(path) => Some(std::sync::Arc::new(load_findings(path, config)?)),
+        None => None,
+    };
+    Ok(kmsaudit_reporter::PackOptions {
+        compress_snapshot: args
+            .snapshot_format
+            .map_or(read_compressed, |f| f == SnapshotFormat::Gzip),
+        baseline,
+    })
 }
 
 /// A snapshot.json of this schema version; an error names the field that does not read
@@ -277,10 +287,11 @@ fn write_pack(
     snapshot: &Snapshot,
     config: &EvalConfig,
     out: &Path,
-    fail_on: FailOn,
+    args: &crate::EvaluationArgs,
     options: kmsaudit_reporter::PackOptions,
     from_scan: bool,
 ) -> anyhow::Result<u8> {
+    let fail_on = args.fail_on;
     let started = std::time::Instant::now();
     let evaluation = kmsaudit_evaluator::evaluate(snapshot, config);
     tracing::info!(
@@ -289,6 +300,17 @@ fn write_pack(
         secs = started.elapsed().as_secs_f64(),
         "evaluated"
     );
+    // With a baseline and --fail-on-new, only regressions fail the run.
+    let regressed = match (&options.baseline, args.fail_on_new) {
+        (Some(old), Some(FailOn(gate))) => Some(gate.is_some_and(|min| {
+            let now = kmsaudit_model::FindingsDocument::new(snapshot, &evaluation);
+            kmsaudit_reporter::diff(old, &now)
+                .entries
+                .iter()
+                .any(|e| e.change == kmsaudit_reporter::Change::New && e.severity >= min)
+        })),
+        _ => None,
+    };
     let files = kmsaudit_reporter::write_reports(snapshot, &evaluation, out, options)
         .with_context(|| format!("writing the evidence pack to {}", out.display()))?;
     tracing::info!(dir = %out.display(), files = files.len(), "evidence pack written");
@@ -296,7 +318,12 @@ fn write_pack(
         eprintln!("kmsaudit: warning: {w}");
     }
     print_summary(snapshot, &evaluation, out, from_scan);
-    Ok(exit_code(&evaluation, fail_on))
+    Ok(match regressed {
+        Some(true) => exit::FAILING,
+        Some(false) if evaluation.is_incomplete() => exit::INCOMPLETE,
+        Some(false) => exit::OK,
+        None => exit_code(&evaluation, fail_on),
+    })
 }
 
 /// 3 when failing findings at/above the threshold exist, else 4 when anything could not be

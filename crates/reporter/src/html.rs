@@ -7,7 +7,8 @@ use base64::Engine;
 
 use crate::view::{
     anchor, coverage_css, finding_view, pretty_policy, severity_chart, status_css, AccountView,
-    Count, FrameworkView, KeyView, RegionIssueView, RegionView, RuleView, View,
+    BaselineView, Count, DiffEntryView, FrameworkView, KeyView, RegionIssueView, RegionView,
+    RuleView, View,
 };
 use kmsaudit_model::{Coverage, Evaluation, Finding, Severity, Snapshot, Status};
 use sha2::{Digest, Sha256};
@@ -44,7 +45,11 @@ const MAX_RENDERED_FINDINGS: usize = 5_000;
 const MAX_RENDERED_KEYS: usize = 1_000;
 
 /// Renders report.html.
-pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<String, tera::Error> {
+pub fn render_html(
+    snapshot: &Snapshot,
+    evaluation: &Evaluation,
+    diff: Option<&crate::Diff>,
+) -> Result<String, tera::Error> {
     let m = &snapshot.metadata;
     let scope = &evaluation.scope;
     let mut fails_per_account: BTreeMap<&str, usize> = BTreeMap::new();
@@ -229,6 +234,7 @@ pub fn render_html(snapshot: &Snapshot, evaluation: &Evaluation) -> Result<Strin
         style: STYLE,
         script: SCRIPT,
         head_script: HEAD_SCRIPT,
+        baseline: diff.map(baseline_view),
         by_region,
         by_framework,
         tool_version: m.tool_version.clone(),
@@ -368,5 +374,49 @@ fn regions_source(snapshot: &Snapshot) -> String {
         "every enabled region".into()
     } else {
         format!("every enabled region: {}", parts.join("; "))
+    }
+}
+
+/// At most this many new and fixed findings are listed at the top; diff.csv has them all.
+const MAX_RENDERED_CHANGES: usize = 200;
+
+/// What changed since the baseline, for the top of the report.
+fn baseline_view(diff: &crate::Diff) -> BaselineView {
+    let entries = |change: crate::Change| -> (usize, Vec<DiffEntryView>) {
+        let all: Vec<&crate::Entry> = diff.entries.iter().filter(|e| e.change == change).collect();
+        let shown = all
+            .iter()
+            .take(MAX_RENDERED_CHANGES)
+            .map(|e| DiffEntryView {
+                severity: e.severity.as_str(),
+                rule_id: e.rule_id.clone(),
+                rule_anchor: anchor("rule", &e.rule_id),
+                resource: e.resource.clone(),
+                account_id: e.account_id.clone(),
+                region: e.region.clone(),
+                old_status: e.old_status.clone().unwrap_or_else(|| "(absent)".into()),
+                new_status: e.new_status.clone().unwrap_or_else(|| "(absent)".into()),
+                message: e.message.clone(),
+            })
+            .collect();
+        (all.len(), shown)
+    };
+    let (new_total, new) = entries(crate::Change::New);
+    let (fixed_total, fixed) = entries(crate::Change::Fixed);
+    BaselineView {
+        since: diff.old_scan_started_at.clone(),
+        counts: diff
+            .counts
+            .iter()
+            .map(|(label, n)| Count {
+                label: label.replace('_', " "),
+                count: *n as u64,
+                css: String::new(),
+            })
+            .collect(),
+        new,
+        new_total,
+        fixed,
+        fixed_total,
     }
 }

@@ -10,11 +10,13 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 mod csv_out;
+mod diff;
 mod html;
 mod view;
 
 pub use csv_out::neutralize;
 use csv_out::{findings_csv, grants_csv, keys_csv, matrix_csv, rules_csv};
+pub use diff::{diff, diff_csv, Change, Diff, Entry};
 pub use html::{content_security_policy, render_html};
 
 #[derive(Debug, thiserror::Error)]
@@ -83,15 +85,18 @@ fn json<T: Serialize>(file: &'static str, value: &T) -> Result<Vec<u8>, ReportEr
 }
 
 /// How the pack is written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct PackOptions {
     /// Write the snapshot gzip-compressed, as `snapshot.json.gz`.
     pub compress_snapshot: bool,
+    /// An earlier audit's findings: the pack then carries diff.json and diff.csv, and
+    /// report.html opens with what changed since.
+    pub baseline: Option<std::sync::Arc<kmsaudit_model::FindingsDocument<'static>>>,
 }
 
 impl PackOptions {
     /// The snapshot's file name in the pack.
-    pub fn snapshot_file(self) -> &'static str {
+    pub fn snapshot_file(&self) -> &'static str {
         if self.compress_snapshot {
             SNAPSHOT_GZ
         } else {
@@ -105,8 +110,8 @@ const SNAPSHOT_GZ: &str = "snapshot.json.gz";
 
 /// The files of the pack other than the manifest and SHA256SUMS, in name order: each is made
 /// when it is needed, so that a writer holds one file at a time.
-fn pack_files(options: PackOptions) -> [&'static str; 8] {
-    [
+fn pack_files(options: &PackOptions) -> Vec<&'static str> {
+    let mut files = vec![
         "findings.csv",
         "findings.json",
         "grants.csv",
@@ -115,7 +120,12 @@ fn pack_files(options: PackOptions) -> [&'static str; 8] {
         "report.html",
         "rules.csv",
         options.snapshot_file(),
-    ]
+    ];
+    if options.baseline.is_some() {
+        files.extend(["diff.csv", "diff.json"]);
+        files.sort_unstable();
+    }
+    files
 }
 
 /// Writes one pack file into `w`. The large JSON files are serialized straight into it; the
@@ -124,6 +134,7 @@ fn render_file(
     name: &str,
     snapshot: &Snapshot,
     evaluation: &Evaluation,
+    diff: Option<&Diff>,
     w: &mut dyn Write,
 ) -> Result<(), ReportError> {
     let compact = |file: &'static str, w: &mut dyn Write, value: &dyn erased::Json| {
@@ -146,8 +157,17 @@ fn render_file(
         "keys.csv" => keys_csv(w, snapshot, evaluation).map_err(io),
         "matrix.csv" => matrix_csv(w, snapshot, evaluation).map_err(io),
         "report.html" => w
-            .write_all(render_html(snapshot, evaluation)?.as_bytes())
+            .write_all(render_html(snapshot, evaluation, diff)?.as_bytes())
             .map_err(io),
+        "diff.json" => {
+            let diff = diff.expect("diff.json is written with a baseline");
+            let text = json("diff.json", diff)?;
+            w.write_all(&text).map_err(io)
+        }
+        "diff.csv" => {
+            let diff = diff.expect("diff.csv is written with a baseline");
+            w.write_all(&diff_csv(diff).map_err(io)?).map_err(io)
+        }
         "rules.csv" => rules_csv(w, evaluation).map_err(io),
         SNAPSHOT_JSON => compact(SNAPSHOT_JSON, w, snapshot),
         SNAPSHOT_GZ => {
@@ -225,13 +245,19 @@ fn render_each(
     sink: &mut impl Sink,
 ) -> Result<(), ReportError> {
     let mut entries = Vec::new();
-    for name in pack_files(options) {
+    let diff = options.baseline.as_ref().map(|old| {
+        diff(
+            old,
+            &kmsaudit_model::FindingsDocument::new(snapshot, evaluation),
+        )
+    });
+    for name in pack_files(&options) {
         let mut w = Hashing {
             inner: sink.open(name)?,
             hasher: Sha256::new(),
             bytes: 0,
         };
-        render_file(name, snapshot, evaluation, &mut w)?;
+        render_file(name, snapshot, evaluation, diff.as_ref(), &mut w)?;
         entries.push(FileEntry {
             path: name.to_string(),
             bytes: w.bytes,
@@ -356,6 +382,7 @@ pub fn write_reports(
     })?;
     let other = PackOptions {
         compress_snapshot: !options.compress_snapshot,
+        baseline: None,
     };
     let stale = dir.join(other.snapshot_file());
     match std::fs::remove_file(&stale) {

@@ -15,6 +15,7 @@ pub(crate) struct View<'a> {
     pub style: &'static str,
     pub script: &'static str,
     pub head_script: &'static str,
+    pub baseline: Option<BaselineView>,
     pub by_region: Vec<RegionView>,
     pub by_framework: Vec<FrameworkView>,
     pub tool_version: String,
@@ -59,6 +60,29 @@ pub(crate) struct RegionIssueView {
     pub region: String,
     pub coverage: &'static str,
     pub reason: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct BaselineView {
+    pub since: String,
+    pub counts: Vec<Count>,
+    pub new: Vec<DiffEntryView>,
+    pub new_total: usize,
+    pub fixed: Vec<DiffEntryView>,
+    pub fixed_total: usize,
+}
+
+#[derive(Serialize)]
+pub(crate) struct DiffEntryView {
+    pub severity: &'static str,
+    pub rule_id: String,
+    pub rule_anchor: String,
+    pub resource: String,
+    pub account_id: String,
+    pub region: String,
+    pub old_status: String,
+    pub new_status: String,
+    pub message: String,
 }
 
 #[derive(Serialize, Default)]

@@ -436,4 +436,42 @@ fn diff_names_new_fixed_and_added_and_gates_on_regressions() {
         "{}",
         stdout(&o)
     );
+
+    // A pack rendered against the baseline carries the diff, verifies, and opens with it;
+    // --fail-on-new replaces --fail-on's judgement.
+    let pack = dir.path().join("against-baseline");
+    let render = |gate: &str| {
+        run(kmsaudit()
+            .arg("report")
+            .arg(&new_snapshot)
+            .arg("--baseline")
+            .arg(&old_pack)
+            .args(["--fail-on-new", gate, "--out"])
+            .arg(&pack))
+        .status
+        .code()
+    };
+    assert_eq!(render("high"), Some(3));
+    assert_eq!(
+        render("none"),
+        Some(0),
+        "no regression gate: complete, so 0"
+    );
+    assert_eq!(
+        read(&pack.join("diff.csv")),
+        read(&out.join("diff.csv")),
+        "the same diff as `kmsaudit diff`"
+    );
+    let o = run(kmsaudit().arg("verify").arg(&pack));
+    assert!(o.status.success(), "{}", stdout(&o));
+    let html = String::from_utf8(read(&pack.join("report.html"))).unwrap();
+    let top = &html[html.find("<main>").unwrap()..html.find("id=\"scope\"").unwrap()];
+    assert!(
+        top.contains("Since the baseline of 2026-11-23T10:00:00Z"),
+        "{top}"
+    );
+    let count = |change: &str| diff["counts"][change].as_u64().unwrap();
+    assert!(top.contains(&format!("New failing findings ({})", count("new"))));
+    assert!(top.contains("KMS-POLICY-PUBLIC"));
+    assert!(top.contains(&format!("Fixed ({})", count("fixed"))));
 }

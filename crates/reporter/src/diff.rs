@@ -1,7 +1,7 @@
-//! `kmsaudit diff OLD NEW`: what changed between two evidence packs, read from their
-//! findings.json: findings new, fixed, still failing, newly not assessed and newly muted, and
-//! keys added and removed. Written as diff.json and diff.csv; `--fail-on-new` gates a pipeline
-//! on regressions only.
+//! What changed between two audits, read from their findings documents: findings new, fixed,
+//! still failing, newly not assessed and newly muted, and keys added and removed. `kmsaudit
+//! diff` prints it; a pack rendered against a baseline carries it as diff.json and diff.csv and
+//! shows it at the top of report.html.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,7 +11,7 @@ use serde::Serialize;
 /// How one (rule, resource) outcome changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum Change {
+pub enum Change {
     /// An unmuted FAIL now that was not one before (absent, passing, not assessed or muted).
     New,
     /// An unmuted FAIL before, passing, not applicable or gone now.
@@ -25,7 +25,8 @@ pub(crate) enum Change {
 }
 
 impl Change {
-    fn as_str(self) -> &'static str {
+    /// `new`, `fixed`, `still_failing`, `newly_not_assessed`, `newly_muted`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Change::New => "new",
             Change::Fixed => "fixed",
@@ -38,7 +39,7 @@ impl Change {
 
 /// One changed outcome.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Entry {
+pub struct Entry {
     pub change: Change,
     pub rule_id: String,
     pub severity: Severity,
@@ -53,7 +54,7 @@ pub(crate) struct Entry {
 
 /// The whole comparison.
 #[derive(Debug, Serialize)]
-pub(crate) struct Diff {
+pub struct Diff {
     pub old_scan_started_at: String,
     pub new_scan_started_at: String,
     pub counts: BTreeMap<&'static str, usize>,
@@ -110,7 +111,7 @@ fn failing(s: Option<&Seen>) -> bool {
 }
 
 /// Compares two findings documents.
-pub(crate) fn diff(old: &FindingsDocument<'_>, new: &FindingsDocument<'_>) -> Diff {
+pub fn diff(old: &FindingsDocument<'_>, new: &FindingsDocument<'_>) -> Diff {
     let (before, after) = (index(old), index(new));
     let keys: BTreeSet<&(String, String)> = before.keys().chain(after.keys()).collect();
     let mut entries = Vec::new();
@@ -209,8 +210,8 @@ fn label(status: Status, muted: bool) -> String {
 
 /// diff.csv: one row per changed outcome, then one per key added or removed. Cells are
 /// neutralised against formula injection like the pack's CSVs.
-pub(crate) fn csv(diff: &Diff) -> anyhow::Result<Vec<u8>> {
-    let n = kmsaudit_reporter::neutralize;
+pub fn diff_csv(diff: &Diff) -> std::io::Result<Vec<u8>> {
+    let n = crate::neutralize;
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(b"\xEF\xBB\xBF".to_vec());
@@ -258,5 +259,5 @@ pub(crate) fn csv(diff: &Diff) -> anyhow::Result<Vec<u8>> {
             ])?;
         }
     }
-    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+    w.into_inner().map_err(|e| e.into_error())
 }
