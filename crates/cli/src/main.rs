@@ -139,6 +139,15 @@ struct EvaluationArgs {
     /// the size). Default: json for `scan`; for `report`, the form of the snapshot read.
     #[arg(long, value_enum, env = "KMSAUDIT_SNAPSHOT_FORMAT")]
     snapshot_format: Option<SnapshotFormat>,
+    /// Outputs to write, comma-separated: html, csv, json (default: all). The snapshot,
+    /// manifest.json and SHA256SUMS are always written.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_enum,
+        env = "KMSAUDIT_OUTPUT_FORMATS"
+    )]
+    output_formats: Vec<OutputFormatArg>,
     /// An earlier audit (pack directory or its findings.json) to compare with: the pack then
     /// holds diff.json and diff.csv, and report.html opens with what changed.
     #[arg(long, env = "KMSAUDIT_BASELINE")]
@@ -147,6 +156,13 @@ struct EvaluationArgs {
     /// severity (instead of --fail-on's judgement of every failing finding).
     #[arg(long, value_parser = parse_fail_on, requires = "baseline", env = "KMSAUDIT_FAIL_ON_NEW")]
     fail_on_new: Option<FailOn>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum OutputFormatArg {
+    Html,
+    Csv,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]

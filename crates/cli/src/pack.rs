@@ -235,11 +235,23 @@ fn pack_options(
         Some(path) => Some(std::sync::Arc::new(load_findings(path, config)?)),
         None => None,
     };
+    use crate::OutputFormatArg as A;
+    use kmsaudit_reporter::OutputFormat as F;
+    let skip = if args.output_formats.is_empty() {
+        vec![]
+    } else {
+        [(A::Html, F::Html), (A::Csv, F::Csv), (A::Json, F::Json)]
+            .into_iter()
+            .filter(|(arg, _)| !args.output_formats.contains(arg))
+            .map(|(_, format)| format)
+            .collect()
+    };
     Ok(kmsaudit_reporter::PackOptions {
         compress_snapshot: args
             .snapshot_format
             .map_or(read_compressed, |f| f == SnapshotFormat::Gzip),
         baseline,
+        skip,
     })
 }
 

@@ -92,6 +92,37 @@ pub struct PackOptions {
     /// An earlier audit's findings: the pack then carries diff.json and diff.csv, and
     /// report.html opens with what changed since.
     pub baseline: Option<std::sync::Arc<kmsaudit_model::FindingsDocument<'static>>>,
+    /// The outputs to leave out. The snapshot, manifest.json and SHA256SUMS are always written:
+    /// they are what the pack is re-rendered and verified from.
+    pub skip: Vec<OutputFormat>,
+}
+
+/// A family of the pack's outputs, chosen with `--output-formats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// report.html.
+    Html,
+    /// findings.csv, rules.csv, matrix.csv, keys.csv, grants.csv (and diff.csv).
+    Csv,
+    /// findings.json (and diff.json).
+    Json,
+}
+
+impl OutputFormat {
+    /// The family a pack file belongs to; `None` for the files always written.
+    fn of(file: &str) -> Option<OutputFormat> {
+        if file.starts_with("snapshot.json") {
+            None
+        } else if file.ends_with(".html") {
+            Some(OutputFormat::Html)
+        } else if file.ends_with(".csv") {
+            Some(OutputFormat::Csv)
+        } else if file.ends_with(".json") {
+            Some(OutputFormat::Json)
+        } else {
+            None
+        }
+    }
 }
 
 impl PackOptions {
@@ -125,6 +156,7 @@ fn pack_files(options: &PackOptions) -> Vec<&'static str> {
         files.extend(["diff.csv", "diff.json"]);
         files.sort_unstable();
     }
+    files.retain(|f| OutputFormat::of(f).is_none_or(|family| !options.skip.contains(&family)));
     files
 }
 
@@ -368,8 +400,8 @@ pub fn render_all(
 }
 
 /// Writes the evidence pack into `dir` (created if needed), one file at a time, streaming the
-/// large ones. The snapshot of the other form (plain or compressed), left by an earlier run, is
-/// removed so that the pack holds one. Returns the written file names.
+/// large ones. Pack files of an earlier run that this one does not write are removed. Returns
+/// the written file names.
 pub fn write_reports(
     snapshot: &Snapshot,
     evaluation: &Evaluation,
@@ -380,19 +412,35 @@ pub fn write_reports(
         path: dir.display().to_string(),
         source,
     })?;
-    let other = PackOptions {
-        compress_snapshot: !options.compress_snapshot,
-        baseline: None,
-    };
-    let stale = dir.join(other.snapshot_file());
-    match std::fs::remove_file(&stale) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(ReportError::Io {
-                path: stale.display().to_string(),
-                source: e,
-            })
+    // A pack file of an earlier run that this one does not write (the other snapshot form, a
+    // format left out, a diff without a baseline) goes, so that the pack verifies.
+    let written = pack_files(&options);
+    for stale in [
+        "findings.csv",
+        "findings.json",
+        "grants.csv",
+        "keys.csv",
+        "matrix.csv",
+        "report.html",
+        "rules.csv",
+        "diff.csv",
+        "diff.json",
+        SNAPSHOT_JSON,
+        SNAPSHOT_GZ,
+    ]
+    .into_iter()
+    .filter(|f| !written.contains(f))
+    {
+        let path = dir.join(stale);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ReportError::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                })
+            }
+            _ => {}
         }
-        _ => {}
     }
     let mut sink = DirSink {
         dir,

@@ -475,3 +475,56 @@ fn diff_names_new_fixed_and_added_and_gates_on_regressions() {
     assert!(top.contains("KMS-POLICY-PUBLIC"));
     assert!(top.contains(&format!("Fixed ({})", count("fixed"))));
 }
+
+/// `--output-formats` chooses what is written; the snapshot, manifest and SHA256SUMS always are,
+/// files of an earlier run that this one leaves out go, and the pack verifies.
+#[test]
+fn output_formats_choose_the_files_and_the_pack_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("pack");
+    let report = |formats: &[&str]| {
+        let o = run(kmsaudit()
+            .args(["report", "--fail-on", "none", "--out"])
+            .arg(&pack)
+            .args(formats)
+            .arg(data("snapshot-expired-material.json")));
+        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+        let mut names: Vec<String> = std::fs::read_dir(&pack)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let o = run(kmsaudit().arg("verify").arg(&pack));
+        assert!(o.status.success(), "{}", stdout(&o));
+        names
+    };
+    assert_eq!(report(&[]).len(), 10, "everything by default");
+    assert_eq!(
+        report(&["--output-formats", "json"]),
+        vec![
+            "SHA256SUMS",
+            "findings.json",
+            "manifest.json",
+            "snapshot.json"
+        ]
+    );
+    assert_eq!(
+        report(&["--output-formats", "html,csv"]),
+        vec![
+            "SHA256SUMS",
+            "findings.csv",
+            "grants.csv",
+            "keys.csv",
+            "manifest.json",
+            "matrix.csv",
+            "report.html",
+            "rules.csv",
+            "snapshot.json"
+        ]
+    );
+    let o = run(kmsaudit()
+        .args(["report", "--output-formats", "pdf", "--out"])
+        .arg(&pack)
+        .arg(data("snapshot-expired-material.json")));
+    assert_eq!(o.status.code(), Some(2));
+}
