@@ -12,12 +12,15 @@ use sha2::{Digest, Sha256};
 mod csv_out;
 mod diff;
 mod html;
+mod options;
 mod view;
 
 pub use csv_out::neutralize;
 use csv_out::{findings_csv, grants_csv, keys_csv, matrix_csv, rules_csv};
 pub use diff::{diff, diff_csv, Change, Diff, Entry};
 pub use html::{content_security_policy, render_html};
+use options::{pack_files, SNAPSHOT_GZ, SNAPSHOT_JSON};
+pub use options::{OutputFormat, PackOptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -82,82 +85,6 @@ fn json<T: Serialize>(file: &'static str, value: &T) -> Result<Vec<u8>, ReportEr
         serde_json::to_vec_pretty(value).map_err(|source| ReportError::Json { file, source })?;
     out.push(b'\n');
     Ok(out)
-}
-
-/// How the pack is written.
-#[derive(Debug, Clone, Default)]
-pub struct PackOptions {
-    /// Write the snapshot gzip-compressed, as `snapshot.json.gz`.
-    pub compress_snapshot: bool,
-    /// An earlier audit's findings: the pack then carries diff.json and diff.csv, and
-    /// report.html opens with what changed since.
-    pub baseline: Option<std::sync::Arc<kmsaudit_model::FindingsDocument<'static>>>,
-    /// The outputs to leave out. The snapshot, manifest.json and SHA256SUMS are always written:
-    /// they are what the pack is re-rendered and verified from.
-    pub skip: Vec<OutputFormat>,
-}
-
-/// A family of the pack's outputs, chosen with `--output-formats`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    /// report.html.
-    Html,
-    /// findings.csv, rules.csv, matrix.csv, keys.csv, grants.csv (and diff.csv).
-    Csv,
-    /// findings.json (and diff.json).
-    Json,
-}
-
-impl OutputFormat {
-    /// The family a pack file belongs to; `None` for the files always written.
-    fn of(file: &str) -> Option<OutputFormat> {
-        if file.starts_with("snapshot.json") {
-            None
-        } else if file.ends_with(".html") {
-            Some(OutputFormat::Html)
-        } else if file.ends_with(".csv") {
-            Some(OutputFormat::Csv)
-        } else if file.ends_with(".json") {
-            Some(OutputFormat::Json)
-        } else {
-            None
-        }
-    }
-}
-
-impl PackOptions {
-    /// The snapshot's file name in the pack.
-    pub fn snapshot_file(&self) -> &'static str {
-        if self.compress_snapshot {
-            SNAPSHOT_GZ
-        } else {
-            SNAPSHOT_JSON
-        }
-    }
-}
-
-const SNAPSHOT_JSON: &str = "snapshot.json";
-const SNAPSHOT_GZ: &str = "snapshot.json.gz";
-
-/// The files of the pack other than the manifest and SHA256SUMS, in name order: each is made
-/// when it is needed, so that a writer holds one file at a time.
-fn pack_files(options: &PackOptions) -> Vec<&'static str> {
-    let mut files = vec![
-        "findings.csv",
-        "findings.json",
-        "grants.csv",
-        "keys.csv",
-        "matrix.csv",
-        "report.html",
-        "rules.csv",
-        options.snapshot_file(),
-    ];
-    if options.baseline.is_some() {
-        files.extend(["diff.csv", "diff.json"]);
-        files.sort_unstable();
-    }
-    files.retain(|f| OutputFormat::of(f).is_none_or(|family| !options.skip.contains(&family)));
-    files
 }
 
 /// Writes one pack file into `w`. The large JSON files are serialized straight into it; the
