@@ -24,6 +24,8 @@ fi
 out="${KMSAUDIT_OUT_ROOT:-.}/shard-$index"
 echo "kmsaudit-shard: shard $index/$KMSAUDIT_SHARDS -> $out" >&2
 status=0
-"${KMSAUDIT:-kmsaudit}" scan --shard "$index/$KMSAUDIT_SHARDS" --fail-on none --out "$out" "$@" || status=$?
+# A shard's pack holds its snapshot and findings.json only: the merge renders the whole pack.
+"${KMSAUDIT:-kmsaudit}" scan --shard "$index/$KMSAUDIT_SHARDS" --fail-on none --output-formats json \
+  --out "$out" "$@" || status=$?
 if [ "$status" -eq 4 ]; then status=0; fi
 exit "$status"

@@ -526,7 +526,12 @@ fn sharded_scans_merged_equal_one_unsharded_scan() {
     };
     assert_eq!(snapshot(&merged).metadata.scope.shard, None);
     for i in 1..=3 {
-        let shard = snapshot(&shards.join(format!("shard-{i}")));
+        let dir = shards.join(format!("shard-{i}"));
+        assert!(
+            !dir.join("report.html").exists() && dir.join("findings.json").exists(),
+            "a shard writes its snapshot and findings.json only"
+        );
+        let shard = snapshot(&dir);
         assert_eq!(
             shard.metadata.scope.shard.map(|s| s.to_string()),
             Some(format!("{i}/3"))
