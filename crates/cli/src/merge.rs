@@ -93,8 +93,13 @@ pub(crate) fn merge(shards: Vec<Snapshot>) -> Result<Snapshot, MergeError> {
 
     let mut shards = shards;
     shards.sort_by_key(|s| s.metadata.scope.shard.map(|s| s.index));
-    let mut merged = shards[0].clone();
-    merged.accounts.clear();
+    // The first shard's metadata and organization, without cloning its accounts.
+    let mut merged = Snapshot {
+        schema_version: shards[0].schema_version,
+        metadata: shards[0].metadata.clone(),
+        organization: shards[0].organization.clone(),
+        accounts: vec![],
+    };
     merged.metadata.scope.shard = None;
     merged.metadata.api_calls.clear();
     merged.metadata.api_errors.clear();

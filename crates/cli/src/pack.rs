@@ -312,19 +312,18 @@ fn write_pack(
         secs = started.elapsed().as_secs_f64(),
         "evaluated"
     );
+    let written = kmsaudit_reporter::write_reports(snapshot, &evaluation, out, options)
+        .with_context(|| format!("writing the evidence pack to {}", out.display()))?;
     // With a baseline and --fail-on-new, only regressions fail the run.
-    let regressed = match (&options.baseline, args.fail_on_new) {
-        (Some(old), Some(FailOn(gate))) => Some(gate.is_some_and(|min| {
-            let now = kmsaudit_model::FindingsDocument::new(snapshot, &evaluation);
-            kmsaudit_reporter::diff(old, &now)
-                .entries
+    let regressed = match (&written.diff, args.fail_on_new) {
+        (Some(diff), Some(FailOn(gate))) => Some(gate.is_some_and(|min| {
+            diff.entries
                 .iter()
                 .any(|e| e.change == kmsaudit_reporter::Change::New && e.severity >= min)
         })),
         _ => None,
     };
-    let files = kmsaudit_reporter::write_reports(snapshot, &evaluation, out, options)
-        .with_context(|| format!("writing the evidence pack to {}", out.display()))?;
+    let files = written.files;
     tracing::info!(dir = %out.display(), files = files.len(), "evidence pack written");
     for w in &evaluation.warnings {
         eprintln!("kmsaudit: warning: {w}");

@@ -18,10 +18,10 @@ pub fn neutralize(text: &str) -> String {
 
 /// One CSV row being built: text goes through [`neutralize`], numbers do not.
 #[derive(Default)]
-struct Row(Vec<String>);
+pub(crate) struct Row(Vec<String>);
 
 impl Row {
-    fn text(mut self, s: impl AsRef<str>) -> Self {
+    pub(crate) fn text(mut self, s: impl AsRef<str>) -> Self {
         self.0.push(neutralize(s.as_ref()));
         self
     }
@@ -44,12 +44,21 @@ impl Row {
     }
 }
 
+/// A status as a cell: `PASS`, `FAIL`, ...; `MUTED:` before a muted one.
+pub(crate) fn status_cell(status: Status, muted: bool) -> String {
+    if muted {
+        format!("MUTED:{}", status.as_str())
+    } else {
+        status.as_str().to_string()
+    }
+}
+
 /// UTF-8 byte order mark: Excel then reads the file as UTF-8 (Sheets ignores it).
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Writes the BOM, the header and the rows, one row at a time (rows are made as they are
 /// written, so a file is never held whole).
-fn write(
+pub(crate) fn write(
     out: &mut dyn Write,
     header: &[&str],
     rows: impl IntoIterator<Item = Row>,
@@ -203,8 +212,8 @@ pub(crate) fn matrix_csv(
     let cell = |c: u8| -> String {
         match c {
             0 => String::new(),
-            1..=4 => STATUSES[usize::from(c - 1)].as_str().to_string(),
-            _ => format!("MUTED:{}", STATUSES[usize::from(c - 5)].as_str()),
+            1..=4 => status_cell(STATUSES[usize::from(c - 1)], false),
+            _ => status_cell(STATUSES[usize::from(c - 5)], true),
         }
     };
     let mut cells: HashMap<&str, Vec<u8>> = HashMap::new();

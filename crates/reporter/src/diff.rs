@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use kmsaudit_model::{FindingsDocument, ResourceType, Severity, Status};
 use serde::Serialize;
 
+use crate::csv_out::{status_cell, write, Row};
+
 /// How one (rule, resource) outcome changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -146,8 +148,8 @@ pub fn diff(old: &FindingsDocument<'_>, new: &FindingsDocument<'_>) -> Diff {
             resource: key.1.clone(),
             account_id: shown.account.clone(),
             region: shown.region.clone(),
-            old_status: b.map(|s| label(s.status, s.muted)),
-            new_status: a.map(|s| label(s.status, s.muted)),
+            old_status: b.map(|s| status_cell(s.status, s.muted)),
+            new_status: a.map(|s| status_cell(s.status, s.muted)),
             message: shown.message.clone(),
         });
     }
@@ -200,22 +202,10 @@ pub fn diff(old: &FindingsDocument<'_>, new: &FindingsDocument<'_>) -> Diff {
     }
 }
 
-fn label(status: Status, muted: bool) -> String {
-    if muted {
-        format!("MUTED:{}", status.as_str())
-    } else {
-        status.as_str().to_string()
-    }
-}
-
-/// diff.csv: one row per changed outcome, then one per key added or removed. Cells are
-/// neutralised against formula injection like the pack's CSVs.
+/// diff.csv: one row per changed outcome, then one per key added or removed, written as the
+/// pack's other CSV files are (BOM, CRLF, text cells neutralised).
 pub fn diff_csv(diff: &Diff) -> std::io::Result<Vec<u8>> {
-    let n = crate::neutralize;
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(b"\xEF\xBB\xBF".to_vec());
-    w.write_record([
+    let header = [
         "change",
         "rule_id",
         "severity",
@@ -225,39 +215,39 @@ pub fn diff_csv(diff: &Diff) -> std::io::Result<Vec<u8>> {
         "old_status",
         "new_status",
         "message",
-    ])?;
-    for e in &diff.entries {
-        w.write_record([
-            e.change.as_str().to_string(),
-            n(&e.rule_id),
-            e.severity.as_str().to_string(),
-            n(&e.account_id),
-            n(&e.region),
-            n(&e.resource),
-            e.old_status.clone().unwrap_or_default(),
-            e.new_status.clone().unwrap_or_default(),
-            n(&e.message),
-        ])?;
-    }
-    for (change, keys) in [
+    ];
+    let changed = diff.entries.iter().map(|e| {
+        Row::default()
+            .text(e.change.as_str())
+            .text(&e.rule_id)
+            .text(e.severity.as_str())
+            .text(&e.account_id)
+            .text(&e.region)
+            .text(&e.resource)
+            .text(e.old_status.as_deref().unwrap_or(""))
+            .text(e.new_status.as_deref().unwrap_or(""))
+            .text(&e.message)
+    });
+    let keys = [
         ("key_added", &diff.keys_added),
         ("key_removed", &diff.keys_removed),
-    ] {
-        for k in keys {
-            let account = kmsaudit_model::arn_account(k).unwrap_or("").to_string();
-            let region = k.split(':').nth(3).unwrap_or("").to_string();
-            w.write_record([
-                change.to_string(),
-                String::new(),
-                String::new(),
-                account,
-                region,
-                n(k),
-                String::new(),
-                String::new(),
-                String::new(),
-            ])?;
-        }
-    }
-    w.into_inner().map_err(|e| e.into_error())
+    ]
+    .into_iter()
+    .flat_map(|(change, keys)| {
+        keys.iter().map(move |k| {
+            Row::default()
+                .text(change)
+                .text("")
+                .text("")
+                .text(kmsaudit_model::arn_account(k).unwrap_or(""))
+                .text(k.split(':').nth(3).unwrap_or(""))
+                .text(k)
+                .text("")
+                .text("")
+                .text("")
+        })
+    });
+    let mut out = Vec::new();
+    write(&mut out, &header, changed.chain(keys))?;
+    Ok(out)
 }

@@ -318,11 +318,16 @@ fn framework_summary(
 
 /// Per region: customer-managed keys, and unmuted FAIL and NOT_ASSESSED findings.
 fn region_summary(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<RegionView> {
+    /// The region's row; a String is made only for a region not seen yet (once, not per key).
     fn entry<'m>(out: &'m mut BTreeMap<String, RegionView>, region: &str) -> &'m mut RegionView {
-        out.entry(region.to_string()).or_insert_with(|| RegionView {
-            region: region.to_string(),
-            ..RegionView::default()
-        })
+        if !out.contains_key(region) {
+            let row = RegionView {
+                region: region.to_string(),
+                ..RegionView::default()
+            };
+            out.insert(region.to_string(), row);
+        }
+        out.get_mut(region).expect("just inserted")
     }
     let mut out = BTreeMap::new();
     for (_, r, k) in snapshot.keys() {

@@ -19,7 +19,7 @@ pub use csv_out::neutralize;
 use csv_out::{findings_csv, grants_csv, keys_csv, matrix_csv, rules_csv};
 pub use diff::{diff, diff_csv, Change, Diff, Entry};
 pub use html::{content_security_policy, render_html};
-use options::{pack_files, SNAPSHOT_GZ, SNAPSHOT_JSON};
+use options::{pack_files, ALL_PACK_FILES, SNAPSHOT_GZ, SNAPSHOT_JSON};
 pub use options::{OutputFormat, PackOptions};
 
 #[derive(Debug, thiserror::Error)]
@@ -202,7 +202,7 @@ fn render_each(
     evaluation: &Evaluation,
     options: PackOptions,
     sink: &mut impl Sink,
-) -> Result<(), ReportError> {
+) -> Result<Option<Diff>, ReportError> {
     let mut entries = Vec::new();
     let diff = options.baseline.as_ref().map(|old| {
         diff(
@@ -269,7 +269,7 @@ fn render_each(
         })?;
         sink.close(name, w)?;
     }
-    Ok(())
+    Ok(diff)
 }
 
 struct MemorySink(Vec<(String, Vec<u8>)>);
@@ -327,14 +327,13 @@ pub fn render_all(
 }
 
 /// Writes the evidence pack into `dir` (created if needed), one file at a time, streaming the
-/// large ones. Pack files of an earlier run that this one does not write are removed. Returns
-/// the written file names.
+/// large ones. Pack files of an earlier run that this one does not write are removed.
 pub fn write_reports(
     snapshot: &Snapshot,
     evaluation: &Evaluation,
     dir: &Path,
     options: PackOptions,
-) -> Result<Vec<String>, ReportError> {
+) -> Result<WrittenPack, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.display().to_string(),
         source,
@@ -342,22 +341,7 @@ pub fn write_reports(
     // A pack file of an earlier run that this one does not write (the other snapshot form, a
     // format left out, a diff without a baseline) goes, so that the pack verifies.
     let written = pack_files(&options);
-    for stale in [
-        "findings.csv",
-        "findings.json",
-        "grants.csv",
-        "keys.csv",
-        "matrix.csv",
-        "report.html",
-        "rules.csv",
-        "diff.csv",
-        "diff.json",
-        SNAPSHOT_JSON,
-        SNAPSHOT_GZ,
-    ]
-    .into_iter()
-    .filter(|f| !written.contains(f))
-    {
+    for stale in ALL_PACK_FILES.into_iter().filter(|f| !written.contains(f)) {
         let path = dir.join(stale);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -373,8 +357,20 @@ pub fn write_reports(
         dir,
         names: Vec::new(),
     };
-    render_each(snapshot, evaluation, options, &mut sink)?;
-    Ok(sink.names)
+    let diff = render_each(snapshot, evaluation, options, &mut sink)?;
+    Ok(WrittenPack {
+        files: sink.names,
+        diff,
+    })
+}
+
+/// What [`write_reports`] wrote.
+#[derive(Debug)]
+pub struct WrittenPack {
+    /// The file names, in the order written.
+    pub files: Vec<String>,
+    /// The comparison with the baseline, when one was given.
+    pub diff: Option<Diff>,
 }
 
 /// A file's SHA-256, read in chunks (a pack's snapshot can be hundreds of megabytes).

@@ -56,23 +56,31 @@ impl PackOptions {
 pub(crate) const SNAPSHOT_JSON: &str = "snapshot.json";
 pub(crate) const SNAPSHOT_GZ: &str = "snapshot.json.gz";
 
-/// The files of the pack other than the manifest and SHA256SUMS, in name order: each is made
+/// Every file a pack may hold other than the manifest and SHA256SUMS, in name order.
+pub(crate) const ALL_PACK_FILES: [&str; 11] = [
+    "diff.csv",
+    "diff.json",
+    "findings.csv",
+    "findings.json",
+    "grants.csv",
+    "keys.csv",
+    "matrix.csv",
+    "report.html",
+    "rules.csv",
+    SNAPSHOT_JSON,
+    SNAPSHOT_GZ,
+];
+
+/// The files of this pack other than the manifest and SHA256SUMS, in name order: each is made
 /// when it is needed, so that a writer holds one file at a time.
 pub(crate) fn pack_files(options: &PackOptions) -> Vec<&'static str> {
-    let mut files = vec![
-        "findings.csv",
-        "findings.json",
-        "grants.csv",
-        "keys.csv",
-        "matrix.csv",
-        "report.html",
-        "rules.csv",
-        options.snapshot_file(),
-    ];
-    if options.baseline.is_some() {
-        files.extend(["diff.csv", "diff.json"]);
-        files.sort_unstable();
-    }
-    files.retain(|f| OutputFormat::of(f).is_none_or(|family| !options.skip.contains(&family)));
-    files
+    ALL_PACK_FILES
+        .into_iter()
+        .filter(|f| match *f {
+            SNAPSHOT_JSON | SNAPSHOT_GZ => *f == options.snapshot_file(),
+            "diff.csv" | "diff.json" => options.baseline.is_some(),
+            _ => true,
+        })
+        .filter(|f| OutputFormat::of(f).is_none_or(|family| !options.skip.contains(&family)))
+        .collect()
 }

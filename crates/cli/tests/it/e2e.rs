@@ -53,26 +53,34 @@ impl Spec {
             .to_string()
     }
 
-    /// Runs `kmsaudit scan` against the stand-in (through the fault profile, if any: KMS and
-    /// Access Analyzer calls then meet its faults).
-    fn scan(&self, out: &Path, profile: Option<&str>, extra: &[&str]) -> i32 {
+    /// Points `cmd` at the stand-in (through the fault profile, if any: KMS and Access
+    /// Analyzer calls then meet its faults), with test credentials and no user AWS config.
+    fn aws_env<'c>(
+        &self,
+        cmd: &'c mut std::process::Command,
+        profile: Option<&str>,
+    ) -> &'c mut std::process::Command {
         let with_profile = |url: String| match profile {
             Some(p) => format!("{url}/_faults/{p}"),
             None => url,
         };
-        let proxy = with_profile(self.str("proxy_url"));
-        let access_analyzer = with_profile(self.str("access_analyzer_url"));
-        let mut cmd = kmsaudit();
-        cmd.args(["scan", "--quiet", "--out"])
-            .arg(out)
-            .args(extra)
-            .env("AWS_ACCESS_KEY_ID", "testing")
+        cmd.env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", proxy)
-            .env("AWS_ENDPOINT_URL_ACCESSANALYZER", access_analyzer)
+            .env("AWS_ENDPOINT_URL", with_profile(self.str("proxy_url")))
+            .env(
+                "AWS_ENDPOINT_URL_ACCESSANALYZER",
+                with_profile(self.str("access_analyzer_url")),
+            )
             .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    }
+
+    /// Runs `kmsaudit scan` against the stand-in, through the fault profile if any.
+    fn scan(&self, out: &Path, profile: Option<&str>, extra: &[&str]) -> i32 {
+        let mut cmd = kmsaudit();
+        cmd.args(["scan", "--quiet", "--out"]).arg(out).args(extra);
+        self.aws_env(&mut cmd, profile);
         if let Some(config) = self.raw["config"].as_str() {
             cmd.arg("--config").arg(config);
         }
@@ -458,24 +466,14 @@ fn sharded_scans_merged_equal_one_unsharded_scan() {
 
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let shards = dir.path().join("shards");
-    let proxy = spec.str("proxy_url");
     let mut script = std::process::Command::new("sh");
     script
         .arg(root.join("deploy/local-shards.sh"))
         .args(["3"])
         .arg(&shards)
         .args(["kubernetes", "--", "--quiet"])
-        .env("KMSAUDIT", env!("CARGO_BIN_EXE_kmsaudit"))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &proxy)
-        .env(
-            "AWS_ENDPOINT_URL_ACCESSANALYZER",
-            spec.str("access_analyzer_url"),
-        )
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+        .env("KMSAUDIT", env!("CARGO_BIN_EXE_kmsaudit"));
+    spec.aws_env(&mut script, None);
     // The rule configuration reaches the shards and the merge as it reaches engines' steps.
     if let Some(config) = spec.raw["config"].as_str() {
         script.env("KMSAUDIT_CONFIG", config);
@@ -592,20 +590,11 @@ fn sharded_scans_merged_equal_one_unsharded_scan() {
 fn progress_is_logged_line_by_line_when_stderr_is_not_a_terminal() {
     let Some(spec) = Spec::load() else { return };
     let dir = tempdir();
-    let o = run(kmsaudit()
-        .args(["scan", "--fail-on", "none", "--out"])
+    let mut cmd = kmsaudit();
+    cmd.args(["scan", "--fail-on", "none", "--out"])
         .arg(dir.path().join("pack"))
-        .env("KMSAUDIT_PROGRESS_INTERVAL", "0")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", spec.str("proxy_url"))
-        .env(
-            "AWS_ENDPOINT_URL_ACCESSANALYZER",
-            spec.str("access_analyzer_url"),
-        )
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"));
+        .env("KMSAUDIT_PROGRESS_INTERVAL", "0");
+    let o = run(spec.aws_env(&mut cmd, None));
     assert!(matches!(o.status.code(), Some(0 | 4)), "{o:?}");
     let stderr = String::from_utf8_lossy(&o.stderr);
     let lines: Vec<&str> = stderr
