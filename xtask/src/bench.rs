@@ -160,12 +160,22 @@ pub struct Timed {
 
 /// Runs `program args..` under GNU `/usr/bin/time`, which reports the peak RSS of the process.
 pub fn under_gnu_time(program: &Path, args: &[&std::ffi::OsStr]) -> anyhow::Result<Timed> {
+    under_gnu_time_with(program, args, &[])
+}
+
+/// The same with extra environment variables.
+pub fn under_gnu_time_with(
+    program: &Path,
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, String)],
+) -> anyhow::Result<Timed> {
     const MARK: &str = "peak-rss-kib ";
     let started = std::time::Instant::now();
     let output = std::process::Command::new("/usr/bin/time")
         .args(["-f", &format!("{MARK}%M")])
         .arg(program)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v)))
         .output()
         .with_context(|| {
             format!(

@@ -16,6 +16,23 @@ pub fn answer(
     request: &Value,
     not_enabled: &BTreeSet<(String, String)>,
 ) -> Response<Full<Bytes>> {
+    answer_with(caller, request, |account, region| {
+        if !kmsaudit_scanner::is_opt_in(region) {
+            "ENABLED_BY_DEFAULT"
+        } else if not_enabled.contains(&(account.to_string(), region.to_string())) {
+            "DISABLED"
+        } else {
+            "ENABLED"
+        }
+    })
+}
+
+/// The same with each (account, region)'s `RegionOptStatus` from `status`.
+pub fn answer_with(
+    caller: &str,
+    request: &Value,
+    status: impl Fn(&str, &str) -> &'static str,
+) -> Response<Full<Bytes>> {
     let account = request
         .get("AccountId")
         .and_then(Value::as_str)
@@ -36,16 +53,7 @@ pub fn answer(
         .iter()
         .skip(start)
         .take(max)
-        .map(|region| {
-            let status = if !kmsaudit_scanner::is_opt_in(region) {
-                "ENABLED_BY_DEFAULT"
-            } else if not_enabled.contains(&(account.to_string(), region.clone())) {
-                "DISABLED"
-            } else {
-                "ENABLED"
-            };
-            json!({"RegionName": region, "RegionOptStatus": status})
-        })
+        .map(|region| json!({"RegionName": region, "RegionOptStatus": status(account, region)}))
         .collect();
     let mut body = json!({ "Regions": page });
     if start + max < all.len() {

@@ -8,10 +8,12 @@ use anyhow::{bail, Context};
 mod bench;
 mod bench_policy;
 mod bench_report;
+mod bench_scale;
 mod expect;
 mod fixture;
 mod list_regions;
 mod moto;
+mod scale;
 mod seed;
 mod standin;
 #[cfg(test)]
@@ -27,6 +29,8 @@ commands:
   bench policy-worst   analyze generated worst-case key policies with the release lint-policy
   bench soundness      the analysis against the reference evaluator on 10,000,000 generated policies
   bench report         render the evidence pack of a synthetic organization (--keys N, 100,000)
+  bench scale          scan a generated organization served with latency, quotas and real paging
+                       (--accounts 1000 --regions 17 --keys 100000 --latency-ms 50), then as 4 shards
   standin [FIXTURE]    start the stand-in with a fixture and wait (Ctrl-C stops it)";
 
 fn main() -> std::process::ExitCode {
@@ -345,13 +349,46 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
             run(build, "cargo build --release -p kmsaudit")?;
             bench_report::run(&project_root(), keys)
         }
+        Some("scale") => {
+            let value = |flag: &str| rest.iter().position(|a| a == flag).and_then(|i| rest.get(i + 1));
+            let number = |flag: &str, default: u64| -> anyhow::Result<u64> {
+                value(flag).map_or(Ok(default), |v| v.parse().with_context(|| format!("{flag} N")))
+            };
+            let share = |flag: &str| -> anyhow::Result<f64> {
+                value(flag).map_or(Ok(0.0), |v| v.parse().with_context(|| format!("{flag} SHARE")))
+            };
+            let seed = number("--seed", 1)?;
+            let args = bench_scale::ScaleArgs {
+                spec: scale::ScaleSpec {
+                    accounts: number("--accounts", 1000)? as usize,
+                    regions: number("--regions", 17)? as usize,
+                    keys: number("--keys", 100_000)? as usize,
+                    seed,
+                },
+                behaviour: scale::Behaviour {
+                    latency_ms: number("--latency-ms", 50)?,
+                    throttle: share("--throttle")?,
+                    error5xx: share("--error5xx")?,
+                    seed,
+                },
+                shards: number("--shards", 4)? as usize,
+                scan_args: match rest.iter().position(|a| a == "--") {
+                    Some(i) => rest[i + 1..].to_vec(),
+                    None => vec![],
+                },
+            };
+            let mut build = cargo();
+            build.args(["build", "--release", "--quiet", "-p", "kmsaudit"]);
+            run(build, "cargo build --release -p kmsaudit")?;
+            run_async(bench_scale::run(&project_root(), args))
+        }
         Some("policy-worst") => {
             let mut build = cargo();
             build.args(["build", "--release", "--quiet", "-p", "kmsaudit"]);
             run(build, "cargo build --release -p kmsaudit")?;
             bench_policy::run(&project_root())
         }
-        _ => bail!("usage: cargo xtask bench evaluator [--keys N] | bench scan [--accounts N] [--keys-per-account N] | bench policy-worst | bench soundness [--cases N] | bench report [--keys N]"),
+        _ => bail!("usage: cargo xtask bench evaluator [--keys N] | bench scan [--accounts N] [--keys-per-account N] | bench policy-worst | bench soundness [--cases N] | bench report [--keys N] | bench scale [--accounts N] [--regions R] [--keys K] [--latency-ms L] [--throttle P] [--error5xx P] [--shards S] [--seed N] [-- SCAN ARGS]"),
     }
 }
 

@@ -2,8 +2,9 @@
 
 use crate::*;
 
-/// Policy templates; `{A}` is the key's account, `{B}` another account of the org.
-const POLICIES: &[&str] = &[
+/// Policy templates, the first five the AWS default and console policies; `{A}` is the key's
+/// account, `{B}` another account of the org.
+pub const POLICY_TEMPLATES: &[&str] = &[
     // AWS default policy (the most common by far)
     r#"{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::{A}:root"},"Action":"kms:*","Resource":"*"}]}"#,
     r#"{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::{A}:root"},"Action":"kms:*","Resource":"*"}]}"#,
@@ -70,7 +71,7 @@ pub fn synthetic_org(keys: usize) -> Snapshot {
             let region = regions[n % regions.len()];
             let key_id = format!("{:08x}-0000-4000-8000-{:012x}", n, n);
             let arn = format!("arn:aws:kms:{region}:{account}:key/{key_id}");
-            let policy = POLICIES[n % POLICIES.len()]
+            let policy = POLICY_TEMPLATES[n % POLICY_TEMPLATES.len()]
                 .replace("{A}", &account)
                 .replace("{B}", &other);
             let grants: Vec<Grant> = (0..(n % 4))

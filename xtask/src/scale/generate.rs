@@ -1,0 +1,481 @@
+//! The scale stand-in's organization: generated from (accounts, regions, keys, seed), held as
+//! the snapshot a perfect scan would produce. The servers answer from it and the benchmark
+//! evaluates it for the ground truth.
+//!
+//! The mix: about one account × region in eight holds keys, and keys crowd into a few of them
+//! (the busiest holds a few percent of the organization's keys); each account × region with keys
+//! has an AWS managed key (`alias/aws/ebs`). Customer-managed keys take the synthetic
+//! benchmark's policies and every policy of the demo fixture, asymmetric, HMAC and imported keys,
+//! disabled and pending-deletion keys, multi-Region keys, grants (some to an outside account, a
+//! few keys with more than a page of them), aliases and tags (a few with more than a page). The
+//! management account runs an organization analyzer in every region but the last, with an active
+//! finding on every key that grants access outside the organization.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use jiff::Timestamp;
+use kmsaudit_model::*;
+
+use crate::fixture::Fixture;
+
+/// What to generate.
+#[derive(Debug, Clone, Copy)]
+pub struct ScaleSpec {
+    pub accounts: usize,
+    pub regions: usize,
+    pub keys: usize,
+    pub seed: u64,
+}
+
+/// The generated organization.
+pub struct ScaleOrg {
+    /// What a perfect scan reads; sorted (`normalize`d).
+    pub truth: Snapshot,
+    /// The regions every account has enabled.
+    pub enabled: Vec<String>,
+    /// Account id → its index in `truth.accounts`.
+    pub account_index: HashMap<String, usize>,
+    /// (account index, region) → index in that account's `regions`.
+    pub region_index: HashMap<(usize, String), usize>,
+    /// Key id → index in its region's `keys`.
+    pub key_index: HashMap<String, usize>,
+}
+
+pub const ORG_ID: &str = "o-scalebench1";
+pub const ROLE: &str = "OrganizationAccountAccessRole";
+const OUTSIDE: &str = "999988887777";
+
+pub fn account_id(i: usize) -> String {
+    format!("{:012}", 200_000_000_000u64 + i as u64)
+}
+
+/// splitmix64.
+pub fn mix(seed: u64, n: u64) -> u64 {
+    let mut z = seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn unit(seed: u64, n: u64) -> f64 {
+    (mix(seed, n) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// The policies keys take: the synthetic benchmark's (weighted towards the AWS default) and the
+/// demo fixture's, with `{A}` the key's account and `{B}` another account of the organization.
+fn policy_templates(demo: &Fixture) -> Vec<String> {
+    let mut out: Vec<String> = kmsaudit_model::synthetic::POLICY_TEMPLATES
+        .iter()
+        .map(|t| t.replace("o-benchorg", ORG_ID))
+        .collect();
+    for policy in demo.policies.values() {
+        let mut p = policy.clone();
+        for (name, statements) in &demo.statements {
+            p = p.replace(&format!("${{statements:{name}}}"), statements.trim());
+        }
+        p = p
+            .replace("${self}", "{A}")
+            .replace("${management}", &account_id(0))
+            .replace("${org_id}", ORG_ID);
+        for a in &demo.accounts {
+            p = p.replace(&format!("${{account:{}}}", a.name), "{B}");
+        }
+        out.push(p);
+    }
+    out
+}
+
+/// Does this policy grant anyone outside the organization (Access Analyzer reports it)?
+fn shared_outside(policy: &str) -> bool {
+    policy.contains(OUTSIDE)
+        || policy.contains("\"Principal\":\"*\"")
+        || policy.contains("\"AWS\":\"*\"")
+        || policy.contains("444455556666")
+}
+
+fn stamp(secs: i64) -> Timestamp {
+    Timestamp::from_second(1_735_689_600 + secs).expect("a valid time")
+}
+
+pub fn generate(spec: ScaleSpec, root: &Path) -> anyhow::Result<ScaleOrg> {
+    let demo = Fixture::load(&root.join("examples/demo-org.toml"))?;
+    let templates = policy_templates(&demo);
+    let all_regions = kmsaudit_scanner::partition_regions("aws");
+    // The most used regions first, then the other default ones, then opt-in ones.
+    const FIRST: [&str; 6] = [
+        "us-east-1",
+        "eu-west-1",
+        "us-west-2",
+        "ap-southeast-2",
+        "eu-central-1",
+        "ap-northeast-1",
+    ];
+    let rank = |r: &String| {
+        let first = FIRST.iter().position(|f| f == r).unwrap_or(FIRST.len());
+        (kmsaudit_scanner::is_opt_in(r), first, r.clone())
+    };
+    let mut ranked = all_regions.clone();
+    ranked.sort_by_key(rank);
+    let mut enabled: Vec<String> = ranked.into_iter().take(spec.regions.max(1)).collect();
+    enabled.sort();
+    let n_acc = spec.accounts.max(1);
+    let pairs = n_acc * enabled.len();
+    let with_keys = (pairs / 8).max(1);
+    let mut stride = 7919 % pairs.max(1);
+    while pairs > 1 && gcd(stride.max(1), pairs) != 1 {
+        stride += 1;
+    }
+    let stride = stride.max(1);
+    // account × region slots with keys, in order of how crowded they are.
+    let slot = |i: usize| -> (usize, usize) {
+        let p = (i * stride + 3) % pairs;
+        (p / enabled.len(), p % enabled.len())
+    };
+
+    let mut accounts: Vec<AccountRecord> = (0..n_acc)
+        .map(|a| {
+            let id = account_id(a);
+            AccountRecord {
+                id: id.clone(),
+                name: Some(format!("scale-{a}")),
+                email: Some(format!("scale-{a}@example.com")),
+                org_status: Some("ACTIVE".into()),
+                access: AccountAccess::Scanned {
+                    via: if a == 0 {
+                        "caller credentials".into()
+                    } else {
+                        format!("arn:aws:iam::{id}:role/{ROLE}")
+                    },
+                },
+                regions_from: Some(RegionSource::ListRegions),
+                regions: all_regions
+                    .iter()
+                    .map(|r| RegionRecord {
+                        region: r.clone(),
+                        access: if enabled.contains(r) {
+                            RegionAccess::Scanned
+                        } else {
+                            RegionAccess::Skipped {
+                                reason:
+                                    "not enabled for the account (account:ListRegions: DISABLED)"
+                                        .into(),
+                            }
+                        },
+                        aliases_error: None,
+                        keys: vec![],
+                        access_analyzer: enabled.contains(r).then(|| AccessAnalyzerRecord {
+                            analyzers: if a == 0 && r != enabled.last().expect("a region") {
+                                vec![Analyzer {
+                                    arn: format!("arn:aws:access-analyzer:{r}:{id}:analyzer/org"),
+                                    name: "org".into(),
+                                    analyzer_type: "ORGANIZATION".into(),
+                                    status: "ACTIVE".into(),
+                                }]
+                            } else {
+                                vec![]
+                            },
+                            ..Default::default()
+                        }),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let region_pos: HashMap<&str, usize> = all_regions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.as_str(), i))
+        .collect();
+
+    // One AWS managed key per account × region with keys, the rest customer managed.
+    let managed = (spec.keys / 33).min(with_keys);
+    let mut findings: Vec<(usize, usize, AnalyzerFinding)> = vec![];
+    for n in 0..spec.keys {
+        let (a, r) = if n < managed {
+            slot(n)
+        } else {
+            let u = unit(spec.seed, n as u64);
+            slot(((with_keys as f64 * u.powf(2.5)) as usize).min(with_keys - 1))
+        };
+        let account = account_id(a);
+        let other = account_id((a + 1) % n_acc);
+        let region = &enabled[r];
+        let h = mix(spec.seed ^ 0x5eed, n as u64);
+        let key_id = format!(
+            "{:08x}-{:04x}-4000-8000-{:012x}",
+            n,
+            spec.seed & 0xffff,
+            h & 0xffff_ffff_ffff
+        );
+        let arn = format!("arn:aws:kms:{region}:{account}:key/{key_id}");
+        let key = if n < managed {
+            managed_key(&account, region, key_id, arn, n)
+        } else {
+            let policy = pick_policy(&templates, h)
+                .replace("{A}", &account)
+                .replace("{B}", &other);
+            if shared_outside(&policy) && r + 1 != enabled.len() {
+                findings.push((
+                    a,
+                    r,
+                    AnalyzerFinding {
+                        id: format!("f-{key_id}"),
+                        analyzer_arn: format!(
+                            "arn:aws:access-analyzer:{region}:{}:analyzer/org",
+                            account_id(0)
+                        ),
+                        resource: arn.clone(),
+                        resource_owner_account: account.clone(),
+                        status: "ACTIVE".into(),
+                        finding_type: Some("ExternalAccess".into()),
+                        is_public: Some(
+                            !policy.contains(OUTSIDE) && !policy.contains("444455556666"),
+                        ),
+                        principal: BTreeMap::from([("AWS".to_string(), "*".to_string())]),
+                        condition: BTreeMap::new(),
+                        updated_at: Some(stamp(0)),
+                    },
+                ));
+            }
+            customer_key(&account, region, key_id, arn, n, h, policy)
+        };
+        let rr = region_pos[region.as_str()];
+        accounts[a].regions[rr].keys.push(key);
+    }
+    for (_, r, f) in findings {
+        let rr = region_pos[enabled[r].as_str()];
+        accounts[0].regions[rr]
+            .access_analyzer
+            .as_mut()
+            .expect("enabled regions have a record")
+            .findings
+            .push(f);
+    }
+    let management = account_id(0);
+    let mut truth = Snapshot {
+        schema_version: SCHEMA_VERSION,
+        metadata: ScanMetadata {
+            tool_name: "kmsaudit".into(),
+            tool_version: "scale".into(),
+            caller: Some(CallerIdentity {
+                account_id: management.clone(),
+                arn: format!("arn:aws:iam::{management}:user/bench"),
+                ..Default::default()
+            }),
+            started_at: stamp(0),
+            finished_at: stamp(0),
+            scope: ScanScope {
+                role_name: ROLE.into(),
+                partition: "aws".into(),
+                access_analyzer: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        organization: Some(Organization {
+            id: ORG_ID.into(),
+            management_account_id: management,
+            ..Default::default()
+        }),
+        accounts,
+    };
+    truth.normalize();
+    let account_index = truth
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id.clone(), i))
+        .collect();
+    let mut region_index = HashMap::new();
+    let mut key_index = HashMap::new();
+    for (i, a) in truth.accounts.iter().enumerate() {
+        for (j, r) in a.regions.iter().enumerate() {
+            region_index.insert((i, r.region.clone()), j);
+            for (k, key) in r.keys.iter().enumerate() {
+                key_index.insert(key.key_id.clone(), k);
+            }
+        }
+    }
+    Ok(ScaleOrg {
+        truth,
+        enabled,
+        account_index,
+        region_index,
+        key_index,
+    })
+}
+
+/// Half the keys take one of the first five templates (AWS default and console policies).
+fn pick_policy(templates: &[String], h: u64) -> &str {
+    let r = (h >> 8) % 100;
+    let i = if r < 50 {
+        (h >> 16) as usize % 5
+    } else {
+        5 + (h >> 16) as usize % (templates.len() - 5)
+    };
+    &templates[i]
+}
+
+fn managed_key(account: &str, region: &str, key_id: String, arn: String, n: usize) -> KeyRecord {
+    KeyRecord {
+        arn: arn.clone(),
+        key_id: key_id.clone(),
+        metadata: Some(KeyMetadata {
+            key_id,
+            arn,
+            aws_account_id: account.into(),
+            description: format!(
+                "Default key that protects my EBS volumes when no other key is defined ({region})"
+            ),
+            creation_date: Some(stamp(n as i64)),
+            enabled: true,
+            key_state: "Enabled".into(),
+            key_usage: "ENCRYPT_DECRYPT".into(),
+            key_spec: "SYMMETRIC_DEFAULT".into(),
+            key_manager: "AWS".into(),
+            origin: "AWS_KMS".into(),
+            multi_region: Some(false),
+            ..Default::default()
+        }),
+        aliases: vec!["alias/aws/ebs".into()],
+        ..Default::default()
+    }
+}
+
+fn customer_key(
+    account: &str,
+    region: &str,
+    key_id: String,
+    arn: String,
+    n: usize,
+    h: u64,
+    policy: String,
+) -> KeyRecord {
+    let (spec, usage, origin) = match n % 50 {
+        0 | 25 => ("RSA_2048", "SIGN_VERIFY", "AWS_KMS"),
+        7 => ("HMAC_256", "GENERATE_VERIFY_MAC", "AWS_KMS"),
+        13 => ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "EXTERNAL"),
+        _ => ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "AWS_KMS"),
+    };
+    let state = match n % 100 {
+        1 => "Disabled",
+        2 => "PendingDeletion",
+        _ => "Enabled",
+    };
+    let mut meta = KeyMetadata {
+        key_id: key_id.clone(),
+        arn: arn.clone(),
+        aws_account_id: account.into(),
+        description: format!("app key {n}"),
+        creation_date: Some(stamp(n as i64)),
+        enabled: state == "Enabled",
+        key_state: state.into(),
+        key_usage: usage.into(),
+        key_spec: spec.into(),
+        key_manager: "CUSTOMER".into(),
+        origin: origin.into(),
+        multi_region: Some(n % 30 == 11),
+        ..Default::default()
+    };
+    if state == "PendingDeletion" {
+        meta.deletion_date = Some(stamp(40_000_000));
+        meta.pending_deletion_window_in_days = Some(30);
+    }
+    if origin == "EXTERNAL" {
+        meta.expiration_model = Some("KEY_MATERIAL_EXPIRES".into());
+        meta.valid_to = Some(stamp(if n % 100 == 13 { 100 } else { 80_000_000 }));
+    }
+    if n % 30 == 11 {
+        meta.multi_region_configuration = Some(MultiRegionConfiguration {
+            key_type: "PRIMARY".into(),
+            primary_region: Some(region.into()),
+            replica_regions: vec![],
+        });
+    }
+    let rotation =
+        (meta.rotation_applies() && state != "PendingDeletion").then(|| RotationStatus {
+            enabled: !n.is_multiple_of(3),
+            period_days: Some(if n.is_multiple_of(7) { 730 } else { 365 }),
+            next_rotation_date: (!n.is_multiple_of(3)).then(|| stamp(50_000_000)),
+        });
+    let grant_count = if n % 997 == 5 {
+        130
+    } else {
+        (h >> 24) as usize % 4
+    };
+    let grants = (0..grant_count)
+        .map(|g| Grant {
+            grant_id: format!("{:016x}{g:04}", h),
+            name: (g % 2 == 0).then(|| format!("grant-{g}")),
+            grantee_principal: Some(if g == 1 && n % 40 == 9 {
+                format!("arn:aws:iam::{OUTSIDE}:role/Partner")
+            } else {
+                format!("arn:aws:iam::{account}:role/Worker{g}")
+            }),
+            retiring_principal: None,
+            issuing_account: Some(format!("arn:aws:iam::{account}:root")),
+            operations: if g == 2 {
+                vec![
+                    "CreateGrant".into(),
+                    "Decrypt".into(),
+                    "ReEncryptFrom".into(),
+                ]
+            } else {
+                vec!["Decrypt".into(), "Encrypt".into(), "GenerateDataKey".into()]
+            },
+            constraints: (g == 0 && n.is_multiple_of(2)).then(|| GrantConstraints {
+                encryption_context_subset: BTreeMap::from([("app".into(), format!("a{n}"))]),
+                encryption_context_equals: BTreeMap::new(),
+            }),
+            creation_date: Some(stamp(n as i64 + g as i64)),
+        })
+        .collect();
+    let aliases = match n % 10 {
+        0 => vec![],
+        1 => vec![format!("alias/app-{n}"), format!("alias/app-{n}-b")],
+        _ => vec![format!("alias/app-{n}")],
+    };
+    let tags = match n % 4 {
+        0 => vec![],
+        _ if n % 1009 == 6 => (0..70)
+            .map(|t| Tag {
+                key: format!("k{t:03}"),
+                value: format!("v{t}"),
+            })
+            .collect(),
+        _ => vec![
+            Tag {
+                key: "owner".into(),
+                value: format!("team-{}", n % 7),
+            },
+            Tag {
+                key: "data-classification".into(),
+                value: if n.is_multiple_of(5) {
+                    String::new()
+                } else {
+                    "internal".into()
+                },
+            },
+        ],
+    };
+    KeyRecord {
+        arn,
+        key_id,
+        metadata: Some(meta),
+        policy: Some(policy),
+        rotation,
+        grants: Some(grants),
+        aliases,
+        tags: Some(tags),
+        errors: vec![],
+    }
+}

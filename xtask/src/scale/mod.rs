@@ -1,0 +1,335 @@
+//! The scale stand-in: Organizations, STS, KMS, IAM Access Analyzer and the Account Management
+//! API's ListRegions for a generated organization (`generate.rs`), served on loopback the way
+//! the real APIs answer (the Rust SDK's deserializers are the contract), with
+//!
+//! * the real default and maximum page sizes and markers (`api.rs`, `kms.rs`);
+//! * a latency per request with ±20 % jitter;
+//! * a token bucket per (account, region, KMS operation) at AWS KMS's published request quotas,
+//!   answering `ThrottlingException` beyond them;
+//! * random throttling and 5xx on top, for the fault-injection runs;
+//! * counts of every request, throttle and fault (`Stats`).
+//!
+//! Accounts are told apart by their access keys: AssumeRole into account X hands out
+//! `ASIA` + X, and any other access key is the management account's.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+mod api;
+pub mod generate;
+mod kms;
+
+pub use generate::{ScaleOrg, ScaleSpec};
+
+/// How the stand-in behaves besides answering.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Behaviour {
+    pub latency_ms: u64,
+    /// Share of requests answered with ThrottlingException at random, on top of the quotas.
+    pub throttle: f64,
+    /// Share of requests answered with a 5xx at random.
+    pub error5xx: f64,
+    pub seed: u64,
+}
+
+/// Published KMS request quotas (per second, per account and region) of the operations kmsaudit
+/// makes: the KMS Developer Guide's "Request quotas".
+const KMS_QUOTAS: [(&str, f64); 8] = [
+    ("DescribeKey", 2000.0),
+    ("GetKeyPolicy", 1000.0),
+    ("GetKeyRotationStatus", 1000.0),
+    ("ListAliases", 500.0),
+    ("ListGrants", 100.0),
+    ("ListKeys", 500.0),
+    ("ListResourceTags", 2000.0),
+    ("GetPublicKey", 2000.0),
+];
+
+/// A token bucket: `rate` tokens a second, holding at most half a second of them.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, now: Instant) -> bool {
+        let cap = self.rate / 2.0;
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(cap);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What the stand-in counted.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Stats {
+    pub requests: u64,
+    /// Requests per `Service.Operation`.
+    pub by_operation: std::collections::BTreeMap<String, u64>,
+    /// Answered ThrottlingException because a quota's bucket was empty.
+    pub throttled_by_quota: u64,
+    /// Answered ThrottlingException at random (the fault profile).
+    pub throttled_injected: u64,
+    /// Answered a 5xx at random.
+    pub server_errors_injected: u64,
+}
+
+impl Stats {
+    pub fn throttled(&self) -> u64 {
+        self.throttled_by_quota + self.throttled_injected
+    }
+}
+
+pub(crate) struct State {
+    pub org: ScaleOrg,
+    behaviour: Behaviour,
+    buckets: Mutex<HashMap<(usize, String, &'static str), Bucket>>,
+    stats: Mutex<Stats>,
+    counter: AtomicU64,
+}
+
+/// The running stand-in; it stops with the runtime.
+pub struct ScaleStandIn {
+    pub url: String,
+    state: Arc<State>,
+}
+
+impl ScaleStandIn {
+    pub fn org(&self) -> &ScaleOrg {
+        &self.state.org
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.state.stats.lock().expect("stats lock").clone()
+    }
+
+    /// Clears the counts (between benchmark runs).
+    pub fn reset(&self) {
+        *self.state.stats.lock().expect("stats lock") = Stats::default();
+        self.state.buckets.lock().expect("buckets lock").clear();
+    }
+
+    /// The environment a kmsaudit process needs to scan the stand-in as the management account.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.url.clone()),
+            ("AWS_ACCESS_KEY_ID", "AKIASCALEBENCH".into()),
+            ("AWS_SECRET_ACCESS_KEY", "scale-bench-secret".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+}
+
+/// Serves `org` on a loopback port.
+pub async fn start(org: ScaleOrg, behaviour: Behaviour) -> anyhow::Result<ScaleStandIn> {
+    let state = Arc::new(State {
+        org,
+        behaviour,
+        buckets: Mutex::new(HashMap::new()),
+        stats: Mutex::new(Stats::default()),
+        counter: AtomicU64::new(0),
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let serving = state.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let state = serving.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(handle(&state, req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(ScaleStandIn { url, state })
+}
+
+/// One request as the handlers see it.
+pub(crate) struct Call {
+    /// Index of the calling account in the organization.
+    pub account: usize,
+    pub region: String,
+    pub service: String,
+    /// `X-Amz-Target`'s operation, for the JSON protocols.
+    pub target: Option<String>,
+    pub method: hyper::Method,
+    pub path: String,
+    pub query: String,
+    pub body: Bytes,
+}
+
+/// (access key, region, service) from the SigV4 Authorization header.
+fn credential_scope(req: &Request<Incoming>) -> Option<(String, String, String)> {
+    let auth = req.headers().get("authorization")?.to_str().ok()?;
+    let scope = auth.split("Credential=").nth(1)?.split([',', ' ']).next()?;
+    let mut parts = scope.split('/');
+    let akid = parts.next()?.to_string();
+    let _date = parts.next()?;
+    let region = parts.next()?.to_string();
+    let service = parts.next()?.to_string();
+    Some((akid, region, service))
+}
+
+async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let Some((akid, region, service)) = credential_scope(&req) else {
+        return api::json_error(
+            StatusCode::FORBIDDEN,
+            "MissingAuthenticationTokenException",
+            "unsigned request",
+            false,
+        );
+    };
+    let account = akid
+        .strip_prefix("ASIA")
+        .and_then(|id| state.org.account_index.get(id).copied())
+        .unwrap_or(0);
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.split_once('.'))
+        .map(|(_, op)| op.to_string());
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return api::text(StatusCode::BAD_REQUEST, &format!("unreadable body: {e}")),
+    };
+    let call = Call {
+        account,
+        region,
+        service,
+        target,
+        method,
+        path,
+        query,
+        body,
+    };
+    let operation = api::operation(&call);
+    let rest_json = call.service == "access-analyzer" || call.service == "account";
+    {
+        let mut stats = state.stats.lock().expect("stats lock");
+        stats.requests += 1;
+        *stats.by_operation.entry(operation.clone()).or_default() += 1;
+    }
+    let b = state.behaviour;
+    let n = state.counter.fetch_add(1, Ordering::Relaxed);
+    if b.latency_ms > 0 {
+        let jitter = 0.8 + 0.4 * unit(b.seed ^ 0x1a7e, n);
+        tokio::time::sleep(Duration::from_secs_f64(
+            b.latency_ms as f64 * jitter / 1000.0,
+        ))
+        .await;
+    }
+    let draw = unit(b.seed, n);
+    if draw < b.throttle {
+        state.stats.lock().expect("stats lock").throttled_injected += 1;
+        return throttle(&call, rest_json);
+    }
+    if draw < b.throttle + b.error5xx {
+        state
+            .stats
+            .lock()
+            .expect("stats lock")
+            .server_errors_injected += 1;
+        return match call.service.as_str() {
+            "sts" => api::sts_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalFailure",
+                "injected",
+            ),
+            "kms" => api::json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "KMSInternalException",
+                "injected",
+                false,
+            ),
+            _ => api::json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerException",
+                "injected",
+                rest_json,
+            ),
+        };
+    }
+    if call.service == "kms" {
+        if let Some(&(op, quota)) = KMS_QUOTAS
+            .iter()
+            .find(|(op, _)| Some(*op) == call.target.as_deref())
+        {
+            let now = Instant::now();
+            let allowed = state
+                .buckets
+                .lock()
+                .expect("buckets lock")
+                .entry((call.account, call.region.clone(), op))
+                .or_insert(Bucket {
+                    tokens: quota / 2.0,
+                    rate: quota,
+                    at: now,
+                })
+                .take(now);
+            if !allowed {
+                state.stats.lock().expect("stats lock").throttled_by_quota += 1;
+                return throttle(&call, false);
+            }
+        }
+    }
+    api::answer(state, &call)
+}
+
+fn throttle(call: &Call, rest_json: bool) -> Response<Full<Bytes>> {
+    match call.service.as_str() {
+        "sts" => api::sts_error(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded"),
+        "kms" => api::json_error(
+            StatusCode::BAD_REQUEST,
+            "ThrottlingException",
+            "Rate exceeded",
+            false,
+        ),
+        "organizations" => api::json_error(
+            StatusCode::BAD_REQUEST,
+            "TooManyRequestsException",
+            "Rate exceeded",
+            false,
+        ),
+        _ => api::json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ThrottlingException",
+            "Rate exceeded",
+            rest_json,
+        ),
+    }
+}
+
+fn unit(seed: u64, n: u64) -> f64 {
+    (generate::mix(seed, n) >> 11) as f64 / (1u64 << 53) as f64
+}
