@@ -4,8 +4,13 @@
 use aws_sdk_accessanalyzer::types::Criterion;
 use kmsaudit_model::AccessAnalyzerRecord;
 
+use futures::stream::{self, StreamExt};
+
 use crate::classify::issue;
 use crate::{convert, Scanner};
+
+/// GetFindingV2 calls of one analyzer in flight at once.
+const FINDING_DETAILS_IN_FLIGHT: usize = 32;
 
 impl Scanner {
     /// Analyzers of this account × region and their active findings on KMS keys. A listing
@@ -59,20 +64,30 @@ impl Scanner {
                     return record;
                 }
             };
-            let active = summaries
+            let active: Vec<_> = summaries
                 .iter()
                 .map(|s| convert::finding_summary(&analyzer_arn, s))
-                .filter(|f| f.status == "ACTIVE");
-            for mut f in active {
-                let details = aa.get_finding_v2().analyzer_arn(&analyzer_arn).id(&f.id);
-                match self.call(details.send()).await {
-                    Ok(out) => convert::add_finding_details(&mut f, &out),
-                    Err(e) => {
-                        tracing::warn!(finding = %f.id, error = %issue("AccessAnalyzer.GetFindingV2", &e), "finding details not read")
+                .filter(|f| f.status == "ACTIVE")
+                .collect();
+            // The details of each finding, several at once (an organization analyzer may hold
+            // thousands); a finding whose details cannot be read is kept without them.
+            let detailed = stream::iter(active)
+                .map(|mut f| {
+                    let details = aa.get_finding_v2().analyzer_arn(&analyzer_arn).id(&f.id);
+                    async move {
+                        match details.send().await {
+                            Ok(out) => convert::add_finding_details(&mut f, &out),
+                            Err(e) => {
+                                tracing::warn!(finding = %f.id, error = %issue("AccessAnalyzer.GetFindingV2", &e), "finding details not read")
+                            }
+                        }
+                        f
                     }
-                }
-                record.findings.push(f);
-            }
+                })
+                .buffer_unordered(FINDING_DETAILS_IN_FLIGHT)
+                .collect::<Vec<_>>()
+                .await;
+            record.findings.extend(detailed);
         }
         record
     }

@@ -65,7 +65,7 @@ impl Scanner {
             self.plan.external_id.clone(),
             self.plan.session_duration.map(|d| d.as_secs() as i32),
         );
-        self.call(role.credentials())
+        role.credentials()
             .await
             .map_err(|e| issue("STS.AssumeRole", &e))?;
         let config = self

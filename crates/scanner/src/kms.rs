@@ -12,6 +12,9 @@ use kmsaudit_model::{Issue, KeyRecord, RegionAccess, RegionRecord};
 use crate::classify::{self, issue};
 use crate::{convert, is_opt_in, Scanner};
 
+/// Keys of one account × region read at once, at most.
+const KEYS_IN_FLIGHT_PER_REGION: usize = 32;
+
 /// The clients of one account × region.
 pub(crate) struct RegionClients {
     pub kms: aws_sdk_kms::Client,
@@ -67,7 +70,16 @@ impl Scanner {
             access_analyzer: None,
         };
         let listed = self
-            .all_pages(clients.kms.list_keys().into_paginator().items().send())
+            .all_pages(
+                // The largest pages KMS serves: fewer calls in crowded regions.
+                clients
+                    .kms
+                    .list_keys()
+                    .limit(1000)
+                    .into_paginator()
+                    .items()
+                    .send(),
+            )
             .await;
         let key_ids = match listed {
             Ok(keys) => keys,
@@ -84,10 +96,21 @@ impl Scanner {
                 return record;
             }
         };
-        let aliases = self.all_pages(clients.kms.list_aliases().into_paginator().items().send());
+        // Aliases only name keys: a region without keys has none worth a call.
+        let has_keys = !key_ids.is_empty();
+        let aliases = async {
+            if has_keys {
+                let listing = clients.kms.list_aliases().limit(100).into_paginator();
+                self.all_pages(listing.items().send()).await
+            } else {
+                Ok(vec![])
+            }
+        };
+        // Enough keys in flight to cover the latency; the pace of the region's quotas is the
+        // limit beyond that, and every region of every account in flight shares the permits.
         let keys = stream::iter(key_ids)
             .map(|k| self.read_key(&clients.kms, k))
-            .buffer_unordered(self.plan.concurrency.max(1))
+            .buffer_unordered(self.plan.concurrency.clamp(1, KEYS_IN_FLIGHT_PER_REGION))
             .collect::<Vec<KeyRecord>>();
         let analyzer = async {
             if self.plan.access_analyzer {
@@ -119,9 +142,14 @@ impl Scanner {
     /// Everything about one key. AWS-managed keys get DescribeKey only: AWS owns their policy,
     /// rotation and grants, and no rule reads them.
     async fn read_key(&self, kms: &aws_sdk_kms::Client, entry: KeyListEntry) -> KeyRecord {
+        let _slot = self
+            .key_slots
+            .acquire()
+            .await
+            .expect("the key slots are never closed");
         let mut key = convert::listed_key(&entry);
         let key_id = key.key_id.clone();
-        let meta = match self.call(kms.describe_key().key_id(&key_id).send()).await {
+        let meta = match kms.describe_key().key_id(&key_id).send().await {
             Ok(out) => match convert::described_key(&out) {
                 Some(m) => m,
                 None => {
@@ -148,25 +176,22 @@ impl Scanner {
         if !customer {
             return key;
         }
-        let policy = self.call(
-            kms.get_key_policy()
-                .key_id(&key_id)
-                .policy_name("default")
-                .send(),
-        );
+        let policy = kms
+            .get_key_policy()
+            .key_id(&key_id)
+            .policy_name("default")
+            .send();
         let grants = self.all_pages(
             kms.list_grants()
                 .key_id(&key_id)
+                .limit(100)
                 .into_paginator()
                 .items()
                 .send(),
         );
         let rotation = async {
             if rotation_applies {
-                Some(
-                    self.call(kms.get_key_rotation_status().key_id(&key_id).send())
-                        .await,
-                )
+                Some(kms.get_key_rotation_status().key_id(&key_id).send().await)
             } else {
                 None
             }
@@ -174,6 +199,7 @@ impl Scanner {
         let tags = self.all_pages(
             kms.list_resource_tags()
                 .key_id(&key_id)
+                .limit(50)
                 .into_paginator()
                 .items()
                 .send(),

@@ -44,6 +44,9 @@ pub use regions::{is_opt_in, partition_regions};
 
 use org::{AccountSelection, ListedAccount};
 
+/// Accounts scanned at once, at most: each has all its regions in flight.
+const ACCOUNTS_IN_FLIGHT: usize = 64;
+
 /// What to scan and how.
 #[derive(Debug, Clone)]
 pub struct ScanPlan {
@@ -90,7 +93,7 @@ impl Default for ScanPlan {
             regions: None,
             accounts: vec![],
             exclude_accounts: vec![],
-            concurrency: 32,
+            concurrency: 256,
             max_attempts: 8,
             adaptive_retry: false,
             access_analyzer: true,
@@ -153,7 +156,9 @@ struct Scanner {
     base: SdkConfig,
     plan: ScanPlan,
     counter: CallCounter,
-    permits: Semaphore,
+    /// Keys being read at once, scan-wide: enough to keep the permits busy, few enough that
+    /// calls queue briefly (each key makes up to four calls at once).
+    key_slots: Semaphore,
     progress: ProgressFn,
     partition: String,
     caller_account: String,
@@ -162,19 +167,9 @@ struct Scanner {
 }
 
 impl Scanner {
-    /// Runs one AWS call holding one of the scan-wide permits.
-    async fn call<T>(&self, f: impl std::future::Future<Output = T>) -> T {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        f.await
-    }
-
-    /// Collects every page of a paginated listing, under one permit for the whole listing.
+    /// Collects every page of a paginated listing (each page waits for its own permit).
     async fn all_pages<T, E>(&self, items: PaginationStream<Result<T, E>>) -> Result<Vec<T>, E> {
-        self.call(items.try_collect()).await
+        items.try_collect().await
     }
 }
 
@@ -205,7 +200,7 @@ pub async fn scan(
         base,
         plan: plan.clone(),
         counter: counter.clone(),
-        permits: Semaphore::new(plan.concurrency.max(1)),
+        key_slots: Semaphore::new(plan.concurrency.max(1) * 2),
         progress,
         partition: partition.clone(),
         caller_account: caller.account_id.clone(),
@@ -240,7 +235,7 @@ pub async fn scan(
                 }
             }
         })
-        .buffer_unordered(plan.concurrency.max(1))
+        .buffer_unordered(plan.concurrency.clamp(1, ACCOUNTS_IN_FLIGHT))
         .collect()
         .await;
     accounts.extend(scanned);
@@ -313,8 +308,16 @@ fn with_retries_and_timeouts(base: SdkConfig, plan: &ScanPlan) -> SdkConfig {
         .http_client(pace::PacedClient::shared(
             http,
             Arc::new(pace::Pacer::new(plan.quota_share)),
+            Arc::new(Semaphore::new(plan.concurrency.max(1))),
         ))
         .retry_config(retry)
+        // A request waits for its pace and permit inside the HTTP client, before its small body
+        // is read: not a stalled upload. Downloads stay protected.
+        .stalled_stream_protection(
+            aws_types::sdk_config::StalledStreamProtectionConfig::enabled()
+                .upload_enabled(false)
+                .build(),
+        )
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(5))

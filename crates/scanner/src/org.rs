@@ -78,7 +78,7 @@ impl Scanner {
                 .interceptor(self.counter.clone())
                 .build(),
         );
-        let organization = match self.call(orgs.describe_organization().send()).await {
+        let organization = match orgs.describe_organization().send().await {
             Ok(out) => out.organization().map(convert::organization),
             Err(e) => {
                 let i = issue("Organizations.DescribeOrganization", &e);

@@ -18,6 +18,7 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// Default request quotas (requests per second, per account and region) of the KMS operations
@@ -115,16 +116,27 @@ fn pace_key(request: &HttpRequest) -> Option<(String, String, String)> {
     Some((access_key.into(), region.into(), operation.into()))
 }
 
-/// An HTTP client whose connectors wait for the pacer before each KMS request.
+/// An HTTP client whose connectors wait for the pacer before each KMS request, then for one of
+/// the scan-wide permits, held while the request is on the wire. Waiting for the pace holds no
+/// permit, so a slow quota in one account × region never starves the others.
 #[derive(Debug, Clone)]
 pub(crate) struct PacedClient {
     inner: SharedHttpClient,
     pacer: Arc<Pacer>,
+    permits: Arc<Semaphore>,
 }
 
 impl PacedClient {
-    pub(crate) fn shared(inner: SharedHttpClient, pacer: Arc<Pacer>) -> SharedHttpClient {
-        SharedHttpClient::new(PacedClient { inner, pacer })
+    pub(crate) fn shared(
+        inner: SharedHttpClient,
+        pacer: Arc<Pacer>,
+        permits: Arc<Semaphore>,
+    ) -> SharedHttpClient {
+        SharedHttpClient::new(PacedClient {
+            inner,
+            pacer,
+            permits,
+        })
     }
 }
 
@@ -137,6 +149,7 @@ impl HttpClient for PacedClient {
         SharedHttpConnector::new(PacedConnector {
             inner: self.inner.http_connector(settings, components),
             pacer: self.pacer.clone(),
+            permits: self.permits.clone(),
         })
     }
 }
@@ -145,17 +158,23 @@ impl HttpClient for PacedClient {
 struct PacedConnector {
     inner: SharedHttpConnector,
     pacer: Arc<Pacer>,
+    permits: Arc<Semaphore>,
 }
 
 impl HttpConnector for PacedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let Some((access_key, region, operation)) = pace_key(&request) else {
-            return self.inner.call(request);
-        };
+        let paced = pace_key(&request);
         let inner = self.inner.clone();
         let pacer = self.pacer.clone();
+        let permits = self.permits.clone();
         HttpConnectorFuture::new(async move {
-            pacer.wait(&access_key, &region, &operation).await;
+            if let Some((access_key, region, operation)) = paced {
+                pacer.wait(&access_key, &region, &operation).await;
+            }
+            let _permit = permits
+                .acquire()
+                .await
+                .expect("the scan's semaphore is never closed");
             inner.call(request).await
         })
     }

@@ -26,7 +26,6 @@ use crate::kms::RegionClients;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use kmsaudit_model::RegionAccess;
-use tokio::sync::Semaphore;
 
 fn scanner() -> Scanner {
     let base = SdkConfig::builder()
@@ -40,7 +39,7 @@ fn scanner() -> Scanner {
             ..Default::default()
         },
         counter: CallCounter::default(),
-        permits: Semaphore::new(8),
+        key_slots: tokio::sync::Semaphore::new(8),
         progress: Arc::new(|_| {}),
         partition: "aws".into(),
         caller_account: "111122223333".into(),
