@@ -156,6 +156,8 @@ pub struct Timed {
     pub output: std::process::Output,
     pub wall_secs: f64,
     pub peak_rss_kib: u64,
+    /// User + system CPU seconds of the process.
+    pub cpu_secs: f64,
 }
 
 /// Runs `program args..` under GNU `/usr/bin/time`, which reports the peak RSS of the process.
@@ -170,9 +172,10 @@ pub fn under_gnu_time_with(
     env: &[(&str, String)],
 ) -> anyhow::Result<Timed> {
     const MARK: &str = "peak-rss-kib ";
+    const CPU: &str = "cpu-secs ";
     let started = std::time::Instant::now();
     let output = std::process::Command::new("/usr/bin/time")
-        .args(["-f", &format!("{MARK}%M")])
+        .args(["-f", &format!("{MARK}%M {CPU}%U %S")])
         .arg(program)
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v)))
@@ -184,14 +187,21 @@ pub fn under_gnu_time_with(
             )
         })?;
     let wall_secs = started.elapsed().as_secs_f64();
-    let peak_rss_kib = String::from_utf8_lossy(&output.stderr)
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
         .lines()
         .find_map(|l| l.strip_prefix(MARK))
-        .and_then(|v| v.trim().parse().ok())
         .context("no peak RSS from GNU time")?;
+    let (rss, cpu) = line.split_once(CPU).unwrap_or((line, ""));
+    let peak_rss_kib = rss.trim().parse().context("GNU time's peak RSS")?;
+    let cpu_secs = cpu
+        .split_whitespace()
+        .filter_map(|v| v.parse::<f64>().ok())
+        .sum();
     Ok(Timed {
         output,
         wall_secs,
         peak_rss_kib,
+        cpu_secs,
     })
 }

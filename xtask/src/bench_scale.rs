@@ -224,6 +224,10 @@ async fn kmsaudit_raw(
         timed.output.status,
         String::from_utf8_lossy(&timed.output.stderr)
     );
+    eprintln!(
+        "bench scale: kmsaudit {subcommand}: {:.1} s wall, {:.1} s CPU",
+        timed.wall_secs, timed.cpu_secs
+    );
     Ok((timed.wall_secs, timed.peak_rss_kib as f64 / 1024.0))
 }
 

@@ -380,6 +380,14 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
             let mut build = cargo();
             build.args(["build", "--release", "--quiet", "-p", "kmsaudit"]);
             run(build, "cargo build --release -p kmsaudit")?;
+            if cfg!(debug_assertions) {
+                // The stand-in must never be what the benchmark measures: run it optimised.
+                let mut release = cargo();
+                release
+                    .args(["run", "--release", "--quiet", "-p", "xtask", "--", "bench", "scale"])
+                    .args(rest);
+                return run(release, "cargo xtask bench scale (release)");
+            }
             run_async(bench_scale::run(&project_root(), args))
         }
         Some("policy-worst") => {

@@ -7,8 +7,8 @@
 //!   profile named in the request path (`/_faults/throttle=0.1,seed=3/...`), so tests with
 //!   different profiles share one proxy (the Access Analyzer stand-in plays the same profiles). `/_proxy/stats` reports requests, faults and the most
 //!   calls ever in flight per account × region × operation;
-//! * an **IAM Access Analyzer** stand-in (restJson1: ListAnalyzers, ListFindingsV2,
-//!   GetFindingV2, shaped as the Rust SDK's deserializers expect) that answers from the fixture.
+//! * an **IAM Access Analyzer** stand-in (restJson1: ListAnalyzers, ListFindings, shaped as
+//!   the Rust SDK's deserializers expect) that answers from the fixture.
 //!
 //! The account of a request is learnt from the AssumeRole responses the proxy relays (access
 //! key id → account); anything else is moto's default account, the management account.
@@ -658,10 +658,12 @@ fn aa_json(status: StatusCode, v: Value) -> Response<Full<Bytes>> {
 
 const STAMP: &str = "2026-01-01T00:00:00Z";
 
+/// A ListFindings (v1) summary: external access details included.
 fn finding_summary(f: &StandInFinding) -> Value {
     json!({
         "id": f.id, "resource": f.key_arn, "resourceType": "AWS::KMS::Key", "resourceOwnerAccount": f.account,
-        "status": f.status, "findingType": "ExternalAccess", "analyzedAt": STAMP, "createdAt": STAMP, "updatedAt": STAMP,
+        "status": f.status, "analyzedAt": STAMP, "createdAt": STAMP, "updatedAt": STAMP,
+        "action": ["kms:Decrypt"], "condition": f.condition, "isPublic": f.is_public, "principal": f.principal,
     })
 }
 
@@ -673,13 +675,11 @@ async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Resp
     let (akid, region) = credential_scope(&req);
     let account = state.account_of(&akid);
     let (spec, profile, path) = fault_profile(req.uri().path());
-    let query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();
     let body = req.into_body().collect().await?.to_bytes();
     let op = match (method.as_str(), path.as_str()) {
         ("GET", "/analyzer") => "ListAnalyzers",
-        ("POST", "/findingv2") => "ListFindingsV2",
-        ("GET", p) if p.starts_with("/findingv2/") => "GetFindingV2",
+        ("POST", "/finding") => "ListFindings",
         _ => "Unknown",
     };
     let op_label = format!("AccessAnalyzer.{op}");
@@ -714,7 +714,7 @@ async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Resp
                 .collect();
             Ok(aa_json(StatusCode::OK, json!({ "analyzers": analyzers })))
         }
-        "ListFindingsV2" => {
+        "ListFindings" => {
             let input: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let arn = input
                 .get("analyzerArn")
@@ -743,31 +743,6 @@ async fn handle_aa(state: &State, req: Request<Incoming>) -> anyhow::Result<Resp
                 .map(finding_summary)
                 .collect();
             Ok(aa_json(StatusCode::OK, json!({ "findings": findings })))
-        }
-        "GetFindingV2" => {
-            let id = percent_decode(path.trim_start_matches("/findingv2/"));
-            let arn = form_value(&query, "analyzerArn").unwrap_or_default();
-            let found = state.faults.findings.iter().find(|f| {
-                f.id == id
-                    && state
-                        .faults
-                        .analyzers
-                        .iter()
-                        .any(|a| a.arn == arn && in_zone(a, f))
-            });
-            match found {
-                Some(f) => {
-                    let mut v = finding_summary(f);
-                    v["findingDetails"] = json!([{"externalAccessDetails": {
-                        "action": ["kms:Decrypt"], "condition": f.condition, "isPublic": f.is_public, "principal": f.principal,
-                    }}]);
-                    Ok(aa_json(StatusCode::OK, v))
-                }
-                None => Ok(aa_json(
-                    StatusCode::NOT_FOUND,
-                    json!({"message": format!("finding {id} not found")}),
-                )),
-            }
         }
         _ => Ok(aa_json(
             StatusCode::NOT_FOUND,

@@ -15,7 +15,7 @@ pub struct AccessAnalyzerRecord {
     pub analyzers: Vec<Analyzer>,
     /// Active external-access findings on KMS keys, from every active analyzer listed above.
     pub findings: Vec<AnalyzerFinding>,
-    /// ListAnalyzers / ListFindingsV2 failure: coverage then unknown.
+    /// ListAnalyzers / ListFindings failure: coverage then unknown.
     pub error: Option<Issue>,
 }
 
@@ -47,7 +47,7 @@ pub struct AnalyzerFinding {
     pub status: String,
     /// e.g. `ExternalAccess`.
     pub finding_type: Option<String>,
-    /// Whether the access is public, when GetFindingV2 details were read.
+    /// Whether the access is public, as the finding says.
     pub is_public: Option<bool>,
     /// Who has access (e.g. `AWS` → account), when details were read.
     pub principal: BTreeMap<String, String>,

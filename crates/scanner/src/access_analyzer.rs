@@ -1,16 +1,14 @@
 //! IAM Access Analyzer: the analyzers of one account × region and their active findings on KMS
-//! keys (ListAnalyzers, ListFindingsV2, GetFindingV2).
+//! keys (ListAnalyzers, ListFindings).
 
 use aws_sdk_accessanalyzer::types::Criterion;
 use kmsaudit_model::AccessAnalyzerRecord;
 
-use futures::stream::{self, StreamExt};
-
 use crate::classify::issue;
 use crate::{convert, Scanner};
 
-/// GetFindingV2 calls of one analyzer in flight at once.
-const FINDING_DETAILS_IN_FLIGHT: usize = 32;
+/// Findings per ListFindings page.
+const FINDINGS_PAGE: i32 = 100;
 
 impl Scanner {
     /// Analyzers of this account × region and their active findings on KMS keys. A listing
@@ -43,51 +41,36 @@ impl Scanner {
             .map(|a| a.arn.clone())
             .collect();
         for analyzer_arn in active {
+            // ListFindings (not V2): its summaries carry the principal, condition and whether
+            // the access is public, so no call per finding is needed. It lists the external
+            // access findings these analyzer types make.
             let listed = self
                 .all_pages(
-                    aa.list_findings_v2()
+                    aa.list_findings()
                         .analyzer_arn(&analyzer_arn)
                         .filter(
                             "resourceType",
                             Criterion::builder().eq("AWS::KMS::Key").build(),
                         )
                         .filter("status", Criterion::builder().eq("ACTIVE").build())
+                        .max_results(FINDINGS_PAGE)
                         .into_paginator()
                         .items()
                         .send(),
                 )
                 .await;
-            let summaries = match listed {
-                Ok(s) => s,
+            match listed {
+                Ok(summaries) => record.findings.extend(
+                    summaries
+                        .iter()
+                        .map(|s| convert::finding_summary(&analyzer_arn, s))
+                        .filter(|f| f.status == "ACTIVE"),
+                ),
                 Err(e) => {
-                    record.error = Some(issue("AccessAnalyzer.ListFindingsV2", &e));
+                    record.error = Some(issue("AccessAnalyzer.ListFindings", &e));
                     return record;
                 }
-            };
-            let active: Vec<_> = summaries
-                .iter()
-                .map(|s| convert::finding_summary(&analyzer_arn, s))
-                .filter(|f| f.status == "ACTIVE")
-                .collect();
-            // The details of each finding, several at once (an organization analyzer may hold
-            // thousands); a finding whose details cannot be read is kept without them.
-            let detailed = stream::iter(active)
-                .map(|mut f| {
-                    let details = aa.get_finding_v2().analyzer_arn(&analyzer_arn).id(&f.id);
-                    async move {
-                        match details.send().await {
-                            Ok(out) => convert::add_finding_details(&mut f, &out),
-                            Err(e) => {
-                                tracing::warn!(finding = %f.id, error = %issue("AccessAnalyzer.GetFindingV2", &e), "finding details not read")
-                            }
-                        }
-                        f
-                    }
-                })
-                .buffer_unordered(FINDING_DETAILS_IN_FLIGHT)
-                .collect::<Vec<_>>()
-                .await;
-            record.findings.extend(detailed);
+            }
         }
         record
     }

@@ -201,7 +201,7 @@ pub(crate) fn analyzer(a: &aws_sdk_accessanalyzer::types::AnalyzerSummary) -> mo
 
 pub(crate) fn finding_summary(
     analyzer_arn: &str,
-    f: &aws_sdk_accessanalyzer::types::FindingSummaryV2,
+    f: &aws_sdk_accessanalyzer::types::FindingSummary,
 ) -> model::AnalyzerFinding {
     model::AnalyzerFinding {
         id: f.id().to_string(),
@@ -209,28 +209,18 @@ pub(crate) fn finding_summary(
         resource: f.resource().unwrap_or_default().to_string(),
         resource_owner_account: f.resource_owner_account().to_string(),
         status: f.status().as_str().to_string(),
-        finding_type: f.finding_type().map(|t| t.as_str().to_string()),
-        is_public: None,
-        principal: BTreeMap::new(),
-        condition: BTreeMap::new(),
+        // ListFindings lists the findings of external access analyzers only.
+        finding_type: Some("ExternalAccess".into()),
+        is_public: f.is_public(),
+        principal: f
+            .principal()
+            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        condition: f
+            .condition()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         updated_at: Some(time(f.updated_at())),
-    }
-}
-
-/// Adds GetFindingV2's external-access details (principal, condition, public) to a finding.
-pub(crate) fn add_finding_details(
-    f: &mut model::AnalyzerFinding,
-    out: &aws_sdk_accessanalyzer::operation::get_finding_v2::GetFindingV2Output,
-) {
-    for d in out.finding_details() {
-        if let Ok(ext) = d.as_external_access_details() {
-            f.is_public = f.is_public.or(ext.is_public());
-            if let Some(p) = ext.principal() {
-                f.principal
-                    .extend(p.iter().map(|(k, v)| (k.clone(), v.clone())));
-            }
-            f.condition
-                .extend(ext.condition().iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
     }
 }

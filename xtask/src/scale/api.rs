@@ -120,8 +120,7 @@ pub(crate) fn operation(call: &Call) -> String {
 fn aa_operation(call: &Call) -> &'static str {
     match (call.method.as_str(), call.path.as_str()) {
         ("GET", "/analyzer") => "ListAnalyzers",
-        ("POST", "/findingv2") => "ListFindingsV2",
-        ("GET", p) if p.starts_with("/findingv2/") => "GetFindingV2",
+        ("POST", "/finding") => "ListFindings",
         _ => "Unknown",
     }
 }
@@ -280,19 +279,15 @@ pub(crate) fn region_record<'s>(
     matches!(record.access, kmsaudit_model::RegionAccess::Scanned).then_some(record)
 }
 
-fn finding_json(f: &kmsaudit_model::AnalyzerFinding, details: bool) -> Value {
+/// A ListFindings (v1) summary, external access details included.
+fn finding_json(f: &kmsaudit_model::AnalyzerFinding) -> Value {
     let stamp = "2025-01-01T00:00:00Z";
-    let mut v = json!({
+    json!({
         "id": f.id, "resource": f.resource, "resourceType": "AWS::KMS::Key",
         "resourceOwnerAccount": f.resource_owner_account, "status": f.status,
-        "findingType": f.finding_type, "analyzedAt": stamp, "createdAt": stamp, "updatedAt": stamp,
-    });
-    if details {
-        v["findingDetails"] = json!([{"externalAccessDetails": {
-            "action": ["kms:Decrypt"], "condition": f.condition, "isPublic": f.is_public, "principal": f.principal,
-        }}]);
-    }
-    v
+        "analyzedAt": stamp, "createdAt": stamp, "updatedAt": stamp,
+        "action": ["kms:Decrypt"], "condition": f.condition, "isPublic": f.is_public, "principal": f.principal,
+    })
 }
 
 fn access_analyzer(state: &State, call: &Call) -> Response<Full<Bytes>> {
@@ -340,7 +335,7 @@ fn access_analyzer(state: &State, call: &Call) -> Response<Full<Bytes>> {
             }
             json(&body, true)
         }
-        "ListFindingsV2" => {
+        "ListFindings" => {
             let input: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
             let arn = input
                 .get("analyzerArn")
@@ -357,19 +352,12 @@ fn access_analyzer(state: &State, call: &Call) -> Response<Full<Bytes>> {
                 (Err(e), _) | (_, Err(e)) => return e,
             };
             let (findings, next) = page(&record.findings, start, max);
-            let listed: Vec<Value> = findings.iter().map(|f| finding_json(f, false)).collect();
+            let listed: Vec<Value> = findings.iter().map(finding_json).collect();
             let mut body = json!({ "findings": listed });
             if let Some(n) = next {
                 body["nextToken"] = json!(format!("p{n}"));
             }
             json(&body, true)
-        }
-        "GetFindingV2" => {
-            let id = call.path.trim_start_matches("/findingv2/");
-            match record.findings.iter().find(|f| f.id == id) {
-                Some(f) => json(&finding_json(f, true), true),
-                None => not_found(format!("finding {id} not found")),
-            }
         }
         _ => not_found(format!("{} {} is not served", call.method, call.path)),
     }

@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 
 mod api;
 pub mod generate;
+mod keys;
 mod kms;
 
 pub use generate::{ScaleOrg, ScaleSpec};

@@ -146,7 +146,7 @@ fn no_finding_is_a_pass_only_when_every_listing_that_could_hold_one_was_read() {
     let active = |m| status(m, "AA-FINDING-ACTIVE", KEY);
     assert_eq!(active(management(Some(org_analyzer()))).0, Status::Pass);
     let findings_failed = AccessAnalyzerRecord {
-        error: failed("AccessAnalyzer.ListFindingsV2"),
+        error: failed("AccessAnalyzer.ListFindings"),
         ..org_analyzer()
     };
     let (s, why) = active(management(Some(findings_failed)));
