@@ -106,7 +106,7 @@ pub(crate) fn customer_key(
             period_days: Some(if n.is_multiple_of(7) { 730 } else { 365 }),
             next_rotation_date: (!n.is_multiple_of(3)).then(|| stamp(50_000_000)),
         });
-    let grant_count = if n % 997 == 5 {
+    let grant_count = if n % 997 == 40 {
         130
     } else {
         (h >> 24) as usize % 4
@@ -145,7 +145,7 @@ pub(crate) fn customer_key(
     };
     let tags = match n % 4 {
         0 => vec![],
-        _ if n % 1009 == 6 => (0..70)
+        _ if n % 1009 == 42 => (0..70)
             .map(|t| Tag {
                 key: format!("k{t:03}"),
                 value: format!("v{t}"),

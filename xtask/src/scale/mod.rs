@@ -29,6 +29,8 @@ mod api;
 pub mod generate;
 mod keys;
 mod kms;
+#[cfg(test)]
+mod tests;
 
 pub use generate::{ScaleOrg, ScaleSpec};
 

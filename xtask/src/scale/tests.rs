@@ -1,0 +1,160 @@
+//! The scanner against the scale stand-in, in process: paging at real page sizes, and random
+//! throttling and 5xx on top of the quotas, checked verdict by verdict against the truth.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kmsaudit_model::{FindingsDocument, Snapshot, Status};
+use kmsaudit_scanner::ScanPlan;
+
+use super::{start, Behaviour, ScaleSpec, ScaleStandIn};
+
+async fn serve(accounts: usize, regions: usize, keys: usize, behaviour: Behaviour) -> ScaleStandIn {
+    let root = crate::project_root();
+    let spec = ScaleSpec {
+        accounts,
+        regions,
+        keys,
+        seed: 11,
+    };
+    let org = super::generate::generate(spec, &root).expect("the organization generates");
+    start(org, behaviour).await.expect("the stand-in starts")
+}
+
+async fn scan(standin: &ScaleStandIn) -> Snapshot {
+    let base = crate::seed::base_config(&standin.url, "us-east-1");
+    let plan = ScanPlan {
+        // The test's own time is the limit here, not the accounts' workloads.
+        quota_share: 1.0,
+        ..Default::default()
+    };
+    kmsaudit_scanner::scan(plan, base, Arc::new(|_| {}))
+        .await
+        .expect("the scan runs")
+}
+
+/// Every outcome of the truth that the scanned snapshot does not reproduce.
+fn differences(standin: &ScaleStandIn, scanned: &Snapshot) -> Vec<String> {
+    let config = kmsaudit_evaluator::EvalConfig::default();
+    let mut truth = standin.org().truth.clone();
+    truth.metadata.started_at = scanned.metadata.started_at;
+    let expected_eval = kmsaudit_evaluator::evaluate(&truth, &config);
+    let expected = FindingsDocument::new(&truth, &expected_eval);
+    let got_eval = kmsaudit_evaluator::evaluate(scanned, &config);
+    let got = FindingsDocument::new(scanned, &got_eval);
+    let got: HashMap<(&str, &str), Status> = got
+        .outcomes()
+        .map(|o| ((o.rule_id, o.resource.id.as_ref()), o.status))
+        .collect();
+    let mut wrong: Vec<String> = expected
+        .outcomes()
+        .filter(|o| got.get(&(o.rule_id, o.resource.id.as_ref())) != Some(&o.status))
+        .map(|o| {
+            format!(
+                "{} on {}: expected {:?}",
+                o.rule_id, o.resource.id, o.status
+            )
+        })
+        .collect();
+    if got.len() != expected.outcomes().count() {
+        wrong.push(format!(
+            "{} outcomes scanned, {} in the truth",
+            got.len(),
+            expected.outcomes().count()
+        ));
+    }
+    wrong
+}
+
+fn keys_with_errors(s: &Snapshot) -> usize {
+    s.keys().filter(|(_, _, k)| !k.errors.is_empty()).count()
+}
+
+/// 45 accounts (3 ListAccounts pages of 20), a key with 130 grants (2 ListGrants pages of 100),
+/// one with 70 tags (2 ListResourceTags pages of 50), regions with hundreds of aliases (pages of
+/// 100): the scan reads every page and gets every verdict of the truth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_at_real_page_sizes() {
+    let standin = serve(45, 2, 700, Behaviour::default()).await;
+    let scanned = scan(&standin).await;
+    let stats = standin.stats();
+    assert_eq!(stats.by_operation["Organizations.ListAccounts"], 3);
+    let grants_pages = stats.by_operation["KMS.ListGrants"];
+    let tags_pages = stats.by_operation["KMS.ListResourceTags"];
+    let customer = standin
+        .org()
+        .truth
+        .keys()
+        .filter(|(_, _, k)| k.policy.is_some())
+        .count() as u64;
+    assert!(
+        grants_pages > customer,
+        "{grants_pages} ListGrants for {customer} keys"
+    );
+    assert!(
+        tags_pages > customer,
+        "{tags_pages} ListResourceTags for {customer} keys"
+    );
+    assert!(
+        stats.by_operation["KMS.ListAliases"] > 10,
+        "{:?}",
+        stats.by_operation
+    );
+    assert_eq!(scanned.keys().count(), standin.org().truth.keys().count());
+    assert_eq!(keys_with_errors(&scanned), 0);
+    let wrong = differences(&standin, &scanned);
+    assert!(
+        wrong.is_empty(),
+        "{} differences: {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(10)]
+    );
+}
+
+/// 1,100 keys in one account × region: ListKeys answers in two pages of at most 1,000.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_keys_pages_past_a_thousand_keys() {
+    let standin = serve(1, 1, 1_100, Behaviour::default()).await;
+    let scanned = scan(&standin).await;
+    assert_eq!(standin.stats().by_operation["KMS.ListKeys"], 2);
+    assert_eq!(scanned.keys().count(), 1_100);
+    let wrong = differences(&standin, &scanned);
+    assert!(
+        wrong.is_empty(),
+        "{} differences: {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(10)]
+    );
+}
+
+/// 10 % of requests throttled and 5 % answered 5xx at random, on top of the quotas: retries
+/// recover every one, nothing is lost and every verdict is the truth's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_server_errors_lose_nothing() {
+    let behaviour = Behaviour {
+        throttle: 0.10,
+        error5xx: 0.05,
+        seed: 5,
+        ..Default::default()
+    };
+    let standin = serve(45, 2, 700, behaviour).await;
+    let scanned = scan(&standin).await;
+    let stats = standin.stats();
+    assert!(stats.throttled_injected > 100, "{stats:?}");
+    assert!(stats.server_errors_injected > 50, "{stats:?}");
+    assert_eq!(keys_with_errors(&scanned), 0);
+    assert!(
+        scanned
+            .accounts
+            .iter()
+            .all(|a| matches!(a.access, kmsaudit_model::AccountAccess::Scanned { .. })),
+        "every account entered"
+    );
+    let wrong = differences(&standin, &scanned);
+    assert!(
+        wrong.is_empty(),
+        "{} differences: {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(10)]
+    );
+}
