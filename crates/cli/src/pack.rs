@@ -273,7 +273,11 @@ fn read_snapshot(bytes: &[u8]) -> anyhow::Result<Snapshot> {
         )
     };
     match typed {
-        Ok(s) if s.schema_version == kmsaudit_model::SCHEMA_VERSION => Ok(s),
+        Ok(mut s) if s.schema_version == kmsaudit_model::SCHEMA_VERSION => {
+            // Sorted as written; normalizing also returns what the parser's growth left over.
+            s.normalize();
+            Ok(s)
+        }
         Ok(s) => Err(version_error(Some(u64::from(s.schema_version)))),
         Err(e) => {
             #[derive(serde::Deserialize)]

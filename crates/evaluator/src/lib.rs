@@ -54,18 +54,26 @@ pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
         .map(|(i, r)| (r.id.as_str(), i as u16))
         .collect();
     // Each key's outcomes are split as they are made: only what needs attention stays whole.
-    let (mut findings, mut quiet): (Vec<Finding>, Vec<QuietOutcomes>) = keys
+    // Each worker folds its keys into one part; the parts are joined once, at their exact size
+    // (merging them pairwise would reallocate the largest vectors over and over).
+    let parts: Vec<Split> = keys
         .par_iter()
-        .map(|(a, r, k)| {
-            let mut split = Split::default();
+        .fold(Split::default, |mut split, (a, r, k)| {
             split.add(
                 findings::key_findings(a, r, k, &ctx, &cache, &active),
                 &index,
             );
             split
         })
-        .reduce(Split::default, Split::merge)
-        .into_parts();
+        .collect();
+    drop(cache);
+    let mut findings = Vec::with_capacity(parts.iter().map(|p| p.findings.len()).sum());
+    let mut quiet = Vec::with_capacity(parts.iter().map(|p| p.quiet.len()).sum());
+    for part in parts {
+        let (f, q) = part.into_parts();
+        findings.extend(f);
+        quiet.extend(q);
+    }
     let mut scope_split = Split::default();
     scope_split.add(findings::scope_findings(snapshot, &ctx, &active), &index);
     let (scope_findings, scope_quiet) = scope_split.into_parts();
@@ -134,12 +142,6 @@ impl Split {
                 _ => entry.not_applicable.push(rule),
             }
         }
-    }
-
-    fn merge(mut self, other: Split) -> Split {
-        self.findings.extend(other.findings);
-        self.quiet.extend(other.quiet);
-        self
     }
 
     fn into_parts(self) -> (Vec<Finding>, Vec<QuietOutcomes>) {

@@ -19,7 +19,7 @@ pub struct KeyRecord {
     /// DescribeKey's answer.
     pub metadata: Option<KeyMetadata>,
     /// The raw `default` key policy text, exactly as GetKeyPolicy returned it.
-    pub policy: Option<String>,
+    pub policy: Option<std::sync::Arc<str>>,
     /// GetKeyRotationStatus's answer, where rotation applies.
     pub rotation: Option<RotationStatus>,
     /// ListGrants's answer, every page.
@@ -34,14 +34,19 @@ pub struct KeyRecord {
 
 impl KeyRecord {
     pub(crate) fn normalize(&mut self) {
+        // Also gives back what growing the vectors left over (a parsed snapshot's are grown).
         self.aliases.sort();
+        self.aliases.shrink_to_fit();
         if let Some(tags) = &mut self.tags {
             tags.sort();
+            tags.shrink_to_fit();
         }
         if let Some(grants) = &mut self.grants {
             grants.sort_by(|a, b| a.grant_id.cmp(&b.grant_id));
+            grants.shrink_to_fit();
             for g in grants {
                 g.operations.sort();
+                g.operations.shrink_to_fit();
             }
         }
         self.errors.sort();

@@ -30,6 +30,7 @@ impl Snapshot {
             account.regions.sort_by(|a, b| a.region.cmp(&b.region));
             for region in &mut account.regions {
                 region.keys.sort_by(|a, b| a.arn.cmp(&b.arn));
+                region.keys.shrink_to_fit();
                 for key in &mut region.keys {
                     key.normalize();
                 }
@@ -37,6 +38,27 @@ impl Snapshot {
                     aa.analyzers.sort_by(|a, b| a.arn.cmp(&b.arn));
                     aa.findings
                         .sort_by(|a, b| (&a.resource, &a.id).cmp(&(&b.resource, &b.id)));
+                }
+            }
+        }
+        self.share_policies();
+    }
+
+    /// One allocation per distinct policy text: organizations repeat a few policies thousands
+    /// of times.
+    fn share_policies(&mut self) {
+        let mut seen: std::collections::HashSet<std::sync::Arc<str>> = Default::default();
+        for account in &mut self.accounts {
+            for region in &mut account.regions {
+                for key in &mut region.keys {
+                    if let Some(policy) = &mut key.policy {
+                        match seen.get(&**policy) {
+                            Some(shared) => *policy = shared.clone(),
+                            None => {
+                                seen.insert(policy.clone());
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -113,7 +113,7 @@ pub fn synthetic_org(keys: usize) -> Snapshot {
                     multi_region: Some(n.is_multiple_of(30)),
                     ..Default::default()
                 }),
-                policy: Some(policy),
+                policy: Some(policy.into()),
                 rotation: Some(RotationStatus {
                     enabled: !n.is_multiple_of(3),
                     period_days: Some(365),

@@ -245,8 +245,8 @@ pub(crate) fn finding_view(f: &Finding, rendered: &BTreeSet<&str>) -> FindingVie
 pub(crate) fn pretty_policy(k: &KeyRecord) -> String {
     match &k.policy {
         Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| text.clone()),
-            Err(_) => text.clone(),
+            Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| text.to_string()),
+            Err(_) => text.to_string(),
         },
         None => "(not read)".into(),
     }

@@ -13,7 +13,7 @@ use crate::classify::{self, issue};
 use crate::{convert, is_opt_in, Scanner};
 
 /// Keys of one account × region read at once, at most.
-const KEYS_IN_FLIGHT_PER_REGION: usize = 32;
+const KEYS_IN_FLIGHT_PER_REGION: usize = 16;
 
 /// The clients of one account × region.
 pub(crate) struct RegionClients {
@@ -206,7 +206,7 @@ impl Scanner {
         );
         let (policy, grants, rotation, tags) = tokio::join!(policy, grants, rotation, tags);
         match policy {
-            Ok(out) => key.policy = Some(convert::key_policy(&out)),
+            Ok(out) => key.policy = Some(convert::key_policy(&out).into()),
             Err(e) => key.errors.push(issue("KMS.GetKeyPolicy", &e)),
         }
         match grants {

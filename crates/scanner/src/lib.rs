@@ -45,7 +45,7 @@ pub use regions::{is_opt_in, partition_regions};
 use org::{AccountSelection, ListedAccount};
 
 /// Accounts scanned at once, at most: each has all its regions in flight.
-const ACCOUNTS_IN_FLIGHT: usize = 64;
+const ACCOUNTS_IN_FLIGHT: usize = 128;
 
 /// What to scan and how.
 #[derive(Debug, Clone)]
@@ -200,7 +200,7 @@ pub async fn scan(
         base,
         plan: plan.clone(),
         counter: counter.clone(),
-        key_slots: Semaphore::new(plan.concurrency.max(1) * 2),
+        key_slots: Semaphore::new(plan.concurrency.max(1) * 4),
         progress,
         partition: partition.clone(),
         caller_account: caller.account_id.clone(),
@@ -411,7 +411,7 @@ impl Scanner {
     /// the caller (for its own account without AccountId, as the API requires), else the
     /// partition's built-in list, to be probed by ListKeys.
     async fn account_regions(&self, account_id: &str) -> (regions::AccountRegions, RegionSource) {
-        let mut request = self.accounts_api.list_regions();
+        let mut request = self.accounts_api.list_regions().max_results(50);
         if account_id != self.caller_account {
             request = request.account_id(account_id);
         }

@@ -170,7 +170,7 @@ pub(crate) fn customer_key(
         arn,
         key_id,
         metadata: Some(meta),
-        policy: Some(policy),
+        policy: Some(policy.into()),
         rotation,
         grants: Some(grants),
         aliases,

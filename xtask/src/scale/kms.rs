@@ -136,7 +136,7 @@ fn key_operation(op: &str, key: &KeyRecord, input: &Value) -> Response<Full<Byte
                 .unwrap_or("default")
             {
                 "default" => json(
-                    &json!({"Policy": key.policy.clone().unwrap_or(default_policy), "PolicyName": "default"}),
+                    &json!({"Policy": key.policy.as_deref().map_or(default_policy, str::to_string), "PolicyName": "default"}),
                     false,
                 ),
                 other => error("NotFoundException", &format!("no policy named {other}")),

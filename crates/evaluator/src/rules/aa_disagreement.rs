@@ -148,7 +148,7 @@ mod tests {
             .status,
             Status::Fail
         );
-        k.policy = Some(allow(r#""*""#, r#""kms:Decrypt""#, ""));
+        k.policy = Some(allow(r#""*""#, r#""kms:Decrypt""#, "").into());
         assert_eq!(
             check_key_with(
                 "AA-DISAGREEMENT",

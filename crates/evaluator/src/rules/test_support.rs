@@ -71,11 +71,11 @@ pub(crate) fn allow(principal: &str, actions: &str, condition: &str) -> String {
 pub(crate) fn test_key() -> kmsaudit_model::KeyRecord {
     use kmsaudit_model::*;
     KeyRecord {
-        policy: Some(allow(
+        policy: Some(std::sync::Arc::from(allow(
             r#"{"AWS":"arn:aws:iam::111122223333:root"}"#,
             r#""kms:*""#,
             "",
-        )),
+        ))),
         rotation: Some(RotationStatus {
             enabled: true,
             period_days: Some(365),

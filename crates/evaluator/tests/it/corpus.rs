@@ -108,7 +108,7 @@ fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
             origin: "AWS_KMS".into(),
             ..Default::default()
         }),
-        policy: Some(case.policy.clone()),
+        policy: Some(case.policy.as_str().into()),
         rotation: Some(RotationStatus {
             enabled: true,
             period_days: Some(365),

@@ -29,7 +29,7 @@ fn hostile_snapshot() -> Snapshot {
                 r#"{{"Version":"2012-10-17","Statement":[{{"Sid":{},"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{{"StringEquals":{{"kms:ViaService":{}}}}}}}]}}"#,
                 serde_json::to_string(p).unwrap(),
                 serde_json::to_string(p).unwrap()
-            )),
+            ).into()),
             rotation: Some(RotationStatus { enabled: false, period_days: None, next_rotation_date: None }),
             grants: Some(vec![Grant { grant_id: p.to_string(), name: Some(p.to_string()), grantee_principal: Some(p.to_string()), operations: vec!["Decrypt".into()], ..Default::default() }]),
             aliases: vec![format!("alias/{p}")],
