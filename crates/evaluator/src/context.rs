@@ -210,6 +210,15 @@ impl AnalyzerView {
             .organization
             .as_ref()
             .map(|o| o.management_account_id.as_str());
+        // Where an organization analyzer can live, when known: elsewhere a region without keys
+        // has nothing Access Analyzer could say, and the scanner does not ask.
+        let homes = snapshot
+            .organization
+            .as_ref()
+            .and_then(|o| o.analyzer_homes());
+        let cannot_matter = |account: &str, region: &kmsaudit_model::RegionRecord| {
+            region.keys.is_empty() && homes.as_ref().is_some_and(|h| !h.contains(&account))
+        };
         for account in &snapshot.accounts {
             if let AccountAccess::NotAssessed { issue } = &account.access {
                 if Some(account.id.as_str()) == management {
@@ -222,6 +231,7 @@ impl AnalyzerView {
             for region in &account.regions {
                 let unknown = match (&region.access, &region.access_analyzer) {
                     (RegionAccess::Skipped { .. }, _) => None,
+                    (_, None) if cannot_matter(&account.id, region) => None,
                     (_, None) => Some(format!(
                         "Access Analyzer of account {} was not read in this region",
                         account.id

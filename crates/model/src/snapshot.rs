@@ -206,6 +206,21 @@ pub struct Organization {
     pub management_account_id: String,
     /// `ALL` or `CONSOLIDATED_BILLING`.
     pub feature_set: Option<String>,
+    /// The delegated administrators for IAM Access Analyzer (ListDelegatedAdministrators),
+    /// sorted; `None` when they could not be listed. With the management account, the only
+    /// accounts that can hold an organization analyzer.
+    #[serde(default)]
+    pub access_analyzer_admins: Option<Vec<String>>,
+}
+
+impl Organization {
+    /// The accounts that can hold an organization analyzer, when that is known.
+    pub fn analyzer_homes(&self) -> Option<Vec<&str>> {
+        let admins = self.access_analyzer_admins.as_ref()?;
+        let mut homes: Vec<&str> = admins.iter().map(String::as_str).collect();
+        homes.push(&self.management_account_id);
+        Some(homes)
+    }
 }
 
 /// A failure to read something from AWS, recorded on the item it belongs to.

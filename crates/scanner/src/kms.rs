@@ -113,7 +113,7 @@ impl Scanner {
             .buffer_unordered(self.plan.concurrency.clamp(1, KEYS_IN_FLIGHT_PER_REGION))
             .collect::<Vec<KeyRecord>>();
         let analyzer = async {
-            if self.plan.access_analyzer {
+            if self.plan.access_analyzer && (has_keys || self.may_hold_org_analyzer(account_id)) {
                 Some(self.read_access_analyzer(&clients.aa).await)
             } else {
                 None

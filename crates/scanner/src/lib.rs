@@ -22,11 +22,10 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use futures::stream::{self, StreamExt};
 use kmsaudit_model::{
-    AccountAccess, AccountRecord, Issue, RegionAccess, RegionRecord, RegionSource, ScanMetadata,
-    ScanScope, Snapshot, SCHEMA_VERSION,
+    AccountAccess, AccountRecord, Issue, RegionAccess, RegionRecord, ScanMetadata, ScanScope,
+    Snapshot, SCHEMA_VERSION,
 };
 
-use classify::issue;
 use tokio::sync::Semaphore;
 
 mod access_analyzer;
@@ -164,6 +163,20 @@ struct Scanner {
     caller_account: String,
     /// The Account Management API, with the caller's credentials (ListRegions).
     accounts_api: aws_sdk_account::Client,
+    /// The accounts that can hold an organization analyzer (the management account and
+    /// Access Analyzer's delegated administrators), once known; unset or `None`: any account.
+    analyzer_homes: std::sync::OnceLock<Option<Vec<String>>>,
+}
+
+impl Scanner {
+    /// Whether Access Analyzer must be read in a region of this account that holds no key: only
+    /// where an organization analyzer may live (an analyzer elsewhere covers no key there).
+    fn may_hold_org_analyzer(&self, account_id: &str) -> bool {
+        match self.analyzer_homes.get() {
+            Some(Some(homes)) => homes.iter().any(|h| h == account_id),
+            _ => true,
+        }
+    }
 }
 
 impl Scanner {
@@ -205,9 +218,15 @@ pub async fn scan(
         partition: partition.clone(),
         caller_account: caller.account_id.clone(),
         accounts_api,
+        analyzer_homes: std::sync::OnceLock::new(),
     });
 
     let listing = scanner.list_accounts().await?;
+    let homes = listing.organization.as_ref().and_then(|o| {
+        o.analyzer_homes()
+            .map(|h| h.into_iter().map(str::to_string).collect())
+    });
+    let _ = scanner.analyzer_homes.set(homes);
     let mut accounts = Vec::new();
     let mut to_scan = Vec::new();
     for listed in listing.accounts {
@@ -403,38 +422,6 @@ impl Scanner {
             assessed: true,
         });
         record
-    }
-}
-
-impl Scanner {
-    /// The regions to scan in an account and where that list came from: ListRegions asked by
-    /// the caller (for its own account without AccountId, as the API requires), else the
-    /// partition's built-in list, to be probed by ListKeys.
-    async fn account_regions(&self, account_id: &str) -> (regions::AccountRegions, RegionSource) {
-        let mut request = self.accounts_api.list_regions().max_results(50);
-        if account_id != self.caller_account {
-            request = request.account_id(account_id);
-        }
-        match self.all_pages(request.into_paginator().send()).await {
-            Ok(pages) => {
-                let all: Vec<_> = pages.iter().flat_map(|p| p.regions()).cloned().collect();
-                (regions::from_list_regions(&all), RegionSource::ListRegions)
-            }
-            Err(e) => {
-                let i = issue("Account.ListRegions", &e);
-                tracing::debug!(account = %account_id, error = %i, "ListRegions did not answer; scanning the built-in region list");
-                let scan = partition_regions(&self.partition);
-                let source = RegionSource::BuiltIn {
-                    reason: i.to_string(),
-                    regions: scan.len(),
-                };
-                let found = regions::AccountRegions {
-                    scan,
-                    not_enabled: vec![],
-                };
-                (found, source)
-            }
-        }
     }
 }
 

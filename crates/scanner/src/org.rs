@@ -71,6 +71,32 @@ pub(crate) fn select(plan: &ScanPlan, account: &ListedAccount) -> AccountSelecti
 }
 
 impl Scanner {
+    /// The delegated administrators for Access Analyzer, or `None` when they cannot be listed
+    /// (then every account is read as if it could hold an organization analyzer).
+    async fn analyzer_admins(&self, orgs: &aws_sdk_organizations::Client) -> Option<Vec<String>> {
+        let listing = orgs
+            .list_delegated_administrators()
+            .service_principal("access-analyzer.amazonaws.com")
+            .into_paginator()
+            .items()
+            .send();
+        match self.all_pages(listing).await {
+            Ok(admins) => {
+                let mut ids: Vec<String> = admins
+                    .iter()
+                    .filter_map(|a| a.id().map(str::to_string))
+                    .collect();
+                ids.sort();
+                Some(ids)
+            }
+            Err(e) => {
+                let i = issue("Organizations.ListDelegatedAdministrators", &e);
+                tracing::debug!(error = %i, "Access Analyzer's delegated administrators unknown; reading Access Analyzer in every region of every account");
+                None
+            }
+        }
+    }
+
     /// The organization and its accounts; without Organizations, the accounts the plan names.
     pub(crate) async fn list_accounts(&self) -> Result<OrgListing, ScanError> {
         let orgs = aws_sdk_organizations::Client::from_conf(
@@ -79,7 +105,13 @@ impl Scanner {
                 .build(),
         );
         let organization = match orgs.describe_organization().send().await {
-            Ok(out) => out.organization().map(convert::organization),
+            Ok(out) => match out.organization().map(convert::organization) {
+                Some(mut org) => {
+                    org.access_analyzer_admins = self.analyzer_admins(&orgs).await;
+                    Some(org)
+                }
+                None => None,
+            },
             Err(e) => {
                 let i = issue("Organizations.DescribeOrganization", &e);
                 if self.plan.accounts.is_empty() {

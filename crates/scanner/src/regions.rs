@@ -14,6 +14,10 @@
 //! aws-sdk-ec2 is enormous and would need ec2:DescribeRegions in every account.
 
 use aws_sdk_account::types::{Region, RegionOptStatus};
+use kmsaudit_model::RegionSource;
+
+use crate::classify::issue;
+use crate::Scanner;
 
 /// Regions enabled in every account of the `aws` partition.
 const AWS_DEFAULT: &[&str] = &[
@@ -113,6 +117,38 @@ pub(crate) fn from_list_regions(regions: &[Region]) -> AccountRegions {
     out.not_enabled.sort();
     out.not_enabled.dedup();
     out
+}
+
+impl Scanner {
+    /// The regions to scan in an account and where that list came from: ListRegions asked by
+    /// the caller (for its own account without AccountId, as the API requires), else the
+    /// partition's built-in list, to be probed by ListKeys.
+    pub(crate) async fn account_regions(&self, account_id: &str) -> (AccountRegions, RegionSource) {
+        let mut request = self.accounts_api.list_regions().max_results(50);
+        if account_id != self.caller_account {
+            request = request.account_id(account_id);
+        }
+        match self.all_pages(request.into_paginator().send()).await {
+            Ok(pages) => {
+                let all: Vec<_> = pages.iter().flat_map(|p| p.regions()).cloned().collect();
+                (from_list_regions(&all), RegionSource::ListRegions)
+            }
+            Err(e) => {
+                let i = issue("Account.ListRegions", &e);
+                tracing::debug!(account = %account_id, error = %i, "ListRegions did not answer; scanning the built-in region list");
+                let scan = partition_regions(&self.partition);
+                let source = RegionSource::BuiltIn {
+                    reason: i.to_string(),
+                    regions: scan.len(),
+                };
+                let found = AccountRegions {
+                    scan,
+                    not_enabled: vec![],
+                };
+                (found, source)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

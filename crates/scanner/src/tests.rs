@@ -25,7 +25,7 @@ use super::*;
 use crate::kms::RegionClients;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use kmsaudit_model::RegionAccess;
+use kmsaudit_model::{RegionAccess, RegionSource};
 
 fn scanner() -> Scanner {
     let base = SdkConfig::builder()
@@ -44,6 +44,7 @@ fn scanner() -> Scanner {
         partition: "aws".into(),
         caller_account: "111122223333".into(),
         accounts_api: mock_client!(aws_sdk_account, RuleMode::MatchAny, &[]),
+        analyzer_homes: Default::default(),
     }
 }
 

@@ -211,6 +211,10 @@ fn organizations(state: &State, call: &Call) -> Response<Full<Bytes>> {
             }}),
             false,
         ),
+        // No delegated administrator: the management account holds the organization analyzers.
+        Some("ListDelegatedAdministrators") => {
+            json(&json!({ "DelegatedAdministrators": [] }), false)
+        }
         Some("ListAccounts") => {
             let (max, start) = match (
                 limit(input.get("MaxResults"), 20, 20, false),

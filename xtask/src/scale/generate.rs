@@ -252,6 +252,13 @@ pub fn generate(spec: ScaleSpec, root: &Path) -> anyhow::Result<ScaleOrg> {
         let rr = region_pos[region.as_str()];
         accounts[a].regions[rr].keys.push(key);
     }
+    // Only the management account can hold an organization analyzer here: elsewhere a region
+    // without keys is not worth asking.
+    for account in accounts.iter_mut().skip(1) {
+        for region in account.regions.iter_mut().filter(|r| r.keys.is_empty()) {
+            region.access_analyzer = None;
+        }
+    }
     for (_, r, f) in findings {
         let rr = region_pos[enabled[r].as_str()];
         accounts[0].regions[rr]
@@ -285,6 +292,7 @@ pub fn generate(spec: ScaleSpec, root: &Path) -> anyhow::Result<ScaleOrg> {
         organization: Some(Organization {
             id: ORG_ID.into(),
             management_account_id: management,
+            access_analyzer_admins: Some(vec![]),
             ..Default::default()
         }),
         accounts,

@@ -26,8 +26,10 @@ pub(crate) const RULE: RuleDef = RuleDef {
 pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {
     let mut offenses = Vec::new();
     // What anyone may do, every principal may do: an Allow to an unpinned `*` adds to each.
+    // `NotPrincipal` leaves a few principals out, and everyone else holds the grant: the union
+    // of such grants is held by every principal left out by none of them (there always is one).
     let anyone: Vec<&crate::policy::Access> = non_root(input)
-        .filter(|a| matches!(&a.who, Who::Everyone { reach, except } if reach.is_anyone() && except.is_empty()))
+        .filter(|a| matches!(&a.who, Who::Everyone { reach, .. } if reach.is_anyone()))
         .collect();
     let anyone_actions = anyone
         .iter()
@@ -51,7 +53,13 @@ pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {
                 .as_deref()
                 .is_some_and(|acct| pinned_star_admits(b, acct, input, ctx))
         });
-        for a in anyone.iter().copied().chain(pinned_to_it) {
+        // A `NotPrincipal` grant reaches a named principal unless it names that principal.
+        let left_out = |a: &crate::policy::Access| match (&a.who, &accesses[0].who) {
+            (Who::Everyone { except, .. }, Who::Named(p)) => except.contains(p),
+            _ => false,
+        };
+        let reaching: Vec<_> = anyone.iter().copied().filter(|a| !left_out(a)).collect();
+        for a in reaching.into_iter().chain(pinned_to_it) {
             if !accesses.iter().any(|b| std::ptr::eq(a, *b)) {
                 accesses.push(a);
             }
@@ -120,6 +128,22 @@ mod tests {
 
     const ID: &str = "KMS-POLICY-SOD";
     const ROLE: &str = r#"{"AWS":"arn:aws:iam::111122223333:role/App"}"#;
+
+    /// Found by the `deny_never_widens` property: everyone but the root may create, everyone
+    /// but App may re-encrypt, so anyone else holds both; App holds only Create*, and still
+    /// passes on its own.
+    #[test]
+    fn not_principal_grants_add_up_for_everyone_left_out_by_none() {
+        let policy = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:Create*","Resource":"*"},
+            {"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":"kms:ReEncrypt*","Resource":"*"}]}"#;
+        assert_eq!(check_policy(ID, policy), Fail);
+        let only_app = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":"kms:Create*","Resource":"*"},
+            {"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":"kms:Decrypt","Resource":"*"}]}"#;
+        // Everyone but App may decrypt: that alone is no principal holding both.
+        assert_eq!(check_policy(ID, only_app), Pass);
+    }
 
     #[test]
     fn use_only_or_admin_only_passes() {
