@@ -4,11 +4,10 @@
 //! does the same as 4 shards run one after another and merged. Ends with the line the issue asks
 //! for.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use kmsaudit_model::{FindingsDocument, Snapshot, Status};
+use kmsaudit_model::{FindingsDocument, Snapshot};
 
 use crate::bench::under_gnu_time_with;
 use crate::scale::{self, Behaviour, ScaleSpec, ScaleStandIn};
@@ -27,9 +26,7 @@ struct Run {
     wall_secs: f64,
     peak_rss_mib: f64,
     stats: scale::Stats,
-    right: usize,
-    total: usize,
-    wrong: Vec<String>,
+    verdicts: scale::Verdicts,
 }
 
 pub async fn run(root: &Path, args: ScaleArgs) -> anyhow::Result<()> {
@@ -98,14 +95,12 @@ pub async fn run(root: &Path, args: ScaleArgs) -> anyhow::Result<()> {
         let (w, r) = kmsaudit_raw(&standin, &bin, "merge", &merge_args).await?;
         eprintln!("bench scale: merge: {w:.1} s, peak RSS {r:.0} MB");
         let stats = standin.stats();
-        let (right, total, wrong) = check_verdicts(standin.org().truth.clone(), &merged).await?;
+        let verdicts = check_verdicts(&standin.org().truth, &merged).await?;
         let run = Run {
             wall_secs: wall + w,
             peak_rss_mib: rss.max(r),
             stats,
-            right,
-            total,
-            wrong,
+            verdicts,
         };
         report_details(&run, customer);
         lines.push(format!(
@@ -120,14 +115,12 @@ pub async fn run(root: &Path, args: ScaleArgs) -> anyhow::Result<()> {
     let extra: Vec<&str> = args.scan_args.iter().map(String::as_str).collect();
     let (wall, rss) = kmsaudit(&standin, &bin, "scan", &dir, &extra).await?;
     let stats = standin.stats();
-    let (right, total, wrong) = check_verdicts(standin.org().truth.clone(), &dir).await?;
+    let verdicts = check_verdicts(&standin.org().truth, &dir).await?;
     let single = Run {
         wall_secs: wall,
         peak_rss_mib: rss,
         stats,
-        right,
-        total,
-        wrong,
+        verdicts,
     };
     report_details(&single, customer);
     let sizes = pack_sizes(&dir)?;
@@ -137,10 +130,10 @@ pub async fn run(root: &Path, args: ScaleArgs) -> anyhow::Result<()> {
         println!("{l}");
     }
     anyhow::ensure!(
-        single.right == single.total,
+        single.verdicts.right == single.verdicts.total,
         "{} of {} verdicts differ from the ground truth",
-        single.total - single.right,
-        single.total
+        single.verdicts.total - single.verdicts.right,
+        single.verdicts.total
     );
     Ok(())
 }
@@ -156,8 +149,8 @@ fn line(args: &ScaleArgs, keys: usize, run: &Run) -> String {
         run.stats.requests as f64 / run.wall_secs.max(0.001),
         run.stats.throttled(),
         run.peak_rss_mib,
-        run.right,
-        run.total
+        run.verdicts.right,
+        run.verdicts.total
     )
 }
 
@@ -178,7 +171,7 @@ fn report_details(run: &Run, customer: usize) {
         .map(|(op, n)| format!("{op} {n}"))
         .collect();
     eprintln!("bench scale: calls by operation: {}", per_op.join(", "));
-    for w in run.wrong.iter().take(10) {
+    for w in run.verdicts.wrong.iter().take(10) {
         eprintln!("bench scale: WRONG {w}");
     }
 }
@@ -231,52 +224,21 @@ async fn kmsaudit_raw(
     Ok((timed.wall_secs, timed.peak_rss_kib as f64 / 1024.0))
 }
 
-/// Compares the pack's verdicts with the truth's evaluated at the scan's start:
-/// (right, total, what differs).
-async fn check_verdicts(
-    mut truth: Snapshot,
-    dir: &Path,
-) -> anyhow::Result<(usize, usize, Vec<String>)> {
+/// The pack's verdicts (findings.json) against the truth, as of the scan's start.
+async fn check_verdicts(truth: &Snapshot, dir: &Path) -> anyhow::Result<scale::Verdicts> {
     let dir: PathBuf = dir.to_path_buf();
+    let truth = truth.clone();
     tokio::task::spawn_blocking(move || {
         let snapshot_path = dir.join("snapshot.json");
         let scanned: Snapshot = serde_json::from_reader(std::io::BufReader::new(
             std::fs::File::open(&snapshot_path)
                 .with_context(|| format!("opening {}", snapshot_path.display()))?,
         ))?;
-        truth.metadata.started_at = scanned.metadata.started_at;
+        let started_at = scanned.metadata.started_at;
         drop(scanned);
-        let evaluation =
-            kmsaudit_evaluator::evaluate(&truth, &kmsaudit_evaluator::EvalConfig::default());
-        let expected = FindingsDocument::new(&truth, &evaluation);
         let bytes = std::fs::read(dir.join("findings.json"))?;
         let got: FindingsDocument = serde_json::from_slice(&bytes)?;
-        let got_map: HashMap<(&str, &str), Status> = got
-            .outcomes()
-            .map(|o| ((o.rule_id, o.resource.id.as_ref()), o.status))
-            .collect();
-        let mut right = 0;
-        let mut total = 0;
-        let mut wrong = vec![];
-        for o in expected.outcomes() {
-            total += 1;
-            match got_map.get(&(o.rule_id, o.resource.id.as_ref())) {
-                Some(s) if *s == o.status => right += 1,
-                found => wrong.push(format!(
-                    "{} on {}: expected {:?}, got {:?}",
-                    o.rule_id, o.resource.id, o.status, found
-                )),
-            }
-        }
-        let extra = got_map
-            .len()
-            .saturating_sub(right + wrong.iter().filter(|w| !w.ends_with("None")).count());
-        if extra > 0 {
-            wrong.push(format!(
-                "{extra} verdicts in the pack that the truth does not have"
-            ));
-        }
-        Ok((right, total, wrong))
+        Ok(scale::compare_verdicts(&truth, started_at, &got))
     })
     .await?
 }

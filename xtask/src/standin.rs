@@ -193,13 +193,17 @@ impl Profile {
     }
 }
 
-/// splitmix64: a deterministic draw in [0, 1) for (seed, request number).
-fn draw(seed: u64, n: u64) -> f64 {
+/// splitmix64 of (seed, n): deterministic bits.
+pub(crate) fn splitmix(seed: u64, n: u64) -> u64 {
     let mut z = seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
+    z ^ (z >> 31)
+}
+
+/// A deterministic draw in [0, 1) for (seed, request number).
+pub(crate) fn draw(seed: u64, n: u64) -> f64 {
+    (splitmix(seed, n) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[derive(Debug, Default)]
@@ -314,25 +318,26 @@ fn sts_error(code: &str, message: &str) -> Response<Full<Bytes>> {
     r
 }
 
-/// (access key id, region) from a SigV4 Authorization header.
+/// (access key id, region) from a SigV4 Authorization header (empty when unsigned).
 fn credential_scope(req: &Request<Incoming>) -> (String, String) {
-    let auth = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let Some(rest) = auth.split("Credential=").nth(1) else {
-        return (String::new(), String::new());
-    };
-    let scope = rest.split([',', ' ']).next().unwrap_or("");
-    let mut parts = scope.split('/');
-    let akid = parts.next().unwrap_or("").to_string();
-    let _date = parts.next();
-    let region = parts.next().unwrap_or("").to_string();
-    (akid, region)
+    sigv4_scope(req)
+        .map(|(akid, region, _)| (akid, region))
+        .unwrap_or_default()
 }
 
-fn percent_decode(s: &str) -> String {
+/// (access key id, region, service) from a SigV4 Authorization header.
+pub(crate) fn sigv4_scope(req: &Request<Incoming>) -> Option<(String, String, String)> {
+    let auth = req.headers().get("authorization")?.to_str().ok()?;
+    let scope = auth.split("Credential=").nth(1)?.split([',', ' ']).next()?;
+    let mut parts = scope.split('/');
+    let akid = parts.next()?.to_string();
+    let _date = parts.next()?;
+    let region = parts.next()?.to_string();
+    let service = parts.next()?.to_string();
+    Some((akid, region, service))
+}
+
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -358,7 +363,8 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn form_value(body: &str, name: &str) -> Option<String> {
+/// The value of `name` in a form body or query string, decoded.
+pub(crate) fn form_value(body: &str, name: &str) -> Option<String> {
     body.split('&').find_map(|pair| {
         pair.split_once('=')
             .filter(|(k, _)| *k == name)

@@ -3,8 +3,9 @@
 //! [`scan`] lists the organization's accounts, assumes the audit role in each, and reads every
 //! KMS key of every region into a [`Snapshot`]. Failures are data: a failed call is recorded on
 //! the account, region or key it belongs to (operation, AWS error code, message) and the scan
-//! goes on. Fan-out is concurrent; every AWS call holds one permit of a scan-wide semaphore, so
-//! `concurrency` bounds the calls in flight whatever the nesting.
+//! goes on. Fan-out is concurrent; every AWS request holds one permit of a scan-wide semaphore
+//! while on the wire (taken in the paced HTTP client, after the pace wait), so `concurrency`
+//! bounds the calls in flight whatever the nesting.
 //!
 //! The input seam is the SDK's own [`SdkConfig`] (credentials, home region, endpoint overrides,
 //! or a test's mocked HTTP client); nothing else of the SDK appears in the public API.
@@ -39,6 +40,7 @@ mod pace;
 mod regions;
 
 pub use counter::CallCounter;
+pub use pace::KMS_QUOTAS;
 pub use regions::{is_opt_in, partition_regions};
 
 use org::{AccountSelection, ListedAccount};

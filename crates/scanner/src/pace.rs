@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 /// Default request quotas (requests per second, per account and region) of the KMS operations
 /// the scan makes, from the KMS Developer Guide's "Request quotas" table.
-const KMS_QUOTAS: [(&str, f64); 7] = [
+pub const KMS_QUOTAS: [(&str, f64); 7] = [
     ("DescribeKey", 2000.0),
     ("GetKeyPolicy", 1000.0),
     ("GetKeyRotationStatus", 1000.0),

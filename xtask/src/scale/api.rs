@@ -126,15 +126,7 @@ fn aa_operation(call: &Call) -> &'static str {
 }
 
 fn form(body: &[u8], name: &str) -> Option<String> {
-    String::from_utf8_lossy(body).split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == name).then(|| {
-            v.replace("%3A", ":")
-                .replace("%2F", "/")
-                .replace("%3a", ":")
-                .replace("%2f", "/")
-        })
-    })
+    crate::standin::form_value(&String::from_utf8_lossy(body), name)
 }
 
 pub(crate) fn answer(state: &State, call: &Call) -> Response<Full<Bytes>> {
@@ -312,12 +304,7 @@ fn access_analyzer(state: &State, call: &Call) -> Response<Full<Bytes>> {
         );
     };
     let record = region.access_analyzer.clone().unwrap_or_default();
-    let query = |name: &str| {
-        call.query.split('&').find_map(|p| {
-            let (k, v) = p.split_once('=')?;
-            (k == name).then(|| v.replace("%3A", ":").replace("%2F", "/"))
-        })
-    };
+    let query = |name: &str| crate::standin::form_value(&call.query, name);
     match aa_operation(call) {
         "ListAnalyzers" => {
             let max = query("maxResults")

@@ -51,18 +51,6 @@ pub fn account_id(i: usize) -> String {
     format!("{:012}", 200_000_000_000u64 + i as u64)
 }
 
-/// splitmix64.
-pub fn mix(seed: u64, n: u64) -> u64 {
-    let mut z = seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-fn unit(seed: u64, n: u64) -> f64 {
-    (mix(seed, n) >> 11) as f64 / (1u64 << 53) as f64
-}
-
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 {
         a
@@ -204,13 +192,13 @@ pub fn generate(spec: ScaleSpec, root: &Path) -> anyhow::Result<ScaleOrg> {
         let (a, r) = if n < managed {
             slot(n)
         } else {
-            let u = unit(spec.seed, n as u64);
+            let u = crate::standin::draw(spec.seed, n as u64);
             slot(((with_keys as f64 * u.powf(2.5)) as usize).min(with_keys - 1))
         };
         let account = account_id(a);
         let other = account_id((a + 1) % n_acc);
         let region = &enabled[r];
-        let h = mix(spec.seed ^ 0x5eed, n as u64);
+        let h = crate::standin::splitmix(spec.seed ^ 0x5eed, n as u64);
         let key_id = format!(
             "{:08x}-{:04x}-4000-8000-{:012x}",
             n,

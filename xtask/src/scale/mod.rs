@@ -45,19 +45,6 @@ pub struct Behaviour {
     pub seed: u64,
 }
 
-/// Published KMS request quotas (per second, per account and region) of the operations kmsaudit
-/// makes: the KMS Developer Guide's "Request quotas".
-const KMS_QUOTAS: [(&str, f64); 8] = [
-    ("DescribeKey", 2000.0),
-    ("GetKeyPolicy", 1000.0),
-    ("GetKeyRotationStatus", 1000.0),
-    ("ListAliases", 500.0),
-    ("ListGrants", 100.0),
-    ("ListKeys", 500.0),
-    ("ListResourceTags", 2000.0),
-    ("GetPublicKey", 2000.0),
-];
-
 /// A token bucket: `rate` tokens a second, holding at most half a second of them.
 struct Bucket {
     tokens: f64,
@@ -188,20 +175,8 @@ pub(crate) struct Call {
     pub body: Bytes,
 }
 
-/// (access key, region, service) from the SigV4 Authorization header.
-fn credential_scope(req: &Request<Incoming>) -> Option<(String, String, String)> {
-    let auth = req.headers().get("authorization")?.to_str().ok()?;
-    let scope = auth.split("Credential=").nth(1)?.split([',', ' ']).next()?;
-    let mut parts = scope.split('/');
-    let akid = parts.next()?.to_string();
-    let _date = parts.next()?;
-    let region = parts.next()?.to_string();
-    let service = parts.next()?.to_string();
-    Some((akid, region, service))
-}
-
 async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let Some((akid, region, service)) = credential_scope(&req) else {
+    let Some((akid, region, service)) = crate::standin::sigv4_scope(&req) else {
         return api::json_error(
             StatusCode::FORBIDDEN,
             "MissingAuthenticationTokenException",
@@ -246,13 +221,13 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
     let b = state.behaviour;
     let n = state.counter.fetch_add(1, Ordering::Relaxed);
     if b.latency_ms > 0 {
-        let jitter = 0.8 + 0.4 * unit(b.seed ^ 0x1a7e, n);
+        let jitter = 0.8 + 0.4 * crate::standin::draw(b.seed ^ 0x1a7e, n);
         tokio::time::sleep(Duration::from_secs_f64(
             b.latency_ms as f64 * jitter / 1000.0,
         ))
         .await;
     }
-    let draw = unit(b.seed, n);
+    let draw = crate::standin::draw(b.seed, n);
     if draw < b.throttle {
         state.stats.lock().expect("stats lock").throttled_injected += 1;
         return throttle(&call, rest_json);
@@ -284,7 +259,8 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
         };
     }
     if call.service == "kms" {
-        if let Some(&(op, quota)) = KMS_QUOTAS
+        // The published quotas: the scanner's own table (the KMS Developer Guide's).
+        if let Some(&(op, quota)) = kmsaudit_scanner::KMS_QUOTAS
             .iter()
             .find(|(op, _)| Some(*op) == call.target.as_deref())
         {
@@ -333,6 +309,48 @@ fn throttle(call: &Call, rest_json: bool) -> Response<Full<Bytes>> {
     }
 }
 
-fn unit(seed: u64, n: u64) -> f64 {
-    (generate::mix(seed, n) >> 11) as f64 / (1u64 << 53) as f64
+/// How a scan's verdicts compare with the truth's.
+#[derive(Debug)]
+pub struct Verdicts {
+    pub right: usize,
+    pub total: usize,
+    /// What differs: truth verdicts not reproduced, then verdicts the truth does not have.
+    pub wrong: Vec<String>,
+}
+
+/// Evaluates the truth as of the scan's start and compares every (rule, resource) verdict of
+/// it with `got`.
+pub fn compare_verdicts(
+    truth: &kmsaudit_model::Snapshot,
+    scan_started_at: jiff::Timestamp,
+    got: &kmsaudit_model::FindingsDocument<'_>,
+) -> Verdicts {
+    let mut truth = truth.clone();
+    truth.metadata.started_at = scan_started_at;
+    let evaluation =
+        kmsaudit_evaluator::evaluate(&truth, &kmsaudit_evaluator::EvalConfig::default());
+    let expected = kmsaudit_model::FindingsDocument::new(&truth, &evaluation);
+    let mut got: HashMap<(&str, &str), kmsaudit_model::Status> = got
+        .outcomes()
+        .map(|o| ((o.rule_id, o.resource.id.as_ref()), o.status))
+        .collect();
+    let (mut right, mut total, mut wrong) = (0, 0, vec![]);
+    for o in expected.outcomes() {
+        total += 1;
+        match got.remove(&(o.rule_id, o.resource.id.as_ref())) {
+            Some(s) if s == o.status => right += 1,
+            found => wrong.push(format!(
+                "{} on {}: expected {:?}, got {found:?}",
+                o.rule_id, o.resource.id, o.status
+            )),
+        }
+    }
+    if !got.is_empty() {
+        wrong.push(format!("{} verdicts the truth does not have", got.len()));
+    }
+    Verdicts {
+        right,
+        total,
+        wrong,
+    }
 }

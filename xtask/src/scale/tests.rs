@@ -1,10 +1,9 @@
 //! The scanner against the scale stand-in, in process: paging at real page sizes, and random
 //! throttling and 5xx on top of the quotas, checked verdict by verdict against the truth.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use kmsaudit_model::{FindingsDocument, Snapshot, Status};
+use kmsaudit_model::{FindingsDocument, Snapshot};
 use kmsaudit_scanner::ScanPlan;
 
 use super::{start, Behaviour, ScaleSpec, ScaleStandIn};
@@ -33,37 +32,19 @@ async fn scan(standin: &ScaleStandIn) -> Snapshot {
         .expect("the scan runs")
 }
 
-/// Every outcome of the truth that the scanned snapshot does not reproduce.
-fn differences(standin: &ScaleStandIn, scanned: &Snapshot) -> Vec<String> {
-    let config = kmsaudit_evaluator::EvalConfig::default();
-    let mut truth = standin.org().truth.clone();
-    truth.metadata.started_at = scanned.metadata.started_at;
-    let expected_eval = kmsaudit_evaluator::evaluate(&truth, &config);
-    let expected = FindingsDocument::new(&truth, &expected_eval);
-    let got_eval = kmsaudit_evaluator::evaluate(scanned, &config);
-    let got = FindingsDocument::new(scanned, &got_eval);
-    let got: HashMap<(&str, &str), Status> = got
-        .outcomes()
-        .map(|o| ((o.rule_id, o.resource.id.as_ref()), o.status))
-        .collect();
-    let mut wrong: Vec<String> = expected
-        .outcomes()
-        .filter(|o| got.get(&(o.rule_id, o.resource.id.as_ref())) != Some(&o.status))
-        .map(|o| {
-            format!(
-                "{} on {}: expected {:?}",
-                o.rule_id, o.resource.id, o.status
-            )
-        })
-        .collect();
-    if got.len() != expected.outcomes().count() {
-        wrong.push(format!(
-            "{} outcomes scanned, {} in the truth",
-            got.len(),
-            expected.outcomes().count()
-        ));
-    }
-    wrong
+/// The scanned snapshot, evaluated, reproduces every verdict of the truth and no other.
+fn assert_truth(standin: &ScaleStandIn, scanned: &Snapshot) {
+    let evaluation =
+        kmsaudit_evaluator::evaluate(scanned, &kmsaudit_evaluator::EvalConfig::default());
+    let got = FindingsDocument::new(scanned, &evaluation);
+    let v = super::compare_verdicts(&standin.org().truth, scanned.metadata.started_at, &got);
+    assert!(
+        v.wrong.is_empty(),
+        "{} differences: {:?}",
+        v.wrong.len(),
+        &v.wrong[..v.wrong.len().min(10)]
+    );
+    assert_eq!(v.right, v.total);
 }
 
 fn keys_with_errors(s: &Snapshot) -> usize {
@@ -102,13 +83,7 @@ async fn paging_at_real_page_sizes() {
     );
     assert_eq!(scanned.keys().count(), standin.org().truth.keys().count());
     assert_eq!(keys_with_errors(&scanned), 0);
-    let wrong = differences(&standin, &scanned);
-    assert!(
-        wrong.is_empty(),
-        "{} differences: {:?}",
-        wrong.len(),
-        &wrong[..wrong.len().min(10)]
-    );
+    assert_truth(&standin, &scanned);
 }
 
 /// 1,100 keys in one account × region: ListKeys answers in two pages of at most 1,000.
@@ -118,13 +93,7 @@ async fn list_keys_pages_past_a_thousand_keys() {
     let scanned = scan(&standin).await;
     assert_eq!(standin.stats().by_operation["KMS.ListKeys"], 2);
     assert_eq!(scanned.keys().count(), 1_100);
-    let wrong = differences(&standin, &scanned);
-    assert!(
-        wrong.is_empty(),
-        "{} differences: {:?}",
-        wrong.len(),
-        &wrong[..wrong.len().min(10)]
-    );
+    assert_truth(&standin, &scanned);
 }
 
 /// 10 % of requests throttled and 5 % answered 5xx at random, on top of the quotas: retries
@@ -150,11 +119,5 @@ async fn throttling_and_server_errors_lose_nothing() {
             .all(|a| matches!(a.access, kmsaudit_model::AccountAccess::Scanned { .. })),
         "every account entered"
     );
-    let wrong = differences(&standin, &scanned);
-    assert!(
-        wrong.is_empty(),
-        "{} differences: {:?}",
-        wrong.len(),
-        &wrong[..wrong.len().min(10)]
-    );
+    assert_truth(&standin, &scanned);
 }
