@@ -36,6 +36,11 @@ pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {
         .fold(ActionSet::EMPTY, |acc, a| acc.union(a.actions));
     let anyone_violates = anyone_actions.overlaps(ActionSet::administration())
         && anyone_actions.overlaps(ActionSet::crypto());
+    // The Allows to a `*` pinned to accounts or the organization, found once: a policy naming
+    // thousands of principals is read in time linear in its size, not quadratic.
+    let pinned_stars: Vec<&crate::policy::Access> = non_root(input)
+        .filter(|b| matches!(&b.who, Who::Everyone { reach, except } if !reach.is_anyone() && except.is_empty() && b.userids.is_empty()))
+        .collect();
     for (principal, mut accesses) in per_principal(non_root(input)) {
         // When `*` itself holds both, that one finding says it for everyone.
         let is_anyone = accesses
@@ -48,7 +53,7 @@ pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {
             Who::Named(p) => p.account().map(str::to_string),
             _ => None,
         };
-        let pinned_to_it = non_root(input).filter(|b| {
+        let pinned_to_it = pinned_stars.iter().copied().filter(|b| {
             account
                 .as_deref()
                 .is_some_and(|acct| pinned_star_admits(b, acct, input, ctx))
