@@ -37,6 +37,7 @@ mod merge;
 mod pack;
 mod policy;
 mod progress;
+mod snapshot_io;
 
 /// Exit codes (README "Exit codes").
 mod exit {
@@ -112,6 +113,16 @@ enum Format {
 enum RetryMode {
     Standard,
     Adaptive,
+}
+
+/// Where the keys' tags are read from.
+#[derive(Clone, Copy, ValueEnum)]
+enum TagsFrom {
+    /// The Resource Groups Tagging API (tag:GetResources): one call per 100 tagged keys of a
+    /// region, eventually consistent; a region where it fails is read per key.
+    TaggingApi,
+    /// KMS ListResourceTags: one call per customer managed key, strongly consistent.
+    ListResourceTags,
 }
 
 /// A severity threshold, or `none` (never fail on findings).
@@ -210,6 +221,9 @@ struct ScanArgs {
     /// rest of the quota is left to the account's own workloads.
     #[arg(long, default_value_t = ScanPlan::default().quota_share, value_parser = parse_share, env = "KMSAUDIT_QUOTA_SHARE")]
     quota_share: f64,
+    /// Where the keys' tags are read from.
+    #[arg(long, value_enum, default_value_t = TagsFrom::TaggingApi, env = "KMSAUDIT_TAGS_FROM")]
+    tags_from: TagsFrom,
     /// Do not query IAM Access Analyzer (the AA-* rules are then not evaluated).
     #[arg(long, env = "KMSAUDIT_NO_ACCESS_ANALYZER")]
     no_access_analyzer: bool,

@@ -9,6 +9,7 @@ use kmsaudit_model::{Evaluation, Severity, Snapshot, Status};
 use kmsaudit_scanner::ScanPlan;
 
 use crate::progress::ProgressReporter;
+use crate::snapshot_io::{load_snapshot, memory_checkpoint, round_trip};
 use crate::{
     exit, load_config, usage, DiffArgs, FailOn, MergeArgs, ReportArgs, RetryMode, ScanArgs,
     SnapshotFormat,
@@ -47,6 +48,10 @@ pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
         shard: args.shard,
         quota_share: args.quota_share,
         ca_bundle,
+        tags_from: match args.tags_from {
+            crate::TagsFrom::TaggingApi => kmsaudit_model::TagSource::TaggingApi,
+            crate::TagsFrom::ListResourceTags => kmsaudit_model::TagSource::ListResourceTags,
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -63,6 +68,9 @@ pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
         kmsaudit_scanner::scan(plan, base, progress.callback()).await
     });
     progress.finish();
+    // The runtime's worker threads end here: what they allocated during the scan goes back to
+    // the allocator for the evaluation to reuse, instead of staying in their thread-local heaps.
+    drop(runtime);
     let snapshot = snapshot.map_err(|e| {
         let hint = match e {
             kmsaudit_scanner::ScanError::ListAccounts(_) => " (name them with --accounts)",
@@ -71,11 +79,9 @@ pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
         anyhow::anyhow!("scan failed: {e}{hint}")
     })?;
     // Round-trip through JSON so that the pack is exactly what `kmsaudit report` renders from
-    // the saved snapshot.json.
-    let saved = serde_json::to_vec(&snapshot).context("serializing the snapshot")?;
-    drop(snapshot);
-    let snapshot = read_snapshot(&saved).context("re-reading the snapshot")?;
-    drop(saved);
+    // the saved snapshot.json. Through a file in the pack's directory, not a buffer: a large
+    // organization's text would otherwise sit in memory beside its records.
+    let snapshot = round_trip(snapshot, &args.out)?;
     write_pack(
         &snapshot,
         &config,
@@ -214,16 +220,6 @@ fn load_findings(
     serde_json::from_slice(&text).context("re-reading the findings")
 }
 
-/// A snapshot file, plain or gzip, and whether it was compressed; errors name the file.
-fn load_snapshot(path: &Path) -> anyhow::Result<(Snapshot, bool)> {
-    let cannot_read = |e: std::io::Error| usage(format!("cannot read {}: {e}", path.display()));
-    let bytes = std::fs::read(path).map_err(cannot_read)?;
-    let compressed = bytes.starts_with(&[0x1f, 0x8b]);
-    let text = kmsaudit_reporter::snapshot_json(bytes).map_err(cannot_read)?;
-    let snapshot = read_snapshot(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
-    Ok((snapshot, compressed))
-}
-
 /// The pack's form: the snapshot as asked, else as the snapshot read (`report`) or plain JSON
 /// (`scan`, `merge`); the baseline's findings when one is given.
 fn pack_options(
@@ -255,50 +251,6 @@ fn pack_options(
     })
 }
 
-/// A snapshot.json of this schema version; an error names the field that does not read
-/// (`metadata.started_at: ...`), so unreadable input never becomes a default.
-fn read_snapshot(bytes: &[u8]) -> anyhow::Result<Snapshot> {
-    // Typed straight from the bytes (a generic JSON value of a large snapshot costs several
-    // times its size). Only when that fails, or reads another version, is the version looked
-    // at on its own, so that a snapshot of another schema is named as such.
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let typed: Result<Snapshot, _> = serde_path_to_error::deserialize(&mut de);
-    let version_error = |found: Option<u64>| {
-        anyhow::anyhow!(
-            "snapshot schema version {}, this kmsaudit reads version {}",
-            found
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "(none)".into()),
-            kmsaudit_model::SCHEMA_VERSION
-        )
-    };
-    match typed {
-        Ok(mut s) if s.schema_version == kmsaudit_model::SCHEMA_VERSION => {
-            // Sorted as written; normalizing also returns what the parser's growth left over.
-            s.normalize();
-            Ok(s)
-        }
-        Ok(s) => Err(version_error(Some(u64::from(s.schema_version)))),
-        Err(e) => {
-            #[derive(serde::Deserialize)]
-            struct Version {
-                schema_version: Option<u64>,
-            }
-            let found = serde_json::from_slice::<Version>(bytes)
-                .map_err(|e| anyhow::anyhow!("not JSON: {e}"))?
-                .schema_version;
-            if found != Some(u64::from(kmsaudit_model::SCHEMA_VERSION)) {
-                return Err(version_error(found));
-            }
-            Err(anyhow::anyhow!(
-                "not a kmsaudit snapshot: field `{}`: {}",
-                e.path(),
-                e.inner()
-            ))
-        }
-    }
-}
-
 fn write_pack(
     snapshot: &Snapshot,
     config: &EvalConfig,
@@ -309,7 +261,9 @@ fn write_pack(
 ) -> anyhow::Result<u8> {
     let fail_on = args.fail_on;
     let started = std::time::Instant::now();
+    memory_checkpoint("snapshot loaded");
     let evaluation = kmsaudit_evaluator::evaluate(snapshot, config);
+    memory_checkpoint("evaluated");
     tracing::info!(
         keys = evaluation.scope.counts.keys_discovered,
         needing_attention = evaluation.findings.len(),
@@ -327,6 +281,7 @@ fn write_pack(
         })),
         _ => None,
     };
+    memory_checkpoint("pack written");
     let files = written.files;
     tracing::info!(dir = %out.display(), files = files.len(), "evidence pack written");
     for w in &evaluation.warnings {

@@ -1,7 +1,9 @@
 //! Rule outcomes into findings: every rule that applies, on every key, account and region,
 //! each run the way its [`Check`] says.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+
+use rustc_hash::FxHashMap;
 
 use kmsaudit_model::{AccountRecord, Finding, KeyRecord, RegionRecord, ResourceType, Snapshot};
 
@@ -9,25 +11,31 @@ use crate::context::Ctx;
 use crate::policy_cache::PolicyCache;
 use crate::rules::{self, Check, KeyInput, Outcome, Rule, RuleDef};
 
-/// Where a finding is about.
-struct Place<'a> {
-    account_id: &'a str,
-    region: &'a str,
+/// Where a finding is about: the names every finding on the resource shares.
+struct Place {
+    account_id: Arc<str>,
+    region: Arc<str>,
     resource_type: ResourceType,
-    resource: String,
-    resource_name: String,
+    resource: Arc<str>,
+    resource_name: Arc<str>,
 }
 
-fn finding(def: &RuleDef, place: &Place<'_>, outcome: Outcome) -> Finding {
+/// Each rule id once, shared by every finding of the rule.
+fn shared_rule_id(id: &'static str) -> Arc<str> {
+    static IDS: LazyLock<FxHashMap<&'static str, Arc<str>>> =
+        LazyLock::new(|| rules::catalog().map(|r| (r.id, Arc::from(r.id))).collect());
+    IDS.get(id).cloned().unwrap_or_else(|| Arc::from(id))
+}
+
+fn finding(def: &RuleDef, place: &Place, outcome: Outcome) -> Finding {
     Finding {
-        id: format!("{}:{}", def.id, place.resource),
-        rule_id: def.id.to_string(),
+        rule_id: shared_rule_id(def.id),
         severity: outcome.severity.unwrap_or(def.severity),
         status: outcome.status,
         muted: false,
         mute_reason: None,
-        account_id: place.account_id.to_string(),
-        region: place.region.to_string(),
+        account_id: place.account_id.clone(),
+        region: place.region.clone(),
         resource_type: place.resource_type,
         resource: place.resource.clone(),
         resource_name: place.resource_name.clone(),
@@ -48,11 +56,11 @@ pub(crate) fn key_findings(
     rules: &[&'static Rule],
 ) -> Vec<Finding> {
     let place = Place {
-        account_id: &account.id,
-        region: &region.region,
+        account_id: account.id.as_str().into(),
+        region: region.region.as_str().into(),
         resource_type: ResourceType::Key,
-        resource: key.arn.clone(),
-        resource_name: key.display_name().to_string(),
+        resource: key.arn.as_str().into(),
+        resource_name: key.display_name().into(),
     };
     let mut out = Vec::new();
     for rule in rules {
@@ -115,11 +123,11 @@ pub(crate) fn scope_findings(
     let mut out = Vec::new();
     for account in &snapshot.accounts {
         let account_place = Place {
-            account_id: &account.id,
-            region: "",
+            account_id: account.id.as_str().into(),
+            region: "".into(),
             resource_type: ResourceType::Account,
-            resource: format!("account/{}", account.id),
-            resource_name: account.name.clone().unwrap_or_else(|| account.id.clone()),
+            resource: format!("account/{}", account.id).into(),
+            resource_name: account.name.as_deref().unwrap_or(&account.id).into(),
         };
         for rule in rules {
             if let Check::Reach { account: reach, .. } = rule.check {
@@ -128,11 +136,11 @@ pub(crate) fn scope_findings(
         }
         for region in &account.regions {
             let place = Place {
-                account_id: &account.id,
-                region: &region.region,
+                account_id: account_place.account_id.clone(),
+                region: region.region.as_str().into(),
                 resource_type: ResourceType::AccountRegion,
-                resource: format!("account/{}/region/{}", account.id, region.region),
-                resource_name: format!("{} {}", account_place.resource_name, region.region),
+                resource: format!("account/{}/region/{}", account.id, region.region).into(),
+                resource_name: format!("{} {}", account_place.resource_name, region.region).into(),
             };
             for rule in rules {
                 let outcome = match rule.check {

@@ -25,7 +25,7 @@ pub(crate) fn apply_mutes(
         .iter_mut()
         .filter(|f| matches!(f.status, Status::Fail | Status::NotAssessed))
     {
-        if let Some(pattern) = aliases.get(f.resource.as_str()).and_then(|a| {
+        if let Some(pattern) = aliases.get(&*f.resource).and_then(|a| {
             config
                 .key_allowlist
                 .iter()
@@ -48,10 +48,11 @@ pub(crate) fn apply_mutes(
                 ));
                 break;
             }
-            f.message.push_str(&format!(
-                " (a suppression of this finding expired on {})",
-                s.expires
-            ));
+            f.message = format!(
+                "{} (a suppression of this finding expired on {})",
+                f.message, s.expires
+            )
+            .into();
         }
     }
     let mut warnings = Vec::new();

@@ -1,6 +1,7 @@
 //! The evaluator's whole answer for one snapshot: findings, the catalog, and the scope.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -122,15 +123,15 @@ pub struct Evaluation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct QuietOutcomes {
     /// Key ARN, or `account/<id>`, or `account/<id>/region/<region>`.
-    pub resource: String,
+    pub resource: Arc<str>,
     /// What kind of resource `resource` names.
     pub resource_type: ResourceType,
     /// The account the resource belongs to.
-    pub account_id: String,
+    pub account_id: Arc<str>,
     /// Empty for account-wide resources.
-    pub region: String,
+    pub region: Arc<str>,
     /// First alias or key id, for people.
-    pub resource_name: String,
+    pub resource_name: Arc<str>,
     /// Rules that passed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pass: Vec<u16>,

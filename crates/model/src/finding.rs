@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -116,12 +117,14 @@ impl FromStr for Status {
 }
 
 /// One rule's verdict on one resource (a key, an account, an account × region).
+///
+/// A large audit holds hundreds of thousands of these, so the texts a finding shares with
+/// others (its resource's names, a policy verdict's message and evidence shared by every key
+/// with that policy) are shared, not copied. A finding is identified by (`rule_id`, `resource`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Finding {
-    /// Stable across runs: `<rule id>:<resource>`.
-    pub id: String,
     /// The rule that decided it.
-    pub rule_id: String,
+    pub rule_id: Arc<str>,
     /// The rule's severity, or a higher one for a worse case.
     pub severity: Severity,
     /// The verdict.
@@ -131,19 +134,19 @@ pub struct Finding {
     /// Why it is muted.
     pub mute_reason: Option<String>,
     /// The account the resource belongs to.
-    pub account_id: String,
+    pub account_id: Arc<str>,
     /// Empty for account-wide findings.
-    pub region: String,
+    pub region: Arc<str>,
     /// What kind of resource `resource` names.
     pub resource_type: ResourceType,
     /// Key ARN, or `account/<id>`, or `account/<id>/region/<region>`.
-    pub resource: String,
+    pub resource: Arc<str>,
     /// First alias or key id, for people.
-    pub resource_name: String,
+    pub resource_name: Arc<str>,
     /// One human sentence: why this status.
-    pub message: String,
+    pub message: Arc<str>,
     /// What decided the verdict.
-    pub evidence: Evidence,
+    pub evidence: Arc<Evidence>,
 }
 
 impl Finding {
@@ -201,15 +204,63 @@ pub struct Evidence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
     /// Anything else that decided the verdict (dates, counts, grant ids, error codes).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub details: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Details::is_empty")]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub details: Details,
 }
 
 impl Evidence {
     /// Adds a named detail.
     pub fn detail(mut self, key: &str, value: impl Into<String>) -> Self {
-        self.details.insert(key.to_string(), value.into());
+        self.details.insert(key, value);
         self
+    }
+}
+
+/// Named details of a finding's evidence, sorted by name: a map in JSON. Held as a sorted
+/// list, not a `BTreeMap`, whose smallest node costs half a kilobyte: an audit holds one of
+/// these per finding, and most hold one or two entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Details(Vec<(String, String)>);
+
+impl Details {
+    /// Sets `key` to `value`, in name order.
+    pub fn insert(&mut self, key: &str, value: impl Into<String>) {
+        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
+            Ok(i) => self.0[i].1 = value.into(),
+            Err(i) => self.0.insert(i, (key.to_string(), value.into())),
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| self.0[i].1.as_str())
+    }
+
+    /// No detail at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// (name, value) pairs in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+impl Serialize for Details {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Details {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, String>::deserialize(deserializer)?;
+        Ok(Details(map.into_iter().collect()))
     }
 }
 

@@ -163,13 +163,13 @@ impl<'a> FindingsDocument<'a> {
         let mut by_verdict: HashMap<Verdict<'a>, usize> = HashMap::new();
         for f in &evaluation.findings {
             let verdict = (
-                f.rule_id.as_str(),
+                &*f.rule_id,
                 f.severity,
                 f.status,
                 f.muted,
                 f.mute_reason.as_deref(),
-                f.message.as_str(),
-                &f.evidence,
+                &*f.message,
+                &*f.evidence,
             );
             let at = *by_verdict.entry(verdict).or_insert_with(|| {
                 groups.push(FindingGroup {
@@ -184,7 +184,7 @@ impl<'a> FindingsDocument<'a> {
                 });
                 groups.len() - 1
             });
-            groups[at].resources.push(index[f.resource.as_str()]);
+            groups[at].resources.push(index[&*f.resource]);
         }
         for g in &mut groups {
             g.resources.sort_unstable();
@@ -193,7 +193,7 @@ impl<'a> FindingsDocument<'a> {
             .quiet
             .iter()
             .map(|q| DocQuiet {
-                resource: index[q.resource.as_str()],
+                resource: index[&*q.resource],
                 pass: q.pass.clone(),
                 not_applicable: q.not_applicable.clone(),
             })

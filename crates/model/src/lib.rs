@@ -16,6 +16,7 @@ mod findings_doc;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 mod key;
+mod scope;
 mod snapshot;
 #[cfg(feature = "fixtures")]
 pub mod synthetic;
@@ -25,7 +26,7 @@ pub use evaluation::{
     AccountCoverage, Evaluation, FindingCounts, OutcomeRef, QuietOutcomes, RegionCoverage,
     ScopeCounts, ScopeSummary,
 };
-pub use finding::{Evidence, Finding, ResourceType, RuleInfo, Severity, Status};
+pub use finding::{Details, Evidence, Finding, ResourceType, RuleInfo, Severity, Status};
 pub use findings_doc::{
     json_schemas, DocOutcome, DocQuiet, DocResource, FindingGroup, FindingsDocument,
     FINDINGS_SCHEMA_VERSION,
@@ -33,9 +34,10 @@ pub use findings_doc::{
 pub use key::{
     Grant, GrantConstraints, KeyMetadata, KeyRecord, MultiRegionConfiguration, RotationStatus, Tag,
 };
+pub use scope::{ScanScope, Shard, TagSource};
 pub use snapshot::{
     AccountAccess, AccountRecord, CallerIdentity, Coverage, Issue, Organization, RegionAccess,
-    RegionRecord, RegionSource, ScanMetadata, ScanScope, Shard, Snapshot,
+    RegionRecord, RegionSource, ScanMetadata, Snapshot,
 };
 
 /// The time type of the model: an instant in UTC, RFC 3339 in JSON.

@@ -127,7 +127,7 @@ pub(crate) fn findings_csv(
                 .text(if f.muted { "true" } else { "false" })
                 .text(f.mute_reason.as_deref().unwrap_or(""))
                 .text(&f.account_id)
-                .text(names.get(f.account_id.as_str()).copied().unwrap_or(""))
+                .text(names.get(&*f.account_id).copied().unwrap_or(""))
                 .text(&f.region)
                 .text(f.resource_type.as_str())
                 .text(&f.resource)
@@ -276,7 +276,7 @@ pub(crate) fn keys_csv(
         (i64, Option<kmsaudit_model::Severity>, i64),
     > = Default::default();
     for f in &evaluation.findings {
-        let e = per_key.entry(f.resource.as_str()).or_default();
+        let e = per_key.entry(&*f.resource).or_default();
         match f.status {
             Status::Fail if !f.muted => {
                 e.0 += 1;

@@ -58,7 +58,7 @@ pub fn render_html(
         .iter()
         .filter(|f| f.status == Status::Fail && !f.muted)
     {
-        *fails_per_account.entry(f.account_id.as_str()).or_default() += 1;
+        *fails_per_account.entry(&*f.account_id).or_default() += 1;
     }
     let accounts = evaluation
         .accounts
@@ -173,7 +173,7 @@ pub fn render_html(
     attention.truncate(MAX_RENDERED_FINDINGS);
     let mut by_key: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for f in attention.iter().copied() {
-        by_key.entry(f.resource.as_str()).or_default().push(f);
+        by_key.entry(&*f.resource).or_default().push(f);
     }
     let customer_keys = snapshot
         .keys()
@@ -339,7 +339,7 @@ fn region_summary(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<RegionVie
         let region = if f.region.is_empty() {
             "(account-wide)"
         } else {
-            f.region.as_str()
+            &*f.region
         };
         match f.status {
             Status::Fail => entry(&mut out, region).fail += 1,

@@ -142,18 +142,22 @@ fn render_file(
     }
 }
 
-/// The snapshot's JSON text from a pack file's bytes, plain or gzip-compressed (told apart by
-/// the gzip magic number, not the file name).
-pub fn snapshot_json(bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(bytes);
-    }
-    let mut out = Vec::with_capacity(bytes.len() * 8);
-    std::io::Read::read_to_end(
-        &mut flate2::read::MultiGzDecoder::new(bytes.as_slice()),
-        &mut out,
-    )?;
-    Ok(out)
+/// A reader of a snapshot file's JSON, plain or gzip-compressed (told apart by the gzip magic
+/// number, not the file name), and whether it was compressed. The file is streamed: a large
+/// snapshot is never held whole as text beside the records parsed from it.
+pub fn snapshot_reader(path: &Path) -> std::io::Result<(Box<dyn std::io::Read + Send>, bool)> {
+    use std::io::BufRead;
+    let mut file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let compressed = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn std::io::Read + Send> = if compressed {
+        Box::new(std::io::BufReader::with_capacity(
+            1 << 20,
+            flate2::read::MultiGzDecoder::new(file),
+        ))
+    } else {
+        Box::new(file)
+    };
+    Ok((reader, compressed))
 }
 
 /// Serializing behind `dyn`: one method, so the large JSON files need no buffer of their own.

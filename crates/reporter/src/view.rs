@@ -214,11 +214,11 @@ pub(crate) fn finding_view(f: &Finding, rendered: &BTreeSet<&str>) -> FindingVie
     if let Some(c) = &e.condition {
         evidence.push(format!("condition: {c}"));
     }
-    for (k, v) in &e.details {
+    for (k, v) in e.details.iter() {
         evidence.push(format!("{k}: {v}"));
     }
     FindingView {
-        rule_id: f.rule_id.clone(),
+        rule_id: f.rule_id.to_string(),
         rule_anchor: anchor("rule", &f.rule_id),
         severity: f.severity.as_str(),
         severity_rank: f.severity as u8,
@@ -226,18 +226,16 @@ pub(crate) fn finding_view(f: &Finding, rendered: &BTreeSet<&str>) -> FindingVie
         status_css: status_css(f.status),
         muted: f.muted,
         mute_reason: f.mute_reason.clone().unwrap_or_default(),
-        account_id: f.account_id.clone(),
-        region: f.region.clone(),
-        resource: f.resource.clone(),
-        resource_name: f.resource_name.clone(),
-        key_anchor: if f.resource_type == ResourceType::Key
-            && rendered.contains(f.resource.as_str())
-        {
+        account_id: f.account_id.to_string(),
+        region: f.region.to_string(),
+        resource: f.resource.to_string(),
+        resource_name: f.resource_name.to_string(),
+        key_anchor: if f.resource_type == ResourceType::Key && rendered.contains(&*f.resource) {
             anchor("key", &f.resource)
         } else {
             String::new()
         },
-        message: f.message.clone(),
+        message: f.message.to_string(),
         evidence,
     }
 }

@@ -84,6 +84,22 @@ pub(crate) fn tag(t: &aws_sdk_kms::types::Tag) -> model::Tag {
     }
 }
 
+/// A mapping of the Resource Groups Tagging API: the key id its ARN names, and its tags.
+pub(crate) fn tagged_key(
+    m: &aws_sdk_resourcegroupstagging::types::ResourceTagMapping,
+) -> Option<(String, Vec<model::Tag>)> {
+    let key_id = m.resource_arn()?.rsplit_once(":key/")?.1.to_string();
+    let tags = m
+        .tags()
+        .iter()
+        .map(|t| model::Tag {
+            key: t.key().to_string(),
+            value: t.value().to_string(),
+        })
+        .collect();
+    Some((key_id, tags))
+}
+
 pub(crate) fn rotation_status(
     out: &aws_sdk_kms::operation::get_key_rotation_status::GetKeyRotationStatusOutput,
 ) -> model::RotationStatus {

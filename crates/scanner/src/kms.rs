@@ -1,13 +1,14 @@
-//! KMS: one account × region (ListKeys, ListAliases) and every key in it (DescribeKey, then
-//! GetKeyPolicy, ListGrants, GetKeyRotationStatus and ListResourceTags concurrently).
+//! KMS: one account × region (ListKeys, ListAliases, and the keys' tags from the Resource
+//! Groups Tagging API) and every key in it (DescribeKey, then GetKeyPolicy, ListGrants and
+//! GetKeyRotationStatus concurrently; ListResourceTags where the tags are read per key).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_kms::config::retry::RetryPartition;
 use aws_sdk_kms::types::KeyListEntry;
 use futures::stream::{self, StreamExt};
-use kmsaudit_model::{Issue, KeyRecord, RegionAccess, RegionRecord};
+use kmsaudit_model::{Issue, KeyRecord, RegionAccess, RegionRecord, Tag, TagSource};
 
 use crate::classify::{self, issue};
 use crate::{convert, is_opt_in, Scanner};
@@ -19,6 +20,7 @@ const KEYS_IN_FLIGHT_PER_REGION: usize = 16;
 pub(crate) struct RegionClients {
     pub kms: aws_sdk_kms::Client,
     pub aa: aws_sdk_accessanalyzer::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl Scanner {
@@ -38,9 +40,17 @@ impl Scanner {
             )))
             .interceptor(self.counter.clone())
             .build();
+        let tagging = aws_sdk_resourcegroupstagging::config::Builder::from(config)
+            .region(Region::new(region.to_string()))
+            .retry_partition(RetryPartition::new(format!(
+                "tagging-{account_id}-{region}"
+            )))
+            .interceptor(self.counter.clone())
+            .build();
         RegionClients {
             kms: aws_sdk_kms::Client::from_conf(kms),
             aa: aws_sdk_accessanalyzer::Client::from_conf(aa),
+            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(tagging),
         }
     }
 
@@ -106,10 +116,19 @@ impl Scanner {
                 Ok(vec![])
             }
         };
+        // The region's tags in a few calls (pages of 100 tagged keys), while the keys are read.
+        let bulk_tags = self.plan.tags_from == TagSource::TaggingApi && has_keys;
+        let tags = async {
+            if bulk_tags {
+                Some(self.region_tags(&clients.tagging).await)
+            } else {
+                None
+            }
+        };
         // Enough keys in flight to cover the latency; the pace of the region's quotas is the
         // limit beyond that, and every region of every account in flight shares the permits.
         let keys = stream::iter(key_ids)
-            .map(|k| self.read_key(&clients.kms, k))
+            .map(|k| self.read_key(&clients.kms, k, !bulk_tags))
             .buffer_unordered(self.plan.concurrency.clamp(1, KEYS_IN_FLIGHT_PER_REGION))
             .collect::<Vec<KeyRecord>>();
         let analyzer = async {
@@ -119,7 +138,29 @@ impl Scanner {
                 None
             }
         };
-        let (aliases, mut keys, analyzer) = tokio::join!(aliases, keys, analyzer);
+        let (aliases, mut keys, analyzer, tags) = tokio::join!(aliases, keys, analyzer, tags);
+        match tags {
+            Some(Ok(mut by_key)) => {
+                // A customer managed key the Tagging API does not list has never been tagged.
+                for k in keys.iter_mut().filter(|k| k.is_customer_managed()) {
+                    k.tags = Some(by_key.remove(&k.key_id).unwrap_or_default());
+                }
+            }
+            Some(Err(e)) => {
+                tracing::info!(account = %account_id, region = %record.region, error = %e,
+                    "the Tagging API did not answer; reading tags per key");
+                let per_key = keys.iter_mut().filter(|k| k.is_customer_managed());
+                stream::iter(per_key)
+                    .for_each_concurrent(KEYS_IN_FLIGHT_PER_REGION, |k| async {
+                        match self.key_tags(&clients.kms, &k.key_id).await {
+                            Ok(tags) => k.tags = Some(tags),
+                            Err(e) => k.errors.push(e),
+                        }
+                    })
+                    .await;
+            }
+            None => {}
+        }
         match aliases {
             Ok(aliases) => {
                 let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -139,9 +180,50 @@ impl Scanner {
         record
     }
 
+    /// Every KMS key's tags in the region, by key id, from the Resource Groups Tagging API
+    /// (only keys that have or had tags are listed).
+    async fn region_tags(
+        &self,
+        tagging: &aws_sdk_resourcegroupstagging::Client,
+    ) -> Result<HashMap<String, Vec<Tag>>, Issue> {
+        let listing = tagging
+            .get_resources()
+            .resource_type_filters("kms:key")
+            .resources_per_page(100)
+            .into_paginator()
+            .items()
+            .send();
+        let mappings = self
+            .all_pages(listing)
+            .await
+            .map_err(|e| issue("Tagging.GetResources", &e))?;
+        Ok(mappings.iter().filter_map(convert::tagged_key).collect())
+    }
+
+    /// One key's tags with ListResourceTags, every page.
+    async fn key_tags(&self, kms: &aws_sdk_kms::Client, key_id: &str) -> Result<Vec<Tag>, Issue> {
+        let listing = kms
+            .list_resource_tags()
+            .key_id(key_id)
+            .limit(50)
+            .into_paginator()
+            .items()
+            .send();
+        match self.all_pages(listing).await {
+            Ok(t) => Ok(t.iter().map(convert::tag).collect()),
+            Err(e) => Err(issue("KMS.ListResourceTags", &e)),
+        }
+    }
+
     /// Everything about one key. AWS-managed keys get DescribeKey only: AWS owns their policy,
-    /// rotation and grants, and no rule reads them.
-    async fn read_key(&self, kms: &aws_sdk_kms::Client, entry: KeyListEntry) -> KeyRecord {
+    /// rotation and grants, and no rule reads them. The tags are read here only when
+    /// `tags_per_key` (otherwise the region's Tagging API listing supplies them).
+    async fn read_key(
+        &self,
+        kms: &aws_sdk_kms::Client,
+        entry: KeyListEntry,
+        tags_per_key: bool,
+    ) -> KeyRecord {
         let _slot = self
             .key_slots
             .acquire()
@@ -196,14 +278,13 @@ impl Scanner {
                 None
             }
         };
-        let tags = self.all_pages(
-            kms.list_resource_tags()
-                .key_id(&key_id)
-                .limit(50)
-                .into_paginator()
-                .items()
-                .send(),
-        );
+        let tags = async {
+            if tags_per_key {
+                Some(self.key_tags(kms, &key_id).await)
+            } else {
+                None
+            }
+        };
         let (policy, grants, rotation, tags) = tokio::join!(policy, grants, rotation, tags);
         match policy {
             Ok(out) => key.policy = Some(convert::key_policy(&out).into()),
@@ -219,8 +300,9 @@ impl Scanner {
             None => {}
         }
         match tags {
-            Ok(t) => key.tags = Some(t.iter().map(convert::tag).collect()),
-            Err(e) => key.errors.push(issue("KMS.ListResourceTags", &e)),
+            Some(Ok(t)) => key.tags = Some(t),
+            Some(Err(e)) => key.errors.push(e),
+            None => {}
         }
         key
     }

@@ -24,7 +24,7 @@ use aws_smithy_async::future::pagination_stream::PaginationStream;
 use futures::stream::{self, StreamExt};
 use kmsaudit_model::{
     AccountAccess, AccountRecord, Issue, RegionAccess, RegionRecord, ScanMetadata, ScanScope,
-    Snapshot, SCHEMA_VERSION,
+    Snapshot, TagSource, SCHEMA_VERSION,
 };
 
 use tokio::sync::Semaphore;
@@ -82,6 +82,8 @@ pub struct ScanPlan {
     /// Extra trusted CA certificates (PEM), e.g. a TLS-inspecting proxy's, on top of the
     /// system's roots. The Rust SDK does not read AWS_CA_BUNDLE on its own.
     pub ca_bundle: Option<Vec<u8>>,
+    /// Where the keys' tags are read from.
+    pub tags_from: TagSource,
 }
 
 impl Default for ScanPlan {
@@ -101,6 +103,7 @@ impl Default for ScanPlan {
             quota_share: 0.5,
             shard: None,
             ca_bundle: None,
+            tags_from: TagSource::TaggingApi,
         }
     }
 }
@@ -279,6 +282,7 @@ pub async fn scan(
                 exclude_accounts: plan.exclude_accounts.clone(),
                 access_analyzer: plan.access_analyzer,
                 shard: plan.shard,
+                tags_from: plan.tags_from,
             },
             api_calls,
             api_errors,

@@ -16,6 +16,8 @@ use aws_sdk_kms::types::{
     KeySpec, KeyState, KeyUsageType, OriginType,
 };
 use aws_sdk_kms::Client;
+use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
+use aws_sdk_resourcegroupstagging::types::{ResourceTagMapping, Tag as TaggingTag};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
@@ -48,19 +50,27 @@ fn scanner() -> Scanner {
     }
 }
 
+/// Clients whose Tagging API lists no tagged key.
 fn clients(rules: &[&Rule]) -> RegionClients {
+    let untagged = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
+        .then_output(|| GetResourcesOutput::builder().pagination_token("").build());
+    clients_with_tagging(rules, &[&untagged])
+}
+
+fn clients_with_tagging(rules: &[&Rule], tagging: &[&Rule]) -> RegionClients {
     let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, rules, |c| c.retry_config(
         RetryConfig::standard()
             .with_max_attempts(4)
             .with_initial_backoff(Duration::from_millis(1))
     ));
+    let tagging = mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, tagging);
     let aa = aws_sdk_accessanalyzer::Client::from_conf(
         aws_sdk_accessanalyzer::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .build(),
     );
-    RegionClients { kms, aa }
+    RegionClients { kms, aa, tagging }
 }
 
 fn arn(id: &str) -> String {
@@ -288,6 +298,119 @@ async fn a_denied_key_policy_is_recorded_on_the_key_and_the_rest_is_read() {
             && key.metadata.is_some()
     );
     assert_eq!(record.keys_not_assessed(), 1);
+}
+
+fn tagged(id: &str, key: &str, value: &str) -> ResourceTagMapping {
+    ResourceTagMapping::builder()
+        .resource_arn(arn(id))
+        .tags(TaggingTag::builder().key(key).value(value).build().unwrap())
+        .build()
+}
+
+#[tokio::test]
+async fn tags_come_from_the_tagging_api_across_pages_and_untagged_keys_have_none() {
+    let keys = mock!(Client::list_keys).then_output(|| {
+        ListKeysOutput::builder()
+            .keys(entry("k1"))
+            .keys(entry("k2"))
+            .keys(entry("k3"))
+            .build()
+    });
+    let aliases = mock!(Client::list_aliases).then_output(|| ListAliasesOutput::builder().build());
+    let grants = mock!(Client::list_grants).then_output(|| ListGrantsOutput::builder().build());
+    let per_key = per_key_rules();
+    let rules: Vec<&Rule> = vec![
+        &keys,
+        &aliases,
+        &grants,
+        &per_key[0],
+        &per_key[1],
+        &per_key[2],
+        &per_key[3],
+    ];
+    let page_1 = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
+        .match_requests(|r| {
+            r.pagination_token().is_none()
+                && r.resource_type_filters() == ["kms:key"]
+                && r.resources_per_page() == Some(100)
+        })
+        .then_output(|| {
+            GetResourcesOutput::builder()
+                .resource_tag_mapping_list(tagged("k1", "owner", "team-a"))
+                .pagination_token("t1")
+                .build()
+        });
+    let page_2 = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
+        .match_requests(|r| r.pagination_token() == Some("t1"))
+        .then_output(|| {
+            GetResourcesOutput::builder()
+                .resource_tag_mapping_list(tagged("k3", "env", "prod"))
+                .pagination_token("")
+                .build()
+        });
+    let record = scanner()
+        .read_region(
+            &clients_with_tagging(&rules, &[&page_1, &page_2]),
+            "111122223333",
+            "us-east-1".into(),
+        )
+        .await;
+    let tags = |id: &str| {
+        let key = record.keys.iter().find(|k| k.key_id == id).unwrap();
+        assert!(key.errors.is_empty(), "{:?}", key.errors);
+        key.tags_text(",")
+    };
+    assert_eq!(tags("k1").as_deref(), Some("owner=team-a"));
+    assert_eq!(
+        tags("k2").as_deref(),
+        Some(""),
+        "never tagged: read, and empty"
+    );
+    assert_eq!(tags("k3").as_deref(), Some("env=prod"));
+    assert_eq!((page_1.num_calls(), page_2.num_calls()), (1, 1));
+    assert_eq!(per_key[3].num_calls(), 0, "no ListResourceTags per key");
+}
+
+#[tokio::test]
+async fn a_denied_tagging_api_falls_back_to_list_resource_tags_per_key() {
+    let keys = mock!(Client::list_keys)
+        .then_output(|| ListKeysOutput::builder().keys(entry("k1")).build());
+    let aliases = mock!(Client::list_aliases).then_output(|| ListAliasesOutput::builder().build());
+    let grants = mock!(Client::list_grants).then_output(|| ListGrantsOutput::builder().build());
+    let tags = mock!(Client::list_resource_tags).then_output(|| {
+        ListResourceTagsOutput::builder()
+            .tags(
+                aws_sdk_kms::types::Tag::builder()
+                    .tag_key("owner")
+                    .tag_value("team-b")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    });
+    let per_key = per_key_rules();
+    let rules: Vec<&Rule> = vec![
+        &keys,
+        &aliases,
+        &grants,
+        &tags,
+        &per_key[0],
+        &per_key[1],
+        &per_key[2],
+    ];
+    let denied = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
+        .then_http_response(|| json_error(400, "AccessDeniedException"));
+    let record = scanner()
+        .read_region(
+            &clients_with_tagging(&rules, &[&denied]),
+            "111122223333",
+            "us-east-1".into(),
+        )
+        .await;
+    let key = &record.keys[0];
+    assert!(key.errors.is_empty(), "{:?}", key.errors);
+    assert_eq!(key.tags_text(",").as_deref(), Some("owner=team-b"));
+    assert_eq!(tags.num_calls(), 1);
 }
 
 #[tokio::test]

@@ -113,6 +113,7 @@ pub(crate) fn operation(call: &Call) -> String {
         "sts" => format!("STS.{}", form(&call.body, "Action").unwrap_or_default()),
         "access-analyzer" => format!("AccessAnalyzer.{}", aa_operation(call)),
         "account" => "Account.ListRegions".into(),
+        "tagging" => format!("Tagging.{}", call.target.as_deref().unwrap_or("?")),
         s => format!("{s}.?"),
     }
 }
@@ -136,6 +137,7 @@ pub(crate) fn answer(state: &State, call: &Call) -> Response<Full<Bytes>> {
         "organizations" => organizations(state, call),
         "access-analyzer" => access_analyzer(state, call),
         "account" => list_regions(state, call),
+        "tagging" => super::kms::tagging(state, call),
         s => json_error(
             StatusCode::NOT_FOUND,
             "UnknownOperationException",

@@ -213,6 +213,74 @@ fn key_operation(op: &str, key: &KeyRecord, input: &Value) -> Response<Full<Byte
     }
 }
 
+/// The Resource Groups Tagging API's GetResources for KMS keys: every key of the account ×
+/// region that has tags, in pages of `ResourcesPerPage` (50 by default, 100 at most) with a
+/// `PaginationToken` that is empty on the last page.
+pub(crate) fn tagging(state: &State, call: &Call) -> Response<Full<Bytes>> {
+    if call.target.as_deref() != Some("GetResources") {
+        return error(
+            "UnknownOperationException",
+            "only GetResources is served by the scale stand-in",
+        );
+    }
+    let Some(region) = region_record(state, call) else {
+        return error(
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid (region not enabled)",
+        );
+    };
+    let input: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
+    let wants_keys = input
+        .get("ResourceTypeFilters")
+        .and_then(Value::as_array)
+        .is_none_or(|f| f.iter().any(|t| t == "kms" || t == "kms:key"));
+    let tagged: Vec<&KeyRecord> = if wants_keys {
+        region
+            .keys
+            .iter()
+            .filter(|k| k.tags.as_ref().is_some_and(|t| !t.is_empty()))
+            .collect()
+    } else {
+        vec![]
+    };
+    let limit = match limit(input.get("ResourcesPerPage"), 50, 100, false) {
+        Ok(l) => l,
+        Err(e) => return e,
+    };
+    let start = match input.get("PaginationToken").and_then(Value::as_str) {
+        None | Some("") => 0,
+        Some(t) => match t.strip_prefix("t").and_then(|n| n.parse().ok()) {
+            Some(n) => n,
+            None => {
+                return error(
+                    "PaginationTokenExpiredException",
+                    "the pagination token is not valid",
+                )
+            }
+        },
+    };
+    let (items, next) = page(&tagged, start, limit);
+    let list: Vec<Value> = items
+        .iter()
+        .map(|k| {
+            let tags: Vec<Value> = k
+                .tags
+                .iter()
+                .flatten()
+                .map(|t| json!({"Key": t.key, "Value": t.value}))
+                .collect();
+            json!({"ResourceARN": k.arn, "Tags": tags})
+        })
+        .collect();
+    json(
+        &json!({
+            "ResourceTagMappingList": list,
+            "PaginationToken": next.map(|n| format!("t{n}")).unwrap_or_default(),
+        }),
+        false,
+    )
+}
+
 fn describe(m: &kmsaudit_model::KeyMetadata) -> Value {
     let mut v = json!({
         "AWSAccountId": m.aws_account_id, "KeyId": m.key_id, "Arn": m.arn,

@@ -1,5 +1,5 @@
-//! The scale stand-in: Organizations, STS, KMS, IAM Access Analyzer and the Account Management
-//! API's ListRegions for a generated organization (`generate.rs`), served on loopback the way
+//! The scale stand-in: Organizations, STS, KMS, the Resource Groups Tagging API's GetResources,
+//! IAM Access Analyzer and the Account Management API's ListRegions for a generated organization (`generate.rs`), served on loopback the way
 //! the real APIs answer (the Rust SDK's deserializers are the contract), with
 //!
 //! * the real default and maximum page sizes and markers (`api.rs`, `kms.rs`);

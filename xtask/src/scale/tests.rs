@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use kmsaudit_model::{FindingsDocument, Snapshot};
+use kmsaudit_model::{FindingsDocument, Snapshot, TagSource};
 use kmsaudit_scanner::ScanPlan;
 
 use super::{start, Behaviour, ScaleSpec, ScaleStandIn};
@@ -21,10 +21,15 @@ async fn serve(accounts: usize, regions: usize, keys: usize, behaviour: Behaviou
 }
 
 async fn scan(standin: &ScaleStandIn) -> Snapshot {
+    scan_with(standin, TagSource::TaggingApi).await
+}
+
+async fn scan_with(standin: &ScaleStandIn, tags_from: TagSource) -> Snapshot {
     let base = crate::seed::base_config(&standin.url, "us-east-1");
     let plan = ScanPlan {
         // The test's own time is the limit here, not the accounts' workloads.
         quota_share: 1.0,
+        tags_from,
         ..Default::default()
     };
     kmsaudit_scanner::scan(plan, base, Arc::new(|_| {}))
@@ -52,8 +57,9 @@ fn keys_with_errors(s: &Snapshot) -> usize {
 }
 
 /// 45 accounts (3 ListAccounts pages of 20), a key with 130 grants (2 ListGrants pages of 100),
-/// one with 70 tags (2 ListResourceTags pages of 50), regions with hundreds of aliases (pages of
-/// 100): the scan reads every page and gets every verdict of the truth.
+/// regions with hundreds of aliases (pages of 100) and of tagged keys (GetResources pages of
+/// 100): the scan reads every page and gets every verdict of the truth. Read per key instead,
+/// the key with 70 tags takes 2 ListResourceTags pages of 50.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paging_at_real_page_sizes() {
     let standin = serve(45, 2, 700, Behaviour::default()).await;
@@ -61,7 +67,6 @@ async fn paging_at_real_page_sizes() {
     let stats = standin.stats();
     assert_eq!(stats.by_operation["Organizations.ListAccounts"], 3);
     let grants_pages = stats.by_operation["KMS.ListGrants"];
-    let tags_pages = stats.by_operation["KMS.ListResourceTags"];
     let customer = standin
         .org()
         .truth
@@ -72,10 +77,44 @@ async fn paging_at_real_page_sizes() {
         grants_pages > customer,
         "{grants_pages} ListGrants for {customer} keys"
     );
+    // One GetResources page per 100 tagged keys of each account × region with keys (at least
+    // one), and no ListResourceTags.
+    let tag_pages: u64 = standin
+        .org()
+        .truth
+        .accounts
+        .iter()
+        .flat_map(|a| &a.regions)
+        .filter(|r| !r.keys.is_empty())
+        .map(|r| {
+            let tagged = r
+                .keys
+                .iter()
+                .filter(|k| k.tags.as_ref().is_some_and(|t| !t.is_empty()))
+                .count() as u64;
+            tagged.div_ceil(100).max(1)
+        })
+        .sum();
+    assert_eq!(stats.by_operation["Tagging.GetResources"], tag_pages);
+    let busiest_tagged = standin
+        .org()
+        .truth
+        .accounts
+        .iter()
+        .flat_map(|a| &a.regions)
+        .map(|r| {
+            r.keys
+                .iter()
+                .filter(|k| k.tags.as_ref().is_some_and(|t| !t.is_empty()))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
     assert!(
-        tags_pages > customer,
-        "{tags_pages} ListResourceTags for {customer} keys"
+        busiest_tagged > 100,
+        "a region with {busiest_tagged} tagged keys pages"
     );
+    assert!(!stats.by_operation.contains_key("KMS.ListResourceTags"));
     assert!(
         stats.by_operation["KMS.ListAliases"] > 10,
         "{:?}",
@@ -84,6 +123,18 @@ async fn paging_at_real_page_sizes() {
     assert_eq!(scanned.keys().count(), standin.org().truth.keys().count());
     assert_eq!(keys_with_errors(&scanned), 0);
     assert_truth(&standin, &scanned);
+
+    standin.reset();
+    let per_key = scan_with(&standin, TagSource::ListResourceTags).await;
+    let stats = standin.stats();
+    let tags_pages = stats.by_operation["KMS.ListResourceTags"];
+    assert!(
+        tags_pages > customer,
+        "{tags_pages} ListResourceTags for {customer} keys"
+    );
+    assert!(!stats.by_operation.contains_key("Tagging.GetResources"));
+    assert_eq!(keys_with_errors(&per_key), 0);
+    assert_truth(&standin, &per_key);
 }
 
 /// 1,100 keys in one account × region: ListKeys answers in two pages of at most 1,000.

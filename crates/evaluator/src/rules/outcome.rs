@@ -1,7 +1,7 @@
 //! What a rule answers: an [`Outcome`] (status, message, evidence) for one resource, and for
 //! policy rules the [`Offense`]s (statement × principal) behind it.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kmsaudit_model::{Evidence, Severity, Status};
 
@@ -32,51 +32,52 @@ impl Offense {
     }
 }
 
-/// A rule's verdict on one resource, before it becomes a `Finding`.
+/// A rule's verdict on one resource, before it becomes a `Finding`. Message and evidence are
+/// shared: a cached policy verdict goes to every key with that policy without a copy.
 #[derive(Debug, Clone)]
 pub(crate) struct Outcome {
     pub status: Status,
-    pub message: String,
-    pub evidence: Evidence,
+    pub message: Arc<str>,
+    pub evidence: Arc<Evidence>,
     /// Some rules raise their severity for the worse case they found.
     pub severity: Option<Severity>,
 }
 
 impl Outcome {
-    pub fn pass(message: impl Into<String>) -> Outcome {
+    pub fn pass(message: impl Into<Arc<str>>) -> Outcome {
         Outcome {
             status: Status::Pass,
             message: message.into(),
-            evidence: Evidence::default(),
+            evidence: Arc::default(),
             severity: None,
         }
     }
-    pub fn fail(message: impl Into<String>, evidence: Evidence) -> Outcome {
+    pub fn fail(message: impl Into<Arc<str>>, evidence: Evidence) -> Outcome {
         Outcome {
             status: Status::Fail,
             message: message.into(),
-            evidence,
+            evidence: Arc::new(evidence),
             severity: None,
         }
     }
-    pub fn not_applicable(message: impl Into<String>) -> Outcome {
+    pub fn not_applicable(message: impl Into<Arc<str>>) -> Outcome {
         Outcome {
             status: Status::NotApplicable,
             message: message.into(),
-            evidence: Evidence::default(),
+            evidence: Arc::default(),
             severity: None,
         }
     }
-    pub fn not_assessed(message: impl Into<String>) -> Outcome {
+    pub fn not_assessed(message: impl Into<Arc<str>>) -> Outcome {
         Outcome {
             status: Status::NotAssessed,
             message: message.into(),
-            evidence: Evidence::default(),
+            evidence: Arc::default(),
             severity: None,
         }
     }
     pub fn with_evidence(mut self, evidence: Evidence) -> Outcome {
-        self.evidence = evidence;
+        self.evidence = Arc::new(evidence);
         self
     }
 
@@ -85,10 +86,10 @@ impl Outcome {
         let Some(first) = offenses.first() else {
             return Outcome::pass(pass_message);
         };
-        let message = if offenses.len() > 1 {
-            format!("{} (and {} more)", first.explanation, offenses.len() - 1)
+        let message: Arc<str> = if offenses.len() > 1 {
+            format!("{} (and {} more)", first.explanation, offenses.len() - 1).into()
         } else {
-            first.explanation.clone()
+            first.explanation.as_str().into()
         };
         let evidence = Evidence {
             statement_index: first.statement_index,
@@ -96,7 +97,7 @@ impl Outcome {
             principal: first.principal.clone(),
             actions: first.actions.clone(),
             condition: first.condition.clone(),
-            details: BTreeMap::new(),
+            details: Default::default(),
         };
         Outcome::fail(message, evidence)
     }

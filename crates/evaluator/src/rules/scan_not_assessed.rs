@@ -35,7 +35,7 @@ pub(crate) fn account(account: &AccountRecord) -> Outcome {
         }
         AccountAccess::NotAssessed { issue } => {
             let mut o = Outcome::not_assessed(format!("Account could not be assessed: {issue}"));
-            o.evidence = issue_evidence(issue);
+            o.evidence = issue_evidence(issue).into();
             o
         }
     }
@@ -48,7 +48,7 @@ pub(crate) fn region(region: &RegionRecord) -> Option<Outcome> {
         _ => return None,
     };
     let mut o = Outcome::not_assessed(format!("Region could not be fully read: {issue}"));
-    o.evidence = issue_evidence(issue);
+    o.evidence = issue_evidence(issue).into();
     Some(o)
 }
 
@@ -56,7 +56,7 @@ pub(crate) fn key(key: &KeyRecord) -> Option<Outcome> {
     let first = key.errors.first()?;
     let all: Vec<String> = key.errors.iter().map(|e| e.to_string()).collect();
     let mut o = Outcome::not_assessed(format!("Key could not be fully read: {}", all.join("; ")));
-    o.evidence = issue_evidence(first);
+    o.evidence = issue_evidence(first).into();
     Some(o)
 }
 
@@ -98,11 +98,7 @@ mod tests {
         }));
         assert_eq!(denied.status, Status::NotAssessed);
         assert_eq!(
-            denied
-                .evidence
-                .details
-                .get("error_code")
-                .map(String::as_str),
+            denied.evidence.details.get("error_code"),
             Some("AccessDenied")
         );
 

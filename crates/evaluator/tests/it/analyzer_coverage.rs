@@ -96,8 +96,8 @@ fn status(management: AccountRecord, rule: &str, resource: &str) -> (Status, Str
     let message = evaluation
         .findings
         .iter()
-        .find(|w| w.rule_id == rule && w.resource == resource)
-        .map(|w| w.message.clone())
+        .find(|w| &*w.rule_id == rule && &*w.resource == resource)
+        .map(|w| w.message.to_string())
         .unwrap_or_default();
     (f.status, message)
 }

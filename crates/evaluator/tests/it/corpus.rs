@@ -172,8 +172,8 @@ fn check(case: &Case) -> Vec<String> {
                 evaluation
                     .findings
                     .iter()
-                    .find(|w| w.rule_id == f.rule_id && w.resource == f.resource)
-                    .map(|w| w.message.clone())
+                    .find(|w| &*w.rule_id == f.rule_id && &*w.resource == f.resource)
+                    .map(|w| w.message.to_string())
                     .unwrap_or_default()
             };
             match got.as_slice() {
@@ -192,7 +192,7 @@ fn check(case: &Case) -> Vec<String> {
             if !evaluation
                 .findings
                 .iter()
-                .any(|f| &f.rule_id == rule && f.muted)
+                .any(|f| *f.rule_id == **rule && f.muted)
             {
                 problems.push(format!("{rule}: expected a muted finding"));
             }
@@ -349,7 +349,7 @@ fn lint_and_scan_agree_on_every_corpus_policy() {
                     key_arn: Some(case_key_arn(case)),
                 },
             );
-            let linted: BTreeSet<&str> = lint.findings.iter().map(|f| f.rule_id.as_str()).collect();
+            let linted: BTreeSet<&str> = lint.findings.iter().map(|f| &*f.rule_id).collect();
             let key = KeyCase {
                 state: enabled(),
                 aliases: vec![],
@@ -362,13 +362,13 @@ fn lint_and_scan_agree_on_every_corpus_policy() {
                 .findings
                 .iter()
                 .filter(|f| f.status == Status::Fail && policy_rule(&f.rule_id))
-                .map(|f| f.rule_id.as_str())
+                .map(|f| &*f.rule_id)
                 .collect();
             let scan_not_assessed: BTreeSet<&str> = evaluation
                 .findings
                 .iter()
                 .filter(|f| f.status == Status::NotAssessed && policy_rule(&f.rule_id))
-                .map(|f| f.rule_id.as_str())
+                .map(|f| &*f.rule_id)
                 .collect();
             let lint_not_assessed: BTreeSet<&str> = lint
                 .not_assessed

@@ -585,11 +585,11 @@ fn findings_json_is_compact_and_complete() {
     for f in &evaluation.findings {
         let group = doc
             .outcomes()
-            .find(|o| o.rule_id == f.rule_id && o.resource.id == f.resource)
+            .find(|o| o.rule_id == &*f.rule_id && *o.resource.id == *f.resource)
             .and_then(|o| o.group)
             .unwrap();
-        assert_eq!(group.message, f.message);
-        assert_eq!(*group.evidence, f.evidence);
+        assert_eq!(*group.message, *f.message);
+        assert_eq!(*group.evidence, *f.evidence);
         assert_eq!(group.severity, f.severity);
         assert_eq!(group.mute_reason.as_deref(), f.mute_reason.as_deref());
     }
