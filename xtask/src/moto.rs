@@ -10,15 +10,20 @@ use tokio::process::{Child, Command};
 /// Pinned: the quirks the fixtures rely on were measured on this version.
 pub const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
 
+/// The published OCSF models (Prowler's), which the end-to-end test validates
+/// findings.ocsf.json with.
+pub const OCSF_MODELS_REQUIREMENT: &str = "py-ocsf-models==0.10.0";
+
 /// Creates `.venv` with moto if it is missing or holds another version.
 pub fn ensure_venv(root: &Path) -> anyhow::Result<PathBuf> {
     let venv = root.join(".venv");
     let python = venv.join("bin/python");
     let stamp = venv.join(".kmsaudit-moto");
-    if stamp.exists() && std::fs::read_to_string(&stamp).unwrap_or_default() == MOTO_REQUIREMENT {
+    let wanted = format!("{MOTO_REQUIREMENT} {OCSF_MODELS_REQUIREMENT}");
+    if stamp.exists() && std::fs::read_to_string(&stamp).unwrap_or_default() == wanted {
         return Ok(venv);
     }
-    eprintln!("xtask: creating {} with {MOTO_REQUIREMENT}", venv.display());
+    eprintln!("xtask: creating {} with {wanted}", venv.display());
     let status = std::process::Command::new("python3")
         .args(["-m", "venv"])
         .arg(&venv)
@@ -33,11 +38,12 @@ pub fn ensure_venv(root: &Path) -> anyhow::Result<PathBuf> {
             "--quiet",
             "--disable-pip-version-check",
             MOTO_REQUIREMENT,
+            OCSF_MODELS_REQUIREMENT,
         ])
         .status()
         .context("running pip")?;
-    anyhow::ensure!(status.success(), "pip install {MOTO_REQUIREMENT} failed");
-    std::fs::write(&stamp, MOTO_REQUIREMENT)?;
+    anyhow::ensure!(status.success(), "pip install {wanted} failed");
+    std::fs::write(&stamp, &wanted)?;
     Ok(venv)
 }
 

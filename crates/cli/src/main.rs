@@ -150,8 +150,9 @@ struct EvaluationArgs {
     /// the size). Default: json for `scan`; for `report`, the form of the snapshot read.
     #[arg(long, value_enum, env = "KMSAUDIT_SNAPSHOT_FORMAT")]
     snapshot_format: Option<SnapshotFormat>,
-    /// Outputs to write, comma-separated: html, csv, json (default: all). The snapshot,
-    /// manifest.json and SHA256SUMS are always written.
+    /// Outputs to write, comma-separated: html, csv, json, ocsf (default: html,csv,json; ocsf
+    /// writes findings.ocsf.json, every outcome as an OCSF Compliance Finding, PASS included).
+    /// The snapshot, manifest.json and SHA256SUMS are always written.
     #[arg(
         long,
         value_delimiter = ',',
@@ -174,6 +175,7 @@ enum OutputFormatArg {
     Html,
     Csv,
     Json,
+    Ocsf,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]

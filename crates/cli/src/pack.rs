@@ -233,15 +233,23 @@ fn pack_options(
     };
     use crate::OutputFormatArg as A;
     use kmsaudit_reporter::OutputFormat as F;
-    let skip = if args.output_formats.is_empty() {
-        vec![]
+    // Without --output-formats: everything but OCSF, whose every-outcome file grows with keys
+    // × rules.
+    let chosen: &[A] = if args.output_formats.is_empty() {
+        &[A::Html, A::Csv, A::Json]
     } else {
-        [(A::Html, F::Html), (A::Csv, F::Csv), (A::Json, F::Json)]
-            .into_iter()
-            .filter(|(arg, _)| !args.output_formats.contains(arg))
-            .map(|(_, format)| format)
-            .collect()
+        &args.output_formats
     };
+    let skip = [
+        (A::Html, F::Html),
+        (A::Csv, F::Csv),
+        (A::Json, F::Json),
+        (A::Ocsf, F::Ocsf),
+    ]
+    .into_iter()
+    .filter(|(arg, _)| !chosen.contains(arg))
+    .map(|(_, format)| format)
+    .collect();
     Ok(kmsaudit_reporter::PackOptions {
         compress_snapshot: args
             .snapshot_format

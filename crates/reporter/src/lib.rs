@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 mod csv_out;
 mod diff;
 mod html;
+mod ocsf;
 mod options;
 mod view;
 
@@ -111,6 +112,12 @@ fn render_file(
         "findings.json" => {
             let doc = kmsaudit_model::FindingsDocument::new(snapshot, evaluation);
             compact("findings.json", w, &doc)
+        }
+        "findings.ocsf.json" => {
+            ocsf::write_ocsf(w, snapshot, evaluation).map_err(|source| ReportError::Json {
+                file: "findings.ocsf.json",
+                source,
+            })
         }
         "grants.csv" => grants_csv(w, snapshot).map_err(io),
         "keys.csv" => keys_csv(w, snapshot, evaluation).map_err(io),

@@ -23,6 +23,9 @@ pub enum OutputFormat {
     Csv,
     /// findings.json (and diff.json).
     Json,
+    /// findings.ocsf.json: every outcome as an OCSF Compliance Finding. Not written unless
+    /// asked for: it holds every PASS too, so it grows with keys × rules.
+    Ocsf,
 }
 
 impl OutputFormat {
@@ -30,6 +33,8 @@ impl OutputFormat {
     fn of(file: &str) -> Option<OutputFormat> {
         if file.starts_with("snapshot.json") {
             None
+        } else if file.ends_with(".ocsf.json") {
+            Some(OutputFormat::Ocsf)
         } else if file.ends_with(".html") {
             Some(OutputFormat::Html)
         } else if file.ends_with(".csv") {
@@ -57,11 +62,12 @@ pub(crate) const SNAPSHOT_JSON: &str = "snapshot.json";
 pub(crate) const SNAPSHOT_GZ: &str = "snapshot.json.gz";
 
 /// Every file a pack may hold other than the manifest and SHA256SUMS, in name order.
-pub(crate) const ALL_PACK_FILES: [&str; 11] = [
+pub(crate) const ALL_PACK_FILES: [&str; 12] = [
     "diff.csv",
     "diff.json",
     "findings.csv",
     "findings.json",
+    "findings.ocsf.json",
     "grants.csv",
     "keys.csv",
     "matrix.csv",

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{kmsaudit, outcomes, read, run};
+use crate::support::{kmsaudit, outcomes, read, run, stdout};
 
 struct Spec {
     raw: Value,
@@ -275,6 +275,71 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
     assert!(hostile[0].starts_with("'="), "{}", hostile[0]);
 
     validate_against_schemas(&out);
+    validate_ocsf(&out);
+}
+
+/// findings.ocsf.json, asked for with `--output-formats ocsf`, holds every outcome of the pack
+/// (PASS included), and each record validates against the published OCSF models (Prowler's
+/// `py-ocsf-models`, in the stand-in's venv) as a Compliance Finding, with no field that neither
+/// the model nor a profile the record declares (`cloud`, validated as the Cloud object) knows.
+fn validate_ocsf(pack: &Path) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempdir();
+    let o = run(kmsaudit()
+        .arg("report")
+        .arg(pack.join("snapshot.json"))
+        .arg("--out")
+        .arg(dir.path())
+        .args(["--output-formats", "ocsf", "--fail-on", "none"]));
+    // 4: the demo holds what could not be assessed, by design.
+    assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
+    assert!(
+        !dir.path().join("findings.json").exists(),
+        "only what was asked"
+    );
+    let ocsf = dir.path().join("findings.ocsf.json");
+    let script = "import json, sys\n\
+        from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding\n\
+        from py_ocsf_models.objects.cloud import Cloud\n\
+        records = json.load(open(sys.argv[1]))\n\
+        known = set(ComplianceFinding.model_fields)\n\
+        for r in records:\n\
+        \x20   ComplianceFinding.model_validate(r)\n\
+        \x20   if 'cloud' in r['metadata']['profiles']: Cloud.model_validate(r['cloud']); known.add('cloud')\n\
+        \x20   unknown = set(r) - known\n\
+        \x20   if unknown: sys.exit('fields neither the model nor a declared profile knows: %s' % sorted(unknown))\n\
+        print(len(records))\n";
+    let o = run(std::process::Command::new(root.join(".venv/bin/python"))
+        .arg("-c")
+        .arg(script)
+        .arg(&ocsf));
+    assert!(
+        o.status.success(),
+        "OCSF validation failed:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let records: Vec<Value> = serde_json::from_slice(&read(&ocsf)).unwrap();
+    assert_eq!(records.len(), all(&findings(pack)).len(), "every outcome");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        records.len().to_string()
+    );
+    let public = records
+        .iter()
+        .find(|r| r["compliance"]["control"] == "KMS-POLICY-PUBLIC" && r["status_code"] == "FAIL")
+        .expect("the demo's public key fails KMS-POLICY-PUBLIC");
+    assert_eq!(public["compliance"]["status_id"], 3);
+    assert_eq!(public["severity_id"], 5);
+    assert_eq!(public["class_uid"], 2003);
+    assert_eq!(public["type_uid"], 200301);
+    assert_eq!(public["cloud"]["account"]["type_id"], 10);
+    assert!(public["resources"][0]["uid"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:kms:"));
+    assert!(public["evidences"][0]["data"]["principal"].is_string());
+    assert!(records.iter().any(|r| r["compliance"]["status_id"] == 1));
 }
 
 /// The demo's findings.json and snapshot.json validate against the shipped JSON Schemas, checked

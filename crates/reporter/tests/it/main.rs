@@ -234,7 +234,11 @@ fn manifest_hashes_verify_and_tampering_is_named() {
     );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["files"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        manifest["files"].as_array().unwrap().len(),
+        9,
+        "every output, OCSF included"
+    );
     assert_eq!(
         manifest["coverage"]["complete"], false,
         "one account was not assessed"
@@ -601,4 +605,61 @@ fn findings_json_is_compact_and_complete() {
     let mut again = serde_json::to_vec(&doc).unwrap();
     again.push(b'\n');
     assert_eq!(again, bytes);
+}
+
+#[test]
+fn ocsf_holds_every_outcome_with_its_verdict() {
+    let snapshot = hostile_snapshot();
+    let evaluation = kmsaudit_evaluator::evaluate(&snapshot, &Default::default());
+    let records: Vec<serde_json::Value> =
+        serde_json::from_slice(file(&render(&snapshot), "findings.ocsf.json")).unwrap();
+    let text = |v: &serde_json::Value| v.as_str().unwrap().to_string();
+    let mut got: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                text(&r["compliance"]["control"]),
+                text(&r["resources"][0]["uid"]),
+                text(&r["status_code"]),
+                r["status_id"] == 3,
+            )
+        })
+        .collect();
+    let mut want: Vec<_> = evaluation
+        .outcomes()
+        .map(|o| {
+            (
+                o.rule_id.to_string(),
+                o.resource.to_string(),
+                o.status.as_str().to_string(),
+                o.muted,
+            )
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "every outcome, once, muted ones suppressed");
+    for r in &records {
+        let verdict = match r["status_code"].as_str().unwrap() {
+            "PASS" => 1,
+            "FAIL" => 3,
+            "NOT_ASSESSED" => 0,
+            _ => 99,
+        };
+        assert_eq!(r["compliance"]["status_id"], verdict, "{r}");
+        assert_eq!(
+            (&r["class_uid"], &r["type_uid"]),
+            (&2003.into(), &200301.into())
+        );
+        assert_eq!(
+            text(&r["finding_info"]["uid"]),
+            format!(
+                "kmsaudit:{}:{}",
+                text(&r["compliance"]["control"]),
+                text(&r["resources"][0]["uid"])
+            )
+        );
+    }
+    assert!(records.iter().any(|r| r["status_code"] == "FAIL"));
+    assert!(records.iter().any(|r| r["status_code"] == "PASS"));
 }
