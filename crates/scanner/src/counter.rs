@@ -31,13 +31,15 @@ fn operation(cfg: &ConfigBag) -> String {
     }
 }
 
-/// `kms` → `KMS`, `accessanalyzer` → `AccessAnalyzer`: the labels the snapshot uses.
+/// `kms` → `KMS`, `accessanalyzer` → `AccessAnalyzer`, `Resource Groups Tagging API` →
+/// `Tagging`: the labels the snapshot uses (the same as its recorded errors').
 fn service_label(service: &str) -> &str {
     match service.to_ascii_lowercase().as_str() {
         "kms" => "KMS",
         "sts" => "STS",
         "organizations" => "Organizations",
         "accessanalyzer" => "AccessAnalyzer",
+        "resource groups tagging api" => "Tagging",
         _ => service,
     }
 }
@@ -89,5 +91,19 @@ impl Intercept for CallCounter {
                 .or_insert(0) += 1;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn services_get_the_snapshots_labels() {
+        assert_eq!(super::service_label("KMS"), "KMS");
+        assert_eq!(super::service_label("AccessAnalyzer"), "AccessAnalyzer");
+        assert_eq!(
+            super::service_label("Resource Groups Tagging API"),
+            "Tagging"
+        );
+        assert_eq!(super::service_label("Account"), "Account");
     }
 }
