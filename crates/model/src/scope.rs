@@ -47,14 +47,6 @@ impl TagSource {
     pub fn per_key() -> TagSource {
         TagSource::ListResourceTags
     }
-
-    /// `tagging-api` or `list-resource-tags`, as the command line spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TagSource::TaggingApi => "tagging-api",
-            TagSource::ListResourceTags => "list-resource-tags",
-        }
-    }
 }
 
 /// One of `count` deterministic parts of an organization's accounts (`--shard index/count`).

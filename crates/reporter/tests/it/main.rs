@@ -93,6 +93,25 @@ fn render(snapshot: &Snapshot) -> Vec<(String, Vec<u8>)> {
     kmsaudit_reporter::render_all(snapshot, &evaluation, Default::default()).unwrap()
 }
 
+/// (rule, resource, status, muted) of every outcome of the evaluation, sorted.
+fn every_outcome(
+    evaluation: &kmsaudit_model::Evaluation,
+) -> Vec<(String, String, kmsaudit_model::Status, bool)> {
+    let mut all: Vec<_> = evaluation
+        .outcomes()
+        .map(|o| {
+            (
+                o.rule_id.to_string(),
+                o.resource.to_string(),
+                o.status,
+                o.muted,
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
 fn file<'a>(files: &'a [(String, Vec<u8>)], name: &str) -> &'a [u8] {
     &files.iter().find(|(n, _)| n == name).unwrap().1
 }
@@ -565,20 +584,8 @@ fn findings_json_is_compact_and_complete() {
             )
         })
         .collect();
-    let mut want: Vec<_> = evaluation
-        .outcomes()
-        .map(|o| {
-            (
-                o.rule_id.to_string(),
-                o.resource.to_string(),
-                o.status,
-                o.muted,
-            )
-        })
-        .collect();
     got.sort();
-    want.sort();
-    assert_eq!(got, want, "every outcome, once");
+    assert_eq!(got, every_outcome(&evaluation), "every outcome, once");
     assert_eq!(doc.rules.len(), evaluation.rules.len());
     let ids: Vec<&str> = doc.resources.iter().map(|r| r.id.as_ref()).collect();
     assert!(
@@ -620,25 +627,19 @@ fn ocsf_holds_every_outcome_with_its_verdict() {
             (
                 text(&r["compliance"]["control"]),
                 text(&r["resources"][0]["uid"]),
-                text(&r["status_code"]),
+                text(&r["status_code"])
+                    .parse::<kmsaudit_model::Status>()
+                    .unwrap(),
                 r["status_id"] == 3,
             )
         })
         .collect();
-    let mut want: Vec<_> = evaluation
-        .outcomes()
-        .map(|o| {
-            (
-                o.rule_id.to_string(),
-                o.resource.to_string(),
-                o.status.as_str().to_string(),
-                o.muted,
-            )
-        })
-        .collect();
     got.sort();
-    want.sort();
-    assert_eq!(got, want, "every outcome, once, muted ones suppressed");
+    assert_eq!(
+        got,
+        every_outcome(&evaluation),
+        "every outcome, once, muted ones suppressed"
+    );
     for r in &records {
         let verdict = match r["status_code"].as_str().unwrap() {
             "PASS" => 1,
