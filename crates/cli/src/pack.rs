@@ -15,7 +15,11 @@ use crate::{
     SnapshotFormat,
 };
 
-pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
+pub(crate) fn scan(
+    args: ScanArgs,
+    quiet: bool,
+    settings: std::collections::BTreeMap<String, kmsaudit_model::Setting>,
+) -> anyhow::Result<u8> {
     let config = load_config(args.evaluation.config.as_deref())?;
     // Before the scan: an unreadable baseline is a usage error, not a wasted scan.
     let options = pack_options(&args.evaluation, false, &config)?;
@@ -71,13 +75,14 @@ pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
     // The runtime's worker threads end here: what they allocated during the scan goes back to
     // the allocator for the evaluation to reuse, instead of staying in their thread-local heaps.
     drop(runtime);
-    let snapshot = snapshot.map_err(|e| {
+    let mut snapshot = snapshot.map_err(|e| {
         let hint = match e {
             kmsaudit_scanner::ScanError::ListAccounts(_) => " (name them with --accounts)",
             kmsaudit_scanner::ScanError::CallerIdentity(_) => "",
         };
         anyhow::anyhow!("scan failed: {e}{hint}")
     })?;
+    snapshot.metadata.settings = settings;
     // Round-trip through JSON so that the pack is exactly what `kmsaudit report` renders from
     // the saved snapshot.json. Through a file in the pack's directory, not a buffer: a large
     // organization's text would otherwise sit in memory beside its records.
@@ -93,7 +98,26 @@ pub(crate) fn scan(args: ScanArgs, quiet: bool) -> anyhow::Result<u8> {
 }
 
 pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
-    let config = load_config(args.evaluation.config.as_deref())?;
+    // A pack carries the configuration it was evaluated with: without --config, the
+    // config.json beside the snapshot is used, so that the pack re-renders from its own files.
+    let beside = args
+        .snapshot
+        .parent()
+        .map(|dir| dir.join("config.json"))
+        .filter(|p| p.is_file());
+    let config_path = match (&args.evaluation.config, beside) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(path)) => {
+            tracing::info!(config = %path.display(), "using the pack's own configuration");
+            Some(path)
+        }
+        (None, None) => None,
+    };
+    let config = load_config(config_path.as_deref())?;
+    let mut args = args;
+    if args.evaluation.output_formats.is_empty() {
+        args.evaluation.output_formats = crate::snapshot_io::formats_beside(&args.snapshot);
+    }
     let (snapshot, compressed) = load_snapshot(&args.snapshot)?;
     let options = pack_options(&args.evaluation, compressed, &config)?;
     write_pack(
@@ -250,7 +274,10 @@ fn pack_options(
     .filter(|(arg, _)| !chosen.contains(arg))
     .map(|(_, format)| format)
     .collect();
+    let mut config_json = serde_json::to_vec_pretty(config).context("serializing the config")?;
+    config_json.push(b'\n');
     Ok(kmsaudit_reporter::PackOptions {
+        config_json,
         compress_snapshot: args
             .snapshot_format
             .map_or(read_compressed, |f| f == SnapshotFormat::Gzip),

@@ -104,3 +104,37 @@ pub(crate) fn memory_checkpoint(stage: &str) {
     };
     tracing::debug!(stage, rss = %field("VmRSS:"), peak_rss = %field("VmHWM:"), "memory");
 }
+
+/// The outputs of the pack a snapshot sits in, from the manifest.json beside it (empty when
+/// there is none): re-rendering a pack writes the same files it holds.
+pub(crate) fn formats_beside(snapshot: &Path) -> Vec<crate::OutputFormatArg> {
+    use crate::OutputFormatArg as F;
+    let Some(manifest) = snapshot.parent().map(|d| d.join("manifest.json")) else {
+        return Vec::new();
+    };
+    let Ok(text) = std::fs::read(&manifest) else {
+        return Vec::new();
+    };
+    #[derive(serde::Deserialize)]
+    struct Listing {
+        files: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        path: String,
+    }
+    let Ok(listing) = serde_json::from_slice::<Listing>(&text) else {
+        return Vec::new();
+    };
+    let has = |name: &str| listing.files.iter().any(|f| f.path == name);
+    [
+        ("report.html", F::Html),
+        ("findings.csv", F::Csv),
+        ("findings.json", F::Json),
+        ("findings.ocsf.json", F::Ocsf),
+    ]
+    .into_iter()
+    .filter(|(file, _)| has(file))
+    .map(|(_, format)| format)
+    .collect()
+}

@@ -1,10 +1,10 @@
 //! Rule inputs (`kmsaudit.toml`): trusted accounts, allowlists, thresholds, suppressions.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What the rules are configured with. Every field has a default; unknown fields are errors so
 /// that a typo in a config file fails loudly instead of silently not applying.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvalConfig {
     /// Accounts outside the organization that may still be trusted (auditors, vendors).
@@ -45,7 +45,7 @@ impl Default for EvalConfig {
 
 /// A justified, expiring exception: findings of `rule` on resources matching `resource` are
 /// MUTED until `expires` (inclusive). An expired suppression stops muting and is reported.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Suppression {
     /// A rule id, or a pattern such as `KMS-GRANT-*`.

@@ -37,7 +37,7 @@ pub use key::{
 pub use scope::{ScanScope, Shard, TagSource};
 pub use snapshot::{
     AccountAccess, AccountRecord, CallerIdentity, Coverage, Issue, Organization, RegionAccess,
-    RegionRecord, RegionSource, ScanMetadata, Snapshot,
+    RegionRecord, RegionSource, ScanMetadata, Setting, SettingSource, Snapshot,
 };
 
 /// The time type of the model: an instant in UTC, RFC 3339 in JSON.

@@ -93,6 +93,35 @@ pub struct ScanMetadata {
     pub api_calls: BTreeMap<String, u64>,
     /// Calls that ended in an error after retries, per operation.
     pub api_errors: BTreeMap<String, u64>,
+    /// The settings the scan ran with, by name (`concurrency`, `regions`, ...), and where each
+    /// came from. Empty in snapshots older than this field.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, Setting>,
+}
+
+/// One effective setting of a scan: its value (a list joined with commas; a secret's value is
+/// never recorded, only that it was given) and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Setting {
+    /// The value as given (`(given)` for a secret such as the ExternalId).
+    pub value: String,
+    /// Where it came from.
+    pub source: SettingSource,
+}
+
+/// Where a setting came from, in the order they win: a flag over the environment over the
+/// config file's `[scan]` table over the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SettingSource {
+    /// A command-line flag.
+    Flag,
+    /// A `KMSAUDIT_*` (or `AWS_*`) environment variable.
+    Env,
+    /// The config file's `[scan]` table.
+    Config,
+    /// kmsaudit's default.
+    Default,
 }
 
 impl ScanMetadata {

@@ -20,7 +20,7 @@ pub use csv_out::neutralize;
 use csv_out::{findings_csv, grants_csv, keys_csv, matrix_csv, rules_csv};
 pub use diff::{diff, diff_csv, Change, Diff, Entry};
 pub use html::{content_security_policy, render_html};
-use options::{pack_files, ALL_PACK_FILES, SNAPSHOT_GZ, SNAPSHOT_JSON};
+use options::{pack_files, ALL_PACK_FILES, CONFIG_JSON, SNAPSHOT_GZ, SNAPSHOT_JSON};
 pub use options::{OutputFormat, PackOptions};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,11 @@ pub struct Manifest {
     pub scan_started_at: Timestamp,
     pub scan_finished_at: Timestamp,
     pub scope: kmsaudit_model::ScanScope,
+    /// The settings the scan ran with and where each came from (flag, env, config, default).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub settings: std::collections::BTreeMap<String, kmsaudit_model::Setting>,
+    /// SHA-256 of config.json, the rule configuration the findings were evaluated with.
+    pub config_sha256: String,
     pub coverage: Coverage,
     /// Sorted by path.
     pub files: Vec<FileEntry>,
@@ -95,6 +100,7 @@ fn render_file(
     snapshot: &Snapshot,
     evaluation: &Evaluation,
     diff: Option<&Diff>,
+    options: &PackOptions,
     w: &mut dyn Write,
 ) -> Result<(), ReportError> {
     let compact = |file: &'static str, w: &mut dyn Write, value: &dyn erased::Json| {
@@ -108,6 +114,7 @@ fn render_file(
         source,
     };
     match name {
+        CONFIG_JSON => w.write_all(&options.config_json).map_err(io),
         "findings.csv" => findings_csv(w, snapshot, evaluation).map_err(io),
         "findings.json" => {
             let doc = kmsaudit_model::FindingsDocument::new(snapshot, evaluation);
@@ -227,7 +234,7 @@ fn render_each(
             hasher: Sha256::new(),
             bytes: 0,
         };
-        render_file(name, snapshot, evaluation, diff.as_ref(), &mut w)?;
+        render_file(name, snapshot, evaluation, diff.as_ref(), &options, &mut w)?;
         entries.push(FileEntry {
             path: name.to_string(),
             bytes: w.bytes,
@@ -253,6 +260,8 @@ fn render_each(
         scan_started_at: snapshot.metadata.started_at,
         scan_finished_at: snapshot.metadata.finished_at,
         scope: snapshot.metadata.scope.clone(),
+        settings: snapshot.metadata.settings.clone(),
+        config_sha256: sha256_hex(&options.config_json),
         coverage: Coverage {
             complete: evaluation.scope.complete,
             accounts: evaluation.accounts.clone(),

@@ -12,6 +12,9 @@ pub struct PackOptions {
     /// The outputs to leave out. The snapshot, manifest.json and SHA256SUMS are always written:
     /// they are what the pack is re-rendered and verified from.
     pub skip: Vec<OutputFormat>,
+    /// The rule configuration the evaluation used, as JSON: written as config.json, so that
+    /// `kmsaudit report` re-renders the pack from its own files.
+    pub config_json: Vec<u8>,
 }
 
 /// A family of the pack's outputs, chosen with `--output-formats`.
@@ -31,7 +34,7 @@ pub enum OutputFormat {
 impl OutputFormat {
     /// The family a pack file belongs to; `None` for the files always written.
     fn of(file: &str) -> Option<OutputFormat> {
-        if file.starts_with("snapshot.json") {
+        if file.starts_with("snapshot.json") || file == CONFIG_JSON {
             None
         } else if file.ends_with(".ocsf.json") {
             Some(OutputFormat::Ocsf)
@@ -60,9 +63,11 @@ impl PackOptions {
 
 pub(crate) const SNAPSHOT_JSON: &str = "snapshot.json";
 pub(crate) const SNAPSHOT_GZ: &str = "snapshot.json.gz";
+pub(crate) const CONFIG_JSON: &str = "config.json";
 
 /// Every file a pack may hold other than the manifest and SHA256SUMS, in name order.
-pub(crate) const ALL_PACK_FILES: [&str; 12] = [
+pub(crate) const ALL_PACK_FILES: [&str; 13] = [
+    CONFIG_JSON,
     "diff.csv",
     "diff.json",
     "findings.csv",

@@ -286,6 +286,7 @@ pub async fn scan(
             },
             api_calls,
             api_errors,
+            settings: Default::default(),
         },
         organization: listing.organization,
         accounts,
