@@ -20,6 +20,86 @@ pub struct Seeded {
     pub accounts: BTreeMap<String, String>,
     /// Key name → (ARN, key id).
     pub keys: BTreeMap<String, (String, String)>,
+    /// An account outside the organization (the scan never sees it) for the evidence tests:
+    /// its credentials and its signing keys.
+    pub evidence: Option<EvidenceAccount>,
+}
+
+/// See [`Seeded::evidence`].
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct EvidenceAccount {
+    pub account_id: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    /// Key spec (`ECC_NIST_P256`, `RSA_2048`) → (ARN, public key DER in base64).
+    pub signing_keys: BTreeMap<String, (String, String)>,
+}
+
+/// The account that holds the evidence tests' signing keys.
+pub const EVIDENCE_ACCOUNT: &str = "999988887777";
+
+/// Signing keys in an account outside the organization, in eu-west-1.
+async fn seed_evidence_account(base: &SdkConfig) -> anyhow::Result<EvidenceAccount> {
+    use base64::Engine as _;
+    let out = aws_sdk_sts::Client::new(base)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{EVIDENCE_ACCOUNT}:role/Evidence"))
+        .role_session_name("xtask-seed")
+        .send()
+        .await
+        .context("AssumeRole into the evidence account")?;
+    let c = out.credentials().context("no credentials")?;
+    let mut account = EvidenceAccount {
+        account_id: EVIDENCE_ACCOUNT.into(),
+        access_key_id: c.access_key_id().into(),
+        secret_access_key: c.secret_access_key().into(),
+        session_token: c.session_token().into(),
+        signing_keys: BTreeMap::new(),
+    };
+    let config = base
+        .to_builder()
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "xtask",
+        )))
+        .build();
+    let kms = aws_sdk_kms::Client::new(&config);
+    for spec in ["ECC_NIST_P256", "RSA_2048"] {
+        let created = kms
+            .create_key()
+            .key_spec(KeySpec::from(spec))
+            .key_usage(KeyUsageType::SignVerify)
+            .description("kmsaudit evidence signing")
+            .send()
+            .await
+            .with_context(|| format!("CreateKey {spec} for signing"))?;
+        let arn = created
+            .key_metadata()
+            .and_then(|m| m.arn())
+            .context("no key ARN")?
+            .to_string();
+        let public = kms
+            .get_public_key()
+            .key_id(&arn)
+            .send()
+            .await
+            .context("GetPublicKey")?;
+        let der = public
+            .public_key()
+            .context("no public key")?
+            .as_ref()
+            .to_vec();
+        account.signing_keys.insert(
+            spec.to_string(),
+            (arn, base64::engine::general_purpose::STANDARD.encode(der)),
+        );
+    }
+    Ok(account)
 }
 
 impl Seeded {
@@ -212,6 +292,7 @@ pub async fn seed(fixture: &Fixture, moto: &str) -> anyhow::Result<Seeded> {
         }
         seeded.keys.insert(key.name.clone(), (arn, key_id));
     }
+    seeded.evidence = Some(seed_evidence_account(&base).await?);
     for account in fixture.accounts.iter().filter(|a| a.suspended) {
         orgs.close_account()
             .account_id(seeded.account(&account.name)?)

@@ -45,11 +45,9 @@ pub(crate) enum Command {
     /// What changed between two audits: findings new, fixed, still failing, newly not
     /// assessed or muted, and keys added or removed.
     Diff(DiffArgs),
-    /// Check an evidence pack against its SHA256SUMS.
-    Verify {
-        /// The pack directory.
-        dir: PathBuf,
-    },
+    /// Check an evidence pack: every file against SHA256SUMS and manifest.json, and the
+    /// signature (SIGNATURE.json) against the key's public key.
+    Verify(VerifyArgs),
     /// Print a shell completion script (e.g. `kmsaudit completions bash > /etc/bash_completion.d/kmsaudit`).
     Completions { shell: clap_complete::Shell },
     /// Print the man page, in roff (e.g. `kmsaudit man > kmsaudit.1; man ./kmsaudit.1`).
@@ -127,6 +125,24 @@ pub(crate) struct EvaluationArgs {
     /// severity (instead of --fail-on's judgement of every failing finding).
     #[arg(long, value_parser = parse_fail_on, requires = "baseline", env = "KMSAUDIT_FAIL_ON_NEW")]
     pub(crate) fail_on_new: Option<FailOn>,
+    /// Sign the pack with this asymmetric KMS key (KMS Sign; key usage SIGN_VERIFY, RSA or
+    /// ECC NIST): SIGNATURE.json holds the signature over manifest.json's SHA-256.
+    #[arg(long, value_parser = parse_key_arn, env = "KMSAUDIT_SIGN_WITH", value_name = "KMS_KEY_ARN")]
+    pub(crate) sign_with: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// The pack directory.
+    pub(crate) dir: PathBuf,
+    /// The signing key's public key (DER or PEM, as `aws kms get-public-key` gives it): the
+    /// signature is checked offline, and must be there.
+    #[arg(long, value_name = "FILE", conflicts_with = "key_arn")]
+    pub(crate) public_key: Option<PathBuf>,
+    /// The signing key's ARN: its public key is fetched with KMS GetPublicKey, and the pack
+    /// must be signed by this key.
+    #[arg(long, value_parser = parse_key_arn, value_name = "KMS_KEY_ARN")]
+    pub(crate) key_arn: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]

@@ -31,6 +31,7 @@ macro_rules! out {
 }
 
 mod args;
+mod evidence;
 mod merge;
 mod pack;
 mod policy;
@@ -121,7 +122,7 @@ fn run(
         Command::Rules { format } => policy::rules(format),
         Command::Merge(args) => pack::merge(args),
         Command::Diff(args) => pack::diff(args),
-        Command::Verify { dir } => pack::verify(&dir),
+        Command::Verify(args) => evidence::verify(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "kmsaudit", &mut std::io::stdout());

@@ -57,6 +57,11 @@ pub(crate) fn scan(
             crate::TagsFrom::ListResourceTags => kmsaudit_model::TagSource::ListResourceTags,
         },
     };
+    let aws = crate::evidence::AwsAccess {
+        profile: args.profile.clone(),
+        region: args.region.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -94,6 +99,7 @@ pub(crate) fn scan(
         &args.evaluation,
         options,
         true,
+        &aws,
     )
 }
 
@@ -127,6 +133,7 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
         &args.evaluation,
         options,
         false,
+        &crate::evidence::AwsAccess::default(),
     )
 }
 
@@ -168,6 +175,7 @@ pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<u8> {
         &args.evaluation,
         options,
         false,
+        &crate::evidence::AwsAccess::default(),
     )
 }
 
@@ -293,6 +301,7 @@ fn write_pack(
     args: &crate::EvaluationArgs,
     options: kmsaudit_reporter::PackOptions,
     from_scan: bool,
+    aws: &crate::evidence::AwsAccess,
 ) -> anyhow::Result<u8> {
     let fail_on = args.fail_on;
     let started = std::time::Instant::now();
@@ -317,6 +326,9 @@ fn write_pack(
         _ => None,
     };
     memory_checkpoint("pack written");
+    if let Some(key_arn) = &args.sign_with {
+        crate::evidence::sign_pack(out, key_arn, aws)?;
+    }
     let files = written.files;
     tracing::info!(dir = %out.display(), files = files.len(), "evidence pack written");
     for w in &evaluation.warnings {
@@ -385,16 +397,4 @@ fn print_summary(snapshot: &Snapshot, evaluation: &Evaluation, out: &Path, from_
         out!("API calls: {} in {secs:.1} s", m.total_api_calls());
     }
     out!("report: {}", out.join("report.html").display());
-}
-
-pub(crate) fn verify(dir: &Path) -> anyhow::Result<u8> {
-    let problems = kmsaudit_reporter::verify_pack(dir).map_err(|e| usage(e.to_string()))?;
-    if problems.is_empty() {
-        out!("{}: every file matches SHA256SUMS", dir.display());
-        return Ok(exit::OK);
-    }
-    for p in &problems {
-        out!("{p}");
-    }
-    Ok(exit::TOOL_ERROR)
 }

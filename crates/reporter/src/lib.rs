@@ -14,6 +14,7 @@ mod diff;
 mod html;
 mod ocsf;
 mod options;
+mod signature;
 mod view;
 
 pub use csv_out::neutralize;
@@ -22,6 +23,10 @@ pub use diff::{diff, diff_csv, Change, Diff, Entry};
 pub use html::{content_security_policy, render_html};
 use options::{pack_files, ALL_PACK_FILES, CONFIG_JSON, SNAPSHOT_GZ, SNAPSHOT_JSON};
 pub use options::{OutputFormat, PackOptions};
+pub use signature::{
+    check_signature, manifest_sha256, public_key_der, read_signature, signed_message,
+    write_signature, PackSignature, SIGNATURE_FILE,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -360,8 +365,13 @@ pub fn write_reports(
     })?;
     // A pack file of an earlier run that this one does not write (the other snapshot form, a
     // format left out, a diff without a baseline) goes, so that the pack verifies.
+    // A signature of an earlier run signs another manifest: it goes too (signing comes after).
     let written = pack_files(&options);
-    for stale in ALL_PACK_FILES.into_iter().filter(|f| !written.contains(f)) {
+    let stale_files = ALL_PACK_FILES
+        .into_iter()
+        .filter(|f| !written.contains(f))
+        .chain([SIGNATURE_FILE]);
+    for stale in stale_files {
         let path = dir.join(stale);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -404,7 +414,9 @@ fn file_sha256(path: &Path) -> std::io::Result<String> {
     Ok(hex(&hashing.hasher.finalize()))
 }
 
-/// Checks a pack against its SHA256SUMS: the files that are missing, changed or unlisted.
+/// Checks a pack against its SHA256SUMS and its manifest: the files that are missing, changed
+/// or unlisted. The manifest's own list catches a file changed together with SHA256SUMS; a
+/// signature over the manifest ([`check_signature`]) catches a manifest changed too.
 pub fn verify_pack(dir: &Path) -> Result<Vec<String>, ReportError> {
     let io = |path: &Path, source| ReportError::Io {
         path: path.display().to_string(),
@@ -426,14 +438,59 @@ pub fn verify_pack(dir: &Path) -> Result<Vec<String>, ReportError> {
             Err(_) => problems.push(format!("{name}: missing")),
         }
     }
+    problems.extend(check_manifest(dir, &listed));
     let entries = std::fs::read_dir(dir).map_err(|e| io(dir, e))?;
     let mut extra: Vec<String> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "SHA256SUMS" && !listed.contains(n))
+        .filter(|n| n != "SHA256SUMS" && n != SIGNATURE_FILE && !listed.contains(n))
         .map(|n| format!("{n}: not part of the pack"))
         .collect();
     extra.sort();
     problems.extend(extra);
+    problems.dedup();
     Ok(problems)
+}
+
+/// The manifest's list of files against the files and SHA256SUMS.
+fn check_manifest(dir: &Path, listed: &std::collections::BTreeSet<String>) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Listing {
+        files: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        path: String,
+        sha256: String,
+    }
+    let listing = match std::fs::read(dir.join("manifest.json"))
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice::<Listing>(&b).map_err(|e| e.to_string()))
+    {
+        Ok(listing) => listing,
+        Err(e) => return vec![format!("manifest.json: unreadable: {e}")],
+    };
+    let mut problems = Vec::new();
+    for entry in &listing.files {
+        if !listed.contains(&entry.path) {
+            problems.push(format!(
+                "{}: in manifest.json but not in SHA256SUMS",
+                entry.path
+            ));
+        }
+        match file_sha256(&dir.join(&entry.path)) {
+            Ok(actual) if actual == entry.sha256 => {}
+            Ok(_) => problems.push(format!(
+                "{}: content differs from manifest.json's SHA-256",
+                entry.path
+            )),
+            Err(_) => problems.push(format!("{}: missing", entry.path)),
+        }
+    }
+    for name in listed {
+        if name != "manifest.json" && !listing.files.iter().any(|e| &e.path == name) {
+            problems.push(format!("{name}: in SHA256SUMS but not in manifest.json"));
+        }
+    }
+    problems
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, Region};
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use futures::stream::{self, StreamExt};
 use kmsaudit_model::{
@@ -38,10 +38,13 @@ mod kms;
 mod org;
 mod pace;
 mod regions;
+mod signing;
 
+pub use aws_types::SdkConfig;
 pub use counter::CallCounter;
 pub use pace::KMS_QUOTAS;
 pub use regions::{is_opt_in, partition_regions};
+pub use signing::{public_key, sign, KmsSignature, SigningError};
 
 use org::{AccountSelection, ListedAccount};
 

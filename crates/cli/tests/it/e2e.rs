@@ -9,12 +9,12 @@ use serde_json::Value;
 
 use crate::support::{kmsaudit, outcomes, read, run, stdout};
 
-struct Spec {
-    raw: Value,
+pub(crate) struct Spec {
+    pub(crate) raw: Value,
 }
 
 impl Spec {
-    fn load() -> Option<Spec> {
+    pub(crate) fn load() -> Option<Spec> {
         let Ok(path) = std::env::var("KMSAUDIT_E2E_SPEC") else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -27,7 +27,7 @@ impl Spec {
         Some(Spec { raw })
     }
 
-    fn str(&self, field: &str) -> String {
+    pub(crate) fn str(&self, field: &str) -> String {
         self.raw[field].as_str().unwrap_or_default().to_string()
     }
 
@@ -55,7 +55,7 @@ impl Spec {
 
     /// Points `cmd` at the stand-in (through the fault profile, if any: KMS and Access
     /// Analyzer calls then meet its faults), with test credentials and no user AWS config.
-    fn aws_env<'c>(
+    pub(crate) fn aws_env<'c>(
         &self,
         cmd: &'c mut std::process::Command,
         profile: Option<&str>,
@@ -77,7 +77,7 @@ impl Spec {
     }
 
     /// Runs `kmsaudit scan` against the stand-in, through the fault profile if any.
-    fn scan(&self, out: &Path, profile: Option<&str>, extra: &[&str]) -> i32 {
+    pub(crate) fn scan(&self, out: &Path, profile: Option<&str>, extra: &[&str]) -> i32 {
         let mut cmd = kmsaudit();
         cmd.args(["scan", "--quiet", "--out"]).arg(out).args(extra);
         self.aws_env(&mut cmd, profile);
@@ -95,7 +95,7 @@ impl Spec {
     }
 }
 
-fn findings(dir: &Path) -> Value {
+pub(crate) fn findings(dir: &Path) -> Value {
     serde_json::from_slice(&read(&dir.join("findings.json"))).expect("findings.json")
 }
 
@@ -113,7 +113,7 @@ fn all(doc: &Value) -> BTreeSet<(String, String, String)> {
         .collect()
 }
 
-fn tempdir() -> tempfile::TempDir {
+pub(crate) fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
 
@@ -223,17 +223,28 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
     let o = run(kmsaudit().arg("verify").arg(&out));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     let again = dir.path().join("again");
+    // No --config: the pack's own config.json (suppressions and allowlists included) is used.
     let mut report = kmsaudit();
     report
         .arg("report")
         .arg(out.join("snapshot.json"))
         .arg("--out")
         .arg(&again);
-    if let Some(config) = spec.raw["config"].as_str() {
-        report.arg("--config").arg(config);
-    }
     assert_eq!(run(&mut report).status.code(), Some(3));
+    let manifest: Value = serde_json::from_slice(&read(&out.join("manifest.json"))).unwrap();
+    assert_eq!(
+        manifest["config_sha256"].as_str().unwrap(),
+        manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == "config.json")
+            .expect("config.json is part of the pack")["sha256"]
+            .as_str()
+            .unwrap()
+    );
     for file in [
+        "config.json",
         "report.html",
         "findings.csv",
         "rules.csv",

@@ -1,0 +1,128 @@
+//! The pack as evidence: signing it with a KMS key (`--sign-with`) and `kmsaudit verify`.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::{exit, usage, VerifyArgs};
+
+/// Where AWS calls outside the scan go: the scan's own flags, or the environment's defaults.
+#[derive(Default, Clone)]
+pub(crate) struct AwsAccess {
+    pub(crate) profile: Option<String>,
+    pub(crate) region: Option<String>,
+    pub(crate) endpoint_url: Option<String>,
+}
+
+impl AwsAccess {
+    async fn config(&self) -> kmsaudit_scanner::SdkConfig {
+        kmsaudit_scanner::load_base_config(
+            self.profile.as_deref(),
+            self.region.as_deref(),
+            self.endpoint_url.as_deref(),
+        )
+        .await
+    }
+}
+
+/// Runs `future` on a small runtime of its own.
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    Ok(runtime.block_on(future))
+}
+
+/// Signs the pack in `dir` with `key_arn`: KMS signs the statement naming manifest.json's
+/// SHA-256, and SIGNATURE.json records it.
+pub(crate) fn sign_pack(dir: &Path, key_arn: &str, aws: &AwsAccess) -> anyhow::Result<()> {
+    let digest = kmsaudit_reporter::manifest_sha256(dir)
+        .with_context(|| format!("reading {}", dir.join("manifest.json").display()))?;
+    let message = kmsaudit_reporter::signed_message(&digest);
+    let signed =
+        block_on(async { kmsaudit_scanner::sign(&aws.config().await, key_arn, &message).await })?
+            .with_context(|| format!("the pack in {} is written but not signed", dir.display()))?;
+    let record = kmsaudit_reporter::PackSignature::new(
+        &digest,
+        &signed.key_arn,
+        &signed.algorithm,
+        &signed.signature,
+        &signed.public_key,
+    );
+    kmsaudit_reporter::write_signature(dir, &record).with_context(|| {
+        format!(
+            "writing {}",
+            dir.join(kmsaudit_reporter::SIGNATURE_FILE).display()
+        )
+    })?;
+    tracing::info!(key = %signed.key_arn, algorithm = %signed.algorithm, "evidence pack signed");
+    Ok(())
+}
+
+/// `kmsaudit verify`: the files against SHA256SUMS and the manifest, then the signature.
+pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
+    let dir = &args.dir;
+    let mut problems = kmsaudit_reporter::verify_pack(dir).map_err(|e| usage(e.to_string()))?;
+    let trusted_key = match (&args.public_key, &args.key_arn) {
+        (Some(path), _) => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                usage(format!(
+                    "cannot read the public key {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let der = kmsaudit_reporter::public_key_der(&bytes)
+                .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+            Some(der)
+        }
+        (None, Some(arn)) => Some(block_on(async {
+            kmsaudit_scanner::public_key(&AwsAccess::default().config().await, arn).await
+        })??),
+        (None, None) => None,
+    };
+    let mut signed_by = None;
+    match (trusted_key, kmsaudit_reporter::read_signature(dir)) {
+        (_, Err(e)) => problems.push(e),
+        (Some(key), Ok(_)) => match kmsaudit_reporter::check_signature(dir, &key) {
+            Ok(record) => {
+                if let Some(arn) = args.key_arn.as_deref().filter(|a| *a != record.key_arn) {
+                    problems.push(format!(
+                        "{}: signed by {}, not by {arn}",
+                        kmsaudit_reporter::SIGNATURE_FILE,
+                        record.key_arn
+                    ));
+                } else {
+                    signed_by = Some(format!(
+                        "signature valid ({} by {})",
+                        record.signing_algorithm, record.key_arn
+                    ));
+                }
+            }
+            Err(e) => problems.push(e),
+        },
+        (None, Ok(Some(record))) => {
+            let digest = kmsaudit_reporter::manifest_sha256(dir).unwrap_or_default();
+            if digest != record.manifest_sha256 {
+                problems.push("manifest.json: changed since it was signed".into());
+            }
+            signed_by = Some(format!(
+                "signed by {}, signature not checked (give --public-key FILE or --key-arn ARN)",
+                record.key_arn
+            ));
+        }
+        (None, Ok(None)) => signed_by = Some("not signed".into()),
+    }
+    if problems.is_empty() {
+        out!(
+            "{}: every file matches SHA256SUMS and manifest.json; {}",
+            dir.display(),
+            signed_by.unwrap_or_default()
+        );
+        return Ok(exit::OK);
+    }
+    for p in &problems {
+        out!("{p}");
+    }
+    Ok(exit::TOOL_ERROR)
+}
