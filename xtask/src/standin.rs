@@ -172,6 +172,8 @@ struct Profile {
     error5xx: f64,
     latency_ms: u64,
     seed: u64,
+    /// Security Hub's BatchImportFindings answers AccessDenied for this account (0: none).
+    deny_import_account: u64,
 }
 
 impl Profile {
@@ -186,6 +188,7 @@ impl Profile {
                 "error5xx" => p.error5xx = v.parse().unwrap_or(0.0),
                 "latency_ms" => p.latency_ms = v.parse().unwrap_or(0),
                 "seed" => p.seed = v.parse().unwrap_or(0),
+                "deny_import_account" => p.deny_import_account = v.parse().unwrap_or(0),
                 _ => {}
             }
         }
@@ -513,6 +516,18 @@ async fn handle_proxy(
             &account,
             &json_body,
             &state.faults.regions_not_enabled,
+        ));
+    }
+
+    if profile.deny_import_account != 0
+        && forward_path.starts_with("/findings/import")
+        && account == format!("{:012}", profile.deny_import_account)
+    {
+        count_fault(state, "SecurityHub.BatchImportFindings", "AccessDenied");
+        return Ok(aws_json_error(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            &format!("User: arn:aws:sts::{account}:assumed-role/OrganizationAccountAccessRole/kmsaudit is not authorized to perform: securityhub:BatchImportFindings"),
         ));
     }
 

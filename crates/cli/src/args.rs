@@ -107,8 +107,9 @@ pub(crate) struct EvaluationArgs {
     /// the size). Default: json for `scan`; for `report`, the form of the snapshot read.
     #[arg(long, value_enum, env = "KMSAUDIT_SNAPSHOT_FORMAT")]
     pub(crate) snapshot_format: Option<SnapshotFormat>,
-    /// Outputs to write, comma-separated: html, csv, json, ocsf (default: html,csv,json; ocsf
-    /// writes findings.ocsf.json, every outcome as an OCSF Compliance Finding, PASS included).
+    /// Outputs to write, comma-separated: html, csv, json, ocsf, asff (default: html,csv,json;
+    /// ocsf writes findings.ocsf.json, every outcome as an OCSF Compliance Finding, PASS
+    /// included; asff writes findings.asff.json, the failing findings for Security Hub).
     /// The snapshot, manifest.json and SHA256SUMS are always written.
     #[arg(
         long,
@@ -151,6 +152,7 @@ pub(crate) enum OutputFormatArg {
     Csv,
     Json,
     Ocsf,
+    Asff,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -217,6 +219,14 @@ pub(crate) struct ScanArgs {
     /// Endpoint for every AWS service (AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> work too).
     #[arg(long)]
     pub(crate) endpoint_url: Option<String>,
+    /// Import the failing findings into AWS Security Hub (BatchImportFindings, 100 at a time),
+    /// each into its own account's custom integration through the audit role, and resolve the
+    /// findings imported earlier that are fixed. The pack then holds findings.asff.json.
+    #[arg(long, env = "KMSAUDIT_SECURITY_HUB")]
+    pub(crate) security_hub: bool,
+    /// Security Hub's region (default: --region, else AWS_REGION, else us-east-1).
+    #[arg(long, env = "KMSAUDIT_SECURITY_HUB_REGION")]
+    pub(crate) security_hub_region: Option<String>,
     /// PEM file of extra CA certificates to trust (a TLS-inspecting proxy's), on top of the
     /// system's roots.
     #[arg(long, env = "AWS_CA_BUNDLE")]

@@ -15,7 +15,7 @@ pub(crate) struct AwsAccess {
 }
 
 impl AwsAccess {
-    async fn config(&self) -> kmsaudit_scanner::SdkConfig {
+    pub(crate) async fn config(&self) -> kmsaudit_scanner::SdkConfig {
         kmsaudit_scanner::load_base_config(
             self.profile.as_deref(),
             self.region.as_deref(),
@@ -25,13 +25,27 @@ impl AwsAccess {
     }
 }
 
-/// Runs `future` on a small runtime of its own.
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    Ok(runtime.block_on(future))
+/// Runs `future` on a small runtime of its own, on a thread with a large stack: the SDK's
+/// deserializer of Security Hub's findings nests deeply enough to overflow the main thread's
+/// stack in a debug build.
+pub(crate) fn block_on<T: Send>(
+    future: impl std::future::Future<Output = T> + Send,
+) -> anyhow::Result<T> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("kmsaudit-aws".into())
+            .stack_size(64 << 20)
+            .spawn_scoped(scope, move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("starting the async runtime")?;
+                Ok(runtime.block_on(future))
+            })
+            .context("starting a thread for AWS calls")?
+            .join()
+            .map_err(|_| anyhow::anyhow!("the thread of AWS calls panicked"))?
+    })
 }
 
 /// Signs the pack in `dir` with `key_arn`: KMS signs the statement naming manifest.json's

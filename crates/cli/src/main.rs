@@ -31,11 +31,13 @@ macro_rules! out {
 }
 
 mod args;
+mod compare;
 mod evidence;
 mod merge;
 mod pack;
 mod policy;
 mod progress;
+mod security_hub;
 mod settings;
 mod snapshot_io;
 
@@ -121,7 +123,7 @@ fn run(
         Command::LintPolicy(args) => policy::lint(args),
         Command::Rules { format } => policy::rules(format),
         Command::Merge(args) => pack::merge(args),
-        Command::Diff(args) => pack::diff(args),
+        Command::Diff(args) => compare::diff(args),
         Command::Verify(args) => evidence::verify(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

@@ -11,7 +11,7 @@ use kmsaudit_scanner::ScanPlan;
 use crate::progress::ProgressReporter;
 use crate::snapshot_io::{load_snapshot, memory_checkpoint, round_trip};
 use crate::{
-    exit, load_config, usage, DiffArgs, FailOn, MergeArgs, ReportArgs, RetryMode, ScanArgs,
+    exit, load_config, usage, FailOn, MergeArgs, OutputFormatArg, ReportArgs, RetryMode, ScanArgs,
     SnapshotFormat,
 };
 
@@ -21,8 +21,46 @@ pub(crate) fn scan(
     settings: std::collections::BTreeMap<String, kmsaudit_model::Setting>,
 ) -> anyhow::Result<u8> {
     let config = load_config(args.evaluation.config.as_deref())?;
+    let mut args = args;
+    let mut settings = settings;
+    let hub_region = args
+        .security_hub_region
+        .clone()
+        .or_else(|| args.region.clone())
+        .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+        .unwrap_or_else(|| "us-east-1".into());
+    if args.security_hub {
+        // The pack holds what was imported.
+        let formats = &mut args.evaluation.output_formats;
+        if formats.is_empty() {
+            formats.extend([
+                OutputFormatArg::Html,
+                OutputFormatArg::Csv,
+                OutputFormatArg::Json,
+            ]);
+        }
+        if !formats.contains(&OutputFormatArg::Asff) {
+            formats.push(OutputFormatArg::Asff);
+        }
+    }
+    // The region findings.asff.json names, so that `report` renders the same file.
+    settings
+        .entry("security_hub_region".into())
+        .or_insert(kmsaudit_model::Setting {
+            value: hub_region.clone(),
+            source: kmsaudit_model::SettingSource::Default,
+        });
     // Before the scan: an unreadable baseline is a usage error, not a wasted scan.
-    let options = pack_options(&args.evaluation, false, &config)?;
+    let mut options = pack_options(&args.evaluation, false, &config)?;
+    options.asff.region = hub_region.clone();
+    let hub = args.security_hub.then(|| kmsaudit_scanner::HubAccess {
+        region: hub_region.clone(),
+        role_name: args.role_name.clone(),
+        session_name: args.role_session_name.clone(),
+        external_id: args.external_id.clone(),
+        session_duration: args.session_duration.map(Duration::from_secs),
+        partition: String::new(),
+    });
     let ca_bundle = match &args.ca_bundle {
         None => None,
         Some(path) => {
@@ -98,8 +136,14 @@ pub(crate) fn scan(
         &args.out,
         &args.evaluation,
         options,
-        true,
-        &aws,
+        Delivery {
+            from_scan: true,
+            hub: hub.map(|mut h| {
+                h.partition = snapshot.metadata.scope.partition.clone();
+                h
+            }),
+            aws,
+        },
     )
 }
 
@@ -125,15 +169,15 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
         args.evaluation.output_formats = crate::snapshot_io::formats_beside(&args.snapshot);
     }
     let (snapshot, compressed) = load_snapshot(&args.snapshot)?;
-    let options = pack_options(&args.evaluation, compressed, &config)?;
+    let mut options = pack_options(&args.evaluation, compressed, &config)?;
+    options.asff.region = recorded_hub_region(&snapshot);
     write_pack(
         &snapshot,
         &config,
         &args.out,
         &args.evaluation,
         options,
-        false,
-        &crate::evidence::AwsAccess::default(),
+        Delivery::default(),
     )
 }
 
@@ -167,89 +211,16 @@ pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<u8> {
                 .join(", ")
         ))
     })?;
-    let options = pack_options(&args.evaluation, false, &config)?;
+    let mut options = pack_options(&args.evaluation, false, &config)?;
+    options.asff.region = recorded_hub_region(&merged);
     write_pack(
         &merged,
         &config,
         &args.out,
         &args.evaluation,
         options,
-        false,
-        &crate::evidence::AwsAccess::default(),
+        Delivery::default(),
     )
-}
-
-pub(crate) fn diff(args: DiffArgs) -> anyhow::Result<u8> {
-    let config = load_config(args.config.as_deref())?;
-    let old = load_findings(&args.old, &config)?;
-    let new = load_findings(&args.new, &config)?;
-    let diff = kmsaudit_reporter::diff(&old, &new);
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut json = serde_json::to_vec_pretty(&diff).context("serializing the diff")?;
-        json.push(b'\n');
-        std::fs::write(dir.join("diff.json"), json)
-            .with_context(|| format!("writing {}", dir.join("diff.json").display()))?;
-        std::fs::write(dir.join("diff.csv"), kmsaudit_reporter::diff_csv(&diff)?)
-            .with_context(|| format!("writing {}", dir.join("diff.csv").display()))?;
-    }
-    let counts: Vec<String> = diff
-        .counts
-        .iter()
-        .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
-        .collect();
-    out!(
-        "diff {} -> {}: {}",
-        diff.old_scan_started_at,
-        diff.new_scan_started_at,
-        counts.join(", ")
-    );
-    for e in diff
-        .entries
-        .iter()
-        .filter(|e| e.change == kmsaudit_reporter::Change::New)
-        .take(20)
-    {
-        out!(
-            "  new {} {} {}: {}",
-            e.severity,
-            e.rule_id,
-            e.resource,
-            e.message
-        );
-    }
-    let gate = args.fail_on_new.0;
-    let regressed = gate.is_some_and(|min| {
-        diff.entries
-            .iter()
-            .any(|e| e.change == kmsaudit_reporter::Change::New && e.severity >= min)
-    });
-    Ok(if regressed { exit::FAILING } else { exit::OK })
-}
-
-/// The findings document of a pack directory, a findings.json, or a snapshot evaluated here.
-fn load_findings(
-    path: &Path,
-    config: &EvalConfig,
-) -> anyhow::Result<kmsaudit_model::FindingsDocument<'static>> {
-    let file = if path.is_dir() {
-        path.join("findings.json")
-    } else {
-        path.to_path_buf()
-    };
-    let bytes =
-        std::fs::read(&file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
-    if let Ok(doc) = serde_json::from_slice::<kmsaudit_model::FindingsDocument>(&bytes) {
-        return Ok(doc);
-    }
-    let (snapshot, _) = load_snapshot(&file)?;
-    let evaluation = kmsaudit_evaluator::evaluate(&snapshot, config);
-    let text = serde_json::to_vec(&kmsaudit_model::FindingsDocument::new(
-        &snapshot,
-        &evaluation,
-    ))
-    .context("serializing the findings")?;
-    serde_json::from_slice(&text).context("re-reading the findings")
 }
 
 /// The pack's form: the snapshot as asked, else as the snapshot read (`report`) or plain JSON
@@ -260,7 +231,9 @@ fn pack_options(
     config: &EvalConfig,
 ) -> anyhow::Result<kmsaudit_reporter::PackOptions> {
     let baseline = match &args.baseline {
-        Some(path) => Some(std::sync::Arc::new(load_findings(path, config)?)),
+        Some(path) => Some(std::sync::Arc::new(crate::compare::load_findings(
+            path, config,
+        )?)),
         None => None,
     };
     use crate::OutputFormatArg as A;
@@ -277,6 +250,7 @@ fn pack_options(
         (A::Csv, F::Csv),
         (A::Json, F::Json),
         (A::Ocsf, F::Ocsf),
+        (A::Asff, F::Asff),
     ]
     .into_iter()
     .filter(|(arg, _)| !chosen.contains(arg))
@@ -291,7 +265,16 @@ fn pack_options(
             .map_or(read_compressed, |f| f == SnapshotFormat::Gzip),
         baseline,
         skip,
+        asff: Default::default(),
     })
+}
+
+/// Where the pack came from, and the AWS calls after it is written (signing, Security Hub).
+#[derive(Default)]
+struct Delivery {
+    from_scan: bool,
+    aws: crate::evidence::AwsAccess,
+    hub: Option<kmsaudit_scanner::HubAccess>,
 }
 
 fn write_pack(
@@ -300,9 +283,13 @@ fn write_pack(
     out: &Path,
     args: &crate::EvaluationArgs,
     options: kmsaudit_reporter::PackOptions,
-    from_scan: bool,
-    aws: &crate::evidence::AwsAccess,
+    delivery: Delivery,
 ) -> anyhow::Result<u8> {
+    let Delivery {
+        from_scan,
+        aws,
+        hub,
+    } = delivery;
     let fail_on = args.fail_on;
     let started = std::time::Instant::now();
     memory_checkpoint("snapshot loaded");
@@ -327,7 +314,7 @@ fn write_pack(
     };
     memory_checkpoint("pack written");
     if let Some(key_arn) = &args.sign_with {
-        crate::evidence::sign_pack(out, key_arn, aws)?;
+        crate::evidence::sign_pack(out, key_arn, &aws)?;
     }
     let files = written.files;
     tracing::info!(dir = %out.display(), files = files.len(), "evidence pack written");
@@ -335,12 +322,34 @@ fn write_pack(
         eprintln!("kmsaudit: warning: {w}");
     }
     print_summary(snapshot, &evaluation, out, from_scan);
+    if let Some(hub) = &hub {
+        let reports = crate::security_hub::import(snapshot, &evaluation, hub, &aws)?;
+        if !crate::security_hub::report(&reports, &hub.region) {
+            eprintln!(
+                "kmsaudit: error: not every finding reached Security Hub (each one is named \
+                 above); the evidence pack is complete"
+            );
+            return Ok(exit::TOOL_ERROR);
+        }
+    }
     Ok(match regressed {
         Some(true) => exit::FAILING,
         Some(false) if evaluation.is_incomplete() => exit::INCOMPLETE,
         Some(false) => exit::OK,
         None => exit_code(&evaluation, fail_on),
     })
+}
+
+/// The Security Hub region a scan recorded (findings.asff.json names it), else AWS_REGION,
+/// else us-east-1.
+fn recorded_hub_region(snapshot: &Snapshot) -> String {
+    snapshot
+        .metadata
+        .settings
+        .get("security_hub_region")
+        .map(|s| s.value.clone())
+        .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+        .unwrap_or_else(|| "us-east-1".into())
 }
 
 /// 3 when failing findings at/above the threshold exist, else 4 when anything could not be

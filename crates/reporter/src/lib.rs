@@ -9,6 +9,7 @@ use kmsaudit_model::{Evaluation, Snapshot, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+mod asff;
 mod csv_out;
 mod diff;
 mod html;
@@ -17,6 +18,7 @@ mod options;
 mod signature;
 mod view;
 
+pub use asff::{asff_by_account, asff_id, AsffTarget};
 pub use csv_out::neutralize;
 use csv_out::{findings_csv, grants_csv, keys_csv, matrix_csv, rules_csv};
 pub use diff::{diff, diff_csv, Change, Diff, Entry};
@@ -124,6 +126,14 @@ fn render_file(
         "findings.json" => {
             let doc = kmsaudit_model::FindingsDocument::new(snapshot, evaluation);
             compact("findings.json", w, &doc)
+        }
+        "findings.asff.json" => {
+            asff::write_asff(w, snapshot, evaluation, &options.asff).map_err(|source| {
+                ReportError::Json {
+                    file: "findings.asff.json",
+                    source,
+                }
+            })
         }
         "findings.ocsf.json" => {
             ocsf::write_ocsf(w, snapshot, evaluation).map_err(|source| ReportError::Json {

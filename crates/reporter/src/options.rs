@@ -15,6 +15,8 @@ pub struct PackOptions {
     /// The rule configuration the evaluation used, as JSON: written as config.json, so that
     /// `kmsaudit report` re-renders the pack from its own files.
     pub config_json: Vec<u8>,
+    /// Where findings.asff.json's findings are imported (Security Hub's region).
+    pub asff: crate::AsffTarget,
 }
 
 /// A family of the pack's outputs, chosen with `--output-formats`.
@@ -29,6 +31,9 @@ pub enum OutputFormat {
     /// findings.ocsf.json: every outcome as an OCSF Compliance Finding. Not written unless
     /// asked for: it holds every PASS too, so it grows with keys × rules.
     Ocsf,
+    /// findings.asff.json: the failing findings in the AWS Security Finding Format, for
+    /// Security Hub. Not written unless asked for.
+    Asff,
 }
 
 impl OutputFormat {
@@ -36,6 +41,8 @@ impl OutputFormat {
     fn of(file: &str) -> Option<OutputFormat> {
         if file.starts_with("snapshot.json") || file == CONFIG_JSON {
             None
+        } else if file.ends_with(".asff.json") {
+            Some(OutputFormat::Asff)
         } else if file.ends_with(".ocsf.json") {
             Some(OutputFormat::Ocsf)
         } else if file.ends_with(".html") {
@@ -66,10 +73,11 @@ pub(crate) const SNAPSHOT_GZ: &str = "snapshot.json.gz";
 pub(crate) const CONFIG_JSON: &str = "config.json";
 
 /// Every file a pack may hold other than the manifest and SHA256SUMS, in name order.
-pub(crate) const ALL_PACK_FILES: [&str; 13] = [
+pub(crate) const ALL_PACK_FILES: [&str; 14] = [
     CONFIG_JSON,
     "diff.csv",
     "diff.json",
+    "findings.asff.json",
     "findings.csv",
     "findings.json",
     "findings.ocsf.json",

@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 use crate::classify::issue;
 use crate::{convert, CallCounter, ScanError, Scanner};
 
-fn sts_client(base: &SdkConfig, counter: &CallCounter) -> aws_sdk_sts::Client {
+pub(crate) fn sts_client(base: &SdkConfig, counter: &CallCounter) -> aws_sdk_sts::Client {
     aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::config::Builder::from(base)
             .interceptor(counter.clone())

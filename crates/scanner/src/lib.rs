@@ -38,12 +38,16 @@ mod kms;
 mod org;
 mod pace;
 mod regions;
+mod security_hub;
 mod signing;
 
 pub use aws_types::SdkConfig;
 pub use counter::CallCounter;
 pub use pace::KMS_QUOTAS;
 pub use regions::{is_opt_in, partition_regions};
+pub use security_hub::{
+    import_account, product_arn, AccountImport, HubAccess, PriorFinding, Rejected,
+};
 pub use signing::{public_key, sign, KmsSignature, SigningError};
 
 use org::{AccountSelection, ListedAccount};

@@ -510,7 +510,7 @@ fn concurrency_bound_holds() {
 }
 
 /// A GET over a plain TCP socket (the stand-in speaks HTTP/1.1 on loopback).
-fn ureq_get(url: &str) -> Value {
+pub(crate) fn ureq_get(url: &str) -> Value {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest

@@ -5,4 +5,5 @@ mod cli;
 mod e2e;
 mod evidence;
 mod hostile;
+mod security_hub;
 mod support;

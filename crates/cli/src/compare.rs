@@ -1,0 +1,82 @@
+//! `kmsaudit diff`: what changed between two audits.
+
+use std::path::Path;
+
+use anyhow::Context;
+use kmsaudit_evaluator::EvalConfig;
+
+use crate::snapshot_io::load_snapshot;
+use crate::{exit, load_config, usage, DiffArgs};
+
+pub(crate) fn diff(args: DiffArgs) -> anyhow::Result<u8> {
+    let config = load_config(args.config.as_deref())?;
+    let old = load_findings(&args.old, &config)?;
+    let new = load_findings(&args.new, &config)?;
+    let diff = kmsaudit_reporter::diff(&old, &new);
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut json = serde_json::to_vec_pretty(&diff).context("serializing the diff")?;
+        json.push(b'\n');
+        std::fs::write(dir.join("diff.json"), json)
+            .with_context(|| format!("writing {}", dir.join("diff.json").display()))?;
+        std::fs::write(dir.join("diff.csv"), kmsaudit_reporter::diff_csv(&diff)?)
+            .with_context(|| format!("writing {}", dir.join("diff.csv").display()))?;
+    }
+    let counts: Vec<String> = diff
+        .counts
+        .iter()
+        .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
+        .collect();
+    out!(
+        "diff {} -> {}: {}",
+        diff.old_scan_started_at,
+        diff.new_scan_started_at,
+        counts.join(", ")
+    );
+    for e in diff
+        .entries
+        .iter()
+        .filter(|e| e.change == kmsaudit_reporter::Change::New)
+        .take(20)
+    {
+        out!(
+            "  new {} {} {}: {}",
+            e.severity,
+            e.rule_id,
+            e.resource,
+            e.message
+        );
+    }
+    let gate = args.fail_on_new.0;
+    let regressed = gate.is_some_and(|min| {
+        diff.entries
+            .iter()
+            .any(|e| e.change == kmsaudit_reporter::Change::New && e.severity >= min)
+    });
+    Ok(if regressed { exit::FAILING } else { exit::OK })
+}
+
+/// The findings document of a pack directory, a findings.json, or a snapshot evaluated here.
+pub(crate) fn load_findings(
+    path: &Path,
+    config: &EvalConfig,
+) -> anyhow::Result<kmsaudit_model::FindingsDocument<'static>> {
+    let file = if path.is_dir() {
+        path.join("findings.json")
+    } else {
+        path.to_path_buf()
+    };
+    let bytes =
+        std::fs::read(&file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+    if let Ok(doc) = serde_json::from_slice::<kmsaudit_model::FindingsDocument>(&bytes) {
+        return Ok(doc);
+    }
+    let (snapshot, _) = load_snapshot(&file)?;
+    let evaluation = kmsaudit_evaluator::evaluate(&snapshot, config);
+    let text = serde_json::to_vec(&kmsaudit_model::FindingsDocument::new(
+        &snapshot,
+        &evaluation,
+    ))
+    .context("serializing the findings")?;
+    serde_json::from_slice(&text).context("re-reading the findings")
+}
