@@ -85,7 +85,7 @@ pub async fn import_account(
     access: &HubAccess,
     caller_account: &str,
     account_id: &str,
-    mut findings: Vec<serde_json::Value>,
+    findings: Vec<serde_json::Value>,
     updated_at: &str,
     is_fixed: impl Fn(&str) -> bool,
 ) -> AccountImport {
@@ -106,11 +106,24 @@ pub async fn import_account(
             .build(),
     );
     let product = product_arn(&access.partition, &access.region, account_id);
-    let prior = match prior_findings(&client, &product).await {
+    import_with(&client, &product, findings, updated_at, is_fixed, &mut report).await;
+    report
+}
+
+/// [`import_account`] once the account's client is built.
+async fn import_with(
+    client: &aws_sdk_securityhub::Client,
+    product: &str,
+    mut findings: Vec<serde_json::Value>,
+    updated_at: &str,
+    is_fixed: impl Fn(&str) -> bool,
+    report: &mut AccountImport,
+) {
+    let prior = match prior_findings(client, product).await {
         Ok(p) => p,
         Err(e) => {
             report.error = Some(e);
-            return report;
+            return;
         }
     };
     // A finding imported before keeps its CreatedAt.
@@ -138,7 +151,7 @@ pub async fn import_account(
     let mut rejected_resolved = 0;
     for (i, batch) in findings.chunks(BATCH).enumerate() {
         report.batches += 1;
-        let rejected = import_batch(&client, batch).await;
+        let rejected = import_batch(client, batch).await;
         for r in &rejected {
             // Records before `imported_count` are the failing findings; after, the resolved.
             let index = batch.iter().position(|f| f["Id"] == r.id.as_str());
@@ -151,7 +164,6 @@ pub async fn import_account(
     }
     report.imported = imported_count - rejected_current.min(imported_count);
     report.resolved = resolved_count - rejected_resolved.min(resolved_count);
-    report
 }
 
 async fn account_config(
@@ -337,5 +349,110 @@ async fn import_batch(
                 })
                 .collect()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_securityhub::operation::batch_import_findings::BatchImportFindingsOutput;
+    use aws_sdk_securityhub::operation::get_findings::GetFindingsOutput;
+    use aws_sdk_securityhub::types::{
+        AwsSecurityFinding, Compliance, ComplianceStatus, ImportFindingsError, RecordState,
+        Resource, Severity, SeverityLabel,
+    };
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use serde_json::json;
+
+    use super::*;
+
+    const PRODUCT: &str = "arn:aws:securityhub:us-east-1:111122223333:product/111122223333/default";
+
+    fn earlier(id: &str, status: ComplianceStatus) -> AwsSecurityFinding {
+        AwsSecurityFinding::builder()
+            .schema_version("2018-10-08")
+            .id(id)
+            .product_arn(PRODUCT)
+            .generator_id("kmsaudit/KMS-ROTATION-DISABLED")
+            .aws_account_id("111122223333")
+            .types("Software and Configuration Checks/AWS Security Best Practices")
+            .created_at("2026-01-01T00:00:00Z")
+            .updated_at("2026-01-01T00:00:00Z")
+            .severity(Severity::builder().label(SeverityLabel::Medium).build())
+            .title("t")
+            .description("d")
+            .resources(Resource::builder().r#type("AwsKmsKey").id("k").build())
+            .compliance(Compliance::builder().status(status).build())
+            .record_state(RecordState::Active)
+            .build()
+    }
+
+    fn record(id: &str) -> serde_json::Value {
+        json!({"Id": id, "CreatedAt": "2026-06-01T00:00:00Z"})
+    }
+
+    /// 250 failing findings go in three batches; an earlier finding that is failing again
+    /// keeps its CreatedAt; a fixed one is re-imported resolved, a not-fixed one is not, and
+    /// another product's finding (an endpoint that ignores the filters) is left alone; a
+    /// finding Security Hub refuses is counted and named.
+    #[tokio::test]
+    async fn batches_of_100_resolve_only_what_is_fixed_and_count_refusals() {
+        let prior = mock!(aws_sdk_securityhub::Client::get_findings).then_output(|| {
+            let mut other = earlier("other-product", ComplianceStatus::Failed);
+            other.product_arn = Some("arn:aws:securityhub:us-east-1::product/aws/guardduty".into());
+            GetFindingsOutput::builder()
+                .findings(earlier("kmsaudit/A/0", ComplianceStatus::Failed))
+                .findings(earlier("kmsaudit/A/fixed", ComplianceStatus::Failed))
+                .findings(earlier("kmsaudit/A/unread", ComplianceStatus::Failed))
+                .findings(earlier("kmsaudit/A/passed-already", ComplianceStatus::Passed))
+                .findings(other)
+                .build()
+        });
+        let import = mock!(aws_sdk_securityhub::Client::batch_import_findings).then_output(|| {
+            BatchImportFindingsOutput::builder()
+                .failed_count(1)
+                .success_count(99)
+                .failed_findings(
+                    ImportFindingsError::builder()
+                        .id("kmsaudit/A/7")
+                        .error_code("InvalidInput")
+                        .error_message("Finding too large\u{1b}[31m")
+                        .build(),
+                )
+                .build()
+        });
+        let client = mock_client!(aws_sdk_securityhub, RuleMode::MatchAny, [&prior, &import]);
+        let findings: Vec<serde_json::Value> =
+            (0..250).map(|i| record(&format!("kmsaudit/A/{i}"))).collect();
+        let mut report = AccountImport::default();
+        import_with(
+            &client,
+            PRODUCT,
+            findings,
+            "2026-11-30T00:00:00Z",
+            |id| id != "kmsaudit/A/unread",
+            &mut report,
+        )
+        .await;
+        assert_eq!(report.error, None);
+        assert_eq!(report.batches, 3, "250 + 1 resolved, 100 per batch");
+        assert_eq!(import.num_calls(), 3);
+        // Every batch answered with one refusal of kmsaudit/A/7 (the mock's one answer); the
+        // third batch does not hold it, so it counts against the failing findings.
+        assert_eq!(report.rejected.len(), 3);
+        assert_eq!(report.rejected[0].code, "InvalidInput");
+        assert!(!report.rejected[0].message.contains('\u{1b}'), "sanitized");
+        assert_eq!(report.imported, 247);
+        assert_eq!(report.resolved, 1);
+    }
+
+    #[test]
+    fn a_prior_finding_is_resolved_with_its_own_fields() {
+        let p = prior(&earlier("kmsaudit/A/fixed", ComplianceStatus::Failed)).unwrap();
+        assert_eq!(p.resolved["Compliance"]["Status"], "PASSED");
+        assert_eq!(p.resolved["RecordState"], "ARCHIVED");
+        assert_eq!(p.resolved["Workflow"]["Status"], "RESOLVED");
+        assert_eq!(p.resolved["CreatedAt"], "2026-01-01T00:00:00Z");
+        assert_eq!(p.resolved["Resources"][0]["Id"], "k");
+        assert_eq!(p.resolved["Severity"]["Label"], "MEDIUM");
     }
 }
