@@ -16,6 +16,7 @@ mod html;
 mod ocsf;
 mod options;
 mod signature;
+mod verify;
 mod view;
 
 pub use asff::{asff_by_account, asff_id, AsffTarget};
@@ -25,6 +26,8 @@ pub use diff::{diff, diff_csv, Change, Diff, Entry};
 pub use html::{content_security_policy, render_html};
 use options::{pack_files, ALL_PACK_FILES, CONFIG_JSON, SNAPSHOT_GZ, SNAPSHOT_JSON};
 pub use options::{OutputFormat, PackOptions};
+pub use verify::verify_pack;
+use verify::file_sha256;
 pub use signature::{
     check_signature, manifest_sha256, public_key_der, read_signature, signed_message,
     write_signature, PackSignature, SIGNATURE_FILE,
@@ -411,96 +414,4 @@ pub struct WrittenPack {
     pub files: Vec<String>,
     /// The comparison with the baseline, when one was given.
     pub diff: Option<Diff>,
-}
-
-/// A file's SHA-256, read in chunks (a pack's snapshot can be hundreds of megabytes).
-fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut hashing = Hashing {
-        inner: std::io::sink(),
-        hasher: Sha256::new(),
-        bytes: 0,
-    };
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hashing)?;
-    Ok(hex(&hashing.hasher.finalize()))
-}
-
-/// Checks a pack against its SHA256SUMS and its manifest: the files that are missing, changed
-/// or unlisted. The manifest's own list catches a file changed together with SHA256SUMS; a
-/// signature over the manifest ([`check_signature`]) catches a manifest changed too.
-pub fn verify_pack(dir: &Path) -> Result<Vec<String>, ReportError> {
-    let io = |path: &Path, source| ReportError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let sums_path = dir.join("SHA256SUMS");
-    let sums = std::fs::read_to_string(&sums_path).map_err(|e| io(&sums_path, e))?;
-    let mut problems = Vec::new();
-    let mut listed = std::collections::BTreeSet::new();
-    for line in sums.lines() {
-        let Some((hash, name)) = line.split_once("  ") else {
-            problems.push(format!("SHA256SUMS: malformed line `{line}`"));
-            continue;
-        };
-        listed.insert(name.to_string());
-        match file_sha256(&dir.join(name)) {
-            Ok(actual) if actual == hash => {}
-            Ok(_) => problems.push(format!("{name}: content changed (SHA-256 differs)")),
-            Err(_) => problems.push(format!("{name}: missing")),
-        }
-    }
-    problems.extend(check_manifest(dir, &listed));
-    let entries = std::fs::read_dir(dir).map_err(|e| io(dir, e))?;
-    let mut extra: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "SHA256SUMS" && n != SIGNATURE_FILE && !listed.contains(n))
-        .map(|n| format!("{n}: not part of the pack"))
-        .collect();
-    extra.sort();
-    problems.extend(extra);
-    problems.dedup();
-    Ok(problems)
-}
-
-/// The manifest's list of files against the files and SHA256SUMS.
-fn check_manifest(dir: &Path, listed: &std::collections::BTreeSet<String>) -> Vec<String> {
-    #[derive(serde::Deserialize)]
-    struct Listing {
-        files: Vec<Entry>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Entry {
-        path: String,
-        sha256: String,
-    }
-    let listing = match std::fs::read(dir.join("manifest.json"))
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice::<Listing>(&b).map_err(|e| e.to_string()))
-    {
-        Ok(listing) => listing,
-        Err(e) => return vec![format!("manifest.json: unreadable: {e}")],
-    };
-    let mut problems = Vec::new();
-    for entry in &listing.files {
-        if !listed.contains(&entry.path) {
-            problems.push(format!(
-                "{}: in manifest.json but not in SHA256SUMS",
-                entry.path
-            ));
-        }
-        match file_sha256(&dir.join(&entry.path)) {
-            Ok(actual) if actual == entry.sha256 => {}
-            Ok(_) => problems.push(format!(
-                "{}: content differs from manifest.json's SHA-256",
-                entry.path
-            )),
-            Err(_) => problems.push(format!("{}: missing", entry.path)),
-        }
-    }
-    for name in listed {
-        if name != "manifest.json" && !listing.files.iter().any(|e| &e.path == name) {
-            problems.push(format!("{name}: in SHA256SUMS but not in manifest.json"));
-        }
-    }
-    problems
 }
