@@ -278,9 +278,13 @@ pub(crate) struct ReportArgs {
 
 #[derive(clap::Args)]
 pub(crate) struct LintArgs {
-    /// Policy file, or `-` for standard input.
-    pub(crate) file: String,
-    /// Account that owns the key (default: the account of --key-arn).
+    /// Key policies (JSON), CloudFormation templates (JSON or YAML) or Terraform plans
+    /// (`terraform show -json`): files, glob patterns (`'templates/**/*.yaml'`), or `-` for
+    /// standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<String>,
+    /// Account that owns the key (default: the account of --key-arn, else read from the
+    /// policy: the account whose root it grants, else the account it names most).
     #[arg(long, value_parser = parse_account_id)]
     pub(crate) key_account: Option<String>,
     /// The key's ARN: statements scoped to ARN patterns then apply exactly as in a scan.
@@ -294,11 +298,21 @@ pub(crate) struct LintArgs {
     pub(crate) org_id: Option<String>,
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub(crate) format: Format,
-    /// Exit 1 when a finding at or above this severity exists (default: none fails).
-    #[arg(long, default_value = "none", value_parser = parse_fail_on)]
+    /// text (file:line:column lines), json, or sarif (SARIF 2.1.0, for code-scanning
+    /// annotations).
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub(crate) format: LintFormat,
+    /// Exit 3 when a finding at or above this severity exists (critical, high, medium, low,
+    /// info, or none), as `scan` does.
+    #[arg(long, default_value = "info", value_parser = parse_fail_on)]
     pub(crate) fail_on: FailOn,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+pub(crate) enum LintFormat {
+    Text,
+    Json,
+    Sarif,
 }
 
 pub(crate) fn parse_account_id(s: &str) -> Result<String, String> {

@@ -33,13 +33,16 @@ macro_rules! out {
 mod args;
 mod compare;
 mod evidence;
+mod lint_input;
 mod merge;
 mod pack;
 mod policy;
 mod progress;
+mod sarif;
 mod security_hub;
 mod settings;
 mod snapshot_io;
+mod source_tree;
 
 pub(crate) use args::*;
 

@@ -58,6 +58,58 @@ pub struct LintReport {
     /// not be read (`rule: reason`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_assessed: Vec<String>,
+    /// The account the key was taken to belong to, if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_account: Option<String>,
+    /// Where `key_account` came from: `given`, `key ARN`, `inferred: root granted` or
+    /// `inferred: most frequent account`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_account_source: Option<String>,
+}
+
+/// The key's account read from the policy itself: the account whose root (or the account id
+/// alone) an Allow statement names, the most often named if several; else the account most
+/// often named by any principal ARN. A key policy nearly always grants its own account's root.
+fn infer_key_account(policy: &crate::policy::Policy) -> Option<(String, &'static str)> {
+    use crate::policy::{Effect, Principal, PrincipalSpec};
+    let mut roots: Vec<(String, usize)> = Vec::new();
+    let mut named: Vec<(String, usize)> = Vec::new();
+    let count = |list: &mut Vec<(String, usize)>, account: &str| match list
+        .iter_mut()
+        .find(|(a, _)| a == account)
+    {
+        Some((_, n)) => *n += 1,
+        None => list.push((account.to_string(), 1)),
+    };
+    for st in policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+    {
+        let PrincipalSpec::Principal(list) = &st.principals else {
+            continue;
+        };
+        for p in list {
+            match p {
+                Principal::Account(a) => {
+                    count(&mut roots, a);
+                    count(&mut named, a);
+                }
+                Principal::Identity {
+                    account: Some(a), ..
+                } => count(&mut named, a),
+                _ => {}
+            }
+        }
+    }
+    // The most named; the first named among equals.
+    let most = |list: Vec<(String, usize)>| {
+        let max = list.iter().map(|(_, n)| *n).max()?;
+        list.into_iter().find(|(_, n)| *n == max).map(|(a, _)| a)
+    };
+    most(roots)
+        .map(|a| (a, "inferred: root granted"))
+        .or_else(|| most(named).map(|a| (a, "inferred: most frequent account")))
 }
 
 /// Runs every policy rule on `text`.
@@ -82,13 +134,20 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
                 summary: LintSummary::default(),
                 parse_error: Some(e.to_string()),
                 not_assessed: vec![],
+                key_account: options.key_account.clone(),
+                key_account_source: options.key_account.as_ref().map(|_| "given".into()),
             };
         }
     };
-    let key_account = options.key_account.as_deref().or(options
-        .key_arn
-        .as_deref()
-        .and_then(kmsaudit_model::arn_account));
+    let inferred = infer_key_account(&policy);
+    let (key_account, key_account_source) = match (&options.key_account, &options.key_arn) {
+        (Some(a), _) => (Some(a.as_str()), Some("given")),
+        (None, Some(arn)) => (kmsaudit_model::arn_account(arn), Some("key ARN")),
+        (None, None) => match &inferred {
+            Some((a, how)) => (Some(a.as_str()), Some(*how)),
+            None => (None, None),
+        },
+    };
     let scope = match (options.key_arn.as_deref(), key_account) {
         (Some(arn), _) => KeyScope::Arn(arn),
         (None, Some(account)) => KeyScope::Account(account),
@@ -173,5 +232,7 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
         summary,
         parse_error: None,
         not_assessed,
+        key_account: key_account.map(str::to_string),
+        key_account_source: key_account_source.map(str::to_string),
     }
 }

@@ -26,12 +26,12 @@ pub use diff::{diff, diff_csv, Change, Diff, Entry};
 pub use html::{content_security_policy, render_html};
 use options::{pack_files, ALL_PACK_FILES, CONFIG_JSON, SNAPSHOT_GZ, SNAPSHOT_JSON};
 pub use options::{OutputFormat, PackOptions};
-pub use verify::verify_pack;
-use verify::file_sha256;
 pub use signature::{
     check_signature, manifest_sha256, public_key_der, read_signature, signed_message,
     write_signature, PackSignature, SIGNATURE_FILE,
 };
+use verify::file_sha256;
+pub use verify::verify_pack;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {

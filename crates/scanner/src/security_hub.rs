@@ -106,7 +106,15 @@ pub async fn import_account(
             .build(),
     );
     let product = product_arn(&access.partition, &access.region, account_id);
-    import_with(&client, &product, findings, updated_at, is_fixed, &mut report).await;
+    import_with(
+        &client,
+        &product,
+        findings,
+        updated_at,
+        is_fixed,
+        &mut report,
+    )
+    .await;
     report
 }
 
@@ -403,7 +411,10 @@ mod tests {
                 .findings(earlier("kmsaudit/A/0", ComplianceStatus::Failed))
                 .findings(earlier("kmsaudit/A/fixed", ComplianceStatus::Failed))
                 .findings(earlier("kmsaudit/A/unread", ComplianceStatus::Failed))
-                .findings(earlier("kmsaudit/A/passed-already", ComplianceStatus::Passed))
+                .findings(earlier(
+                    "kmsaudit/A/passed-already",
+                    ComplianceStatus::Passed,
+                ))
                 .findings(other)
                 .build()
         });
@@ -421,8 +432,9 @@ mod tests {
                 .build()
         });
         let client = mock_client!(aws_sdk_securityhub, RuleMode::MatchAny, [&prior, &import]);
-        let findings: Vec<serde_json::Value> =
-            (0..250).map(|i| record(&format!("kmsaudit/A/{i}"))).collect();
+        let findings: Vec<serde_json::Value> = (0..250)
+            .map(|i| record(&format!("kmsaudit/A/{i}")))
+            .collect();
         let mut report = AccountImport::default();
         import_with(
             &client,
