@@ -112,13 +112,19 @@ fn lint(binary: &Path, path: &Path) -> anyhow::Result<(f64, u64, String)> {
     let timed = crate::bench::under_gnu_time(binary, &args)?;
     let (out, wall_ms, peak_kib) = (&timed.output, timed.wall_secs * 1000.0, timed.peak_rss_kib);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // 0, 3 (findings) and 4 (not assessed) all carry the report; a document that does not
+    // parse is refused with the reason in it.
     let answer = match out.status.code() {
-        Some(0 | 1) => {
-            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-            format!(
-                "{} findings",
-                report["findings"].as_array().map_or(0, Vec::len)
-            )
+        Some(0 | 3 | 4) => {
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            let report = &doc["documents"][0]["report"];
+            match report["parse_error"].as_str() {
+                Some(e) => format!("refused: {e}"),
+                None => format!(
+                    "{} findings",
+                    report["findings"].as_array().map_or(0, Vec::len)
+                ),
+            }
         }
         _ => format!("refused: {}", stderr.lines().next().unwrap_or("").trim()),
     };

@@ -262,11 +262,13 @@ mod tests {
     fn aliases_are_not_expanded_and_depth_is_bounded() {
         let laughs = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b]\n";
         let tree = parse(laughs).unwrap();
-        assert_eq!(
-            tree.get("c").unwrap().to_json().to_string().len() < 100,
-            true
-        );
+        let c = tree.get("c").unwrap().to_json().to_string();
+        assert!(c.len() < 100, "aliases expanded: {c}");
         let deep = "[".repeat(1000) + &"]".repeat(1000);
-        assert!(parse(&deep).unwrap_err().contains("nested deeper"));
+        let refused = parse(&deep).unwrap_err();
+        assert!(
+            refused.contains("nested deeper") || refused.contains("recursion limit"),
+            "{refused}"
+        );
     }
 }

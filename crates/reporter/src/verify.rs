@@ -51,7 +51,9 @@ pub fn verify_pack(dir: &Path) -> Result<Vec<String>, ReportError> {
         .collect();
     extra.sort();
     problems.extend(extra);
-    problems.dedup();
+    // One problem per file: the first found (SHA256SUMS's, then the manifest's).
+    let mut seen = std::collections::BTreeSet::new();
+    problems.retain(|p| seen.insert(p.split(": ").next().unwrap_or_default().to_string()));
     Ok(problems)
 }
 

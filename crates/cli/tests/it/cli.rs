@@ -704,11 +704,17 @@ fn output_formats_choose_the_files_and_the_pack_still_verifies() {
         assert!(o.status.success(), "{}", stdout(&o));
         names
     };
-    assert_eq!(report(&[]).len(), 10, "everything by default");
     assert_eq!(
-        report(&["--output-formats", "json"]),
+        report(&[]).len(),
+        11,
+        "everything but OCSF and ASFF by default"
+    );
+    assert_eq!(
+        report(&["--output-formats", "json,asff"]),
         vec![
             "SHA256SUMS",
+            "config.json",
+            "findings.asff.json",
             "findings.json",
             "manifest.json",
             "snapshot.json"
@@ -718,6 +724,7 @@ fn output_formats_choose_the_files_and_the_pack_still_verifies() {
         report(&["--output-formats", "html,csv"]),
         vec![
             "SHA256SUMS",
+            "config.json",
             "findings.csv",
             "grants.csv",
             "keys.csv",

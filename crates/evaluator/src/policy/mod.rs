@@ -5,6 +5,7 @@ mod analysis;
 mod cidr;
 mod condition;
 mod deny;
+mod intrinsic;
 mod json;
 mod operator;
 mod parse;

@@ -230,7 +230,7 @@ pub fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
     let refused_by_kms = refused_by_kms(text, &raw_statements);
     let (mut statements, mut invalid) = (Vec::new(), Vec::new());
     for (index, v) in raw_statements.into_iter().enumerate() {
-        let parsed = match intrinsic_in(v, &format!("Statement[{index}]"), 0) {
+        let parsed = match super::intrinsic::intrinsic_in(v, &format!("Statement[{index}]"), 0) {
             Some(hidden) => Err(hidden),
             None => parse_statement(index, v),
         };
@@ -288,40 +288,6 @@ pub(super) fn string_or_list(v: &Value, path: &str) -> Result<Vec<String>, Polic
             "expected a string or a non-empty list of strings, found an empty list",
         )),
         _ => Err(err(path, "expected a string or a list of strings")),
-    }
-}
-
-/// A CloudFormation intrinsic function (`{"Ref": ...}`, `{"Fn::GetAtt": ...}`) left in a
-/// statement by a template: the value it stands for is only known at deploy time, so the
-/// statement cannot be read.
-fn intrinsic_in(v: &Value, path: &str, depth: usize) -> Option<PolicyError> {
-    if depth > 32 {
-        return None;
-    }
-    match v {
-        Value::Object(map) => {
-            if map.len() == 1 {
-                let (k, inner) = map.iter().next().expect("one entry");
-                if k == "Ref" || k.starts_with("Fn::") {
-                    let shown = inner.to_string();
-                    let shown: String = shown.chars().take(120).collect();
-                    return Some(err(
-                        path,
-                        format!(
-                            "`{k}` {shown} is a CloudFormation intrinsic function: this value is \
-                             only known at deploy time"
-                        ),
-                    ));
-                }
-            }
-            map.iter()
-                .find_map(|(k, inner)| intrinsic_in(inner, &format!("{path}.{k}"), depth + 1))
-        }
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, inner)| intrinsic_in(inner, &format!("{path}[{i}]"), depth + 1)),
-        _ => None,
     }
 }
 

@@ -255,8 +255,8 @@ fn manifest_hashes_verify_and_tampering_is_named() {
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
     assert_eq!(
         manifest["files"].as_array().unwrap().len(),
-        9,
-        "every output, OCSF included"
+        11,
+        "every output, OCSF, ASFF and config.json included"
     );
     assert_eq!(
         manifest["coverage"]["complete"], false,
