@@ -193,10 +193,7 @@ impl MarkedEventReceiver for Builder {
                 text: String::new(),
                 plain: true,
             })),
-            Event::MappingStart(_, tag) | Event::SequenceStart(_, tag)
-                if self.stack.len() >= MAX_DEPTH =>
-            {
-                let _ = tag;
+            Event::MappingStart(..) | Event::SequenceStart(..) if self.stack.len() >= MAX_DEPTH => {
                 self.error = Some(format!(
                     "line {}: nested deeper than {MAX_DEPTH} levels",
                     mark.line()
