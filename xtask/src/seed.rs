@@ -39,27 +39,21 @@ pub struct EvidenceAccount {
 /// The account that holds the evidence tests' signing keys.
 pub const EVIDENCE_ACCOUNT: &str = "999988887777";
 
-/// Signing keys in an account outside the organization, in eu-west-1.
-async fn seed_evidence_account(base: &SdkConfig) -> anyhow::Result<EvidenceAccount> {
-    use base64::Engine as _;
+/// AssumeRole of `role_arn`: its credentials, and `base` with them.
+async fn assume(
+    base: &SdkConfig,
+    role_arn: &str,
+) -> anyhow::Result<(aws_sdk_sts::types::Credentials, SdkConfig)> {
     let out = aws_sdk_sts::Client::new(base)
         .assume_role()
-        .role_arn(format!("arn:aws:iam::{EVIDENCE_ACCOUNT}:role/Evidence"))
+        .role_arn(role_arn)
         .role_session_name("xtask-seed")
         .send()
         .await
-        .context("AssumeRole into the evidence account")?;
-    let c = out.credentials().context("no credentials")?;
-    let mut account = EvidenceAccount {
-        account_id: EVIDENCE_ACCOUNT.into(),
-        access_key_id: c.access_key_id().into(),
-        secret_access_key: c.secret_access_key().into(),
-        session_token: c.session_token().into(),
-        signing_keys: BTreeMap::new(),
-    };
+        .with_context(|| format!("AssumeRole {role_arn}"))?;
+    let c = out.credentials().context("no credentials")?.clone();
     let config = base
         .to_builder()
-        .region(Region::new("eu-west-1"))
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             c.access_key_id(),
             c.secret_access_key(),
@@ -68,6 +62,25 @@ async fn seed_evidence_account(base: &SdkConfig) -> anyhow::Result<EvidenceAccou
             "xtask",
         )))
         .build();
+    Ok((c, config))
+}
+
+/// Signing keys in an account outside the organization, in eu-west-1.
+async fn seed_evidence_account(base: &SdkConfig) -> anyhow::Result<EvidenceAccount> {
+    use base64::Engine as _;
+    let (c, config) = assume(
+        base,
+        &format!("arn:aws:iam::{EVIDENCE_ACCOUNT}:role/Evidence"),
+    )
+    .await?;
+    let config = config.to_builder().region(Region::new("eu-west-1")).build();
+    let mut account = EvidenceAccount {
+        account_id: EVIDENCE_ACCOUNT.into(),
+        access_key_id: c.access_key_id().into(),
+        secret_access_key: c.secret_access_key().into(),
+        session_token: c.session_token().into(),
+        signing_keys: BTreeMap::new(),
+    };
     let kms = aws_sdk_kms::Client::new(&config);
     for spec in ["ECC_NIST_P256", "RSA_2048"] {
         let created = kms
@@ -173,31 +186,16 @@ pub async fn seed(fixture: &Fixture, moto: &str) -> anyhow::Result<Seeded> {
             .to_string();
         seeded.accounts.insert(account.name.clone(), id);
     }
-    let sts = aws_sdk_sts::Client::new(&base);
     let mut configs: BTreeMap<String, SdkConfig> = BTreeMap::new();
     for (name, id) in &seeded.accounts {
         let config = if id == MANAGEMENT_ACCOUNT {
             base.clone()
         } else {
-            let out = sts
-                .assume_role()
-                .role_arn(format!(
-                    "arn:aws:iam::{id}:role/OrganizationAccountAccessRole"
-                ))
-                .role_session_name("xtask-seed")
-                .send()
+            let role = format!("arn:aws:iam::{id}:role/OrganizationAccountAccessRole");
+            assume(&base, &role)
                 .await
-                .with_context(|| format!("AssumeRole into {name}"))?;
-            let c = out.credentials().context("no credentials")?;
-            base.to_builder()
-                .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                    c.access_key_id(),
-                    c.secret_access_key(),
-                    Some(c.session_token().to_string()),
-                    None,
-                    "xtask",
-                )))
-                .build()
+                .with_context(|| format!("seeding account {name}"))?
+                .1
         };
         configs.insert(name.clone(), config);
     }

@@ -55,6 +55,11 @@ mod exit {
     pub const INCOMPLETE: u8 = 4;
 }
 
+/// `1 file`, `2 files`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// An error that is the user's to fix: exit 2.
 #[derive(Debug)]
 struct UsageError(String);

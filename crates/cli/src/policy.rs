@@ -174,16 +174,14 @@ fn print_text(linted: &[Linted]) {
         }
     }
     let files: std::collections::BTreeSet<&str> = linted.iter().map(|l| l.file.as_str()).collect();
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     out!(
         "{} in {}: {}",
-        plural(linted.len(), "key policy", "key policies"),
-        plural(files.len(), "file", "files"),
+        crate::plural(linted.len(), "key policy", "key policies"),
+        crate::plural(files.len(), "file", "files"),
         if findings == 0 {
             "no findings".to_string()
         } else {
-            plural(findings, "finding", "findings")
+            crate::plural(findings, "finding", "findings")
         }
     );
 }

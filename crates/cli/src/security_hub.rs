@@ -114,13 +114,11 @@ pub(crate) fn report(reports: &[AccountImport], region: &str) -> bool {
     let rejected: usize = reports.iter().map(|r| r.rejected.len()).sum();
     let failed_accounts: Vec<&AccountImport> =
         reports.iter().filter(|r| r.error.is_some()).collect();
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     out!(
         "Security Hub ({region}): {imported} findings imported, {resolved} resolved, \
          {rejected} rejected, in {} over {}{}",
-        plural(batches, "batch", "batches"),
-        plural(reports.len(), "account", "accounts"),
+        crate::plural(batches, "batch", "batches"),
+        crate::plural(reports.len(), "account", "accounts"),
         if failed_accounts.is_empty() {
             String::new()
         } else {

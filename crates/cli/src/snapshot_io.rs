@@ -109,24 +109,13 @@ pub(crate) fn memory_checkpoint(stage: &str) {
 /// there is none): re-rendering a pack writes the same files it holds.
 pub(crate) fn formats_beside(snapshot: &Path) -> Vec<crate::OutputFormatArg> {
     use crate::OutputFormatArg as F;
-    let Some(manifest) = snapshot.parent().map(|d| d.join("manifest.json")) else {
+    let Some(files) = snapshot
+        .parent()
+        .and_then(|dir| kmsaudit_reporter::manifest_files(dir).ok())
+    else {
         return Vec::new();
     };
-    let Ok(text) = std::fs::read(&manifest) else {
-        return Vec::new();
-    };
-    #[derive(serde::Deserialize)]
-    struct Listing {
-        files: Vec<Entry>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Entry {
-        path: String,
-    }
-    let Ok(listing) = serde_json::from_slice::<Listing>(&text) else {
-        return Vec::new();
-    };
-    let has = |name: &str| listing.files.iter().any(|f| f.path == name);
+    let has = |name: &str| files.iter().any(|f| f.path == name);
     [
         ("report.html", F::Html),
         ("findings.csv", F::Csv),

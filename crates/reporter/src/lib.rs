@@ -31,7 +31,7 @@ pub use signature::{
     write_signature, PackSignature, SIGNATURE_FILE,
 };
 use verify::file_sha256;
-pub use verify::verify_pack;
+pub use verify::{manifest_files, verify_pack};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -81,7 +81,7 @@ pub struct Coverage {
     pub api_calls: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct FileEntry {
     pub path: String,
     pub bytes: usize,

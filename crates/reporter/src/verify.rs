@@ -59,24 +59,12 @@ pub fn verify_pack(dir: &Path) -> Result<Vec<String>, ReportError> {
 
 /// The manifest's list of files against the files and SHA256SUMS.
 fn check_manifest(dir: &Path, listed: &std::collections::BTreeSet<String>) -> Vec<String> {
-    #[derive(serde::Deserialize)]
-    struct Listing {
-        files: Vec<Entry>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Entry {
-        path: String,
-        sha256: String,
-    }
-    let listing = match std::fs::read(dir.join("manifest.json"))
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice::<Listing>(&b).map_err(|e| e.to_string()))
-    {
-        Ok(listing) => listing,
+    let files = match manifest_files(dir) {
+        Ok(files) => files,
         Err(e) => return vec![format!("manifest.json: unreadable: {e}")],
     };
     let mut problems = Vec::new();
-    for entry in &listing.files {
+    for entry in &files {
         if !listed.contains(&entry.path) {
             problems.push(format!(
                 "{}: in manifest.json but not in SHA256SUMS",
@@ -93,9 +81,21 @@ fn check_manifest(dir: &Path, listed: &std::collections::BTreeSet<String>) -> Ve
         }
     }
     for name in listed {
-        if name != "manifest.json" && !listing.files.iter().any(|e| &e.path == name) {
+        if name != "manifest.json" && !files.iter().any(|e| &e.path == name) {
             problems.push(format!("{name}: in SHA256SUMS but not in manifest.json"));
         }
     }
     problems
+}
+
+/// The files manifest.json lists, with their sizes and SHA-256.
+pub fn manifest_files(dir: &Path) -> Result<Vec<crate::FileEntry>, String> {
+    #[derive(serde::Deserialize)]
+    struct Listing {
+        files: Vec<crate::FileEntry>,
+    }
+    let bytes = std::fs::read(dir.join("manifest.json")).map_err(|e| e.to_string())?;
+    serde_json::from_slice::<Listing>(&bytes)
+        .map(|l| l.files)
+        .map_err(|e| e.to_string())
 }

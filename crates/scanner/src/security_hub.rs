@@ -193,10 +193,9 @@ async fn account_config(
         access.external_id.clone(),
         access.session_duration.map(|d| d.as_secs() as i32),
     );
-    role.credentials().await.map_err(|e| {
-        let i = issue("STS.AssumeRole", &e);
-        format!("{}: {}: {}", i.operation, i.code, i.message)
-    })?;
+    role.credentials()
+        .await
+        .map_err(|e| issue("STS.AssumeRole", &e).to_string())?;
     Ok(base
         .to_builder()
         .credentials_provider(SharedCredentialsProvider::new(role))
@@ -235,10 +234,7 @@ async fn prior_findings(
             .set_next_token(token.clone())
             .send()
             .await
-            .map_err(|e| {
-                let i = issue("SecurityHub.GetFindings", &e);
-                format!("{}: {}: {}", i.operation, i.code, i.message)
-            })?;
+            .map_err(|e| issue("SecurityHub.GetFindings", &e).to_string())?;
         // Filtered here too: an endpoint that ignores the filters must not make kmsaudit
         // resolve another product's findings.
         out.extend(

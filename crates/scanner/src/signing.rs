@@ -76,7 +76,7 @@ async fn get_public_key(
         .await
         .map_err(|e| SigningError::GetPublicKey {
             key: key_arn.to_string(),
-            message: describe("KMS.GetPublicKey", &e),
+            message: crate::classify::issue("KMS.GetPublicKey", &e).to_string(),
         })?;
     let usage = out.key_usage().map(|u| u.as_str().to_string());
     if usage.as_deref() != Some("SIGN_VERIFY") {
@@ -125,7 +125,7 @@ pub async fn sign(
         .await
         .map_err(|e| SigningError::Sign {
             key: key_arn.to_string(),
-            message: describe("KMS.Sign", &e),
+            message: crate::classify::issue("KMS.Sign", &e).to_string(),
         })?;
     Ok(KmsSignature {
         key_arn: out.key_id().unwrap_or(key_arn).to_string(),
@@ -140,16 +140,4 @@ pub async fn sign(
             .unwrap_or_default(),
         public_key,
     })
-}
-
-fn describe<E, R>(
-    operation: &str,
-    err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> String
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let issue = crate::classify::issue(operation, err);
-    format!("{}: {}", issue.code, issue.message)
 }
