@@ -139,9 +139,17 @@ async fn import_with(
         .iter()
         .filter_map(|f| f["Id"].as_str().map(str::to_string))
         .collect();
+    let created: std::collections::HashMap<&str, &str> = prior
+        .iter()
+        .map(|p| (p.id.as_str(), p.created_at.as_str()))
+        .collect();
     for f in &mut findings {
-        if let Some(p) = prior.iter().find(|p| f["Id"] == p.id.as_str()) {
-            f["CreatedAt"] = serde_json::Value::String(p.created_at.clone());
+        let kept = f["Id"]
+            .as_str()
+            .and_then(|id| created.get(id))
+            .map(|c| c.to_string());
+        if let Some(c) = kept {
+            f["CreatedAt"] = serde_json::Value::String(c);
         }
     }
     let imported_count = findings.len();
