@@ -29,6 +29,8 @@ pub(crate) fn lint(args: LintArgs) -> anyhow::Result<u8> {
         org_accounts: args.org_accounts.clone(),
         org_id: args.org_id.clone(),
         config,
+        // Time conditions in lint-policy are judged against the current time.
+        now: Some(kmsaudit_model::Timestamp::now()),
     };
     let mut linted = Vec::new();
     let mut unreadable = Vec::new();

@@ -6,7 +6,7 @@ use kmsaudit_model::Severity;
 
 use crate::config::EvalConfig;
 use crate::context::{Ctx, Party, TrustZone};
-use crate::policy::{analyze, parse_policy, KeyScope};
+use crate::policy::{analyze_in, parse_policy, AnalysisEnv, KeyScope};
 use crate::rules::{self, LintFlag, PolicyInput, PolicyVerdict, RuleDef};
 
 /// Who the policy is for.
@@ -23,6 +23,9 @@ pub struct LintOptions {
     pub org_accounts: Vec<String>,
     pub org_id: Option<String>,
     pub config: EvalConfig,
+    /// "Now" for time conditions (`aws:CurrentTime`, `aws:EpochTime`): the CLI passes the
+    /// clock's time (the evaluator reads no clock). Unknown, a time window counts as open.
+    pub now: Option<kmsaudit_model::Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,6 +61,10 @@ pub struct LintReport {
     /// not be read (`rule: reason`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_assessed: Vec<String>,
+    /// What the analysis assumed or left out (closed or future time windows, statements assumed
+    /// to cover a key whose ARN is unknown, principals of another partition).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The account the key was taken to belong to, if known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_account: Option<String>,
@@ -134,6 +141,7 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
                 summary: LintSummary::default(),
                 parse_error: Some(e.to_string()),
                 not_assessed: vec![],
+                notes: vec![],
                 key_account: options.key_account.clone(),
                 key_account_source: options.key_account.as_ref().map(|_| "given".into()),
             };
@@ -153,7 +161,14 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
         (None, Some(account)) => KeyScope::Account(account),
         (None, None) => KeyScope::Unknown,
     };
-    let analysis = analyze(&policy, scope);
+    let analysis = analyze_in(
+        &policy,
+        &AnalysisEnv {
+            key: scope,
+            key_org: options.org_id.as_deref(),
+            now: options.now,
+        },
+    );
     let zone = TrustZone::new(
         options.org_id.clone(),
         options.org_accounts.iter().cloned(),
@@ -232,6 +247,7 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
         summary,
         parse_error: None,
         not_assessed,
+        notes: analysis.notes.clone(),
         key_account: key_account.map(str::to_string),
         key_account_source: key_account_source.map(str::to_string),
     }

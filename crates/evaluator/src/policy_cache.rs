@@ -19,6 +19,9 @@ use crate::rules::{self, Outcome, PolicyState};
 pub(crate) struct PolicyCache<'s> {
     by_text: FxHashMap<&'s str, Arc<PolicyState>>,
     outcomes: FxHashMap<(&'s str, &'s str), Arc<Vec<Outcome>>>,
+    /// The organization and "now" every analysis of the scan is made for.
+    org: Option<String>,
+    now: kmsaudit_model::Timestamp,
 }
 
 impl<'s> PolicyCache<'s> {
@@ -47,12 +50,19 @@ impl<'s> PolicyCache<'s> {
             .into_par_iter()
             .filter_map(|text| {
                 let state = match policy::parse_policy(text) {
+                    // Variables (`${aws:ResourceAccount}`) and principals of other partitions
+                    // are read against the key: such texts are analysed per key.
                     Ok(p)
                         if p.statements
                             .iter()
-                            .all(|s| s.resources.patterns.iter().any(|r| r == "*")) =>
+                            .all(|s| s.resources.patterns.iter().any(|r| r == "*"))
+                            && !text.contains("${")
+                            && !text.contains("arn:aws-") =>
                     {
-                        PolicyState::Analyzed(policy::analyze(&p, policy::KeyScope::Unknown))
+                        PolicyState::Analyzed(policy::analyze_in(
+                            &p,
+                            &scan_env(policy::KeyScope::Unknown, ctx),
+                        ))
                     }
                     Ok(_) => return None,
                     Err(e) => PolicyState::Unparseable(e),
@@ -70,7 +80,12 @@ impl<'s> PolicyCache<'s> {
                 ))
             })
             .collect();
-        PolicyCache { by_text, outcomes }
+        PolicyCache {
+            by_text,
+            outcomes,
+            org: ctx.zone.org_id.clone(),
+            now: ctx.now,
+        }
     }
 
     /// The shared policy-rule outcomes of this key's policy in its account, or computed now.
@@ -92,7 +107,7 @@ impl<'s> PolicyCache<'s> {
     pub fn state(&self, key: &KeyRecord) -> Arc<PolicyState> {
         match key.policy.as_deref().and_then(|t| self.by_text.get(t)) {
             Some(shared) => shared.clone(),
-            None => Arc::new(policy_state(key)),
+            None => Arc::new(analyzed_state(key, self.org.as_deref(), self.now)),
         }
     }
 }
@@ -104,11 +119,34 @@ fn policy_outcomes(state: &PolicyState, key_account: &str, ctx: &Ctx<'_>) -> Vec
         .collect()
 }
 
-/// Reads and analyzes a key's policy, or says why it cannot be.
-pub(crate) fn policy_state(key: &KeyRecord) -> PolicyState {
+/// What an analysis in this scan knows: the key, the organization, the scan's start.
+fn scan_env<'a>(key: policy::KeyScope<'a>, ctx: &'a Ctx<'_>) -> policy::AnalysisEnv<'a> {
+    policy::AnalysisEnv {
+        key,
+        key_org: ctx.zone.org_id.as_deref(),
+        now: Some(ctx.now),
+    }
+}
+
+/// Reads and analyzes a key's policy for the scan of `ctx`, or says why it cannot be.
+#[cfg(test)]
+pub(crate) fn policy_state(key: &KeyRecord, ctx: &Ctx<'_>) -> PolicyState {
+    analyzed_state(key, ctx.zone.org_id.as_deref(), ctx.now)
+}
+
+fn analyzed_state(
+    key: &KeyRecord,
+    org: Option<&str>,
+    now: kmsaudit_model::Timestamp,
+) -> PolicyState {
+    let env = policy::AnalysisEnv {
+        key: policy::KeyScope::Arn(&key.arn),
+        key_org: org,
+        now: Some(now),
+    };
     match &key.policy {
         Some(text) => match policy::parse_policy(text) {
-            Ok(p) => PolicyState::Analyzed(policy::analyze(&p, policy::KeyScope::Arn(&key.arn))),
+            Ok(p) => PolicyState::Analyzed(policy::analyze_in(&p, &env)),
             Err(e) => PolicyState::Unparseable(e),
         },
         None => PolicyState::Unread(match key.error_for("KMS.GetKeyPolicy") {

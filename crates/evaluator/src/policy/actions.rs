@@ -148,6 +148,24 @@ impl ActionSet {
         *SET
     }
 
+    /// The operations a principal of another AWS account can perform on the key when the key
+    /// policy (and its own account's IAM) allow it: the cryptographic operations, the grant
+    /// operations, DescribeKey, GetKeyRotationStatus and GetPublicKey ("Allowing users in other
+    /// accounts to use a KMS key", KMS Developer Guide; each operation's "Cross-account use" in
+    /// the KMS API Reference). Any other operation granted to another account has no effect.
+    pub fn cross_account() -> ActionSet {
+        static SET: std::sync::LazyLock<ActionSet> = std::sync::LazyLock::new(|| {
+            ActionSet::crypto()
+                .union(ActionSet::grant_management())
+                .union(ActionSet::of(&[
+                    "DescribeKey",
+                    "GetKeyRotationStatus",
+                    "GetPublicKey",
+                ]))
+        });
+        *SET
+    }
+
     /// Read-only description and listing actions.
     pub fn describe_list() -> ActionSet {
         static SET: std::sync::LazyLock<ActionSet> = std::sync::LazyLock::new(|| {

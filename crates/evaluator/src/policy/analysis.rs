@@ -19,11 +19,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::actions::ActionSet;
-use super::condition::Condition;
+use super::condition::{BaseOperator, Condition, SetQualifier};
 use super::parse::{
     Effect, InvalidStatement, KeyScope, Policy, Principal, PrincipalSpec, Statement,
 };
 pub use super::reach::Reach;
+pub use super::resolve::AnalysisEnv;
+use super::resolve::{resolve, Verdict};
 
 /// Who an Allow reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +104,9 @@ pub struct Access {
     pub conditions: Arc<[String]>,
     /// `Bool kms:GrantIsForAWSResource true` is present.
     pub grant_for_aws_resource: bool,
-    /// `StringEquals aws:PrincipalType Account` is present.
+    /// A condition restricts the statement to the account root itself (`aws:PrincipalType`
+    /// `Account`, or `aws:PrincipalArn` / `aws:userid` naming only roots): for the key account's
+    /// root, no delegation to IAM policies.
     pub principal_type_account: bool,
     /// `aws:userid` values the statement requires, if any.
     pub userids: Vec<String>,
@@ -112,6 +116,9 @@ pub struct Access {
     /// Deny statements that narrowed this access (indices; the first
     /// [`MAX_NARROWED_BY`] are kept).
     pub narrowed_by: Vec<usize>,
+    /// Conditions the analysis assumed hold although they do not now (a time window that
+    /// opens later), in words.
+    pub assumed: Arc<[String]>,
 }
 
 impl Access {
@@ -133,6 +140,15 @@ impl Access {
             }
     }
 
+    /// `; assumed: ...` for explanations, or nothing.
+    pub fn assumed_text(&self) -> String {
+        if self.assumed.is_empty() {
+            String::new()
+        } else {
+            format!("; assumed: {}", self.assumed.join("; "))
+        }
+    }
+
     /// The statement's conditions joined, or `None` without conditions.
     pub fn condition_text(&self) -> Option<String> {
         (!self.conditions.is_empty()).then(|| self.conditions.join("; "))
@@ -150,6 +166,10 @@ pub struct Analysis {
     pub invalid: Vec<InvalidStatement>,
     /// Why KMS would refuse the document as a whole, when it would.
     pub refused_by_kms: Option<String>,
+    /// What the analysis assumed or left out and a reader should know: a statement whose time
+    /// window has closed, one in effect only later, one assumed to apply to a key whose ARN is
+    /// unknown, a principal of another partition.
+    pub notes: Vec<String>,
 }
 
 impl Analysis {
@@ -172,20 +192,55 @@ impl Analysis {
 
 /// Analyzes a parsed policy for the key `key` (an ARN in a scan; in `lint-policy` what is given).
 pub fn analyze(policy: &Policy, key: KeyScope<'_>) -> Analysis {
+    analyze_in(policy, &AnalysisEnv::key(key))
+}
+
+/// Analyzes a parsed policy for the key, organization and time of `env`.
+pub fn analyze_in(policy: &Policy, env: &AnalysisEnv<'_>) -> Analysis {
     let mut analysis = Analysis {
         invalid: policy.invalid.clone(),
         refused_by_kms: policy.refused_by_kms.clone(),
         ..Analysis::default()
+    };
+    let version = policy.version.as_deref();
+    let partition = match env.key {
+        KeyScope::Arn(arn) => arn.split(':').nth(1).unwrap_or("aws"),
+        _ => "aws",
     };
     for st in policy
         .statements
         .iter()
         .filter(|s| s.effect == Effect::Allow)
     {
-        if st.resources.applies_to(key) == Some(false) || st.actions.set.is_empty() {
+        if st.actions.set.is_empty() {
             continue;
         }
-        allow_accesses(st, &mut analysis);
+        match st.resources.applies_to(env.key, version) {
+            Some(false) => continue,
+            Some(true) => {}
+            None => analysis.notes.push(format!(
+                "statement {}: Resource {} may not cover the key; without the key's ARN it is assumed to",
+                st.index,
+                st.resources.patterns.join(", ")
+            )),
+        }
+        match resolve(st, version, env) {
+            Verdict::Never { why, note } => {
+                if note {
+                    analysis
+                        .notes
+                        .push(format!("statement {} grants nothing now: {why}", st.index));
+                }
+            }
+            Verdict::Applies(st, assumed) => {
+                analysis.notes.extend(
+                    assumed
+                        .iter()
+                        .map(|a| format!("statement {}: {a}", st.index)),
+                );
+                allow_accesses(&st, partition, assumed, &mut analysis);
+            }
+        }
     }
     for deny in policy
         .statements
@@ -193,17 +248,26 @@ pub fn analyze(policy: &Policy, key: KeyScope<'_>) -> Analysis {
         .filter(|s| s.effect == Effect::Deny)
     {
         // A Deny is only applied where it certainly covers the key.
-        if deny.resources.applies_to(key) != Some(true) || deny.actions.set.is_empty() {
+        if deny.resources.applies_to(env.key, version) != Some(true) || deny.actions.set.is_empty()
+        {
             continue;
         }
-        super::deny::apply_deny(deny, &mut analysis.accesses);
-        analysis.accesses.retain(Access::reaches_someone);
+        if let Verdict::Applies(deny, _) = resolve(deny, version, env) {
+            super::deny::apply_deny(&deny, &mut analysis.accesses);
+            analysis.accesses.retain(Access::reaches_someone);
+        }
     }
     analysis.accesses.retain(Access::reaches_someone);
+    // A principal of another partition is never granted anything (however a Deny's
+    // `NotPrincipal` named it).
+    analysis.accesses.retain(|a| match &a.who {
+        Who::Named(p) => p.partition().is_none_or(|other| other == partition),
+        _ => true,
+    });
     analysis
 }
 
-fn allow_accesses(st: &Statement, analysis: &mut Analysis) {
+fn allow_accesses(st: &Statement, partition: &str, assumed: Vec<String>, analysis: &mut Analysis) {
     let mut reach = Reach::default();
     let mut source_reach = Reach::default();
     let mut caller_reach = Reach::default();
@@ -240,10 +304,12 @@ fn allow_accesses(st: &Statement, analysis: &mut Analysis) {
         principal_type_account: st
             .conditions
             .iter()
-            .any(Condition::is_principal_type_account),
+            .any(Condition::is_principal_type_account)
+            || st.conditions.iter().any(Condition::is_root_itself),
         userids,
         principal_orgs: caller_reach.orgs.clone(),
         narrowed_by: vec![],
+        assumed: assumed.into(),
     };
     match &st.principals {
         // `NotPrincipal: "*"` leaves out everyone: the Allow grants nobody.
@@ -259,6 +325,26 @@ fn allow_accesses(st: &Statement, analysis: &mut Analysis) {
         }
         PrincipalSpec::Principal(list) => {
             for p in list {
+                // The root of the key's own partition, written as an ARN, is its account.
+                let root;
+                let p = match p {
+                    Principal::Identity {
+                        arn,
+                        account: Some(a),
+                    } if arn.ends_with(":root") && p.partition() == Some(partition) => {
+                        root = Principal::Account(a.clone());
+                        &root
+                    }
+                    p => p,
+                };
+                if p.partition().is_some_and(|other| other != partition) {
+                    analysis.notes.push(format!(
+                        "statement {}: {} is of another partition than the key and is never granted anything",
+                        st.index,
+                        p.describe()
+                    ));
+                    continue;
+                }
                 let who = match p {
                     Principal::Anyone => Who::Everyone {
                         reach: reach.clone(),
@@ -277,13 +363,115 @@ fn allow_accesses(st: &Statement, analysis: &mut Analysis) {
                 if matches!(who, Who::Named(_)) && !admits(&caller_reach, p) {
                     continue;
                 }
+                // A service principal calls from its own AWS-owned account, in no customer's
+                // organization: pins on the caller's account or organization exclude it.
+                if matches!(who, Who::Service { .. })
+                    && (caller_reach.accounts.is_some()
+                        || caller_reach.orgs.is_some()
+                        || st.conditions.iter().any(requires_organization))
+                {
+                    continue;
+                }
+                // A named principal's own account and ARN are known: a condition on them that
+                // no value matches excludes it.
+                if matches!(who, Who::Named(_)) && !named_can_satisfy(st, p) {
+                    continue;
+                }
+                // What a service principal's own request carries in the caller's keys is not
+                // documented: a condition on them is assumed satisfiable, and said so.
+                let assumed = match who {
+                    Who::Service { .. } => service_assumptions(st, &template.assumed),
+                    _ => template.assumed.clone(),
+                };
                 analysis.accesses.push(Access {
                     who,
+                    assumed,
                     ..template.clone()
                 });
             }
         }
     }
+}
+
+/// The statement's conditions on the caller's identity, which a service principal's request
+/// is assumed to satisfy, added to what is already assumed.
+fn service_assumptions(st: &Statement, assumed: &Arc<[String]>) -> Arc<[String]> {
+    let on_caller: Vec<String> = st
+        .conditions
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.key.as_str(),
+                "aws:principalarn"
+                    | "aws:principalaccount"
+                    | "kms:calleraccount"
+                    | "aws:principaltype"
+                    | "aws:userid"
+            )
+        })
+        .map(|c| format!("{} (by the service's own request)", c.describe()))
+        .collect();
+    if on_caller.is_empty() {
+        return assumed.clone();
+    }
+    assumed.iter().cloned().chain(on_caller).collect()
+}
+
+/// A condition a service principal's own request cannot meet: it requires the caller to
+/// belong to an organization (`Null aws:PrincipalOrgID false`, or a positive operator on it)
+/// or to be an IAM user (`aws:username`).
+fn requires_organization(c: &Condition) -> bool {
+    let op = &c.operator;
+    let key = matches!(
+        c.key.as_str(),
+        "aws:principalorgid" | "aws:principalorgpaths" | "aws:username"
+    );
+    let required = if op.base == BaseOperator::Null {
+        c.values.iter().all(|v| v.eq_ignore_ascii_case("false"))
+    } else {
+        op.base.is_positive_match() && !op.if_exists && op.set != SetQualifier::ForAllValues
+    };
+    key && required
+}
+
+/// Whether a named principal can satisfy the statement's positive conditions on its own
+/// account (`kms:CallerAccount`, `aws:PrincipalAccount`) and, for an IAM role or user named by
+/// ARN, on `aws:PrincipalArn` (a role's sessions carry the role's ARN there).
+fn named_can_satisfy(st: &Statement, p: &Principal) -> bool {
+    st.conditions.iter().all(|c| {
+        let op = &c.operator;
+        if !op.base.is_positive_match() || op.if_exists || op.set == SetQualifier::ForAllValues {
+            return true;
+        }
+        // `aws:SourceAccount` and its kin are set only when a service principal calls.
+        if is_source_key(&c.key) && !matches!(p, Principal::Service(_)) {
+            return false;
+        }
+        let subject = match (c.key.as_str(), p) {
+            ("kms:calleraccount" | "aws:principalaccount", _) => p.account(),
+            ("aws:principalarn", Principal::Identity { arn, .. })
+                if arn.split(':').nth(2) == Some("iam") && !arn.ends_with(":root") =>
+            {
+                Some(arn.as_str())
+            }
+            _ => None,
+        };
+        let Some(subject) = subject else {
+            return true;
+        };
+        c.values.iter().any(|v| {
+            v.contains("${")
+                || match op.base {
+                    BaseOperator::StringEquals => v == subject,
+                    BaseOperator::StringEqualsIgnoreCase => v.eq_ignore_ascii_case(subject),
+                    BaseOperator::StringLike => super::wildcard::wildcard_match(v, subject),
+                    BaseOperator::ArnLike | BaseOperator::ArnEquals => {
+                        super::wildcard::arn_match(v, subject)
+                    }
+                    _ => true,
+                }
+        })
+    })
 }
 
 /// `aws:SourceAccount`, `aws:SourceArn`...: who a service acts for, not who the caller is.

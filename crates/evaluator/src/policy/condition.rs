@@ -95,13 +95,7 @@ fn key_kind(key: &str) -> Option<KeyKind> {
     })
 }
 
-/// Keys present in every authenticated KMS request, so `IfExists` cannot be dodged.
-fn always_present(key: &str) -> bool {
-    matches!(
-        key,
-        "kms:calleraccount" | "aws:principalaccount" | "aws:principalarn" | "aws:userid"
-    )
-}
+use super::resolve::always_present;
 
 /// Literal characters a wildcard pattern must fix to name a set of callers rather than anyone:
 /// `1111222233*` (100 accounts) or `o-a1b2c3*` names a set; `1*` or `o-*` is everyone.
@@ -125,10 +119,15 @@ fn account_value(value: &str, wild: bool) -> Option<Option<String>> {
 impl Condition {
     /// `Operator key value(s)`, for explanations.
     pub fn describe(&self) -> String {
-        let values = if self.values.len() == 1 {
-            self.values[0].clone()
+        let plain: Vec<String> = self
+            .values
+            .iter()
+            .map(|v| super::variables::plain(v))
+            .collect();
+        let values = if plain.len() == 1 {
+            plain[0].clone()
         } else {
-            format!("[{}]", self.values.join(", "))
+            format!("[{}]", plain.join(", "))
         };
         format!(
             "{} {} = {}",
@@ -184,7 +183,10 @@ impl Condition {
     /// The pin this condition puts on everyone it does not deny, when it appears in a **Deny**.
     pub fn deny_pin(&self) -> Option<Pin> {
         let op = &self.operator;
-        if !op.base.is_negated_match() || op.set != SetQualifier::None {
+        // `ForAllValues:` is true when the key is absent (the Deny applies) and otherwise
+        // requires every value to miss: it denies as the plain operator does. `ForAnyValue:`
+        // is false when the key is absent: it spares whoever lacks the key.
+        if !op.base.is_negated_match() || op.set == SetQualifier::ForAnyValue {
             return None;
         }
         self.pin_from_values()
@@ -215,6 +217,12 @@ impl Condition {
                 let mut accounts = BTreeSet::new();
                 for v in &self.values {
                     let account = kmsaudit_model::arn_account(v)?;
+                    // Under `StringLike` a `*` spans colons, and IAM paths may hold them: a
+                    // wildcard before the account field lets that field fall anywhere.
+                    let before = v.splitn(5, ':').take(4).collect::<Vec<_>>().join(":");
+                    if wild && !self.operator.base.is_arn() && has_wildcard(&before) {
+                        return None;
+                    }
                     accounts.extend(account_value(account, wild)?);
                 }
                 Some(Pin::Accounts(accounts))
@@ -263,9 +271,13 @@ impl Condition {
                 if self.values.iter().all(|v| kmsaudit_model::is_account_id(v)) {
                     return Some(Pin::Accounts(self.values.iter().cloned().collect()));
                 }
-                // `AROAEXAMPLEID:*` pins one role's sessions; `AROA*` or `*` pins nothing.
-                let literal_prefix = |v: &str| v.find(['*', '?']).map_or(v.len(), |i| i);
-                if self.values.iter().any(|v| wild && literal_prefix(v) <= 4) {
+                // `AROAEXAMPLEID:*` pins one role's sessions (the unique id, then the session);
+                // a wildcard inside the id part (`AROAA*`) matches principals of every account.
+                let pins_one = |v: &str| {
+                    let id = v.split(':').next().unwrap_or("");
+                    !has_wildcard(id) && (id.len() >= 16 || kmsaudit_model::is_account_id(id))
+                };
+                if wild && self.values.iter().any(|v| !pins_one(v)) {
                     return None;
                 }
                 let literal = !self.values.iter().any(|v| has_wildcard(v)) || !wild;
@@ -312,6 +324,27 @@ impl Condition {
                 .values
                 .iter()
                 .all(|v| v.eq_ignore_ascii_case("Account"))
+    }
+
+    /// A positive condition that only account roots satisfy: `aws:PrincipalArn` naming only
+    /// `arn:...:iam::ACCOUNT:root` ARNs, or `aws:userid` naming only account ids (a root's
+    /// user id is its account id).
+    pub fn is_root_itself(&self) -> bool {
+        let op = &self.operator;
+        if !op.base.is_positive_match() || op.if_exists || op.set == SetQualifier::ForAllValues {
+            return false;
+        }
+        !self.values.is_empty()
+            && match self.key.as_str() {
+                "aws:principalarn" => self.values.iter().all(|v| {
+                    !has_wildcard(v)
+                        && v.starts_with("arn:")
+                        && v.ends_with(":root")
+                        && kmsaudit_model::arn_account(v).is_some_and(kmsaudit_model::is_account_id)
+                }),
+                "aws:userid" => self.values.iter().all(|v| kmsaudit_model::is_account_id(v)),
+                _ => false,
+            }
     }
 
     /// The `aws:userid` patterns of a positive condition (admin allowlist input).

@@ -19,6 +19,9 @@ enum DenyKind {
         pin: Pin,
         caller: bool,
     },
+    /// `Null aws:PrincipalOrgID true`: denies callers in no organization, which service
+    /// principals (calling from AWS-owned accounts) are.
+    NoOrganization,
     /// Conditions we cannot turn into a narrowing: ignored.
     Opaque,
 }
@@ -26,6 +29,16 @@ enum DenyKind {
 pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
     let kind = match deny.conditions.as_slice() {
         [] => DenyKind::Unconditional,
+        [only]
+            if only.operator.base == super::condition::BaseOperator::Null
+                && matches!(
+                    only.key.as_str(),
+                    "aws:principalorgid" | "aws:principalorgpaths"
+                )
+                && only.values.iter().all(|v| v.eq_ignore_ascii_case("true")) =>
+        {
+            DenyKind::NoOrganization
+        }
         [only] => only
             .deny_pin()
             .map_or(DenyKind::Opaque, |pin| DenyKind::Pin {
@@ -52,9 +65,14 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                 // accounts), for the actions the Deny covers.
                 if let Who::Everyone { reach, except } = &access.who {
                     // An exempt principal the Allow itself leaves out was never allowed.
+                    // An exempt principal the Allow's account pins exclude was never allowed.
                     let allowed = |p: &Principal| {
                         let named = Who::Named(p.clone());
-                        !except.iter().any(|e| covers(e, &named))
+                        let pinned_out = match (&reach.accounts, p.account()) {
+                            (Some(set), Some(account)) => !super::reach::admits(set, account),
+                            _ => false,
+                        };
+                        !pinned_out && !except.iter().any(|e| covers(e, &named))
                     };
                     for p in exempt.iter().filter(|p| allowed(p)) {
                         let mut kept = access.clone();
@@ -66,7 +84,10 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                                 name: name.clone(),
                                 on_behalf_of: reach.clone(),
                             },
-                            other => Who::Named(other.clone()),
+                            other => {
+                                kept.principal_orgs = reach.orgs.clone();
+                                Who::Named(other.clone())
+                            }
                         };
                         added.push(kept);
                     }
@@ -81,7 +102,56 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                     access.actions = access.actions.minus(overlap);
                 }
             }
+            (PrincipalSpec::NotPrincipal(exempt), DenyKind::NoOrganization) => {
+                if matches!(access.who, Who::Service { .. })
+                    && !exempt.iter().any(|e| covers(e, &access.who))
+                {
+                    access.actions = access.actions.minus(overlap);
+                }
+            }
+            (PrincipalSpec::NotPrincipal(exempt), DenyKind::Pin { pin, caller }) => {
+                // Everyone the Deny does not exempt must satisfy the pin, exactly as under
+                // `Principal: *`; the exempt principals keep what the Allow gave them.
+                if exempt
+                    .iter()
+                    .any(|e| covers(e, &access.who) || inside(e, &access.who))
+                {
+                    continue;
+                }
+                if let Who::Everyone { reach, except } = &access.who {
+                    for p in exempt.iter().filter(|p| {
+                        let named = Who::Named((*p).clone());
+                        let pinned_out = match (&reach.accounts, p.account()) {
+                            (Some(set), Some(account)) => !super::reach::admits(set, account),
+                            _ => false,
+                        };
+                        !pinned_out && !except.iter().any(|e| covers(e, &named))
+                    }) {
+                        let mut kept = access.clone();
+                        kept.actions = overlap;
+                        kept.who = match p {
+                            Principal::Service(name) => Who::Service {
+                                name: name.clone(),
+                                on_behalf_of: reach.clone(),
+                            },
+                            other => {
+                                kept.principal_orgs = reach.orgs.clone();
+                                Who::Named(other.clone())
+                            }
+                        };
+                        added.push(kept);
+                    }
+                }
+                narrow_by_pin(access, overlap, deny.index, pin, *caller, &mut added);
+            }
             (PrincipalSpec::NotPrincipal(_), _) => {}
+            (PrincipalSpec::Principal(list), DenyKind::NoOrganization) => {
+                if matches!(access.who, Who::Service { .. })
+                    && list.iter().any(|p| covers(p, &access.who))
+                {
+                    access.actions = access.actions.minus(overlap);
+                }
+            }
             (PrincipalSpec::Principal(list), kind) => {
                 if !list.iter().any(|p| covers(p, &access.who)) {
                     if let DenyKind::Unconditional = kind {
@@ -91,35 +161,49 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                 }
                 match kind {
                     DenyKind::Unconditional => access.actions = access.actions.minus(overlap),
-                    // A named principal that can never satisfy the Deny's condition is denied.
-                    DenyKind::Pin { pin, caller: true } if matches!(&access.who, Who::Named(p) if !admits_pin(pin, p)) => {
-                        access.actions = access.actions.minus(overlap)
-                    }
                     DenyKind::Pin { pin, caller } => {
-                        let caller = *caller;
-                        split(access, overlap, deny.index, &mut added, |a| {
-                            match &mut a.who {
-                                Who::Everyone { reach, .. } => reach.narrow(pin),
-                                Who::Service { on_behalf_of, .. } => on_behalf_of.narrow(pin),
-                                Who::Named(_) => {
-                                    if let (Pin::Orgs(orgs), true) = (pin, caller) {
-                                        let mut r = Reach {
-                                            orgs: a.principal_orgs.take(),
-                                            ..Reach::default()
-                                        };
-                                        r.narrow(&Pin::Orgs(orgs.clone()));
-                                        a.principal_orgs = r.orgs;
-                                    }
-                                }
-                            }
-                        })
+                        narrow_by_pin(access, overlap, deny.index, pin, *caller, &mut added)
                     }
-                    DenyKind::Opaque => {}
+                    DenyKind::NoOrganization | DenyKind::Opaque => {}
                 }
             }
         }
     }
     accesses.extend(added);
+}
+
+/// A Deny with one negated pin, covering `access`: a named principal that can never satisfy
+/// the pin is denied; everyone else is narrowed to callers that satisfy it.
+fn narrow_by_pin(
+    access: &mut Access,
+    overlap: ActionSet,
+    deny_index: usize,
+    pin: &Pin,
+    caller: bool,
+    added: &mut Vec<Access>,
+) {
+    // A service principal's own account and organization are AWS's: a pin on the caller's
+    // account or organization denies it.
+    let service_out =
+        matches!(access.who, Who::Service { .. }) && matches!(pin, Pin::Accounts(_) | Pin::Orgs(_));
+    if caller && (service_out || matches!(&access.who, Who::Named(p) if !admits_pin(pin, p))) {
+        access.actions = access.actions.minus(overlap);
+        return;
+    }
+    split(access, overlap, deny_index, added, |a| match &mut a.who {
+        Who::Everyone { reach, .. } => reach.narrow(pin),
+        Who::Service { on_behalf_of, .. } => on_behalf_of.narrow(pin),
+        Who::Named(_) => {
+            if let (Pin::Orgs(orgs), true) = (pin, caller) {
+                let mut r = Reach {
+                    orgs: a.principal_orgs.take(),
+                    ..Reach::default()
+                };
+                r.narrow(&Pin::Orgs(orgs.clone()));
+                a.principal_orgs = r.orgs;
+            }
+        }
+    })
 }
 
 /// Narrows the `overlap` actions of `access`: in place when the Deny covers all of them, else

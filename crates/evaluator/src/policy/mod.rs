@@ -12,11 +12,15 @@ mod parse;
 mod principal;
 mod reach;
 pub mod reference;
+mod resolve;
 mod resource;
+mod variables;
 mod wildcard;
 
 pub use actions::{ActionSet, IAM_ONLY_ACTIONS, KMS_ACTIONS};
-pub use analysis::{analyze, Access, Analysis, Reach, Who, MAX_NARROWED_BY};
+pub use analysis::{
+    analyze, analyze_in, Access, Analysis, AnalysisEnv, Reach, Who, MAX_NARROWED_BY,
+};
 pub use condition::{BaseOperator, Condition, Operator, Pin, Restriction, SetQualifier};
 pub use parse::{
     parse_policy, ActionSpec, Effect, InvalidStatement, KeyScope, Policy, PolicyError, Principal,

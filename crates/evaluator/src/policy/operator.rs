@@ -133,6 +133,12 @@ impl BaseOperator {
         )
     }
 
+    /// `ArnEquals`, `ArnLike` and their negations: a `*` stays inside one ARN field.
+    pub(crate) fn is_arn(self) -> bool {
+        use BaseOperator::*;
+        matches!(self, ArnEquals | ArnLike | ArnNotEquals | ArnNotLike)
+    }
+
     /// Operators whose values may hold `*` / `?` wildcards. (`ArnEquals` matches like
     /// `ArnLike` in IAM.) Under `StringEquals` a `*` is a literal character.
     pub(crate) fn has_wildcards(self) -> bool {

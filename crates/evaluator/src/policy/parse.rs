@@ -251,6 +251,16 @@ pub fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
             }),
         }
     }
+    let refused_by_kms = refused_by_kms.or_else(|| {
+        invalid
+            .iter()
+            .find(|s| {
+                s.error
+                    .message
+                    .starts_with(super::principal::REFUSED_PRINCIPAL)
+            })
+            .map(|s| format!("statement {}: {}", s.index, s.error.message))
+    });
     // Nothing readable is left: the document as a whole is not a policy this tool can read.
     if statements.is_empty() {
         return Err(invalid.swap_remove(0).error);

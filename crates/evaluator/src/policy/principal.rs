@@ -50,6 +50,16 @@ impl Principal {
         }
     }
 
+    /// The partition of a principal written as an ARN (`aws`, `aws-cn`, `aws-us-gov`).
+    pub fn partition(&self) -> Option<&str> {
+        let arn = match self {
+            Principal::Identity { arn, .. } | Principal::Federated(arn) => arn.as_str(),
+            Principal::Account(_) => return None,
+            _ => return None,
+        };
+        arn.strip_prefix("arn:")?.split(':').next()
+    }
+
     /// How explanations name the principal.
     pub fn describe(&self) -> String {
         match self {
@@ -77,7 +87,7 @@ pub(super) fn parse_principals(v: &Value, path: &str) -> Result<Vec<Principal>, 
                 let p = format!("{path}.{kind}");
                 for s in string_or_list(vals, &p)? {
                     out.push(match kind.as_str() {
-                        "AWS" => aws_principal(&s),
+                        "AWS" => aws_principal(&s).map_err(|m| err(&p, m))?,
                         "Service" => {
                             if s == "*" {
                                 Principal::Anyone
@@ -105,27 +115,40 @@ pub(super) fn parse_principals(v: &Value, path: &str) -> Result<Vec<Principal>, 
     }
 }
 
-/// Reads one `AWS` principal value.
-fn aws_principal(s: &str) -> Principal {
+/// The start of the error of a principal KMS refuses (the policy is then refused as a whole).
+pub(super) const REFUSED_PRINCIPAL: &str = "KMS refuses a principal with a wildcard";
+
+/// Reads one `AWS` principal value. `*` alone is anyone; a partial wildcard
+/// (`arn:aws:iam::111122223333:role/*`, `arn:aws:iam::*:root`) is not a principal: KMS's
+/// PutKeyPolicy refuses it (IAM User Guide, "AWS JSON policy elements: Principal": wildcards
+/// cannot match part of a principal name or ARN).
+fn aws_principal(s: &str) -> Result<Principal, String> {
     let s = s.trim();
+    if s == "*" {
+        return Ok(Principal::Anyone);
+    }
     if s.contains('*') || s.contains('?') {
-        return Principal::Anyone;
+        return Err(format!(
+            "{REFUSED_PRINCIPAL} inside it (`{s}`): only `*` alone stands for anyone"
+        ));
     }
     if kmsaudit_model::is_account_id(s) {
-        return Principal::Account(s.to_string());
+        return Ok(Principal::Account(s.to_string()));
     }
     if let Some(account) = kmsaudit_model::arn_account(s) {
         let resource = s.splitn(6, ':').nth(5).unwrap_or("");
-        if resource == "root" {
-            return Principal::Account(account.to_string());
+        // The root of the standard partition is the account; a root of another partition is
+        // kept as written so that the analysis can tell it from the key's (see `partition`).
+        if resource == "root" && s.starts_with("arn:aws:") {
+            return Ok(Principal::Account(account.to_string()));
         }
-        return Principal::Identity {
+        return Ok(Principal::Identity {
             arn: s.to_string(),
             account: Some(account.to_string()),
-        };
+        });
     }
-    Principal::Identity {
+    Ok(Principal::Identity {
         arn: s.to_string(),
         account: None,
-    }
+    })
 }

@@ -7,10 +7,12 @@
 
 use std::collections::BTreeMap;
 
+use super::actions::ActionSet;
 use super::condition::{BaseOperator, Condition, SetQualifier};
 use super::parse::{Effect, Policy, PrincipalSpec, Statement};
 use super::principal::Principal;
-use super::wildcard::wildcard_match;
+use super::variables::{literal_text, plain, resolve};
+use super::wildcard::{arn_match, wildcard_match};
 
 /// Who makes a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +55,27 @@ pub enum Decision {
 }
 
 /// Decides `request` against `policy` attached to the key `key_arn`.
+///
+/// Besides the statements, what KMS itself decides: a principal of another account can only
+/// perform the operations KMS allows across accounts, and never one of another partition.
 pub fn decide(policy: &Policy, key_arn: &str, request: &Request) -> Decision {
-    let applies = |st: &&Statement| statement_matches(st, key_arn, request);
+    // A service principal calls from its own (AWS-owned) account: another account's.
+    let effective = ActionSet::matching(&request.action).overlaps(ActionSet::cross_account());
+    // KMS accepts only signed requests.
+    if request.caller == Caller::Anonymous
+        || matches!(request.caller, Caller::Service(_)) && !effective
+    {
+        return Decision::ImplicitDeny;
+    }
+    if let Caller::Iam { arn, account } = &request.caller {
+        let key_account = arn_field(key_arn, 4);
+        let cross_account = key_account != Some(account.as_str());
+        if (cross_account && !effective) || arn_field(arn, 1) != arn_field(key_arn, 1) {
+            return Decision::ImplicitDeny;
+        }
+    }
+    let version = policy.version.as_deref();
+    let applies = |st: &&Statement| statement_matches(st, version, key_arn, request);
     if policy
         .statements
         .iter()
@@ -74,18 +95,35 @@ pub fn decide(policy: &Policy, key_arn: &str, request: &Request) -> Decision {
     }
 }
 
-fn statement_matches(st: &Statement, key_arn: &str, request: &Request) -> bool {
+/// Field `i` (0-based) of an ARN.
+fn arn_field(arn: &str, i: usize) -> Option<&str> {
+    arn.splitn(6, ':').nth(i)
+}
+
+/// A variable's value in the request: single-valued context keys only.
+fn lookup<'r>(context: &'r BTreeMap<String, Vec<String>>) -> impl Fn(&str) -> Option<String> + 'r {
+    move |key: &str| match context.get(key).map(Vec::as_slice) {
+        Some([one]) => Some(one.clone()),
+        _ => None,
+    }
+}
+
+fn statement_matches(
+    st: &Statement,
+    version: Option<&str>,
+    key_arn: &str,
+    request: &Request,
+) -> bool {
     let action = request.action.to_ascii_lowercase();
     let action_named = st
         .actions
         .patterns
         .iter()
         .any(|p| wildcard_match(&p.to_ascii_lowercase(), &action));
-    let resource_named = st
-        .resources
-        .patterns
-        .iter()
-        .any(|p| wildcard_match(p, key_arn));
+    let resource_named = st.resources.patterns.iter().any(|p| {
+        resolve(p, version, lookup(&request.context))
+            .is_some_and(|p| arn_match(&p, &literal_text(key_arn)))
+    });
     let principal_named = |list: &[Principal]| list.iter().any(|p| names(p, &request.caller));
     let principal = match &st.principals {
         PrincipalSpec::Principal(list) => principal_named(list),
@@ -94,7 +132,10 @@ fn statement_matches(st: &Statement, key_arn: &str, request: &Request) -> bool {
     principal
         && action_named != st.actions.negated
         && resource_named != st.resources.negated
-        && st.conditions.iter().all(|c| holds(c, &request.context))
+        && st
+            .conditions
+            .iter()
+            .all(|c| holds(c, version, &request.context))
 }
 
 /// Whether a policy principal names the caller. An account names every identity of it (the
@@ -110,7 +151,7 @@ fn names(p: &Principal, caller: &Caller) -> bool {
 }
 
 /// Whether one condition holds for the request context.
-fn holds(c: &Condition, context: &BTreeMap<String, Vec<String>>) -> bool {
+fn holds(c: &Condition, version: Option<&str>, context: &BTreeMap<String, Vec<String>>) -> bool {
     let op = &c.operator;
     let present = context.get(&c.key).filter(|v| !v.is_empty());
     if op.base == BaseOperator::Null {
@@ -125,9 +166,16 @@ fn holds(c: &Condition, context: &BTreeMap<String, Vec<String>>) -> bool {
         };
     };
     let positive = positive_base(op.base);
+    // Variables are replaced from the request; a value whose variable has no value matches
+    // nothing.
+    let policy_values: Vec<String> = c
+        .values
+        .iter()
+        .filter_map(|v| resolve(v, version, lookup(context)))
+        .collect();
     // A negated operator is true when no policy value matches (NOR of the positive form).
     let matches_one = |v: &str| {
-        let hit = c.values.iter().any(|pv| compare(positive, pv, v));
+        let hit = policy_values.iter().any(|pv| compare(positive, pv, v));
         if is_negated(op.base) {
             !hit
         } else {
@@ -175,13 +223,23 @@ fn positive_base(b: BaseOperator) -> BaseOperator {
 fn compare(op: BaseOperator, policy_value: &str, value: &str) -> bool {
     use BaseOperator::*;
     let number = |s: &str| s.trim().parse::<f64>().ok();
-    let date = |s: &str| s.trim().parse::<jiff::Timestamp>().ok();
+    // IAM's date operators take ISO 8601 times and epoch seconds.
+    let date = |s: &str| {
+        let s = s.trim();
+        s.parse::<jiff::Timestamp>().ok().or_else(|| {
+            s.parse::<i64>()
+                .ok()
+                .and_then(|n| jiff::Timestamp::from_second(n).ok())
+        })
+    };
+    // `*` and `?` are wildcards only for the `...Like` and ARN operators.
+    let exact = plain(policy_value);
     match op {
-        StringEquals | BinaryEquals => policy_value == value,
-        StringEqualsIgnoreCase => policy_value.eq_ignore_ascii_case(value),
-        StringLike | ArnLike => wildcard_match(policy_value, value),
-        ArnEquals => policy_value == value,
-        Bool => policy_value.eq_ignore_ascii_case(value),
+        StringEquals | BinaryEquals => exact == value,
+        StringEqualsIgnoreCase => exact.eq_ignore_ascii_case(value),
+        StringLike => wildcard_match(policy_value, &literal_text(value)),
+        ArnLike | ArnEquals => arn_match(policy_value, &literal_text(value)),
+        Bool => exact.eq_ignore_ascii_case(value),
         NumericEquals => number(policy_value).is_some() && number(policy_value) == number(value),
         NumericLessThan => cmp(number(value), number(policy_value), |a, b| a < b),
         NumericLessThanEquals => cmp(number(value), number(policy_value), |a, b| a <= b),
@@ -276,7 +334,7 @@ mod tests {
                 r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{cond}}}]}}"#
             ))
             .unwrap();
-            decide(&p, KEY, &request(Caller::Anonymous, "kms:Decrypt", ctx)) == Decision::Allow
+            decide(&p, KEY, &request(iam("999988887777"), "kms:Decrypt", ctx)) == Decision::Allow
         };
         assert!(!holds_for(
             r#"{"StringEquals":{"aws:SourceVpce":"v"}}"#,

@@ -18,27 +18,66 @@ pub enum KeyScope<'a> {
 
 impl ResourceSpec {
     /// Whether the statement applies to the key; `None` when that depends on what is unknown.
-    pub fn applies_to(&self, key: KeyScope<'_>) -> Option<bool> {
-        let matched = if self.patterns.iter().any(|p| p == "*") {
-            true
-        } else {
-            match key {
-                KeyScope::Arn(arn) => self
-                    .patterns
-                    .iter()
-                    .any(|p| super::wildcard::wildcard_match(p, arn)),
-                KeyScope::Account(account) => {
-                    if self.patterns.iter().any(|p| covers_every_key(p, account)) {
-                        true
-                    } else if self.patterns.iter().all(|p| misses_every_key(p, account)) {
-                        false
+    /// Patterns are matched as IAM matches ARNs (field by field: an alias ARN, another key's
+    /// ARN or another account's never covers the key), with policy variables replaced
+    /// (`${aws:ResourceAccount}` is the key's account; a variable of the caller makes the
+    /// answer unknown; one with no value matches nothing).
+    pub fn applies_to(&self, key: KeyScope<'_>, version: Option<&str>) -> Option<bool> {
+        let key_account = match key {
+            KeyScope::Arn(arn) => kmsaudit_model::arn_account(arn),
+            KeyScope::Account(a) => Some(a),
+            KeyScope::Unknown => None,
+        };
+        let mut unknown = false;
+        let mut matched = false;
+        for raw in &self.patterns {
+            if raw == "*" {
+                matched = true;
+                break;
+            }
+            let p = if super::variables::has_variables(raw, version) {
+                let mut caller_bound = false;
+                let resolved = super::variables::resolve(raw, version, |k| {
+                    if k == "aws:resourceaccount" {
+                        key_account.map(str::to_string)
                     } else {
-                        return None;
+                        caller_bound = true;
+                        None
+                    }
+                });
+                match resolved {
+                    Some(p) => p,
+                    None if caller_bound => {
+                        unknown = true;
+                        continue;
+                    }
+                    None => continue,
+                }
+            } else {
+                raw.clone()
+            };
+            match key {
+                KeyScope::Arn(arn) => {
+                    if super::wildcard::arn_match(&p, &super::variables::literal_text(arn)) {
+                        matched = true;
+                        break;
                     }
                 }
-                KeyScope::Unknown => return None,
+                KeyScope::Account(account) => {
+                    if covers_every_key(&p, account) {
+                        matched = true;
+                        break;
+                    }
+                    if !misses_every_key(&p, account) {
+                        unknown = true;
+                    }
+                }
+                KeyScope::Unknown => unknown = true,
             }
-        };
+        }
+        if !matched && unknown {
+            return None;
+        }
         Some(matched != self.negated)
     }
 }
@@ -62,13 +101,19 @@ fn covers_every_key(pattern: &str, account: &str) -> bool {
 }
 
 /// Whether an ARN pattern can match no key of `account`: its account or service field is
-/// literal and different.
+/// literal and different, or its resource field cannot start with `key/` (an alias ARN).
 fn misses_every_key(pattern: &str, account: &str) -> bool {
-    use super::wildcard::has_wildcard;
-    match pattern.split(':').collect::<Vec<_>>()[..] {
-        [_, _, service, _, acct, _] => {
-            (!has_wildcard(acct) && acct != account) || (!has_wildcard(service) && service != "kms")
+    use super::wildcard::{has_wildcard, wildcard_match};
+    match pattern.splitn(6, ':').collect::<Vec<_>>()[..] {
+        [_, _, service, _, acct, resource] => {
+            let fixed = &resource[..resource.find(['*', '?']).unwrap_or(resource.len())];
+            let can_be_key = wildcard_match(&format!("{fixed}*"), "key/")
+                || fixed.starts_with("key/")
+                || resource.starts_with('*');
+            (!has_wildcard(acct) && acct != account)
+                || (!has_wildcard(service) && service != "kms")
+                || !can_be_key
         }
-        _ => false,
+        _ => true,
     }
 }

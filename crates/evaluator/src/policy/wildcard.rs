@@ -25,6 +25,23 @@ pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == b'*')
 }
 
+/// IAM's ARN matching (`ArnLike`, `ArnEquals`, and a statement's `Resource`): each of the six
+/// colon-separated fields is matched on its own, so a `*` never spans a colon except inside
+/// the last field (the resource, which may itself hold colons). `*` alone matches any ARN.
+pub(crate) fn arn_match(pattern: &str, arn: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    let (mut p, mut a) = (pattern.splitn(6, ':'), arn.splitn(6, ':'));
+    for _ in 0..6 {
+        match (p.next(), a.next()) {
+            (Some(pf), Some(af)) if wildcard_match(pf, af) => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Whether a value holds an IAM wildcard character.
 pub(crate) fn has_wildcard(value: &str) -> bool {
     value.contains(['*', '?'])
@@ -48,6 +65,37 @@ mod tests {
         assert!(m("arn:aws:iam::*:root", "arn:aws:iam::111122223333:root"));
         assert!(!m("", "x"));
         assert!(m("", ""));
+    }
+
+    #[test]
+    fn arn_fields_are_matched_one_by_one() {
+        use super::arn_match as a;
+        assert!(a(
+            "arn:aws:iam::*:role/x",
+            "arn:aws:iam::111122223333:role/x"
+        ));
+        // A `*` in the region field does not reach into the account field.
+        assert!(!a(
+            "arn:aws:iam:*:111122223333:role/x",
+            "arn:aws:iam::999988887777:role/p:111122223333:role/x"
+        ));
+        assert!(m(
+            "arn:aws:iam:*:111122223333:role/x",
+            "arn:aws:iam::999988887777:role/p:111122223333:role/x"
+        ));
+        assert!(a(
+            "arn:aws:kms:*:111122223333:*",
+            "arn:aws:kms:us-east-1:111122223333:key/k"
+        ));
+        assert!(!a(
+            "arn:aws:kms:*:111122223333:alias/*",
+            "arn:aws:kms:us-east-1:111122223333:key/k"
+        ));
+        assert!(a("*", "anything"));
+        assert!(!a(
+            "arn:aws:kms:*",
+            "arn:aws:kms:us-east-1:111122223333:key/k"
+        ));
     }
 
     #[test]

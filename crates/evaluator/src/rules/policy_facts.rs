@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{Offense, PolicyInput};
 use crate::context::{Party, TrustZone};
-use crate::policy::{wildcard_match, Access, Principal, Who};
+use crate::policy::{wildcard_match, Access, ActionSet, Principal, Who};
 
 /// Accesses that are not the key account's own root (which stands for IAM delegation).
 pub(crate) fn non_root<'a>(input: &'a PolicyInput<'_>) -> impl Iterator<Item = &'a Access> {
@@ -65,6 +65,13 @@ pub(crate) fn is_allowlisted(a: &Access, patterns: &[String]) -> bool {
     }
 }
 
+/// The actions of `actions` that a principal of another account can perform (KMS gives the
+/// others no effect across accounts); `None` when there are none.
+pub(crate) fn outsider_effective(actions: ActionSet) -> Option<ActionSet> {
+    let effective = actions.intersect(ActionSet::cross_account());
+    (!effective.is_empty()).then_some(effective)
+}
+
 /// Whether IAM policies of the key account can grant access to the key at all.
 pub(crate) fn iam_policies_enabled(input: &PolicyInput<'_>) -> bool {
     input
@@ -92,6 +99,9 @@ pub(crate) fn external_access(
 ) -> Vec<(Offense, Vec<Party>)> {
     let mut out = Vec::new();
     for a in &input.analysis.accesses {
+        let Some(effective) = outsider_effective(a.actions) else {
+            continue;
+        };
         let (parties, what) = match &a.who {
             Who::Everyone { reach, .. } if reach.is_anyone() => continue,
             Who::Everyone { reach, .. } => {
@@ -120,15 +130,17 @@ pub(crate) fn external_access(
             },
             Who::Named(_) => continue,
             Who::Service { name, on_behalf_of } if on_behalf_of.is_anyone() => {
-                let o = Offense::from_access(
+                let mut o = Offense::from_access(
                     a,
                     format!(
-                        "Statement {}{} allows service {name} {} on behalf of any account: no aws:SourceAccount, aws:SourceArn or aws:SourceOrgID condition (confused deputy)",
+                        "Statement {}{} allows service {name} {} on behalf of any account: no aws:SourceAccount, aws:SourceArn or aws:SourceOrgID condition (confused deputy){}",
                         a.statement_index,
                         sid(a),
-                        a.actions.describe()
+                        effective.describe(),
+                        a.assumed_text()
                     ),
                 );
+                o.actions = effective.evidence_names();
                 out.push((o, vec![Party::AnyAccountVia(name.clone())]));
                 continue;
             }
@@ -140,10 +152,10 @@ pub(crate) fn external_access(
         if parties.is_empty() {
             continue;
         }
-        let o = Offense::from_access(
+        let mut o = Offense::from_access(
             a,
             format!(
-                "Statement {}{} allows {what} {} outside the organization: {}",
+                "Statement {}{} allows {what} {} outside the organization: {}{}",
                 a.statement_index,
                 sid(a),
                 parties
@@ -151,9 +163,11 @@ pub(crate) fn external_access(
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", "),
-                a.actions.describe()
+                effective.describe(),
+                a.assumed_text()
             ),
         );
+        o.actions = effective.evidence_names();
         out.push((o, parties));
     }
     out

@@ -2,11 +2,12 @@
 //!
 //! An Allow reaches any principal (`*`, `{"AWS":"*"}`, a list holding `*`, or Allow with
 //! NotPrincipal) and no condition pins who the caller is (see `policy::condition` for what
-//! pins), after Deny statements are applied.
+//! pins), after Deny statements are applied. Only operations KMS lets a principal of another
+//! account perform count (the others have no effect for outsiders).
 
 use kmsaudit_model::Severity;
 
-use super::policy_facts::sid;
+use super::policy_facts::{outsider_effective, sid};
 use super::{Ctx, Offense, PolicyInput, PolicyVerdict, RuleDef};
 use crate::policy::Who;
 
@@ -29,7 +30,9 @@ pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {
         .accesses
         .iter()
         .filter(|a| matches!(&a.who, Who::Everyone { reach, .. } if reach.is_anyone()))
-        .map(|a| {
+        .filter_map(|a| {
+            // Only what KMS lets another account do makes the key public.
+            let effective = outsider_effective(a.actions)?;
             let why = match &a.who {
                 Who::Everyone { except, .. } if !except.is_empty() => {
                     "Allow with NotPrincipal reaches everyone but the listed principals"
@@ -40,15 +43,18 @@ pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {
                 Some(c) => format!(" (conditions present but none pins who: {c})"),
                 None => String::new(),
             };
-            Offense::from_access(
+            let mut o = Offense::from_access(
                 a,
                 format!(
-                    "Statement {}{} allows {} to anyone: {why}{cond}",
+                    "Statement {}{} allows {} to anyone: {why}{cond}{}",
                     a.statement_index,
                     sid(a),
-                    a.actions.describe()
+                    effective.describe(),
+                    a.assumed_text()
                 ),
-            )
+            );
+            o.actions = effective.evidence_names();
+            Some(o)
         })
         .collect();
     PolicyVerdict::Offenses(

@@ -103,7 +103,8 @@ pub(crate) fn check_key_with(
             _ => None,
         })
         .expect("unknown key rule");
-    let policy = crate::policy_cache::policy_state(key);
+    let mut ctx = ctx(config);
+    let policy = crate::policy_cache::policy_state(key, &ctx);
     let input = super::KeyInput {
         key,
         meta: key.metadata.as_ref().unwrap(),
@@ -111,7 +112,6 @@ pub(crate) fn check_key_with(
         policy: &policy,
         access_analyzer: aa,
     };
-    let mut ctx = ctx(config);
     for f in aa.iter().flat_map(|aa| &aa.findings) {
         ctx.analyzers
             .findings

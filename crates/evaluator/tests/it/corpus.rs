@@ -71,6 +71,10 @@ struct KeyCase {
     muted: Vec<String>,
 }
 
+/// The corpus's scan start: "now" of every time condition, in lint-policy and in a scan.
+fn scan_start() -> Timestamp {
+    "2026-11-23T00:00:00Z".parse().unwrap()
+}
 fn key_account() -> String {
     "111122223333".into()
 }
@@ -145,7 +149,7 @@ fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
     Snapshot {
         schema_version: SCHEMA_VERSION,
         metadata: ScanMetadata {
-            started_at: "2026-11-23T00:00:00Z".parse().unwrap(),
+            started_at: scan_start(),
             ..Default::default()
         },
         organization: Some(Organization {
@@ -205,6 +209,7 @@ fn check(case: &Case) -> Vec<String> {
         org_id: Some(case.org_id.clone()),
         config,
         key_arn: case.key_arn.clone(),
+        now: Some(scan_start()),
     };
     let report = lint_policy(&case.policy, &options);
     if case.unparseable != report.parse_error.is_some() {
@@ -347,6 +352,7 @@ fn lint_and_scan_agree_on_every_corpus_policy() {
                     org_id: Some(case.org_id.clone()),
                     config: config.clone(),
                     key_arn: Some(case_key_arn(case)),
+                    now: Some(scan_start()),
                 },
             );
             let linted: BTreeSet<&str> = lint.findings.iter().map(|f| &*f.rule_id).collect();

@@ -13,6 +13,7 @@ fn options() -> LintOptions {
         org_id: Some("o-exampleorg".into()),
         config: Default::default(),
         key_arn: None,
+        now: None,
     }
 }
 
