@@ -144,6 +144,9 @@ fn print_text(linted: &[Linted]) {
         if let Some(account) = l.key_account() {
             out!("{}: NOTE {doc}: key account {account}", l.at(None));
         }
+        for note in &report.notes {
+            out!("{}: NOTE {doc}: {note}", l.at(None));
+        }
         for f in &report.findings {
             findings += 1;
             let statement = match (f.statement_index, &f.sid) {

@@ -233,6 +233,7 @@ pub fn analyze_in(policy: &Policy, env: &AnalysisEnv<'_>) -> Analysis {
                 }
             }
             Verdict::Applies(st, assumed) => {
+                dead_text_notes(&st, env.key_account(), &mut analysis.notes);
                 analysis.notes.extend(
                     assumed
                         .iter()
@@ -393,6 +394,31 @@ fn allow_accesses(st: &Statement, partition: &str, assumed: Vec<String>, analysi
     }
 }
 
+/// Operations granted to a named principal of another account that KMS gives no effect
+/// across accounts: dead policy text, said once per statement.
+fn dead_text_notes(st: &Statement, key_account: Option<&str>, notes: &mut Vec<String>) {
+    let (Some(key_account), PrincipalSpec::Principal(list)) = (key_account, &st.principals) else {
+        return;
+    };
+    let dead = st.actions.set.minus(ActionSet::cross_account());
+    if dead.is_empty() {
+        return;
+    }
+    let outside: Vec<String> = list
+        .iter()
+        .filter(|p| p.account().is_some_and(|a| a != key_account))
+        .map(Principal::describe)
+        .collect();
+    if !outside.is_empty() {
+        notes.push(format!(
+            "statement {}: {} granted to {} has no effect: KMS lets another account perform only cryptographic operations, the grant operations, DescribeKey, GetKeyRotationStatus and GetPublicKey",
+            st.index,
+            dead.describe(),
+            outside.join(", ")
+        ));
+    }
+}
+
 /// The statement's conditions on the caller's identity, which a service principal's request
 /// is assumed to satisfy, added to what is already assumed.
 fn service_assumptions(st: &Statement, assumed: &Arc<[String]>) -> Arc<[String]> {
@@ -499,6 +525,45 @@ mod tests {
             KeyScope::Arn("arn:aws:kms:us-east-1:111122223333:key/k"),
         )
         .accesses
+    }
+
+    #[test]
+    fn notes_say_what_was_left_out_or_assumed() {
+        let policy = parse_policy(
+            r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"DateLessThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}},
+            {"Effect":"Allow","Principal":{"AWS":"999988887777"},"Action":["kms:Decrypt","kms:PutKeyPolicy"],"Resource":"*"},
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws-cn:iam::999988887777:root"},"Action":"kms:Decrypt","Resource":"*"},
+            {"Effect":"Allow","Principal":"*","Action":"kms:Encrypt","Resource":"arn:aws:kms:*:111122223333:key/abc"}]}"#,
+        )
+        .unwrap();
+        let env = AnalysisEnv {
+            key: KeyScope::Account("111122223333"),
+            key_org: None,
+            now: Some("2026-11-23T00:00:00Z".parse().unwrap()),
+        };
+        let a = analyze_in(&policy, &env);
+        let notes = a.notes.join("\n");
+        assert!(notes.contains("statement 0 grants nothing now"), "{notes}");
+        assert!(
+            notes.contains(
+                "statement 1: kms:PutKeyPolicy granted to account 999988887777 has no effect"
+            ),
+            "{notes}"
+        );
+        assert!(
+            notes
+                .contains("statement 2: arn:aws-cn:iam::999988887777:root is of another partition"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains(
+                "statement 3: Resource arn:aws:kms:*:111122223333:key/abc may not cover the key"
+            ),
+            "{notes}"
+        );
+        // What is left: account 999988887777's Decrypt and PutKeyPolicy, and `*`'s Encrypt.
+        assert_eq!(a.accesses.len(), 2);
     }
 
     #[test]
