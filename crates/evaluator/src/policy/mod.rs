@@ -1,11 +1,13 @@
 //! The key policy engine: IAM policy JSON → normalized statements → who may do what.
 
 mod actions;
+mod allow;
 mod analysis;
 mod cidr;
 mod condition;
 mod deny;
 mod intrinsic;
+mod invalid;
 mod json;
 mod operator;
 mod parse;

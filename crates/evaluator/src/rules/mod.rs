@@ -33,6 +33,7 @@ mod policy_admin_allowlist;
 mod policy_external;
 mod policy_grant_unconstrained;
 mod policy_iam_delegation;
+mod policy_no_effect;
 mod policy_principals_many;
 mod policy_public;
 mod policy_putpolicy;
@@ -165,6 +166,7 @@ pub(crate) static RULES: &[Rule] = &[
         &policy_principals_many::RULE,
         Policy(policy_principals_many::check),
     ),
+    rule(&policy_no_effect::RULE, Policy(policy_no_effect::check)),
     rule(&policy_unparseable::RULE, Key(policy_unparseable::check)),
     rule(&rotation_disabled::RULE, Key(rotation_disabled::check)),
     rule(&rotation_period::RULE, Key(rotation_period::check)),
