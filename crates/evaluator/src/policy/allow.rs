@@ -216,9 +216,50 @@ fn named_can_satisfy(st: &Statement, p: &Principal) -> bool {
         if !op.base.is_positive_match() || op.if_exists || op.set == SetQualifier::ForAllValues {
             return true;
         }
-        // `aws:SourceAccount` and its kin are set only when a service principal calls.
-        if is_source_key(&c.key) && !matches!(p, Principal::Service(_)) {
+        // `aws:SourceAccount`, `aws:SourceArn` and `aws:SourceOrg*` are set only when a service
+        // principal calls ("AWS global condition context keys": availability).
+        let service_only = matches!(
+            c.key.as_str(),
+            "aws:sourceaccount" | "aws:sourcearn" | "aws:sourceorgid" | "aws:sourceorgpaths"
+        );
+        if service_only && !matches!(p, Principal::Service(_)) {
             return false;
+        }
+        // `aws:username` is in the request of IAM users only; `aws:userid` has a documented
+        // shape per principal type (a role's sessions `AROA…:session`, a user's `AIDA…`).
+        if let Some(kind) = iam_kind(p) {
+            if c.key == "aws:username" && kind != "user" {
+                return false;
+            }
+            // `aws:PrincipalType` is `User` for a user, `AssumedRole` for a role's sessions.
+            if c.key == "aws:principaltype" && !op.base.has_wildcards() {
+                let own = if kind == "user" {
+                    "User"
+                } else {
+                    "AssumedRole"
+                };
+                if !c
+                    .values
+                    .iter()
+                    .any(|v| v.eq_ignore_ascii_case(own) || v.contains("${"))
+                {
+                    return false;
+                }
+            }
+            if c.key == "aws:userid" && op.base.is_positive_match() && !op.base.is_arn() {
+                let prefix = if kind == "user" { "AIDA" } else { "AROA" };
+                // The value's characters before its first wildcard agree with the prefix.
+                let fits = |v: &str| {
+                    v.contains("${")
+                        || v.chars()
+                            .take_while(|c| !matches!(c, '*' | '?'))
+                            .zip(prefix.chars())
+                            .all(|(a, b)| a.eq_ignore_ascii_case(&b))
+                };
+                if !c.values.iter().any(|v| fits(v)) {
+                    return false;
+                }
+            }
         }
         let subject = match (c.key.as_str(), p) {
             ("kms:calleraccount" | "aws:principalaccount", _) => p.account(),
@@ -245,6 +286,25 @@ fn named_can_satisfy(st: &Statement, p: &Principal) -> bool {
                 }
         })
     })
+}
+
+/// `role` or `user` for an IAM role or user named by its ARN.
+fn iam_kind(p: &Principal) -> Option<&'static str> {
+    let Principal::Identity { arn, .. } = p else {
+        return None;
+    };
+    let mut fields = arn.splitn(6, ':');
+    if fields.nth(2) != Some("iam") {
+        return None;
+    }
+    let resource = fields.nth(2)?;
+    if resource.starts_with("role/") {
+        Some("role")
+    } else if resource.starts_with("user/") {
+        Some("user")
+    } else {
+        None
+    }
 }
 
 /// `aws:SourceAccount`, `aws:SourceArn`...: who a service acts for, not who the caller is.

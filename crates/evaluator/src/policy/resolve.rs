@@ -213,6 +213,21 @@ fn resolve_value(value: &str, version: Option<&str>, env: &AnalysisEnv<'_>) -> V
     Value::Text(out)
 }
 
+/// Whether `value` is exactly a variable naming the attribute `key` holds (`${key}` itself, or
+/// the caller's account under its other name).
+fn same_attribute(key: &str, value: &str) -> bool {
+    let Some(inner) = value
+        .trim()
+        .strip_prefix("${")
+        .and_then(|v| v.strip_suffix('}'))
+    else {
+        return false;
+    };
+    let var = inner.trim().to_ascii_lowercase();
+    let account = |k: &str| matches!(k, "kms:calleraccount" | "aws:principalaccount");
+    var == key || (account(&var) && account(key))
+}
+
 /// Why a statement grants (or denies) nothing now, or what is assumed of it.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Verdict<'s> {
@@ -338,6 +353,31 @@ pub(super) fn resolve<'s>(
         {
             // The guard closes the empty-set hole: every value must match, and there is one.
             c.operator.set = SetQualifier::ForAnyValue;
+        }
+        // `kms:CallerAccount` compared with `${aws:PrincipalAccount}` (or a key with itself):
+        // the same attribute of every caller, so the comparison always holds.
+        if variables::enabled(version)
+            && matches!(
+                c.operator.base,
+                BaseOperator::StringEquals
+                    | BaseOperator::StringEqualsIgnoreCase
+                    | BaseOperator::StringNotEquals
+                    | BaseOperator::StringNotEqualsIgnoreCase
+            )
+            && present
+            && c.values.iter().any(|v| same_attribute(&c.key, v))
+        {
+            if c.operator.base.is_negated_match() {
+                // Every value must differ, and one never does: the condition never holds.
+                return Verdict::Never {
+                    why: format!(
+                        "{}: the caller's own attribute always equals itself",
+                        describe(&c)
+                    ),
+                    note: false,
+                };
+            }
+            continue;
         }
         let mut values = Vec::with_capacity(c.values.len());
         let mut caller_bound = false;
