@@ -112,10 +112,27 @@ impl<'s> PolicyCache<'s> {
     }
 }
 
+/// Rules whose PASS message carries the analysis's notes: what was left out of who can get in
+/// (a closed time window, a principal of another partition) is said where the verdict is.
+const NOTED_RULES: [&str; 2] = ["KMS-POLICY-PUBLIC", "KMS-POLICY-EXTERNAL"];
+
 /// Every policy rule's outcome, in [`rules::policy_rules`] order.
 fn policy_outcomes(state: &PolicyState, key_account: &str, ctx: &Ctx<'_>) -> Vec<Outcome> {
+    let notes = match state {
+        PolicyState::Analyzed(a) if !a.notes.is_empty() => Some(a.notes.join("; ")),
+        _ => None,
+    };
     rules::policy_rules()
-        .map(|(_, check)| rules::with_policy(state, key_account, |p| check(p, ctx).into_outcome()))
+        .map(|(rule, check)| {
+            let mut outcome =
+                rules::with_policy(state, key_account, |p| check(p, ctx).into_outcome());
+            if let (Some(notes), kmsaudit_model::Status::Pass) = (&notes, outcome.status) {
+                if NOTED_RULES.contains(&rule.def.id) {
+                    outcome.message = format!("{} (notes: {notes})", outcome.message).into();
+                }
+            }
+            outcome
+        })
         .collect()
 }
 
@@ -159,5 +176,39 @@ fn analyzed_state(
             ),
             None => "the key policy was not collected".to_string(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::test_support::{allow, ctx, test_key};
+
+    #[test]
+    fn a_scan_says_why_a_statement_grants_nothing_now() {
+        let config = crate::config::EvalConfig::default();
+        let ctx = ctx(&config);
+        let mut key = test_key();
+        key.policy = Some(
+            allow(
+                r#""*""#,
+                r#""kms:Decrypt""#,
+                r#"{"DateLessThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#,
+            )
+            .into(),
+        );
+        let state = policy_state(&key, &ctx);
+        let outcomes = policy_outcomes(&state, "111122223333", &ctx);
+        let public = rules::policy_rules()
+            .position(|(r, _)| r.def.id == "KMS-POLICY-PUBLIC")
+            .unwrap();
+        assert_eq!(outcomes[public].status, kmsaudit_model::Status::Pass);
+        assert!(
+            outcomes[public]
+                .message
+                .contains("statement 0 grants nothing now: DateLessThan aws:CurrentTime"),
+            "{}",
+            outcomes[public].message
+        );
     }
 }

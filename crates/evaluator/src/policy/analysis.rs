@@ -267,8 +267,17 @@ pub fn analyze_in(policy: &Policy, env: &AnalysisEnv<'_>) -> Analysis {
         Who::Named(p) => p.partition().is_none_or(|other| other == partition),
         _ => true,
     });
+    // A hostile policy must not make its notes as large as itself.
+    if analysis.notes.len() > MAX_NOTES {
+        let more = analysis.notes.len() - MAX_NOTES;
+        analysis.notes.truncate(MAX_NOTES);
+        analysis.notes.push(format!("... and {more} more notes"));
+    }
     analysis
 }
+
+/// How many notes an analysis keeps.
+const MAX_NOTES: usize = 100;
 
 #[cfg(test)]
 mod tests {
