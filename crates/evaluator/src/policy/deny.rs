@@ -7,11 +7,11 @@ use std::collections::BTreeSet;
 
 use super::actions::ActionSet;
 use super::analysis::{is_source_key, Access, Reach, Who};
-use super::condition::Pin;
+use super::condition::{Condition, Pin};
 use super::parse::{Principal, PrincipalSpec, Statement};
 
 /// What a Deny statement does to the Allows it covers.
-enum DenyKind {
+enum DenyKind<'d> {
     Unconditional,
     /// Narrows to callers satisfying the pin; `caller`: the pin is on the caller's identity
     /// (not on the source a service acts for).
@@ -22,6 +22,9 @@ enum DenyKind {
     /// `Null aws:PrincipalOrgID true`: denies callers in no organization, which service
     /// principals (calling from AWS-owned accounts) are.
     NoOrganization,
+    /// A positive condition on the caller's account (`StringLike kms:CallerAccount 1111*`):
+    /// denies the named principals, and the accounts of a pinned `*`, that it matches.
+    CallerAccountMatches(&'d Condition),
     /// Conditions we cannot turn into a narrowing: ignored.
     Opaque,
 }
@@ -38,6 +41,19 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                 && only.values.iter().all(|v| v.eq_ignore_ascii_case("true")) =>
         {
             DenyKind::NoOrganization
+        }
+        [only]
+            if only.operator.base.is_positive_match()
+                && !only.operator.base.is_arn()
+                && only.operator.base != super::condition::BaseOperator::IpAddress
+                && only.operator.set != super::condition::SetQualifier::ForAllValues
+                && matches!(
+                    only.key.as_str(),
+                    "kms:calleraccount" | "aws:principalaccount"
+                )
+                && !only.values.iter().any(|v| v.contains("${")) =>
+        {
+            DenyKind::CallerAccountMatches(only)
         }
         [only] => only
             .deny_pin()
@@ -145,6 +161,46 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                 narrow_by_pin(access, overlap, deny.index, pin, *caller, &mut added);
             }
             (PrincipalSpec::NotPrincipal(_), _) => {}
+            (PrincipalSpec::Principal(list), DenyKind::CallerAccountMatches(c)) => {
+                if !list.iter().any(|p| covers(p, &access.who)) {
+                    continue;
+                }
+                let matches = |account: &str| {
+                    c.values.iter().any(|v| match c.operator.base {
+                        super::condition::BaseOperator::StringLike => {
+                            super::wildcard::wildcard_match(v, account)
+                        }
+                        super::condition::BaseOperator::StringEqualsIgnoreCase => {
+                            v.eq_ignore_ascii_case(account)
+                        }
+                        _ => v == account,
+                    })
+                };
+                match &mut access.who {
+                    Who::Named(p) if p.account().is_some_and(matches) => {
+                        access.actions = access.actions.minus(overlap)
+                    }
+                    Who::Everyone { reach, .. } => {
+                        let gone: Vec<String> = reach
+                            .accounts
+                            .iter()
+                            .flatten()
+                            .filter(|a| !super::wildcard::has_wildcard(a) && matches(a))
+                            .cloned()
+                            .collect();
+                        if !gone.is_empty() {
+                            split(access, overlap, deny.index, &mut added, |a| {
+                                if let Who::Everyone { reach, .. } = &mut a.who {
+                                    if let Some(accounts) = &mut reach.accounts {
+                                        accounts.retain(|x| !gone.contains(x));
+                                    }
+                                }
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
             (PrincipalSpec::Principal(list), DenyKind::NoOrganization) => {
                 if matches!(access.who, Who::Service { .. })
                     && list.iter().any(|p| covers(p, &access.who))
@@ -164,7 +220,9 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                     DenyKind::Pin { pin, caller } => {
                         narrow_by_pin(access, overlap, deny.index, pin, *caller, &mut added)
                     }
-                    DenyKind::NoOrganization | DenyKind::Opaque => {}
+                    DenyKind::NoOrganization
+                    | DenyKind::CallerAccountMatches(_)
+                    | DenyKind::Opaque => {}
                 }
             }
         }

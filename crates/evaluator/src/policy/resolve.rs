@@ -349,6 +349,16 @@ pub(super) fn resolve<'s>(
         if present {
             c.operator.if_exists = false;
             c.operator.set = SetQualifier::None;
+            // KMS answers only over TLS: `aws:SecureTransport` is always `true`.
+            if c.key == "aws:securetransport" && c.operator.base == BaseOperator::Bool {
+                if c.values.iter().any(|v| v.eq_ignore_ascii_case("true")) {
+                    continue;
+                }
+                return Verdict::Never {
+                    why: format!("{}: KMS accepts only TLS requests", describe(&c)),
+                    note: false,
+                };
+            }
         } else if c.operator.set == SetQualifier::ForAllValues && guarded.contains(&c.key.as_str())
         {
             // The guard closes the empty-set hole: every value must match, and there is one.
@@ -451,7 +461,119 @@ pub(super) fn resolve<'s>(
         }
         kept.push(c);
     }
+    if let Some(why) = contradiction(&kept) {
+        return Verdict::Never { why, note: false };
+    }
     let mut out = st.clone();
     out.conditions = kept;
     Verdict::Applies(Cow::Owned(out), notes)
+}
+
+/// Keys that hold several values in one request: two conditions on them can both hold with
+/// different values.
+fn multivalued(key: &str) -> bool {
+    matches!(
+        key,
+        "aws:principalorgpaths"
+            | "aws:sourceorgpaths"
+            | "aws:resourceorgpaths"
+            | "aws:tagkeys"
+            | "aws:calledvia"
+            | "aws:principalservicenameslist"
+            | "kms:grantoperations"
+            | "kms:encryptioncontextkeys"
+    )
+}
+
+/// Two positive conditions on one single-valued key that no value satisfies together: the
+/// literal values of an exact one (`StringEquals`) against the other's values or patterns.
+fn contradiction(conditions: &[Condition]) -> Option<String> {
+    use super::wildcard::wildcard_match;
+    let positive = |c: &&Condition| {
+        c.operator.base.is_positive_match()
+            && !c.operator.if_exists
+            && c.operator.set != SetQualifier::ForAllValues
+            && !multivalued(&c.key)
+            && !c.values.is_empty()
+            && !c.values.iter().any(|v| v.contains("${"))
+    };
+    let exact = |c: &Condition| {
+        matches!(
+            c.operator.base,
+            BaseOperator::StringEquals | BaseOperator::StringEqualsIgnoreCase
+        )
+    };
+    let accepts = |c: &Condition, value: &str| {
+        c.values.iter().any(|p| match c.operator.base {
+            BaseOperator::StringEquals => p == value,
+            BaseOperator::StringEqualsIgnoreCase => p.eq_ignore_ascii_case(value),
+            BaseOperator::StringLike => wildcard_match(p, value),
+            BaseOperator::ArnLike | BaseOperator::ArnEquals => super::wildcard::arn_match(p, value),
+            // Addresses and ranges: not compared here.
+            _ => true,
+        })
+    };
+    // A value a positive condition needs that a negated one on the same key refuses:
+    // `IpAddress 10.0.0.0/8` with `NotIpAddress 10.0.0.0/8`, `StringEquals x` with
+    // `StringNotEquals x`.
+    for p in conditions.iter().filter(|c| positive(c)) {
+        let refused_by = |n: &&Condition| {
+            n.key == p.key
+                && n.operator.base.is_negated_match()
+                && n.operator.set == SetQualifier::None
+                && matches!(
+                    (p.operator.base, n.operator.base),
+                    (BaseOperator::IpAddress, BaseOperator::NotIpAddress)
+                        | (BaseOperator::StringEquals, BaseOperator::StringNotEquals)
+                )
+                && p.values.iter().all(|v| n.values.contains(v))
+        };
+        if let Some(n) = conditions.iter().find(refused_by) {
+            return Some(format!(
+                "{} and {}: no value satisfies both",
+                p.describe(),
+                n.describe()
+            ));
+        }
+    }
+    // `aws:userid` equal to account ids only: the caller is an account's root, whose
+    // `aws:PrincipalArn` is `arn:aws:iam::ACCOUNT:root` and `aws:PrincipalType` `Account`.
+    let roots: Option<Vec<&String>> = conditions
+        .iter()
+        .filter(|c| positive(c) && exact(c) && c.key == "aws:userid")
+        .find(|c| c.values.iter().all(|v| kmsaudit_model::is_account_id(v)))
+        .map(|c| c.values.iter().collect());
+    if let Some(roots) = roots {
+        for c in conditions.iter().filter(|c| positive(c)) {
+            let fits = match c.key.as_str() {
+                "aws:principalarn" => roots
+                    .iter()
+                    .any(|id| accepts(c, &format!("arn:aws:iam::{id}:root"))),
+                "aws:principaltype" => accepts(c, "Account"),
+                _ => true,
+            };
+            if !fits {
+                return Some(format!(
+                    "{}: aws:userid names only account roots",
+                    c.describe()
+                ));
+            }
+        }
+    }
+    let candidates: Vec<&Condition> = conditions.iter().filter(positive).collect();
+    for a in candidates.iter().filter(|c| exact(c)) {
+        for b in candidates
+            .iter()
+            .filter(|b| b.key == a.key && !std::ptr::eq(*a, **b))
+        {
+            if !a.values.iter().any(|v| accepts(b, v)) {
+                return Some(format!(
+                    "{} and {}: no value satisfies both",
+                    a.describe(),
+                    b.describe()
+                ));
+            }
+        }
+    }
+    None
 }

@@ -286,3 +286,101 @@ fn huge_policies_are_bounded() {
         started.elapsed()
     );
 }
+
+/// Issue 19, class 10: a network condition in an Allow and its negation in a Deny that leaves
+/// the same origin as the only way in pin the caller alike (public in both or in neither).
+#[test]
+fn network_pins_are_judged_alike_in_allow_and_deny() {
+    let pairs = [
+        (
+            "IpAddress",
+            "NotIpAddress",
+            "aws:SourceIp",
+            json!("203.0.113.0/24"),
+        ),
+        (
+            "IpAddress",
+            "NotIpAddress",
+            "aws:SourceIp",
+            json!("203.0.113.7"),
+        ),
+        (
+            "IpAddress",
+            "NotIpAddress",
+            "aws:SourceIp",
+            json!("10.0.0.0/8"),
+        ),
+        (
+            "IpAddress",
+            "NotIpAddress",
+            "aws:SourceIp",
+            json!(["0.0.0.0/1", "128.0.0.0/1"]),
+        ),
+        (
+            "IpAddress",
+            "NotIpAddress",
+            "aws:SourceIp",
+            json!("2001:db8::/32"),
+        ),
+        ("IpAddress", "NotIpAddress", "aws:SourceIp", json!("::/0")),
+        (
+            "IpAddress",
+            "NotIpAddress",
+            "aws:VpcSourceIp",
+            json!("10.0.0.0/16"),
+        ),
+        (
+            "StringEquals",
+            "StringNotEquals",
+            "aws:SourceVpce",
+            json!("vpce-1a2b"),
+        ),
+        (
+            "StringEquals",
+            "StringNotEquals",
+            "aws:SourceVpc",
+            json!("vpc-1a2b"),
+        ),
+        (
+            "StringLike",
+            "StringNotLike",
+            "aws:SourceVpce",
+            json!("vpce-*"),
+        ),
+        (
+            "StringLike",
+            "StringNotLike",
+            "aws:SourceVpce",
+            json!("vpce-1a2b3c*"),
+        ),
+        (
+            "StringEquals",
+            "StringNotEquals",
+            "aws:SourceVpce",
+            json!(["vpce-1", "vpce-2"]),
+        ),
+        (
+            "StringEquals",
+            "StringNotEquals",
+            "aws:SourceIp",
+            json!("203.0.113.7"),
+        ),
+    ];
+    let mut differ = Vec::new();
+    for (positive, negated, key, value) in pairs {
+        let allow = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+             "Condition": {positive: {key: value.clone()}}}]});
+        let deny = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"},
+            {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+             "Condition": {negated: {key: value.clone()}}}]});
+        let (a, d) = (lint(&allow).summary.public, lint(&deny).summary.public);
+        if a != d {
+            differ.push(format!(
+                "{positive}/{negated} {key} {value}: Allow public={a}, Deny public={d}"
+            ));
+        }
+    }
+    assert!(differ.is_empty(), "{differ:#?}");
+}

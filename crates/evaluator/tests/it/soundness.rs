@@ -232,6 +232,8 @@ fn condition() -> impl Strategy<Value = (String, String, Value)> {
             json!("arn:aws:iam::111122223333:root"),
         ),
         ("StringEquals", "aws:PrincipalType", json!("Account")),
+        ("Bool", "aws:SecureTransport", json!("true")),
+        ("Bool", "aws:SecureTransport", json!("false")),
     ])
     .prop_map(|(op, key, value)| (op.to_string(), key.to_string(), value))
 }
@@ -398,6 +400,7 @@ fn outsiders() -> Vec<Outsider> {
             Some("o-otherorg01"),
         ),
         iam_outsider(OUTSIDE, &root, OUTSIDE, "Account", None),
+        iam_outsider(OUTSIDE, &root, OUTSIDE, "Account", Some("o-otherorg01")),
         iam_outsider(OUTSIDE, &user, "AIDAOUTSIDEUSERID1234", "User", None),
         iam_outsider(
             OUTSIDE,
@@ -466,7 +469,10 @@ fn outside_requests() -> Vec<Request> {
 
 /// An IAM principal of an unrelated account, and an anonymous caller, with nothing that pins.
 fn unpinned_requests() -> Vec<Request> {
-    let unrelated = outsiders().swap_remove(5);
+    let unrelated = outsiders()
+        .into_iter()
+        .find(|o| matches!(&o.caller, Caller::Iam { account, .. } if account == UNRELATED))
+        .expect("an unrelated outsider");
     [unrelated.caller, Caller::Anonymous]
         .into_iter()
         .flat_map(|caller| {
