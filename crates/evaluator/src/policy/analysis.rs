@@ -21,7 +21,7 @@ use std::sync::Arc;
 use super::actions::ActionSet;
 pub(super) use super::allow::is_source_key;
 use super::allow::{allow_accesses, dead_text_notes};
-use super::parse::{Effect, InvalidStatement, KeyScope, Policy, Principal};
+use super::parse::{Effect, InvalidStatement, KeyScope, Policy, Principal, PrincipalSpec};
 pub use super::reach::Reach;
 pub use super::resolve::AnalysisEnv;
 use super::resolve::{resolve, Verdict};
@@ -255,7 +255,21 @@ pub fn analyze_in(policy: &Policy, env: &AnalysisEnv<'_>) -> Analysis {
         {
             continue;
         }
-        if let Verdict::Applies(deny, _) = resolve(deny, version, env) {
+        if let Verdict::Applies(mut deny, _) = resolve(deny, version, env) {
+            // A principal of another partition exempts no caller of this key.
+            if let PrincipalSpec::NotPrincipal(exempt) = &deny.principals {
+                if exempt
+                    .iter()
+                    .any(|p| p.partition().is_some_and(|other| other != partition))
+                {
+                    let kept = exempt
+                        .iter()
+                        .filter(|p| p.partition().is_none_or(|other| other == partition))
+                        .cloned()
+                        .collect();
+                    deny.to_mut().principals = PrincipalSpec::NotPrincipal(kept);
+                }
+            }
             super::deny::apply_deny(&deny, &mut analysis.accesses);
             analysis.accesses.retain(Access::reaches_someone);
         }

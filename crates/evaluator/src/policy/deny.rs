@@ -29,8 +29,9 @@ enum DenyKind<'d> {
     Opaque,
 }
 
-pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
-    let kind = match deny.conditions.as_slice() {
+/// What a Deny with these conditions does to everyone it covers.
+fn classify<'d>(conditions: &[&'d Condition]) -> DenyKind<'d> {
+    match conditions {
         [] => DenyKind::Unconditional,
         [only]
             if only.operator.base == super::condition::BaseOperator::Null
@@ -62,8 +63,51 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                 caller: !is_source_key(&only.key),
             }),
         _ => DenyKind::Opaque,
+    }
+}
+
+/// For a named principal of a known account: `Some(conditions left)` once those decided by
+/// its own account (`kms:CallerAccount`, `aws:PrincipalAccount`) are known to hold; `None`
+/// when one of them cannot hold, so the Deny never applies to it.
+fn for_named<'d>(conditions: &'d [Condition], account: &str) -> Option<Vec<&'d Condition>> {
+    use super::condition::{BaseOperator::*, SetQualifier};
+    let mut left = Vec::new();
+    for c in conditions {
+        let decided = matches!(c.key.as_str(), "kms:calleraccount" | "aws:principalaccount")
+            && c.operator.set == SetQualifier::None
+            && !c.values.iter().any(|v| v.contains("${"));
+        let hit = |v: &String| match c.operator.base {
+            StringEquals | StringNotEquals => v == account,
+            StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => v.eq_ignore_ascii_case(account),
+            StringLike | StringNotLike => super::wildcard::wildcard_match(v, account),
+            _ => false,
+        };
+        let holds = match c.operator.base {
+            StringEquals | StringEqualsIgnoreCase | StringLike if decided => {
+                Some(c.values.iter().any(hit))
+            }
+            StringNotEquals | StringNotEqualsIgnoreCase | StringNotLike if decided => {
+                Some(!c.values.iter().any(hit))
+            }
+            _ => None,
+        };
+        match holds {
+            Some(true) => {}
+            Some(false) => return None,
+            None => left.push(c),
+        }
+    }
+    Some(left)
+}
+
+pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
+    let all: Vec<&Condition> = deny.conditions.iter().collect();
+    let general = classify(&all);
+    let named_account = |a: &Access| match &a.who {
+        Who::Named(p) if !deny.conditions.is_empty() => p.account().map(str::to_string),
+        _ => None,
     };
-    if matches!(kind, DenyKind::Opaque) {
+    if matches!(general, DenyKind::Opaque) && !accesses.iter().any(|a| named_account(a).is_some()) {
         return;
     }
     let mut added = Vec::new();
@@ -72,7 +116,19 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
         if overlap.is_empty() {
             continue;
         }
-        match (&deny.principals, &kind) {
+        // A named principal's own account decides some conditions for it.
+        let specialized;
+        let kind = match named_account(access) {
+            Some(account) => match for_named(&deny.conditions, &account) {
+                None => continue,
+                Some(left) => {
+                    specialized = classify(&left);
+                    &specialized
+                }
+            },
+            None => &general,
+        };
+        match (&deny.principals, kind) {
             // `NotPrincipal: "*"` exempts everyone: the Deny covers nobody.
             (PrincipalSpec::NotPrincipal(exempt), _) if exempt.contains(&Principal::Anyone) => {}
             (PrincipalSpec::NotPrincipal(exempt), DenyKind::Unconditional) => {

@@ -297,17 +297,25 @@ pub(super) fn resolve<'s>(
             || c.operator.set != SetQualifier::None
     };
     if !st.conditions.iter().any(needs_work) {
-        return Verdict::Applies(Cow::Borrowed(st), vec![]);
+        return match contradiction(&st.conditions) {
+            Some(why) => Verdict::Never { why, note: false },
+            None => Verdict::Applies(Cow::Borrowed(st), vec![]),
+        };
     }
     let describe = |c: &Condition| c.describe();
     let mut notes = Vec::new();
-    // Keys a `Null: false` guards in this block: present whenever the statement applies.
+    // Keys present whenever the statement applies: guarded by `Null: false`, or required by a
+    // positive operator without `IfExists` (false when the key is absent).
     let guarded: Vec<&str> = st
         .conditions
         .iter()
         .filter(|c| {
-            c.operator.base == BaseOperator::Null
-                && c.values.iter().all(|v| v.eq_ignore_ascii_case("false"))
+            let op = &c.operator;
+            (op.base == BaseOperator::Null
+                && c.values.iter().all(|v| v.eq_ignore_ascii_case("false")))
+                || (op.base.is_positive_match()
+                    && !op.if_exists
+                    && op.set != SetQualifier::ForAllValues)
         })
         .map(|c| c.key.as_str())
         .collect();
@@ -536,20 +544,38 @@ fn contradiction(conditions: &[Condition]) -> Option<String> {
             ));
         }
     }
-    // `aws:userid` equal to account ids only: the caller is an account's root, whose
-    // `aws:PrincipalArn` is `arn:aws:iam::ACCOUNT:root` and `aws:PrincipalType` `Account`.
-    let roots: Option<Vec<&String>> = conditions
+    // `aws:userid` equal to account ids only, or `aws:PrincipalType` `Account`: the caller is an
+    // account's root, whose `aws:PrincipalArn` is `arn:aws:iam::ACCOUNT:root`, whose
+    // `aws:PrincipalType` is `Account` and whose `aws:userid` is the account id.
+    let root_ids: Option<Vec<String>> = conditions
         .iter()
-        .filter(|c| positive(c) && exact(c) && c.key == "aws:userid")
-        .find(|c| c.values.iter().all(|v| kmsaudit_model::is_account_id(v)))
-        .map(|c| c.values.iter().collect());
-    if let Some(roots) = roots {
+        .filter(|c| positive(c) && exact(c))
+        .find_map(|c| match c.key.as_str() {
+            "aws:userid" if c.values.iter().all(|v| kmsaudit_model::is_account_id(v)) => {
+                Some(c.values.clone())
+            }
+            "aws:principaltype" if c.values.iter().all(|v| v.eq_ignore_ascii_case("Account")) => {
+                // Any account: the ids the policy writes, and one it does not.
+                let mut ids: Vec<String> = conditions
+                    .iter()
+                    .flat_map(|c| c.values.iter())
+                    .flat_map(|v| v.split(|ch: char| !ch.is_ascii_digit()))
+                    .filter(|d| kmsaudit_model::is_account_id(d))
+                    .map(str::to_string)
+                    .collect();
+                ids.push("000000000000".into());
+                Some(ids)
+            }
+            _ => None,
+        });
+    if let Some(roots) = root_ids {
         for c in conditions.iter().filter(|c| positive(c)) {
             let fits = match c.key.as_str() {
                 "aws:principalarn" => roots
                     .iter()
                     .any(|id| accepts(c, &format!("arn:aws:iam::{id}:root"))),
                 "aws:principaltype" => accepts(c, "Account"),
+                "aws:userid" => roots.iter().any(|id| accepts(c, id)),
                 _ => true,
             };
             if !fits {

@@ -399,6 +399,14 @@ fn outsiders() -> Vec<Outsider> {
             "AssumedRole",
             Some("o-otherorg01"),
         ),
+        // The same role under another unique id (a policy may name one it does not have).
+        iam_outsider(
+            OUTSIDE,
+            &role,
+            "AROAOTHERPARTNERID1234:session",
+            "AssumedRole",
+            None,
+        ),
         iam_outsider(OUTSIDE, &root, OUTSIDE, "Account", None),
         iam_outsider(OUTSIDE, &root, OUTSIDE, "Account", Some("o-otherorg01")),
         iam_outsider(OUTSIDE, &user, "AIDAOUTSIDEUSERID1234", "User", None),
