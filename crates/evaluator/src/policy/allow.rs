@@ -190,6 +190,24 @@ fn service_assumptions(st: &Statement, assumed: &Arc<[String]>) -> Arc<[String]>
     assumed.iter().cloned().chain(on_caller).collect()
 }
 
+/// Whether `p` can be a caller the Allow statement `st` admits, as far as its own identity
+/// decides: a service principal's own request meets no caller account or organization
+/// condition; a named principal's account, ARN and type must fit the statement's conditions.
+/// (Used when a Deny's `NotPrincipal` leaves `p` with what an Allow gave.)
+pub(super) fn principal_can_satisfy(st: &Statement, p: &Principal) -> bool {
+    match p {
+        Principal::Service(_) => !st.conditions.iter().any(|c| {
+            requires_organization(c)
+                || (matches!(c.key.as_str(), "kms:calleraccount" | "aws:principalaccount")
+                    && c.operator.base.is_positive_match()
+                    && !c.operator.if_exists
+                    && c.operator.set != SetQualifier::ForAllValues)
+        }),
+        Principal::Anyone => true,
+        named => named_can_satisfy(st, named),
+    }
+}
+
 /// A condition a service principal's own request cannot meet: it requires the caller to
 /// belong to an organization (`Null aws:PrincipalOrgID false`, or a positive operator on it)
 /// or to be an IAM user (`aws:username`).
@@ -248,14 +266,8 @@ fn named_can_satisfy(st: &Statement, p: &Principal) -> bool {
             }
             if c.key == "aws:userid" && op.base.is_positive_match() && !op.base.is_arn() {
                 let prefix = if kind == "user" { "AIDA" } else { "AROA" };
-                // The value's characters before its first wildcard agree with the prefix.
-                let fits = |v: &str| {
-                    v.contains("${")
-                        || v.chars()
-                            .take_while(|c| !matches!(c, '*' | '?'))
-                            .zip(prefix.chars())
-                            .all(|(a, b)| a.eq_ignore_ascii_case(&b))
-                };
+                let fits =
+                    |v: &str| v.contains("${") || super::wildcard::prefix_compatible(v, prefix);
                 if !c.values.iter().any(|v| fits(v)) {
                     return false;
                 }

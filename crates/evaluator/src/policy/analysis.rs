@@ -21,7 +21,9 @@ use std::sync::Arc;
 use super::actions::ActionSet;
 pub(super) use super::allow::is_source_key;
 use super::allow::{allow_accesses, dead_text_notes};
-use super::parse::{Effect, InvalidStatement, KeyScope, Policy, Principal, PrincipalSpec};
+use super::parse::{
+    Effect, InvalidStatement, KeyScope, Policy, Principal, PrincipalSpec, Statement,
+};
 pub use super::reach::Reach;
 pub use super::resolve::AnalysisEnv;
 use super::resolve::{resolve, Verdict};
@@ -205,6 +207,9 @@ pub fn analyze_in(policy: &Policy, env: &AnalysisEnv<'_>) -> Analysis {
         ..Analysis::default()
     };
     let version = policy.version.as_deref();
+    // The Allow statements as read, for what a Deny's `NotPrincipal` leaves to whom.
+    let mut allows: std::collections::BTreeMap<usize, std::borrow::Cow<'_, Statement>> =
+        std::collections::BTreeMap::new();
     let partition = match env.key {
         KeyScope::Arn(arn) => arn.split(':').nth(1).unwrap_or("aws"),
         _ => "aws",
@@ -235,6 +240,7 @@ pub fn analyze_in(policy: &Policy, env: &AnalysisEnv<'_>) -> Analysis {
                 }
             }
             Verdict::Applies(st, assumed) => {
+                allows.insert(st.index, st.clone());
                 dead_text_notes(&st, env.key_account(), &mut analysis.notes);
                 analysis.notes.extend(
                     assumed
@@ -270,7 +276,12 @@ pub fn analyze_in(policy: &Policy, env: &AnalysisEnv<'_>) -> Analysis {
                     deny.to_mut().principals = PrincipalSpec::NotPrincipal(kept);
                 }
             }
-            super::deny::apply_deny(&deny, &mut analysis.accesses);
+            let can_satisfy = |index: usize, p: &Principal| {
+                allows
+                    .get(&index)
+                    .is_none_or(|st| super::allow::principal_can_satisfy(st, p))
+            };
+            super::deny::apply_deny(&deny, &mut analysis.accesses, &can_satisfy);
             analysis.accesses.retain(Access::reaches_someone);
         }
     }

@@ -100,14 +100,29 @@ fn for_named<'d>(conditions: &'d [Condition], account: &str) -> Option<Vec<&'d C
     Some(left)
 }
 
-pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
+/// Applies `deny` to `accesses`. `can_satisfy(i, p)`: whether principal `p` can be a caller
+/// that Allow statement `i` admits (for the principals a `NotPrincipal` exempts).
+pub(super) fn apply_deny(
+    deny: &Statement,
+    accesses: &mut Vec<Access>,
+    can_satisfy: &dyn Fn(usize, &Principal) -> bool,
+) {
     let all: Vec<&Condition> = deny.conditions.iter().collect();
+    let deny_conditions: Vec<String> = deny.conditions.iter().map(Condition::describe).collect();
     let general = classify(&all);
     let named_account = |a: &Access| match &a.who {
         Who::Named(p) if !deny.conditions.is_empty() => p.account().map(str::to_string),
         _ => None,
     };
-    if matches!(general, DenyKind::Opaque) && !accesses.iter().any(|a| named_account(a).is_some()) {
+    // The Deny's conditions are all among the Allow's: whenever the Allow applies, so does it.
+    let implied = |a: &Access| {
+        !deny_conditions.is_empty() && deny_conditions.iter().all(|c| a.conditions.contains(c))
+    };
+    if matches!(general, DenyKind::Opaque)
+        && !accesses
+            .iter()
+            .any(|a| named_account(a).is_some() || implied(a))
+    {
         return;
     }
     let mut added = Vec::new();
@@ -118,7 +133,9 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
         }
         // A named principal's own account decides some conditions for it.
         let specialized;
+        let unconditional = DenyKind::Unconditional;
         let kind = match named_account(access) {
+            _ if implied(access) => &unconditional,
             Some(account) => match for_named(&deny.conditions, &account) {
                 None => continue,
                 Some(left) => {
@@ -144,7 +161,9 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                             (Some(set), Some(account)) => !super::reach::admits(set, account),
                             _ => false,
                         };
-                        !pinned_out && !except.iter().any(|e| covers(e, &named))
+                        !pinned_out
+                            && !except.iter().any(|e| covers(e, &named))
+                            && can_satisfy(access.statement_index, p)
                     };
                     for p in exempt.iter().filter(|p| allowed(p)) {
                         let mut kept = access.clone();
@@ -164,10 +183,10 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                         added.push(kept);
                     }
                     access.actions = access.actions.minus(overlap);
-                } else if !exempt
-                    .iter()
-                    .any(|e| covers(e, &access.who) || inside(e, &access.who))
-                {
+                } else if !exempt.iter().any(|e| {
+                    covers(e, &access.who)
+                        || (inside(e, &access.who) && can_satisfy(access.statement_index, e))
+                }) {
                     // An exempt identity inside the allowed account keeps its access through the
                     // account's IAM delegation, which the analysis cannot narrow to that identity:
                     // the account's access is then left whole (over-stated, never hidden).
@@ -184,10 +203,10 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
             (PrincipalSpec::NotPrincipal(exempt), DenyKind::Pin { pin, caller }) => {
                 // Everyone the Deny does not exempt must satisfy the pin, exactly as under
                 // `Principal: *`; the exempt principals keep what the Allow gave them.
-                if exempt
-                    .iter()
-                    .any(|e| covers(e, &access.who) || inside(e, &access.who))
-                {
+                if exempt.iter().any(|e| {
+                    covers(e, &access.who)
+                        || (inside(e, &access.who) && can_satisfy(access.statement_index, e))
+                }) {
                     continue;
                 }
                 if let Who::Everyone { reach, except } = &access.who {
@@ -197,7 +216,9 @@ pub(super) fn apply_deny(deny: &Statement, accesses: &mut Vec<Access>) {
                             (Some(set), Some(account)) => !super::reach::admits(set, account),
                             _ => false,
                         };
-                        !pinned_out && !except.iter().any(|e| covers(e, &named))
+                        !pinned_out
+                            && !except.iter().any(|e| covers(e, &named))
+                            && can_satisfy(access.statement_index, p)
                     }) {
                         let mut kept = access.clone();
                         kept.actions = overlap;

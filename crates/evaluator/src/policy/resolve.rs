@@ -586,6 +586,34 @@ fn contradiction(conditions: &[Condition]) -> Option<String> {
             }
         }
     }
+    // `aws:username` is present: the caller is an IAM user, whose `aws:PrincipalType` is
+    // `User`, whose `aws:userid` starts with `AIDA` and whose ARN names `user/...`.
+    if conditions
+        .iter()
+        .any(|c| positive(&c) && c.key == "aws:username")
+    {
+        use super::wildcard::prefix_compatible;
+        for c in conditions.iter().filter(|c| positive(c)) {
+            let fits = match c.key.as_str() {
+                "aws:principaltype" => accepts(c, "User"),
+                "aws:userid" if !c.operator.base.is_arn() => {
+                    c.values.iter().any(|v| prefix_compatible(v, "AIDA"))
+                }
+                "aws:principalarn" if c.operator.base.is_arn() => c.values.iter().any(|v| {
+                    v.splitn(6, ':')
+                        .nth(5)
+                        .is_some_and(|resource| prefix_compatible(resource, "user/"))
+                }),
+                _ => true,
+            };
+            if !fits {
+                return Some(format!(
+                    "{}: aws:username is present only for an IAM user",
+                    c.describe()
+                ));
+            }
+        }
+    }
     let candidates: Vec<&Condition> = conditions.iter().filter(positive).collect();
     for a in candidates.iter().filter(|c| exact(c)) {
         for b in candidates

@@ -42,6 +42,16 @@ pub(crate) fn arn_match(pattern: &str, arn: &str) -> bool {
     true
 }
 
+/// Whether some text starting with `prefix` can match `pattern`: the pattern's characters
+/// before its first wildcard agree with the prefix (ASCII case aside) as far as both go.
+pub(crate) fn prefix_compatible(pattern: &str, prefix: &str) -> bool {
+    pattern
+        .chars()
+        .take_while(|c| !matches!(c, '*' | '?'))
+        .zip(prefix.chars())
+        .all(|(a, b)| a.eq_ignore_ascii_case(&b))
+}
+
 /// Whether a value holds an IAM wildcard character.
 pub(crate) fn has_wildcard(value: &str) -> bool {
     value.contains(['*', '?'])

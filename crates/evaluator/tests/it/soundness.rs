@@ -374,6 +374,7 @@ fn outsiders() -> Vec<Outsider> {
     let user = format!("arn:aws:iam::{OUTSIDE}:user/admin");
     // A role whose path holds colons and the key account's id (IAM paths may).
     let pathed = format!("arn:aws:iam::{OUTSIDE}:role/x:{KEY_ACCOUNT}:role/Partner");
+    let pathed_user = format!("arn:aws:iam::{OUTSIDE}:user/x:{KEY_ACCOUNT}:role/y/admin");
     let unrelated = format!("arn:aws:iam::{UNRELATED}:role/Anyone");
     // A service principal calling with its own identity: the keys every KMS request carries
     // name the service's own (AWS-owned) account, never a customer's or its organization.
@@ -407,6 +408,7 @@ fn outsiders() -> Vec<Outsider> {
             "AssumedRole",
             None,
         ),
+        iam_outsider(OUTSIDE, &pathed_user, "AIDAPATHEDUSERID12345", "User", None),
         iam_outsider(OUTSIDE, &root, OUTSIDE, "Account", None),
         iam_outsider(OUTSIDE, &root, OUTSIDE, "Account", Some("o-otherorg01")),
         iam_outsider(OUTSIDE, &user, "AIDAOUTSIDEUSERID1234", "User", None),
