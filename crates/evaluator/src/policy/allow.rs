@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use super::access::{Access, Analysis, Reach, Who};
 use super::actions::ActionSet;
-use super::analysis::{Access, Analysis, Reach, Who};
 use super::condition::{BaseOperator, Condition, SetQualifier};
 use super::parse::{Principal, PrincipalSpec, Statement};
 

@@ -95,7 +95,21 @@ fn key_kind(key: &str) -> Option<KeyKind> {
     })
 }
 
-use super::resolve::always_present;
+/// Condition keys present in every authenticated KMS request (and single-valued): `Null` on
+/// them is decided, `...IfExists` and set operators read as the plain operator. KMS accepts
+/// only TLS, so `aws:SecureTransport` is always `true`.
+pub(crate) fn always_present(key: &str) -> bool {
+    matches!(
+        key,
+        "kms:calleraccount"
+            | "aws:principalaccount"
+            | "aws:principalarn"
+            | "aws:userid"
+            | "aws:securetransport"
+            | "aws:currenttime"
+            | "aws:epochtime"
+    )
+}
 
 /// Literal characters a wildcard pattern must fix to name a set of callers rather than anyone:
 /// `1111222233*` (100 accounts) or `o-a1b2c3*` names a set; `1*` or `o-*` is everyone.

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeSet;
 
+use super::access::{Access, Reach, Who};
 use super::actions::ActionSet;
-use super::analysis::{is_source_key, Access, Reach, Who};
+use super::allow::is_source_key;
 use super::condition::{Condition, Pin};
 use super::parse::{Principal, PrincipalSpec, Statement};
 

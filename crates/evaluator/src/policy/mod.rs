@@ -1,5 +1,6 @@
 //! The key policy engine: IAM policy JSON → normalized statements → who may do what.
 
+mod access;
 mod actions;
 mod allow;
 mod analysis;

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use kmsaudit_model::Timestamp;
 
-use super::condition::{BaseOperator, Condition, SetQualifier};
+use super::condition::{always_present, BaseOperator, Condition, SetQualifier};
 use super::parse::{KeyScope, Statement};
 use super::variables::{self, Segment, LITERAL_DOLLAR};
 
@@ -44,22 +44,6 @@ impl<'a> AnalysisEnv<'a> {
             KeyScope::Unknown => None,
         }
     }
-}
-
-/// Condition keys present in every authenticated KMS request (and single-valued): `Null` on
-/// them is decided, `...IfExists` and set operators read as the plain operator. KMS accepts
-/// only TLS, so `aws:SecureTransport` is always `true`.
-pub(crate) fn always_present(key: &str) -> bool {
-    matches!(
-        key,
-        "kms:calleraccount"
-            | "aws:principalaccount"
-            | "aws:principalarn"
-            | "aws:userid"
-            | "aws:securetransport"
-            | "aws:currenttime"
-            | "aws:epochtime"
-    )
 }
 
 /// Keys whose values never hold `*` or `?` (ids, service names, user names, addresses): under
