@@ -137,8 +137,8 @@ const MAX_NOTES: usize = 100;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::ActionSet;
     use crate::policy::parse::parse_policy;
+    use crate::policy::ActionSet;
 
     fn accesses(json: &str) -> Vec<Access> {
         analyze(

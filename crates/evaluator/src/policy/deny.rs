@@ -172,10 +172,13 @@ pub(super) fn apply_deny(
                         kept.record_narrowing(deny.index);
                         kept.who = match p {
                             // A service is reached on behalf of whomever the Allow's pins admit.
-                            Principal::Service(name) => Who::Service {
-                                name: name.clone(),
-                                on_behalf_of: reach.clone(),
-                            },
+                            Principal::Service(name) => {
+                                kept.assumed = service_assumed(&kept);
+                                Who::Service {
+                                    name: name.clone(),
+                                    on_behalf_of: reach.clone(),
+                                }
+                            }
                             other => {
                                 kept.principal_orgs = reach.orgs.clone();
                                 Who::Named(other.clone())
@@ -224,10 +227,13 @@ pub(super) fn apply_deny(
                         let mut kept = access.clone();
                         kept.actions = overlap;
                         kept.who = match p {
-                            Principal::Service(name) => Who::Service {
-                                name: name.clone(),
-                                on_behalf_of: reach.clone(),
-                            },
+                            Principal::Service(name) => {
+                                kept.assumed = service_assumed(&kept);
+                                Who::Service {
+                                    name: name.clone(),
+                                    on_behalf_of: reach.clone(),
+                                }
+                            }
                             other => {
                                 kept.principal_orgs = reach.orgs.clone();
                                 Who::Named(other.clone())
@@ -340,6 +346,30 @@ fn narrow_by_pin(
             }
         }
     })
+}
+
+/// What an Allow to everyone assumes once a service principal is left with it: the
+/// conditions on the caller's identity, which a service's own request is assumed to meet.
+fn service_assumed(access: &Access) -> std::sync::Arc<[String]> {
+    const CALLER_KEYS: [&str; 5] = [
+        "aws:principalarn",
+        "aws:principalaccount",
+        "kms:calleraccount",
+        "aws:principaltype",
+        "aws:userid",
+    ];
+    let on_caller = access.conditions.iter().filter(|c| {
+        let lower = c.to_ascii_lowercase();
+        CALLER_KEYS
+            .iter()
+            .any(|k| lower.contains(&format!(" {k} ")))
+    });
+    access
+        .assumed
+        .iter()
+        .cloned()
+        .chain(on_caller.map(|c| format!("{c} (by the service's own request)")))
+        .collect()
 }
 
 /// Narrows the `overlap` actions of `access`: in place when the Deny covers all of them, else

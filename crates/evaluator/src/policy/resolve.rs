@@ -338,6 +338,13 @@ pub(super) fn resolve<'s>(
             kept.push(c);
             continue;
         }
+        // A key required present elsewhere in the block: `IfExists` changes nothing.
+        if guarded.contains(&c.key.as_str())
+            && c.operator.set == SetQualifier::None
+            && c.operator.base != BaseOperator::Null
+        {
+            c.operator.if_exists = false;
+        }
         if present {
             c.operator.if_exists = false;
             c.operator.set = SetQualifier::None;
@@ -531,12 +538,13 @@ fn contradiction(conditions: &[Condition]) -> Option<String> {
     // `aws:userid` equal to account ids only, or `aws:PrincipalType` `Account`: the caller is an
     // account's root, whose `aws:PrincipalArn` is `arn:aws:iam::ACCOUNT:root`, whose
     // `aws:PrincipalType` is `Account` and whose `aws:userid` is the account id.
-    let root_ids: Option<Vec<String>> = conditions
+    // (The ids, and whether they are all the caller's account can be.)
+    let root_ids: Option<(Vec<String>, bool)> = conditions
         .iter()
         .filter(|c| positive(c) && exact(c))
         .find_map(|c| match c.key.as_str() {
             "aws:userid" if c.values.iter().all(|v| kmsaudit_model::is_account_id(v)) => {
-                Some(c.values.clone())
+                Some((c.values.clone(), true))
             }
             "aws:principaltype" if c.values.iter().all(|v| v.eq_ignore_ascii_case("Account")) => {
                 // Any account: the ids the policy writes, and one it does not.
@@ -548,13 +556,16 @@ fn contradiction(conditions: &[Condition]) -> Option<String> {
                     .map(str::to_string)
                     .collect();
                 ids.push("000000000000".into());
-                Some(ids)
+                Some((ids, false))
             }
             _ => None,
         });
-    if let Some(roots) = root_ids {
+    if let Some((roots, exhaustive)) = root_ids {
         for c in conditions.iter().filter(|c| positive(c)) {
             let fits = match c.key.as_str() {
+                "kms:calleraccount" | "aws:principalaccount" if exhaustive => {
+                    roots.iter().any(|id| accepts(c, id))
+                }
                 "aws:principalarn" => roots
                     .iter()
                     .any(|id| accepts(c, &format!("arn:aws:iam::{id}:root"))),

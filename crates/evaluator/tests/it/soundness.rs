@@ -444,9 +444,23 @@ fn outsiders() -> Vec<Outsider> {
         ),
         iam_outsider(
             "111199998888",
-            "arn:aws:iam::111199998888:role/Anyone",
+            "arn:aws:iam::111199998888:role/Partner",
             "AROANEIGHBOURROLE1234:s",
             "AssumedRole",
+            None,
+        ),
+        iam_outsider(
+            "111199998888",
+            "arn:aws:iam::111199998888:role/x:111122223333:role/Partner",
+            "AROANEIGHBOURPATHED12:s",
+            "AssumedRole",
+            None,
+        ),
+        iam_outsider(
+            UNRELATED,
+            &format!("arn:aws:iam::{UNRELATED}:root"),
+            UNRELATED,
+            "Account",
             None,
         ),
         Outsider {
@@ -525,6 +539,7 @@ fn candidate_values(
     policy: &kmsaudit_evaluator::policy::Policy,
 ) -> Vec<(String, Vec<Option<String>>)> {
     let mut by_key: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+    let mut tags: Vec<String> = Vec::new();
     for st in &policy.statements {
         for c in &st.conditions {
             if FIXED_KEYS.contains(&c.key.as_str()) {
@@ -534,6 +549,17 @@ fn candidate_values(
                 .entry(c.key.clone())
                 .or_insert_with(|| vec![None, Some("zz-other".into())]);
             for v in &c.values {
+                // A variable naming a key the caller sets (its own tags) is a key to choose too.
+                if let Some(name) = v
+                    .split("${")
+                    .nth(1)
+                    .and_then(|r| r.split([',', '}']).next())
+                {
+                    let name = name.trim().to_ascii_lowercase();
+                    if name.starts_with("aws:principaltag/") {
+                        tags.push(name);
+                    }
+                }
                 // A variable's default (`${key, 'text'}`) is what the value becomes without it.
                 let defaulted;
                 let v = match v.split_once(", '") {
@@ -554,6 +580,11 @@ fn candidate_values(
                 }
             }
         }
+    }
+    for tag in tags {
+        by_key
+            .entry(tag)
+            .or_insert_with(|| vec![None, Some("zz-other".into())]);
     }
     by_key.into_iter().collect()
 }
