@@ -627,8 +627,9 @@ fn find_allowed(
                 let id = v.split(':').next().unwrap_or("").replace(['*', '?'], "");
                 let id = format!("{id}{}", "X".repeat(21usize.saturating_sub(id.len())));
                 for o in outsiders().into_iter().filter(|o| {
-                    o.context.get("aws:principaltype").map(Vec::as_slice)
-                        == Some(&["AssumedRole".to_string()][..])
+                    matches!(o.caller, Caller::Iam { .. })
+                        && o.context.get("aws:principaltype").map(Vec::as_slice)
+                            == Some(&["AssumedRole".to_string()][..])
                 }) {
                     let mut o = o;
                     o.context
