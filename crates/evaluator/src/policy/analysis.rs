@@ -81,6 +81,7 @@ pub fn analyze_in(policy: &Policy, env: &AnalysisEnv<'_>) -> Analysis {
             }
         }
     }
+    let mut applied: Vec<std::borrow::Cow<'_, Statement>> = Vec::new();
     for deny in policy
         .statements
         .iter()
@@ -111,7 +112,24 @@ pub fn analyze_in(policy: &Policy, env: &AnalysisEnv<'_>) -> Analysis {
                     .get(&index)
                     .is_none_or(|st| super::allow::principal_can_satisfy(st, p))
             };
+            let before = analysis.accesses.len();
             super::deny::apply_deny(&deny, &mut analysis.accesses, &can_satisfy);
+            // Principals a `NotPrincipal` left with an Allow's access are new accesses: every
+            // Deny applies to them too, the earlier ones included.
+            // (Copies of an Allow to everyone narrowed by this Deny had the earlier ones already.)
+            if analysis.accesses.len() > before {
+                let (mut exempt, narrowed): (Vec<Access>, Vec<Access>) = analysis
+                    .accesses
+                    .split_off(before)
+                    .into_iter()
+                    .partition(|a| !matches!(a.who, Who::Everyone { .. }));
+                for earlier in &applied {
+                    super::deny::apply_deny(earlier, &mut exempt, &can_satisfy);
+                }
+                analysis.accesses.extend(narrowed);
+                analysis.accesses.extend(exempt);
+            }
+            applied.push(deny);
             analysis.accesses.retain(Access::reaches_someone);
         }
     }

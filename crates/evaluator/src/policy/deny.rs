@@ -244,22 +244,23 @@ pub(super) fn apply_deny(
                 }
                 narrow_by_pin(access, overlap, deny.index, pin, *caller, &mut added);
             }
+            (PrincipalSpec::NotPrincipal(exempt), DenyKind::CallerAccountMatches(c))
+                if !exempt
+                    .iter()
+                    .any(|e| covers(e, &access.who) || inside(e, &access.who)) =>
+            {
+                if let Who::Named(p) = &access.who {
+                    if p.account().is_some_and(|a| account_matches(c, a)) {
+                        access.actions = access.actions.minus(overlap);
+                    }
+                }
+            }
             (PrincipalSpec::NotPrincipal(_), _) => {}
             (PrincipalSpec::Principal(list), DenyKind::CallerAccountMatches(c)) => {
                 if !list.iter().any(|p| covers(p, &access.who)) {
                     continue;
                 }
-                let matches = |account: &str| {
-                    c.values.iter().any(|v| match c.operator.base {
-                        super::condition::BaseOperator::StringLike => {
-                            super::wildcard::wildcard_match(v, account)
-                        }
-                        super::condition::BaseOperator::StringEqualsIgnoreCase => {
-                            v.eq_ignore_ascii_case(account)
-                        }
-                        _ => v == account,
-                    })
-                };
+                let matches = |account: &str| account_matches(c, account);
                 match &mut access.who {
                     Who::Named(p) if p.account().is_some_and(matches) => {
                         access.actions = access.actions.minus(overlap)
@@ -294,9 +295,14 @@ pub(super) fn apply_deny(
             }
             (PrincipalSpec::Principal(list), kind) => {
                 if !list.iter().any(|p| covers(p, &access.who)) {
-                    if let DenyKind::Unconditional = kind {
-                        deny_accounts_in_reach(list, access, overlap, deny.index, &mut added);
-                    }
+                    deny_accounts_in_reach(
+                        list,
+                        &deny.conditions,
+                        access,
+                        overlap,
+                        deny.index,
+                        &mut added,
+                    );
                     continue;
                 }
                 match kind {
@@ -403,10 +409,12 @@ fn admits_pin(pin: &Pin, p: &Principal) -> bool {
     }
 }
 
-/// An unconditional Deny naming accounts removes them from an Allow to a `*` pinned to a set
-/// of accounts, for the actions it covers.
+/// A Deny naming accounts, whose conditions each such account's own callers meet (no
+/// conditions, or only ones its account decides), removes them from an Allow to a `*` pinned
+/// to a set of accounts, for the actions it covers.
 fn deny_accounts_in_reach(
     denied: &[Principal],
+    conditions: &[Condition],
     access: &mut Access,
     overlap: ActionSet,
     deny_index: usize,
@@ -421,7 +429,12 @@ fn deny_accounts_in_reach(
     let gone: BTreeSet<String> = denied
         .iter()
         .filter_map(|p| match p {
-            Principal::Account(a) if reached.contains(a) => Some(a.clone()),
+            Principal::Account(a)
+                if reached.contains(a)
+                    && for_named(conditions, a).is_some_and(|left| left.is_empty()) =>
+            {
+                Some(a.clone())
+            }
             _ => None,
         })
         .collect();
@@ -435,6 +448,15 @@ fn deny_accounts_in_reach(
             }
         }
     });
+}
+
+/// Whether a positive condition on the caller's account matches `account`.
+fn account_matches(c: &Condition, account: &str) -> bool {
+    c.values.iter().any(|v| match c.operator.base {
+        super::condition::BaseOperator::StringLike => super::wildcard::wildcard_match(v, account),
+        super::condition::BaseOperator::StringEqualsIgnoreCase => v.eq_ignore_ascii_case(account),
+        _ => v == account,
+    })
 }
 
 /// Whether `p` is an identity of the account an Allow names (so the Allow reaches it).

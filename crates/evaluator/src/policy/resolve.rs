@@ -279,6 +279,7 @@ pub(super) fn resolve<'s>(
                 .any(|v| v.contains('$') || v.contains(['*', '?']))
             || c.operator.base == BaseOperator::Null
             || c.operator.set != SetQualifier::None
+            || c.operator.if_exists
     };
     if !st.conditions.iter().any(needs_work) {
         return match contradiction(&st.conditions) {
