@@ -7,99 +7,9 @@ use std::collections::BTreeSet;
 
 use super::access::{Access, Reach, Who};
 use super::actions::ActionSet;
-use super::allow::is_source_key;
 use super::condition::{Condition, Pin};
+use super::deny_kind::{account_matches, classify, for_named, DenyKind};
 use super::parse::{Principal, PrincipalSpec, Statement};
-
-/// What a Deny statement does to the Allows it covers.
-enum DenyKind<'d> {
-    Unconditional,
-    /// Narrows to callers satisfying the pin; `caller`: the pin is on the caller's identity
-    /// (not on the source a service acts for).
-    Pin {
-        pin: Pin,
-        caller: bool,
-    },
-    /// `Null aws:PrincipalOrgID true`: denies callers in no organization, which service
-    /// principals (calling from AWS-owned accounts) are.
-    NoOrganization,
-    /// A positive condition on the caller's account (`StringLike kms:CallerAccount 1111*`):
-    /// denies the named principals, and the accounts of a pinned `*`, that it matches.
-    CallerAccountMatches(&'d Condition),
-    /// Conditions we cannot turn into a narrowing: ignored.
-    Opaque,
-}
-
-/// What a Deny with these conditions does to everyone it covers.
-fn classify<'d>(conditions: &[&'d Condition]) -> DenyKind<'d> {
-    match conditions {
-        [] => DenyKind::Unconditional,
-        [only]
-            if only.operator.base == super::condition::BaseOperator::Null
-                && matches!(
-                    only.key.as_str(),
-                    "aws:principalorgid" | "aws:principalorgpaths"
-                )
-                && only.values.iter().all(|v| v.eq_ignore_ascii_case("true")) =>
-        {
-            DenyKind::NoOrganization
-        }
-        [only]
-            if only.operator.base.is_positive_match()
-                && !only.operator.base.is_arn()
-                && only.operator.base != super::condition::BaseOperator::IpAddress
-                && only.operator.set != super::condition::SetQualifier::ForAllValues
-                && matches!(
-                    only.key.as_str(),
-                    "kms:calleraccount" | "aws:principalaccount"
-                )
-                && !only.values.iter().any(|v| v.contains("${")) =>
-        {
-            DenyKind::CallerAccountMatches(only)
-        }
-        [only] => only
-            .deny_pin()
-            .map_or(DenyKind::Opaque, |pin| DenyKind::Pin {
-                pin,
-                caller: !is_source_key(&only.key),
-            }),
-        _ => DenyKind::Opaque,
-    }
-}
-
-/// For a named principal of a known account: `Some(conditions left)` once those decided by
-/// its own account (`kms:CallerAccount`, `aws:PrincipalAccount`) are known to hold; `None`
-/// when one of them cannot hold, so the Deny never applies to it.
-fn for_named<'d>(conditions: &'d [Condition], account: &str) -> Option<Vec<&'d Condition>> {
-    use super::condition::{BaseOperator::*, SetQualifier};
-    let mut left = Vec::new();
-    for c in conditions {
-        let decided = matches!(c.key.as_str(), "kms:calleraccount" | "aws:principalaccount")
-            && c.operator.set == SetQualifier::None
-            && !c.values.iter().any(|v| v.contains("${"));
-        let hit = |v: &String| match c.operator.base {
-            StringEquals | StringNotEquals => v == account,
-            StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => v.eq_ignore_ascii_case(account),
-            StringLike | StringNotLike => super::wildcard::wildcard_match(v, account),
-            _ => false,
-        };
-        let holds = match c.operator.base {
-            StringEquals | StringEqualsIgnoreCase | StringLike if decided => {
-                Some(c.values.iter().any(hit))
-            }
-            StringNotEquals | StringNotEqualsIgnoreCase | StringNotLike if decided => {
-                Some(!c.values.iter().any(hit))
-            }
-            _ => None,
-        };
-        match holds {
-            Some(true) => {}
-            Some(false) => return None,
-            None => left.push(c),
-        }
-    }
-    Some(left)
-}
 
 /// Applies `deny` to `accesses`. `can_satisfy(i, p)`: whether principal `p` can be a caller
 /// that Allow statement `i` admits (for the principals a `NotPrincipal` exempts).
@@ -448,15 +358,6 @@ fn deny_accounts_in_reach(
             }
         }
     });
-}
-
-/// Whether a positive condition on the caller's account matches `account`.
-fn account_matches(c: &Condition, account: &str) -> bool {
-    c.values.iter().any(|v| match c.operator.base {
-        super::condition::BaseOperator::StringLike => super::wildcard::wildcard_match(v, account),
-        super::condition::BaseOperator::StringEqualsIgnoreCase => v.eq_ignore_ascii_case(account),
-        _ => v == account,
-    })
 }
 
 /// Whether `p` is an identity of the account an Allow names (so the Allow reaches it).

@@ -1,0 +1,107 @@
+//! What one Deny statement's conditions do ([`DenyKind`]): to everyone it covers, and to a named
+//! principal whose own account decides some of them.
+
+use super::allow::is_source_key;
+use super::condition::{Condition, Pin};
+
+/// What a Deny statement does to the Allows it covers.
+pub(super) enum DenyKind<'d> {
+    Unconditional,
+    /// Narrows to callers satisfying the pin; `caller`: the pin is on the caller's identity
+    /// (not on the source a service acts for).
+    Pin {
+        pin: Pin,
+        caller: bool,
+    },
+    /// `Null aws:PrincipalOrgID true`: denies callers in no organization, which service
+    /// principals (calling from AWS-owned accounts) are.
+    NoOrganization,
+    /// A positive condition on the caller's account (`StringLike kms:CallerAccount 1111*`):
+    /// denies the named principals, and the accounts of a pinned `*`, that it matches.
+    CallerAccountMatches(&'d Condition),
+    /// Conditions we cannot turn into a narrowing: ignored.
+    Opaque,
+}
+
+/// What a Deny with these conditions does to everyone it covers.
+pub(super) fn classify<'d>(conditions: &[&'d Condition]) -> DenyKind<'d> {
+    match conditions {
+        [] => DenyKind::Unconditional,
+        [only]
+            if only.operator.base == super::condition::BaseOperator::Null
+                && matches!(
+                    only.key.as_str(),
+                    "aws:principalorgid" | "aws:principalorgpaths"
+                )
+                && only.values.iter().all(|v| v.eq_ignore_ascii_case("true")) =>
+        {
+            DenyKind::NoOrganization
+        }
+        [only]
+            if only.operator.base.is_positive_match()
+                && !only.operator.base.is_arn()
+                && only.operator.base != super::condition::BaseOperator::IpAddress
+                && only.operator.set != super::condition::SetQualifier::ForAllValues
+                && matches!(
+                    only.key.as_str(),
+                    "kms:calleraccount" | "aws:principalaccount"
+                )
+                && !only.values.iter().any(|v| v.contains("${")) =>
+        {
+            DenyKind::CallerAccountMatches(only)
+        }
+        [only] => only
+            .deny_pin()
+            .map_or(DenyKind::Opaque, |pin| DenyKind::Pin {
+                pin,
+                caller: !is_source_key(&only.key),
+            }),
+        _ => DenyKind::Opaque,
+    }
+}
+
+/// For a named principal of a known account: `Some(conditions left)` once those decided by
+/// its own account (`kms:CallerAccount`, `aws:PrincipalAccount`) are known to hold; `None`
+/// when one of them cannot hold, so the Deny never applies to it.
+pub(super) fn for_named<'d>(
+    conditions: &'d [Condition],
+    account: &str,
+) -> Option<Vec<&'d Condition>> {
+    use super::condition::{BaseOperator::*, SetQualifier};
+    let mut left = Vec::new();
+    for c in conditions {
+        let decided = matches!(c.key.as_str(), "kms:calleraccount" | "aws:principalaccount")
+            && c.operator.set == SetQualifier::None
+            && !c.values.iter().any(|v| v.contains("${"));
+        let hit = |v: &String| match c.operator.base {
+            StringEquals | StringNotEquals => v == account,
+            StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => v.eq_ignore_ascii_case(account),
+            StringLike | StringNotLike => super::wildcard::wildcard_match(v, account),
+            _ => false,
+        };
+        let holds = match c.operator.base {
+            StringEquals | StringEqualsIgnoreCase | StringLike if decided => {
+                Some(c.values.iter().any(hit))
+            }
+            StringNotEquals | StringNotEqualsIgnoreCase | StringNotLike if decided => {
+                Some(!c.values.iter().any(hit))
+            }
+            _ => None,
+        };
+        match holds {
+            Some(true) => {}
+            Some(false) => return None,
+            None => left.push(c),
+        }
+    }
+    Some(left)
+}
+
+/// Whether a positive condition on the caller's account matches `account`.
+pub(super) fn account_matches(c: &Condition, account: &str) -> bool {
+    c.values.iter().any(|v| match c.operator.base {
+        super::condition::BaseOperator::StringLike => super::wildcard::wildcard_match(v, account),
+        super::condition::BaseOperator::StringEqualsIgnoreCase => v.eq_ignore_ascii_case(account),
+        _ => v == account,
+    })
+}
