@@ -27,7 +27,7 @@ commands:
   bench evaluator      evaluate a synthetic snapshot of 1,000,000 keys (release build)
   bench scan           seed a synthetic organization into the stand-in and time scans of it
   bench policy-worst   analyze generated worst-case key policies with the release lint-policy
-  bench soundness      the analysis against the reference evaluator on 10,000,000 generated policies
+  bench soundness      the analysis against the reference evaluator in both directions (soundness, precision) on 1,000,000 generated policies
   bench report         render the evidence pack of a synthetic organization (--keys N, 100,000)
   bench scale          scan a generated organization served with latency, quotas and real paging
                        (--accounts 1000 --regions 17 --keys 100000 --latency-ms 50), then as 4 shards
@@ -319,7 +319,7 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
                 .position(|a| a == "--cases")
                 .and_then(|i| rest.get(i + 1))
                 .cloned()
-                .unwrap_or_else(|| "10000000".into());
+                .unwrap_or_else(|| "1000000".into());
             let mut cmd = cargo();
             cmd.args([
                 "test",
