@@ -25,9 +25,19 @@ pub(super) fn apply_deny(
         Who::Named(p) if !deny.conditions.is_empty() => p.account().map(str::to_string),
         _ => None,
     };
-    // The Deny's conditions are all among the Allow's: whenever the Allow applies, so does it.
+    // The Deny's conditions are all among the Allow's (or, for `Null K false`, the Allow
+    // requires K): whenever the Allow applies, so does the Deny.
     let implied = |a: &Access| {
-        !deny_conditions.is_empty() && deny_conditions.iter().all(|c| a.conditions.contains(c))
+        !deny_conditions.is_empty()
+            && deny
+                .conditions
+                .iter()
+                .zip(&deny_conditions)
+                .all(|(c, text)| {
+                    a.conditions.contains(text)
+                        || (requires_present(c)
+                            && a.conditions.iter().any(|t| requires_key(t, &c.key)))
+                })
     };
     if matches!(general, DenyKind::Opaque)
         && !accesses
@@ -47,7 +57,7 @@ pub(super) fn apply_deny(
         let unconditional = DenyKind::Unconditional;
         let kind = match named_account(access) {
             _ if implied(access) => &unconditional,
-            Some(account) => match for_named(&deny.conditions, &account) {
+            Some(account) => match for_named(&deny.conditions, &account, user_name(access)) {
                 None => continue,
                 Some(left) => {
                     specialized = classify(&left);
@@ -341,7 +351,7 @@ fn deny_accounts_in_reach(
         .filter_map(|p| match p {
             Principal::Account(a)
                 if reached.contains(a)
-                    && for_named(conditions, a).is_some_and(|left| left.is_empty()) =>
+                    && for_named(conditions, a, None).is_some_and(|left| left.is_empty()) =>
             {
                 Some(a.clone())
             }
@@ -358,6 +368,48 @@ fn deny_accounts_in_reach(
             }
         }
     });
+}
+
+/// `Null K false`: the key must be present.
+fn requires_present(c: &Condition) -> bool {
+    c.operator.base == super::condition::BaseOperator::Null
+        && c.values.iter().all(|v| v.eq_ignore_ascii_case("false"))
+}
+
+/// Whether an Allow's condition, as written out (`StringEquals aws:PrincipalOrgID = o-1`),
+/// requires `key` to be present: a positive operator without `IfExists` or `ForAllValues:`.
+fn requires_key(text: &str, key: &str) -> bool {
+    let Some((op, rest)) = text.split_once(' ') else {
+        return false;
+    };
+    let op = op.to_ascii_lowercase();
+    let op = op.strip_prefix("foranyvalue:").unwrap_or(&op);
+    let positive = matches!(
+        op,
+        "stringequals"
+            | "stringequalsignorecase"
+            | "stringlike"
+            | "arnequals"
+            | "arnlike"
+            | "ipaddress"
+    );
+    positive
+        && rest
+            .to_ascii_lowercase()
+            .strip_prefix(key)
+            .is_some_and(|r| r.starts_with(" = "))
+}
+
+/// The user name of an IAM user named by its ARN (`arn:aws:iam::1:user/path/name` → `name`).
+fn user_name(access: &Access) -> Option<&str> {
+    let Who::Named(Principal::Identity { arn, .. }) = &access.who else {
+        return None;
+    };
+    let resource = arn.splitn(6, ':').nth(5)?;
+    resource
+        .strip_prefix("user/")
+        .filter(|_| arn.split(':').nth(2) == Some("iam"))
+        .map(|path| path.rsplit('/').next().unwrap_or(path))
 }
 
 /// Whether `p` is an identity of the account an Allow names (so the Allow reaches it).

@@ -50,6 +50,17 @@ pub(super) fn classify<'d>(conditions: &[&'d Condition]) -> DenyKind<'d> {
         {
             DenyKind::CallerAccountMatches(only)
         }
+        // `StringEqualsIfExists aws:PrincipalOrgID ...` is true for a caller in no organization.
+        [only]
+            if only.operator.base.is_positive_match()
+                && only.operator.if_exists
+                && matches!(
+                    only.key.as_str(),
+                    "aws:principalorgid" | "aws:principalorgpaths"
+                ) =>
+        {
+            DenyKind::NoOrganization
+        }
         [only] => only
             .deny_pin()
             .map_or(DenyKind::Opaque, |pin| DenyKind::Pin {
@@ -61,22 +72,30 @@ pub(super) fn classify<'d>(conditions: &[&'d Condition]) -> DenyKind<'d> {
 }
 
 /// For a named principal of a known account: `Some(conditions left)` once those decided by
-/// its own account (`kms:CallerAccount`, `aws:PrincipalAccount`) are known to hold; `None`
-/// when one of them cannot hold, so the Deny never applies to it.
+/// its own account (`kms:CallerAccount`, `aws:PrincipalAccount`) and, for an IAM user, its
+/// name (`aws:username`) are known to hold; `None` when one of them cannot hold, so the Deny
+/// never applies to it.
 pub(super) fn for_named<'d>(
     conditions: &'d [Condition],
     account: &str,
+    username: Option<&str>,
 ) -> Option<Vec<&'d Condition>> {
     use super::condition::{BaseOperator::*, SetQualifier};
     let mut left = Vec::new();
     for c in conditions {
-        let decided = matches!(c.key.as_str(), "kms:calleraccount" | "aws:principalaccount")
+        let subject = match c.key.as_str() {
+            "kms:calleraccount" | "aws:principalaccount" => Some(account),
+            "aws:username" => username,
+            _ => None,
+        };
+        let decided = subject.is_some()
             && c.operator.set == SetQualifier::None
             && !c.values.iter().any(|v| v.contains("${"));
+        let subject = subject.unwrap_or_default();
         let hit = |v: &String| match c.operator.base {
-            StringEquals | StringNotEquals => v == account,
-            StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => v.eq_ignore_ascii_case(account),
-            StringLike | StringNotLike => super::wildcard::wildcard_match(v, account),
+            StringEquals | StringNotEquals => v == subject,
+            StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => v.eq_ignore_ascii_case(subject),
+            StringLike | StringNotLike => super::wildcard::wildcard_match(v, subject),
             _ => false,
         };
         let holds = match c.operator.base {

@@ -472,6 +472,21 @@ fn outsiders() -> Vec<Outsider> {
         ),
         iam_outsider(
             "111199998888",
+            "arn:aws:iam::111199998888:role/Partner",
+            "AROANEIGHBOURROLE1234:s",
+            "AssumedRole",
+            Some("o-otherorg01"),
+        ),
+        // An account whose id differs from the outside one in the last digit.
+        iam_outsider(
+            "999988887770",
+            "arn:aws:iam::999988887770:role/Partner",
+            "AROANEARBYROLEID12345:s",
+            "AssumedRole",
+            None,
+        ),
+        iam_outsider(
+            "111199998888",
             "arn:aws:iam::111199998888:root",
             "111199998888",
             "Account",
