@@ -229,6 +229,11 @@ fn requires_organization(c: &Condition) -> bool {
 /// account (`kms:CallerAccount`, `aws:PrincipalAccount`) and, for an IAM role or user named by
 /// ARN, on `aws:PrincipalArn` (a role's sessions carry the role's ARN there).
 fn named_can_satisfy(st: &Statement, p: &Principal) -> bool {
+    if let Principal::Account(account) = p {
+        if !account_arns_fit(st, account) {
+            return false;
+        }
+    }
     st.conditions.iter().all(|c| {
         let op = &c.operator;
         if !op.base.is_positive_match() || op.if_exists || op.set == SetQualifier::ForAllValues {
@@ -296,6 +301,54 @@ fn named_can_satisfy(st: &Statement, p: &Principal) -> bool {
                     }
                     _ => true,
                 }
+        })
+    })
+}
+
+/// For the callers of `account`: an ARN condition on `aws:PrincipalArn` whose values are fixed
+/// but for a `*` account field names their possible ARNs; every other positive condition on
+/// that key must accept one of them.
+fn account_arns_fit(st: &Statement, account: &str) -> bool {
+    let on_arn = |c: &&Condition| {
+        c.key == "aws:principalarn"
+            && c.operator.base.is_positive_match()
+            && !c.operator.if_exists
+            && c.operator.set != SetQualifier::ForAllValues
+            && !c.values.iter().any(|v| v.contains("${"))
+    };
+    let instantiate = |v: &str| -> Option<String> {
+        let fields: Vec<&str> = v.splitn(6, ':').collect();
+        let [arn, partition, service, region, acct, resource] = fields[..] else {
+            return None;
+        };
+        let fixed = [arn, partition, service, region, resource]
+            .iter()
+            .all(|f| !super::wildcard::has_wildcard(f));
+        (fixed && (acct == "*" || acct == account))
+            .then(|| format!("{arn}:{partition}:{service}:{region}:{account}:{resource}"))
+    };
+    let Some(arns) = st
+        .conditions
+        .iter()
+        .filter(on_arn)
+        .filter(|c| c.operator.base.is_arn())
+        .find_map(|c| {
+            c.values
+                .iter()
+                .map(|v| instantiate(v))
+                .collect::<Option<Vec<_>>>()
+        })
+    else {
+        return true;
+    };
+    st.conditions.iter().filter(on_arn).all(|c| {
+        arns.iter().any(|arn| {
+            c.values.iter().any(|v| match c.operator.base {
+                BaseOperator::StringLike => super::wildcard::wildcard_match(v, arn),
+                BaseOperator::StringEquals => v == arn,
+                BaseOperator::StringEqualsIgnoreCase => v.eq_ignore_ascii_case(arn),
+                _ => super::wildcard::arn_match(v, arn),
+            })
         })
     })
 }

@@ -37,6 +37,7 @@ pub(super) fn apply_deny(
                     a.conditions.contains(text)
                         || (requires_present(c)
                             && a.conditions.iter().any(|t| requires_key(t, &c.key)))
+                        || (matches!(a.who, Who::Service { .. }) && holds_without_organization(c))
                 })
     };
     if matches!(general, DenyKind::Opaque)
@@ -57,7 +58,12 @@ pub(super) fn apply_deny(
         let unconditional = DenyKind::Unconditional;
         let kind = match named_account(access) {
             _ if implied(access) => &unconditional,
-            Some(account) => match for_named(&deny.conditions, &account, user_name(access)) {
+            Some(account) => match for_named(
+                &deny.conditions,
+                &account,
+                user_name(access),
+                iam_arn(access),
+            ) {
                 None => continue,
                 Some(left) => {
                     specialized = classify(&left);
@@ -351,7 +357,7 @@ fn deny_accounts_in_reach(
         .filter_map(|p| match p {
             Principal::Account(a)
                 if reached.contains(a)
-                    && for_named(conditions, a, None).is_some_and(|left| left.is_empty()) =>
+                    && for_named(conditions, a, None, None).is_some_and(|left| left.is_empty()) =>
             {
                 Some(a.clone())
             }
@@ -368,6 +374,23 @@ fn deny_accounts_in_reach(
             }
         }
     });
+}
+
+/// A condition on the caller's organization that holds for a caller in none (a service
+/// principal's own request): `ForAllValues:`, `...IfExists`, a negated operator, `Null true`.
+fn holds_without_organization(c: &Condition) -> bool {
+    use super::condition::{BaseOperator, SetQualifier};
+    matches!(
+        c.key.as_str(),
+        "aws:principalorgid" | "aws:principalorgpaths"
+    ) && match c.operator.base {
+        BaseOperator::Null => c.values.iter().all(|v| v.eq_ignore_ascii_case("true")),
+        base => {
+            c.operator.set == SetQualifier::ForAllValues
+                || (c.operator.set == SetQualifier::None
+                    && (c.operator.if_exists || base.is_negated_match()))
+        }
+    }
 }
 
 /// `Null K false`: the key must be present.
@@ -398,6 +421,18 @@ fn requires_key(text: &str, key: &str) -> bool {
             .to_ascii_lowercase()
             .strip_prefix(key)
             .is_some_and(|r| r.starts_with(" = "))
+}
+
+/// The ARN of an IAM role or user named by it: what `aws:PrincipalArn` holds for its calls (a
+/// role's sessions carry the role's ARN).
+fn iam_arn(access: &Access) -> Option<&str> {
+    let Who::Named(Principal::Identity { arn, .. }) = &access.who else {
+        return None;
+    };
+    let resource = arn.splitn(6, ':').nth(5)?;
+    (arn.split(':').nth(2) == Some("iam")
+        && (resource.starts_with("role/") || resource.starts_with("user/")))
+    .then_some(arn.as_str())
 }
 
 /// The user name of an IAM user named by its ARN (`arn:aws:iam::1:user/path/name` → `name`).

@@ -72,13 +72,15 @@ pub(super) fn classify<'d>(conditions: &[&'d Condition]) -> DenyKind<'d> {
 }
 
 /// For a named principal of a known account: `Some(conditions left)` once those decided by
-/// its own account (`kms:CallerAccount`, `aws:PrincipalAccount`) and, for an IAM user, its
-/// name (`aws:username`) are known to hold; `None` when one of them cannot hold, so the Deny
+/// its own account (`kms:CallerAccount`, `aws:PrincipalAccount`) and, for an IAM role or user
+/// named by its ARN, that ARN (`aws:PrincipalArn`) and a user's name (`aws:username`) are
+/// known to hold; `None` when one of them cannot hold, so the Deny
 /// never applies to it.
 pub(super) fn for_named<'d>(
     conditions: &'d [Condition],
     account: &str,
     username: Option<&str>,
+    arn: Option<&str>,
 ) -> Option<Vec<&'d Condition>> {
     use super::condition::{BaseOperator::*, SetQualifier};
     let mut left = Vec::new();
@@ -86,6 +88,7 @@ pub(super) fn for_named<'d>(
         let subject = match c.key.as_str() {
             "kms:calleraccount" | "aws:principalaccount" => Some(account),
             "aws:username" => username,
+            "aws:principalarn" => arn,
             _ => None,
         };
         let decided = subject.is_some()
@@ -96,13 +99,22 @@ pub(super) fn for_named<'d>(
             StringEquals | StringNotEquals => v == subject,
             StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => v.eq_ignore_ascii_case(subject),
             StringLike | StringNotLike => super::wildcard::wildcard_match(v, subject),
+            ArnLike | ArnEquals | ArnNotLike | ArnNotEquals => {
+                super::wildcard::arn_match(v, subject)
+            }
             _ => false,
         };
         let holds = match c.operator.base {
-            StringEquals | StringEqualsIgnoreCase | StringLike if decided => {
+            StringEquals | StringEqualsIgnoreCase | StringLike | ArnLike | ArnEquals if decided => {
                 Some(c.values.iter().any(hit))
             }
-            StringNotEquals | StringNotEqualsIgnoreCase | StringNotLike if decided => {
+            StringNotEquals
+            | StringNotEqualsIgnoreCase
+            | StringNotLike
+            | ArnNotLike
+            | ArnNotEquals
+                if decided =>
+            {
                 Some(!c.values.iter().any(hit))
             }
             _ => None,

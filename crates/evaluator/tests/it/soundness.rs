@@ -477,6 +477,14 @@ fn outsiders() -> Vec<Outsider> {
             "AssumedRole",
             Some("o-otherorg01"),
         ),
+        // The same role in a third organization.
+        iam_outsider(
+            OUTSIDE,
+            &role,
+            "AROAOUTSIDEROLEID12345:session",
+            "AssumedRole",
+            Some("o-thirdorg02"),
+        ),
         // An account whose id differs from the outside one in the last digit.
         iam_outsider(
             "999988887770",
