@@ -8,7 +8,10 @@ use std::collections::BTreeSet;
 use super::access::{Access, Reach, Who};
 use super::actions::ActionSet;
 use super::condition::{Condition, Pin};
-use super::deny_kind::{account_matches, classify, for_named, DenyKind};
+use super::deny_kind::{
+    account_matches, classify, for_named, holds_without_organization, iam_arn, requires_key,
+    requires_present, user_name, DenyKind,
+};
 use super::parse::{Principal, PrincipalSpec, Statement};
 
 /// Applies `deny` to `accesses`. `can_satisfy(i, p)`: whether principal `p` can be a caller
@@ -374,77 +377,6 @@ fn deny_accounts_in_reach(
             }
         }
     });
-}
-
-/// A condition on the caller's organization that holds for a caller in none (a service
-/// principal's own request): `ForAllValues:`, `...IfExists`, a negated operator, `Null true`.
-fn holds_without_organization(c: &Condition) -> bool {
-    use super::condition::{BaseOperator, SetQualifier};
-    matches!(
-        c.key.as_str(),
-        "aws:principalorgid" | "aws:principalorgpaths"
-    ) && match c.operator.base {
-        BaseOperator::Null => c.values.iter().all(|v| v.eq_ignore_ascii_case("true")),
-        base => {
-            c.operator.set == SetQualifier::ForAllValues
-                || (c.operator.set == SetQualifier::None
-                    && (c.operator.if_exists || base.is_negated_match()))
-        }
-    }
-}
-
-/// `Null K false`: the key must be present.
-fn requires_present(c: &Condition) -> bool {
-    c.operator.base == super::condition::BaseOperator::Null
-        && c.values.iter().all(|v| v.eq_ignore_ascii_case("false"))
-}
-
-/// Whether an Allow's condition, as written out (`StringEquals aws:PrincipalOrgID = o-1`),
-/// requires `key` to be present: a positive operator without `IfExists` or `ForAllValues:`.
-fn requires_key(text: &str, key: &str) -> bool {
-    let Some((op, rest)) = text.split_once(' ') else {
-        return false;
-    };
-    let op = op.to_ascii_lowercase();
-    let op = op.strip_prefix("foranyvalue:").unwrap_or(&op);
-    let positive = matches!(
-        op,
-        "stringequals"
-            | "stringequalsignorecase"
-            | "stringlike"
-            | "arnequals"
-            | "arnlike"
-            | "ipaddress"
-    );
-    positive
-        && rest
-            .to_ascii_lowercase()
-            .strip_prefix(key)
-            .is_some_and(|r| r.starts_with(" = "))
-}
-
-/// The ARN of an IAM role or user named by it: what `aws:PrincipalArn` holds for its calls (a
-/// role's sessions carry the role's ARN).
-fn iam_arn(access: &Access) -> Option<&str> {
-    let Who::Named(Principal::Identity { arn, .. }) = &access.who else {
-        return None;
-    };
-    let resource = arn.splitn(6, ':').nth(5)?;
-    (arn.split(':').nth(2) == Some("iam")
-        && (resource.starts_with("role/") || resource.starts_with("user/")))
-    .then_some(arn.as_str())
-}
-
-/// The user name of an IAM user named by its ARN (`arn:aws:iam::1:user/path/name` → `name`).
-fn user_name(access: &Access) -> Option<&str> {
-    let Who::Named(Principal::Identity { arn, .. }) = &access.who else {
-        return None;
-    };
-    let resource = arn.splitn(6, ':').nth(5)?;
-    resource
-        .strip_prefix("user/")
-        .filter(|_| arn.split(':').nth(2) == Some("iam"))
-        .map(|path| path.rsplit('/').next().unwrap_or(path))
 }
 
 /// Whether `p` is an identity of the account an Allow names (so the Allow reaches it).
