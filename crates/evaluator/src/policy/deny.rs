@@ -9,8 +9,8 @@ use super::access::{Access, Reach, Who};
 use super::actions::ActionSet;
 use super::condition::{Condition, Pin};
 use super::deny_kind::{
-    account_matches, classify, for_named, holds_without_organization, iam_arn, requires_key,
-    requires_present, user_name, DenyKind,
+    account_matches, classify, for_named, holds_when_absent, holds_without_organization, iam_arn,
+    requires_absent, requires_key, requires_present, user_name, DenyKind,
 };
 use super::parse::{Principal, PrincipalSpec, Statement};
 
@@ -41,6 +41,8 @@ pub(super) fn apply_deny(
                         || (requires_present(c)
                             && a.conditions.iter().any(|t| requires_key(t, &c.key)))
                         || (matches!(a.who, Who::Service { .. }) && holds_without_organization(c))
+                        || (holds_when_absent(c)
+                            && a.conditions.iter().any(|t| requires_absent(t, &c.key)))
                 })
     };
     if matches!(general, DenyKind::Opaque)

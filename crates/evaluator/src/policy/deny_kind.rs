@@ -142,11 +142,17 @@ pub(super) fn account_matches(c: &Condition, account: &str) -> bool {
 /// A condition on the caller's organization that holds for a caller in none (a service
 /// principal's own request): `ForAllValues:`, `...IfExists`, a negated operator, `Null true`.
 pub(super) fn holds_without_organization(c: &Condition) -> bool {
-    use super::condition::{BaseOperator, SetQualifier};
     matches!(
         c.key.as_str(),
         "aws:principalorgid" | "aws:principalorgpaths"
-    ) && match c.operator.base {
+    ) && holds_when_absent(c)
+}
+
+/// A condition that holds when its key is absent from the request: `ForAllValues:`,
+/// `...IfExists`, a negated operator, `Null true`.
+pub(super) fn holds_when_absent(c: &Condition) -> bool {
+    use super::condition::{BaseOperator, SetQualifier};
+    match c.operator.base {
         BaseOperator::Null => c.values.iter().all(|v| v.eq_ignore_ascii_case("true")),
         base => {
             c.operator.set == SetQualifier::ForAllValues
@@ -154,6 +160,11 @@ pub(super) fn holds_without_organization(c: &Condition) -> bool {
                     && (c.operator.if_exists || base.is_negated_match()))
         }
     }
+}
+
+/// Whether an Allow's condition, as written out, is `Null key = true`: the key is absent.
+pub(super) fn requires_absent(text: &str, key: &str) -> bool {
+    text.to_ascii_lowercase() == format!("null {key} = true")
 }
 
 /// `Null K false`: the key must be present.
