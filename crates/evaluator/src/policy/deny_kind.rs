@@ -164,7 +164,18 @@ pub(super) fn holds_when_absent(c: &Condition) -> bool {
 
 /// Whether an Allow's condition, as written out, is `Null key = true`: the key is absent.
 pub(super) fn requires_absent(text: &str, key: &str) -> bool {
-    text.to_ascii_lowercase() == format!("null {key} = true")
+    // Compared in place: this runs for every access and Deny of a policy.
+    let Some(rest) = strip_prefix_ignore_case(text, "null ") else {
+        return false;
+    };
+    strip_prefix_ignore_case(rest, key).is_some_and(|r| r.eq_ignore_ascii_case(" = true"))
+}
+
+/// `text` without `prefix`, compared without ASCII case.
+fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 /// `Null K false`: the key must be present.
@@ -179,22 +190,18 @@ pub(super) fn requires_key(text: &str, key: &str) -> bool {
     let Some((op, rest)) = text.split_once(' ') else {
         return false;
     };
-    let op = op.to_ascii_lowercase();
-    let op = op.strip_prefix("foranyvalue:").unwrap_or(&op);
-    let positive = matches!(
-        op,
-        "stringequals"
-            | "stringequalsignorecase"
-            | "stringlike"
-            | "arnequals"
-            | "arnlike"
-            | "ipaddress"
-    );
-    positive
-        && rest
-            .to_ascii_lowercase()
-            .strip_prefix(key)
-            .is_some_and(|r| r.starts_with(" = "))
+    let op = strip_prefix_ignore_case(op, "ForAnyValue:").unwrap_or(op);
+    let positive = [
+        "StringEquals",
+        "StringEqualsIgnoreCase",
+        "StringLike",
+        "ArnEquals",
+        "ArnLike",
+        "IpAddress",
+    ]
+    .iter()
+    .any(|p| p.eq_ignore_ascii_case(op));
+    positive && strip_prefix_ignore_case(rest, key).is_some_and(|r| r.starts_with(" = "))
 }
 
 /// The ARN of an IAM role or user named by it: what `aws:PrincipalArn` holds for its calls (a
