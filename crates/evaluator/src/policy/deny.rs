@@ -84,44 +84,16 @@ pub(super) fn apply_deny(
                 // Everyone but `exempt` is denied: an Allow to everyone keeps exactly the exempt
                 // principals (services, federated users, identities as written, not their
                 // accounts), for the actions the Deny covers.
-                if let Who::Everyone { reach, except } = &access.who {
-                    // An exempt principal the Allow itself leaves out was never allowed.
-                    // An exempt principal the Allow's account pins exclude was never allowed.
-                    let allowed = |p: &Principal| {
-                        let named = Who::Named(p.clone());
-                        let pinned_out = match (&reach.accounts, p.account()) {
-                            (Some(set), Some(account)) => !super::reach::admits(set, account),
-                            _ => false,
-                        };
-                        !pinned_out
-                            && !except.iter().any(|e| covers(e, &named))
-                            && can_satisfy(access.statement_index, p)
-                    };
-                    for p in exempt.iter().filter(|p| allowed(p)) {
-                        let mut kept = access.clone();
-                        kept.actions = overlap;
-                        kept.record_narrowing(deny.index);
-                        kept.who = match p {
-                            // A service is reached on behalf of whomever the Allow's pins admit.
-                            Principal::Service(name) => {
-                                kept.assumed = service_assumed(&kept);
-                                Who::Service {
-                                    name: name.clone(),
-                                    on_behalf_of: reach.clone(),
-                                }
-                            }
-                            other => {
-                                kept.principal_orgs = reach.orgs.clone();
-                                Who::Named(other.clone())
-                            }
-                        };
-                        added.push(kept);
-                    }
+                if matches!(access.who, Who::Everyone { .. }) {
+                    added.extend(exempt_copies(
+                        access,
+                        exempt,
+                        overlap,
+                        deny.index,
+                        can_satisfy,
+                    ));
                     access.actions = access.actions.minus(overlap);
-                } else if !exempt.iter().any(|e| {
-                    covers(e, &access.who)
-                        || (inside(e, &access.who) && can_satisfy(access.statement_index, e))
-                }) {
+                } else if !exempts(exempt, access, can_satisfy) {
                     // An exempt identity inside the allowed account keeps its access through the
                     // account's IAM delegation, which the analysis cannot narrow to that identity:
                     // the account's access is then left whole (over-stated, never hidden).
@@ -138,40 +110,17 @@ pub(super) fn apply_deny(
             (PrincipalSpec::NotPrincipal(exempt), DenyKind::Pin { pin, caller }) => {
                 // Everyone the Deny does not exempt must satisfy the pin, exactly as under
                 // `Principal: *`; the exempt principals keep what the Allow gave them.
-                if exempt.iter().any(|e| {
-                    covers(e, &access.who)
-                        || (inside(e, &access.who) && can_satisfy(access.statement_index, e))
-                }) {
+                if exempts(exempt, access, can_satisfy) {
                     continue;
                 }
-                if let Who::Everyone { reach, except } = &access.who {
-                    for p in exempt.iter().filter(|p| {
-                        let named = Who::Named((*p).clone());
-                        let pinned_out = match (&reach.accounts, p.account()) {
-                            (Some(set), Some(account)) => !super::reach::admits(set, account),
-                            _ => false,
-                        };
-                        !pinned_out
-                            && !except.iter().any(|e| covers(e, &named))
-                            && can_satisfy(access.statement_index, p)
-                    }) {
-                        let mut kept = access.clone();
-                        kept.actions = overlap;
-                        kept.who = match p {
-                            Principal::Service(name) => {
-                                kept.assumed = service_assumed(&kept);
-                                Who::Service {
-                                    name: name.clone(),
-                                    on_behalf_of: reach.clone(),
-                                }
-                            }
-                            other => {
-                                kept.principal_orgs = reach.orgs.clone();
-                                Who::Named(other.clone())
-                            }
-                        };
-                        added.push(kept);
-                    }
+                if matches!(access.who, Who::Everyone { .. }) {
+                    added.extend(exempt_copies(
+                        access,
+                        exempt,
+                        overlap,
+                        deny.index,
+                        can_satisfy,
+                    ));
                 }
                 narrow_by_pin(access, overlap, deny.index, pin, *caller, &mut added);
             }
@@ -283,6 +232,66 @@ fn narrow_by_pin(
             }
         }
     })
+}
+
+/// Whether a `NotPrincipal` exempts the principal of `access`: it names it, or names an
+/// identity of its account that can be a caller the Allow admits.
+fn exempts(
+    exempt: &[Principal],
+    access: &Access,
+    can_satisfy: &dyn Fn(usize, &Principal) -> bool,
+) -> bool {
+    exempt.iter().any(|e| {
+        covers(e, &access.who) || (inside(e, &access.who) && can_satisfy(access.statement_index, e))
+    })
+}
+
+/// The principals a Deny's `NotPrincipal` exempts keep what an Allow to everyone gave them, for
+/// the actions the Deny covers: one access each (a service on behalf of whomever the Allow's
+/// pins admit), unless the Allow itself, its account pins or its conditions leave them out.
+fn exempt_copies(
+    access: &Access,
+    exempt: &[Principal],
+    overlap: ActionSet,
+    deny_index: usize,
+    can_satisfy: &dyn Fn(usize, &Principal) -> bool,
+) -> Vec<Access> {
+    let Who::Everyone { reach, except } = &access.who else {
+        return vec![];
+    };
+    let allowed = |p: &Principal| {
+        let named = Who::Named(p.clone());
+        let pinned_out = match (&reach.accounts, p.account()) {
+            (Some(set), Some(account)) => !super::reach::admits(set, account),
+            _ => false,
+        };
+        !pinned_out
+            && !except.iter().any(|e| covers(e, &named))
+            && can_satisfy(access.statement_index, p)
+    };
+    exempt
+        .iter()
+        .filter(|p| allowed(p))
+        .map(|p| {
+            let mut kept = access.clone();
+            kept.actions = overlap;
+            kept.record_narrowing(deny_index);
+            kept.who = match p {
+                Principal::Service(name) => {
+                    kept.assumed = service_assumed(&kept);
+                    Who::Service {
+                        name: name.clone(),
+                        on_behalf_of: reach.clone(),
+                    }
+                }
+                other => {
+                    kept.principal_orgs = reach.orgs.clone();
+                    Who::Named(other.clone())
+                }
+            };
+            kept
+        })
+        .collect()
 }
 
 /// What an Allow to everyone assumes once a service principal is left with it: the
