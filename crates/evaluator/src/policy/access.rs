@@ -94,6 +94,9 @@ pub struct Access {
     /// For a named principal: the organizations its caller pins (Allow conditions, narrowing
     /// Denies) require it to belong to. Whether it can is known only to the trust zone.
     pub principal_orgs: Option<BTreeSet<String>>,
+    /// The organizations an `…IfExists` Allow condition requires of a caller that belongs to
+    /// one: a Deny of callers in no organization turns them into a pin.
+    pub orgs_if_present: Option<super::condition::Pin>,
     /// Deny statements that narrowed this access (indices; the first
     /// [`MAX_NARROWED_BY`] are kept).
     pub narrowed_by: Vec<usize>,

@@ -35,6 +35,12 @@ pub(super) fn allow_accesses(
             userids.extend(values.iter().cloned());
         }
     }
+    // `aws:PrincipalArn` conditions that together leave a few accounts pin the caller to them.
+    if let Some(accounts) = super::arn_accounts::principal_arn_accounts(st) {
+        let pin = super::condition::Pin::Accounts(accounts);
+        reach.narrow(&pin);
+        caller_reach.narrow(&pin);
+    }
     let template = Access {
         statement_index: st.index,
         sid: st.sid.clone(),
@@ -55,6 +61,10 @@ pub(super) fn allow_accesses(
             || st.conditions.iter().any(Condition::is_root_itself),
         userids,
         principal_orgs: caller_reach.orgs.clone(),
+        orgs_if_present: st
+            .conditions
+            .iter()
+            .find_map(Condition::pin_if_organization_present),
         narrowed_by: vec![],
         assumed: assumed.into(),
     };
@@ -131,11 +141,32 @@ pub(super) fn allow_accesses(
                     Who::Service { .. } => service_assumptions(st, &template.assumed),
                     _ => template.assumed.clone(),
                 };
-                analysis.accesses.push(Access {
-                    who,
-                    assumed,
-                    ..template.clone()
-                });
+                // An account whose `aws:PrincipalArn` conditions fix its IAM roles or users is
+                // those identities: a Deny naming one of them then covers it.
+                let identities = match p {
+                    Principal::Account(account) => {
+                        super::arn_accounts::principal_arns_in(st, account)
+                            .filter(|arns| arns.iter().all(|a| is_iam_identity(a)))
+                            .map(|arns| {
+                                arns.into_iter()
+                                    .map(|arn| {
+                                        Who::Named(Principal::Identity {
+                                            arn,
+                                            account: Some(account.clone()),
+                                        })
+                                    })
+                                    .collect::<Vec<_>>()
+                            })
+                    }
+                    _ => None,
+                };
+                for who in identities.unwrap_or_else(|| vec![who]) {
+                    analysis.accesses.push(Access {
+                        who,
+                        assumed: assumed.clone(),
+                        ..template.clone()
+                    });
+                }
             }
         }
     }
@@ -230,7 +261,7 @@ fn requires_organization(c: &Condition) -> bool {
 /// ARN, on `aws:PrincipalArn` (a role's sessions carry the role's ARN there).
 fn named_can_satisfy(st: &Statement, p: &Principal) -> bool {
     if let Principal::Account(account) = p {
-        if !account_arns_fit(st, account) {
+        if super::arn_accounts::principal_arns_in(st, account).is_some_and(|a| a.is_empty()) {
             return false;
         }
     }
@@ -305,52 +336,10 @@ fn named_can_satisfy(st: &Statement, p: &Principal) -> bool {
     })
 }
 
-/// For the callers of `account`: an ARN condition on `aws:PrincipalArn` whose values are fixed
-/// but for a `*` account field names their possible ARNs; every other positive condition on
-/// that key must accept one of them.
-fn account_arns_fit(st: &Statement, account: &str) -> bool {
-    let on_arn = |c: &&Condition| {
-        c.key == "aws:principalarn"
-            && c.operator.base.is_positive_match()
-            && !c.operator.if_exists
-            && c.operator.set != SetQualifier::ForAllValues
-            && !c.values.iter().any(|v| v.contains("${"))
-    };
-    let instantiate = |v: &str| -> Option<String> {
-        let fields: Vec<&str> = v.splitn(6, ':').collect();
-        let [arn, partition, service, region, acct, resource] = fields[..] else {
-            return None;
-        };
-        let fixed = [arn, partition, service, region, resource]
-            .iter()
-            .all(|f| !super::wildcard::has_wildcard(f));
-        (fixed && (acct == "*" || acct == account))
-            .then(|| format!("{arn}:{partition}:{service}:{region}:{account}:{resource}"))
-    };
-    let Some(arns) = st
-        .conditions
-        .iter()
-        .filter(on_arn)
-        .filter(|c| c.operator.base.is_arn())
-        .find_map(|c| {
-            c.values
-                .iter()
-                .map(|v| instantiate(v))
-                .collect::<Option<Vec<_>>>()
-        })
-    else {
-        return true;
-    };
-    st.conditions.iter().filter(on_arn).all(|c| {
-        arns.iter().any(|arn| {
-            c.values.iter().any(|v| match c.operator.base {
-                BaseOperator::StringLike => super::wildcard::wildcard_match(v, arn),
-                BaseOperator::StringEquals => v == arn,
-                BaseOperator::StringEqualsIgnoreCase => v.eq_ignore_ascii_case(arn),
-                _ => super::wildcard::arn_match(v, arn),
-            })
-        })
-    })
+/// An IAM role's or user's ARN (`arn:aws:iam::111122223333:role/Partner`).
+fn is_iam_identity(arn: &str) -> bool {
+    let f: Vec<&str> = arn.splitn(6, ':').collect();
+    f.len() == 6 && f[2] == "iam" && (f[5].starts_with("role/") || f[5].starts_with("user/"))
 }
 
 /// `role` or `user` for an IAM role or user named by its ARN.

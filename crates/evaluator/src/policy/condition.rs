@@ -163,6 +163,19 @@ impl Condition {
         self.pin_from_values()
     }
 
+    /// The pin an `…IfExists` condition on the caller's organization puts on a caller that has
+    /// one (`StringEqualsIfExists aws:PrincipalOrgID o-x`): it becomes a pin once a Deny
+    /// requires the organization present.
+    pub fn pin_if_organization_present(&self) -> Option<Pin> {
+        let op = &self.operator;
+        let on_org = matches!(self.key.as_str(), "aws:principalorgid");
+        if !on_org || !op.if_exists || !op.base.is_positive_match() || op.set != SetQualifier::None
+        {
+            return None;
+        }
+        self.pin_from_values()
+    }
+
     /// In an **Allow** to a service principal: the accounts the service may act for, when the
     /// condition is on an encryption-context key the service documents it sets to the ARN of
     /// the resource it acts for (CloudTrail's trail, CloudWatch Logs' log group, an SNS topic,

@@ -9,8 +9,9 @@ use super::access::{Access, Reach, Who};
 use super::actions::ActionSet;
 use super::condition::{Condition, Pin};
 use super::deny_kind::{
-    account_matches, classify, for_named, holds_when_absent, holds_without_organization, iam_arn,
-    requires_absent, requires_key, requires_present, user_name, DenyKind,
+    account_matches, classify, covers_required_values, for_named, holds_when_absent,
+    holds_without_organization, iam_arn, requires_absent, requires_key, requires_present,
+    unique_id_assumption, user_name, DenyKind,
 };
 use super::parse::{Principal, PrincipalSpec, Statement};
 
@@ -43,6 +44,7 @@ pub(super) fn apply_deny(
                         || (matches!(a.who, Who::Service { .. }) && holds_without_organization(c))
                         || (holds_when_absent(c)
                             && a.conditions.iter().any(|t| requires_absent(t, &c.key)))
+                        || covers_required_values(c, a)
                 })
     };
     if matches!(general, DenyKind::Opaque)
@@ -71,11 +73,40 @@ pub(super) fn apply_deny(
             ) {
                 None => continue,
                 Some(left) => {
+                    let covered = match &deny.principals {
+                        PrincipalSpec::Principal(list) => {
+                            list.iter().any(|p| covers(p, &access.who))
+                        }
+                        PrincipalSpec::NotPrincipal(exempt) => {
+                            !exempt.contains(&Principal::Anyone)
+                                && !exempts(exempt, access, can_satisfy)
+                        }
+                    };
+                    if let Some(assumed) =
+                        unique_id_assumption(&left, access, deny.index).filter(|_| covered)
+                    {
+                        access.assumed = access.assumed.iter().cloned().chain([assumed]).collect();
+                        continue;
+                    }
                     specialized = classify(&left);
                     &specialized
                 }
             },
             None => &general,
+        };
+        // Denying callers in no organization turns the Allow's `…IfExists` organization
+        // condition into a pin: a caller that gets past the Deny has an organization, so it
+        // must be one the Allow names.
+        let pinned;
+        let kind = match (kind, &access.orgs_if_present) {
+            (DenyKind::NoOrganization, Some(pin)) if !matches!(access.who, Who::Service { .. }) => {
+                pinned = DenyKind::Pin {
+                    pin: pin.clone(),
+                    caller: true,
+                };
+                &pinned
+            }
+            _ => kind,
         };
         match (&deny.principals, kind) {
             // `NotPrincipal: "*"` exempts everyone: the Deny covers nobody.

@@ -227,3 +227,94 @@ pub(super) fn user_name(access: &Access) -> Option<&str> {
         .filter(|_| arn.split(':').nth(2) == Some("iam"))
         .map(|path| path.rsplit('/').next().unwrap_or(path))
 }
+
+/// Whether the Deny condition `c` holds for every caller `access` admits, from what the
+/// access already requires of the caller's organization (`aws:PrincipalOrgID`) or unique id
+/// (`aws:userid`): an Allow to organization `o-otherorg01` under a Deny of `o-other*`.
+pub(super) fn covers_required_values(c: &Condition, access: &Access) -> bool {
+    use super::condition::{BaseOperator, SetQualifier};
+    let op = &c.operator;
+    if !matches!(
+        op.base,
+        BaseOperator::StringEquals
+            | BaseOperator::StringEqualsIgnoreCase
+            | BaseOperator::StringLike
+    ) || op.set == SetQualifier::ForAllValues
+        || c.values.iter().any(|v| v.contains("${"))
+    {
+        return false;
+    }
+    let required: Vec<&String> = match (c.key.as_str(), &access.who) {
+        ("aws:principalorgid", Who::Named(_)) => access.principal_orgs.iter().flatten().collect(),
+        ("aws:principalorgid", Who::Everyone { reach, .. }) => {
+            reach.orgs.iter().flatten().collect()
+        }
+        ("aws:userid", Who::Named(_) | Who::Everyone { .. }) => access.userids.iter().collect(),
+        _ => return false,
+    };
+    !required.is_empty()
+        && required.iter().all(|value| {
+            c.values.iter().any(|v| match op.base {
+                BaseOperator::StringLike => pattern_covers(v, value),
+                _ if super::wildcard::has_wildcard(value) => false,
+                BaseOperator::StringEqualsIgnoreCase => v.eq_ignore_ascii_case(value),
+                _ => v == *value,
+            })
+        })
+}
+
+/// Whether every text `inner` (an IAM pattern, or a literal) matches also matches `outer`:
+/// equal patterns, a literal `outer` matches, or `outer` is a literal prefix and `*` that
+/// `inner`'s literal beginning starts with.
+fn pattern_covers(outer: &str, inner: &str) -> bool {
+    if !super::wildcard::has_wildcard(inner) {
+        return super::wildcard::wildcard_match(outer, inner);
+    }
+    if outer == inner {
+        return true;
+    }
+    let Some(prefix) = outer.strip_suffix('*') else {
+        return false;
+    };
+    let inner_literal: String = inner
+        .chars()
+        .take_while(|c| !matches!(c, '*' | '?'))
+        .collect();
+    !super::wildcard::has_wildcard(prefix) && inner_literal.starts_with(prefix)
+}
+
+/// For an IAM role or user that a Deny covers but for conditions on its unique id, which a
+/// policy cannot know: what the analysis assumes (the id does not match), in words.
+pub(super) fn unique_id_assumption(
+    left: &[&Condition],
+    access: &Access,
+    deny_index: usize,
+) -> Option<String> {
+    let arn = iam_arn(access)?;
+    let on_userid = |c: &&&Condition| c.key == "aws:userid" && c.operator.base.is_positive_match();
+    if left.is_empty() || !left.iter().all(|c| on_userid(&c)) {
+        return None;
+    }
+    let values: Vec<&str> = left
+        .iter()
+        .flat_map(|c| c.values.iter().map(String::as_str))
+        .collect();
+    Some(format!(
+        "the unique id of {arn} does not match aws:userid {} (Deny statement {deny_index})",
+        values.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod coverage_tests {
+    use super::pattern_covers;
+
+    #[test]
+    fn a_prefix_pattern_covers_patterns_and_literals_it_starts() {
+        assert!(pattern_covers("o-other*", "o-otherorg01"));
+        assert!(pattern_covers("AROAOUTSIDE*", "AROAOUTSIDEROLEID12345:*"));
+        assert!(!pattern_covers("AROAOUTSIDE*", "AROA*"));
+        assert!(!pattern_covers("o-*-x", "o-a*"));
+        assert!(pattern_covers("o-a*", "o-a*"));
+    }
+}

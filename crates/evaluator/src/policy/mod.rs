@@ -4,6 +4,7 @@ mod access;
 mod actions;
 mod allow;
 mod analysis;
+mod arn_accounts;
 mod cidr;
 mod condition;
 mod contradiction;
