@@ -130,6 +130,10 @@ pub(crate) struct EvaluationArgs {
     /// ECC NIST): SIGNATURE.json holds the signature over manifest.json's SHA-256.
     #[arg(long, value_parser = parse_key_arn, env = "KMSAUDIT_SIGN_WITH", value_name = "KMS_KEY_ARN")]
     pub(crate) sign_with: Option<String>,
+    /// Write the pack even when --out is not empty and is not a kmsaudit pack (or is a symbolic
+    /// link): the folder is then replaced whole, everything in it removed.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 #[derive(clap::Args)]

@@ -56,7 +56,7 @@ pub(crate) fn sign_pack(dir: &Path, key_arn: &str, aws: &AwsAccess) -> anyhow::R
     let message = kmsaudit_reporter::signed_message(&digest);
     let signed =
         block_on(async { kmsaudit_scanner::sign(&aws.config().await, key_arn, &message).await })?
-            .with_context(|| format!("the pack in {} is written but not signed", dir.display()))?;
+            .context("KMS Sign")?;
     let record = kmsaudit_reporter::PackSignature::new(
         &digest,
         &signed.key_arn,
@@ -100,16 +100,23 @@ pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
         (_, Err(e)) => problems.push(e),
         (Some(key), Ok(_)) => match kmsaudit_reporter::check_signature(dir, &key) {
             Ok(record) => {
+                // The signer is the key that verified: its fingerprint, and its ARN only when
+                // --key-arn fetched that key (SIGNATURE.json's own `key_arn` is a claim).
+                let fingerprint = kmsaudit_reporter::public_key_fingerprint(&key);
                 if let Some(arn) = args.key_arn.as_deref().filter(|a| *a != record.key_arn) {
                     problems.push(format!(
-                        "{}: signed by {}, not by {arn}",
+                        "{}: names the key {}, not {arn}",
                         kmsaudit_reporter::SIGNATURE_FILE,
-                        record.key_arn
+                        kmsaudit_model::for_terminal(&record.key_arn)
                     ));
                 } else {
+                    let by = match args.key_arn.as_deref() {
+                        Some(arn) => format!("{arn}, public key SHA-256 {fingerprint}"),
+                        None => format!("the given public key, SHA-256 {fingerprint}"),
+                    };
                     signed_by = Some(format!(
-                        "signature valid ({} by {})",
-                        record.signing_algorithm, record.key_arn
+                        "signature valid ({} by {by})",
+                        kmsaudit_model::for_terminal(&record.signing_algorithm)
                     ));
                 }
             }
@@ -121,8 +128,8 @@ pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
                 problems.push("manifest.json: changed since it was signed".into());
             }
             signed_by = Some(format!(
-                "signed by {}, signature not checked (give --public-key FILE or --key-arn ARN)",
-                record.key_arn
+                "signature not checked (SIGNATURE.json names {}, unverified; give --public-key FILE or --key-arn ARN)",
+                kmsaudit_model::for_terminal(&record.key_arn)
             ));
         }
         (None, Ok(None)) => signed_by = Some("not signed".into()),
@@ -130,13 +137,13 @@ pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
     if problems.is_empty() {
         out!(
             "{}: every file matches SHA256SUMS and manifest.json; {}",
-            dir.display(),
+            kmsaudit_model::for_terminal(&dir.display().to_string()),
             signed_by.unwrap_or_default()
         );
         return Ok(exit::OK);
     }
     for p in &problems {
-        out!("{p}");
+        out!("{}", kmsaudit_model::for_terminal(p));
     }
     Ok(exit::TOOL_ERROR)
 }

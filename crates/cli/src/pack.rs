@@ -50,7 +50,10 @@ pub(crate) fn scan(
             value: hub_region.clone(),
             source: kmsaudit_model::SettingSource::Default,
         });
-    // Before the scan: an unreadable baseline is a usage error, not a wasted scan.
+    // Before the scan: an unreadable baseline or a folder that is not ours is a usage error,
+    // not a wasted scan.
+    kmsaudit_reporter::check_out_dir(&args.out, args.evaluation.force)
+        .map_err(|e| usage(e.to_string()))?;
     let mut options = pack_options(&args.evaluation, false, &config)?;
     options.asff.region = hub_region.clone();
     let hub = args.security_hub.then(|| kmsaudit_scanner::HubAccess {
@@ -129,11 +132,12 @@ pub(crate) fn scan(
     // Round-trip through JSON so that the pack is exactly what `kmsaudit report` renders from
     // the saved snapshot.json. Through a file in the pack's directory, not a buffer: a large
     // organization's text would otherwise sit in memory beside its records.
-    let snapshot = round_trip(snapshot, &args.out)?;
+    let pack = begin_pack(&args.out, args.evaluation.force)?;
+    let snapshot = round_trip(snapshot, pack.staging())?;
     write_pack(
         &snapshot,
         &config,
-        &args.out,
+        pack,
         &args.evaluation,
         options,
         Delivery {
@@ -149,20 +153,27 @@ pub(crate) fn scan(
 
 pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
     // A pack carries the configuration it was evaluated with: without --config, the
-    // config.json beside the snapshot is used, so that the pack re-renders from its own files.
-    let beside = args
-        .snapshot
-        .parent()
-        .map(|dir| dir.join("config.json"))
-        .filter(|p| p.is_file());
-    let config_path = match (&args.evaluation.config, beside) {
-        (Some(path), _) => Some(path.clone()),
-        (None, Some(path)) => {
-            tracing::info!(config = %path.display(), "using the pack's own configuration");
-            Some(path)
-        }
-        (None, None) => None,
+    // config.json beside the snapshot is used only when it is the pack's own (its manifest lists
+    // it with this content), so that the pack re-renders from its own files and a config
+    // dropped beside a received snapshot cannot mute its findings.
+    let (config_path, config_source) = match &args.evaluation.config {
+        Some(path) => (Some(path.clone()), format!("{} (--config)", path.display())),
+        None => match crate::snapshot_io::pack_config_beside(&args.snapshot) {
+            Ok(Some(path)) => {
+                let shown = format!("{} (the pack's own)", path.display());
+                (Some(path), shown)
+            }
+            Ok(None) => (None, "defaults".to_string()),
+            Err(why) => {
+                eprintln!(
+                    "kmsaudit: warning: {}; the defaults are used (give --config to use it)",
+                    kmsaudit_model::for_terminal(&why)
+                );
+                (None, "defaults".to_string())
+            }
+        },
     };
+    tracing::info!(config = %config_source, "rule configuration");
     let config = load_config(config_path.as_deref())?;
     let mut args = args;
     if args.evaluation.output_formats.is_empty() {
@@ -171,10 +182,11 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
     let (snapshot, compressed) = load_snapshot(&args.snapshot)?;
     let mut options = pack_options(&args.evaluation, compressed, &config)?;
     options.asff.region = recorded_hub_region(&snapshot);
+    let pack = begin_pack(&args.out, args.evaluation.force)?;
     write_pack(
         &snapshot,
         &config,
-        &args.out,
+        pack,
         &args.evaluation,
         options,
         Delivery::default(),
@@ -213,10 +225,11 @@ pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<u8> {
     })?;
     let mut options = pack_options(&args.evaluation, false, &config)?;
     options.asff.region = recorded_hub_region(&merged);
+    let pack = begin_pack(&args.out, args.evaluation.force)?;
     write_pack(
         &merged,
         &config,
-        &args.out,
+        pack,
         &args.evaluation,
         options,
         Delivery::default(),
@@ -277,10 +290,26 @@ struct Delivery {
     hub: Option<kmsaudit_scanner::HubAccess>,
 }
 
+/// The pack's staging folder beside `out` (see the reporter's `PackDir`); the temporary folders
+/// of killed runs are removed and said so.
+fn begin_pack(out: &Path, force: bool) -> anyhow::Result<kmsaudit_reporter::PackDir> {
+    let pack = kmsaudit_reporter::PackDir::begin(out, force).map_err(|e| match e {
+        kmsaudit_reporter::PackDirError::Io { .. } => anyhow::anyhow!(e),
+        other => usage(other.to_string()),
+    })?;
+    for name in pack.leftovers_removed() {
+        tracing::info!(
+            folder = %kmsaudit_model::for_terminal(name),
+            "removed the temporary folder of an earlier run that did not finish"
+        );
+    }
+    Ok(pack)
+}
+
 fn write_pack(
     snapshot: &Snapshot,
     config: &EvalConfig,
-    out: &Path,
+    pack: kmsaudit_reporter::PackDir,
     args: &crate::EvaluationArgs,
     options: kmsaudit_reporter::PackOptions,
     delivery: Delivery,
@@ -301,8 +330,10 @@ fn write_pack(
         secs = started.elapsed().as_secs_f64(),
         "evaluated"
     );
-    let written = kmsaudit_reporter::write_reports(snapshot, &evaluation, out, options)
-        .with_context(|| format!("writing the evidence pack to {}", out.display()))?;
+    let out = pack.out().to_path_buf();
+    let out = out.as_path();
+    let written = kmsaudit_reporter::write_reports(snapshot, &evaluation, pack.staging(), options)
+        .with_context(|| format!("writing the evidence pack for {}", out.display()))?;
     // With a baseline and --fail-on-new, only regressions fail the run.
     let regressed = match (&written.diff, args.fail_on_new) {
         (Some(diff), Some(FailOn(gate))) => Some(gate.is_some_and(|min| {
@@ -313,9 +344,15 @@ fn write_pack(
         _ => None,
     };
     memory_checkpoint("pack written");
-    if let Some(key_arn) = &args.sign_with {
-        crate::evidence::sign_pack(out, key_arn, &aws)?;
-    }
+    // Signed before it is moved into place: the pack appears whole, signature included. A
+    // signing failure still publishes the pack (unsigned) and fails the run.
+    let signed = match &args.sign_with {
+        Some(key_arn) => crate::evidence::sign_pack(pack.staging(), key_arn, &aws),
+        None => Ok(()),
+    };
+    pack.publish()
+        .with_context(|| format!("moving the evidence pack into {}", out.display()))?;
+    signed.with_context(|| format!("the pack in {} is written but not signed", out.display()))?;
     let files = written.files;
     tracing::info!(dir = %out.display(), files = files.len(), "evidence pack written");
     for w in &evaluation.warnings {

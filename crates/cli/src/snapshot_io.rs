@@ -121,9 +121,46 @@ pub(crate) fn formats_beside(snapshot: &Path) -> Vec<crate::OutputFormatArg> {
         ("findings.csv", F::Csv),
         ("findings.json", F::Json),
         ("findings.ocsf.json", F::Ocsf),
+        ("findings.asff.json", F::Asff),
     ]
     .into_iter()
     .filter(|(file, _)| has(file))
     .map(|(_, format)| format)
     .collect()
+}
+
+/// The config.json beside a snapshot when it is the pack's own: the manifest beside it lists
+/// config.json with this very content. `Ok(None)`: there is none; `Err`: there is one that is
+/// not the pack's (not listed, or changed), said why.
+pub(crate) fn pack_config_beside(snapshot: &Path) -> Result<Option<std::path::PathBuf>, String> {
+    let Some(dir) = snapshot.parent() else {
+        return Ok(None);
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let path = dir.join("config.json");
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Ok(None);
+    }
+    let listed = kmsaudit_reporter::manifest_files(dir)
+        .ok()
+        .and_then(|files| files.into_iter().find(|f| f.path == "config.json"));
+    let Some(entry) = listed else {
+        return Err(format!(
+            "{} is not listed in a manifest.json beside it: not the pack's own configuration",
+            path.display()
+        ));
+    };
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let actual = kmsaudit_reporter::sha256_hex(&bytes);
+    if actual != entry.sha256 {
+        return Err(format!(
+            "{} differs from the config.json its pack's manifest lists",
+            path.display()
+        ));
+    }
+    Ok(Some(path))
 }

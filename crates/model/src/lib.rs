@@ -20,6 +20,7 @@ mod scope;
 mod snapshot;
 #[cfg(feature = "fixtures")]
 pub mod synthetic;
+mod text;
 
 pub use access_analyzer::{AccessAnalyzerRecord, Analyzer, AnalyzerFinding};
 pub use evaluation::{
@@ -39,6 +40,8 @@ pub use snapshot::{
     AccountAccess, AccountRecord, CallerIdentity, Coverage, Issue, Organization, RegionAccess,
     RegionRecord, RegionSource, ScanMetadata, Setting, SettingSource, Snapshot,
 };
+
+pub use text::{for_terminal, is_display_control};
 
 /// The time type of the model: an instant in UTC, RFC 3339 in JSON.
 pub use jiff::Timestamp;

@@ -15,6 +15,7 @@ mod diff;
 mod html;
 mod ocsf;
 mod options;
+mod publish;
 mod signature;
 mod verify;
 mod view;
@@ -24,13 +25,13 @@ pub use csv_out::neutralize;
 use csv_out::{findings_csv, grants_csv, keys_csv, matrix_csv, rules_csv};
 pub use diff::{diff, diff_csv, Change, Diff, Entry};
 pub use html::{content_security_policy, render_html};
-use options::{pack_files, ALL_PACK_FILES, CONFIG_JSON, SNAPSHOT_GZ, SNAPSHOT_JSON};
+use options::{pack_files, CONFIG_JSON, SNAPSHOT_GZ, SNAPSHOT_JSON};
 pub use options::{OutputFormat, PackOptions};
+pub use publish::{check_out_dir, PackDir, PackDirError};
 pub use signature::{
-    check_signature, manifest_sha256, public_key_der, read_signature, signed_message,
-    write_signature, PackSignature, SIGNATURE_FILE,
+    check_signature, manifest_sha256, public_key_der, public_key_fingerprint, read_signature,
+    signed_message, write_signature, PackSignature, SIGNATURE_FILE,
 };
-use verify::file_sha256;
 pub use verify::{manifest_files, verify_pack};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,11 @@ pub enum ReportError {
     Json {
         file: &'static str,
         source: serde_json::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
     },
     #[error("cannot write {path}: {source}")]
     Io {
@@ -88,7 +94,8 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// SHA-256 of `bytes`, lowercase hex (as SHA256SUMS and the manifest write it).
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
@@ -332,8 +339,8 @@ impl Sink for DirSink<'_> {
     type W = std::io::BufWriter<std::fs::File>;
     fn open(&mut self, name: &str) -> Result<Self::W, ReportError> {
         let path = self.dir.join(name);
-        std::fs::File::create(&path)
-            .map(std::io::BufWriter::new)
+        create_new_file(&path)
+            .map(|f| std::io::BufWriter::with_capacity(1 << 16, f))
             .map_err(|source| ReportError::Io {
                 path: path.display().to_string(),
                 source,
@@ -342,8 +349,8 @@ impl Sink for DirSink<'_> {
     fn close(&mut self, name: &str, w: Self::W) -> Result<(), ReportError> {
         let path = self.dir.join(name);
         w.into_inner()
-            .map(drop)
             .map_err(|e| e.into_error())
+            .and_then(|file| file.sync_all())
             .map_err(|source| ReportError::Io {
                 path: path.display().to_string(),
                 source,
@@ -351,6 +358,17 @@ impl Sink for DirSink<'_> {
         self.names.push(name.to_string());
         Ok(())
     }
+}
+
+/// Creates a pack file that did not exist (an existing file or a symbolic link planted under its
+/// name is an error, never followed), readable and writable by its owner only: a pack holds an
+/// organization's key policies and structure.
+pub fn create_new_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// Every file of the evidence pack, in memory, manifest and SHA256SUMS last.
@@ -364,8 +382,9 @@ pub fn render_all(
     Ok(sink.0)
 }
 
-/// Writes the evidence pack into `dir` (created if needed), one file at a time, streaming the
-/// large ones. Pack files of an earlier run that this one does not write are removed.
+/// Writes the evidence pack into `dir`, a new or empty folder (a [`PackDir`]'s staging
+/// folder), one file at a time, streaming the large ones; each file is created new and flushed
+/// to disk.
 pub fn write_reports(
     snapshot: &Snapshot,
     evaluation: &Evaluation,
@@ -376,26 +395,6 @@ pub fn write_reports(
         path: dir.display().to_string(),
         source,
     })?;
-    // A pack file of an earlier run that this one does not write (the other snapshot form, a
-    // format left out, a diff without a baseline) goes, so that the pack verifies.
-    // A signature of an earlier run signs another manifest: it goes too (signing comes after).
-    let written = pack_files(&options);
-    let stale_files = ALL_PACK_FILES
-        .into_iter()
-        .filter(|f| !written.contains(f))
-        .chain([SIGNATURE_FILE]);
-    for stale in stale_files {
-        let path = dir.join(stale);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(ReportError::Io {
-                    path: path.display().to_string(),
-                    source: e,
-                })
-            }
-            _ => {}
-        }
-    }
     let mut sink = DirSink {
         dir,
         names: Vec::new(),

@@ -64,26 +64,42 @@ pub fn signed_message(manifest_sha256: &str) -> Vec<u8> {
 
 /// SHA-256 of the pack's manifest.json, hex.
 pub fn manifest_sha256(dir: &Path) -> std::io::Result<String> {
-    crate::file_sha256(&dir.join("manifest.json"))
+    let bytes = crate::verify::read_confined(dir, "manifest.json", crate::verify::MAX_LISTING)
+        .map_err(std::io::Error::other)?;
+    Ok(crate::sha256_hex(&bytes))
 }
+
+/// SIGNATURE.json larger than this is not ours.
+const MAX_SIGNATURE: u64 = 1 << 20;
 
 /// Writes SIGNATURE.json into the pack.
 pub fn write_signature(dir: &Path, signature: &PackSignature) -> std::io::Result<()> {
+    use std::io::Write;
     let mut text = serde_json::to_vec_pretty(signature).map_err(std::io::Error::other)?;
     text.push(b'\n');
-    std::fs::write(dir.join(SIGNATURE_FILE), text)
+    let mut file = crate::create_new_file(&dir.join(SIGNATURE_FILE))?;
+    file.write_all(&text)?;
+    file.sync_all()
+}
+
+/// The SHA-256 fingerprint of a public key (its DER SubjectPublicKeyInfo), hex: how a verifier
+/// names the key that checked a signature.
+pub fn public_key_fingerprint(der: &[u8]) -> String {
+    crate::sha256_hex(der)
 }
 
 /// Reads the pack's SIGNATURE.json, if it has one.
 pub fn read_signature(dir: &Path) -> Result<Option<PackSignature>, String> {
-    let path = dir.join(SIGNATURE_FILE);
-    match std::fs::read(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("{SIGNATURE_FILE}: cannot read: {e}")),
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| format!("{SIGNATURE_FILE}: malformed: {e}")),
+    if matches!(
+        std::fs::symlink_metadata(dir.join(SIGNATURE_FILE)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    ) {
+        return Ok(None);
     }
+    let bytes = crate::verify::read_confined(dir, SIGNATURE_FILE, MAX_SIGNATURE)?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| format!("{SIGNATURE_FILE}: malformed: {e}"))
 }
 
 /// A public key file's DER SubjectPublicKeyInfo: DER as GetPublicKey returns it, or PEM
