@@ -5,5 +5,6 @@ mod cli;
 mod e2e;
 mod evidence;
 mod hostile;
+mod pack_safety;
 mod security_hub;
 mod support;

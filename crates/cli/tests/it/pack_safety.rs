@@ -1,0 +1,264 @@
+//! The evidence pack against careless operators and attackers: a folder that is not ours, links
+//! planted in a pack, names in a manifest that point outside it, escape sequences in names, a
+//! config dropped beside a snapshot, and re-rendering every format byte for byte.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{data, kmsaudit, read, run, stdout};
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `kmsaudit report SNAPSHOT --out OUT ARGS...`.
+fn report(snapshot: &Path, out: &Path, args: &[&str]) -> std::process::Output {
+    run(kmsaudit()
+        .arg("report")
+        .arg(snapshot)
+        .args(["--fail-on", "none", "--out"])
+        .arg(out)
+        .args(args))
+}
+
+fn pack(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    let o = report(&data("snapshot-expired-material.json"), &out, args);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    out
+}
+
+fn verify(dir: &Path) -> (i32, String) {
+    let o = run(kmsaudit().arg("verify").arg(dir));
+    (o.status.code().unwrap(), stdout(&o))
+}
+
+/// Names beside `dir` that a killed or finished run left (`.NAME.kmsaudit-*`).
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".kmsaudit-"))
+        .collect()
+}
+
+#[test]
+fn a_folder_that_is_not_a_pack_is_refused_and_force_replaces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mine");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("notes.txt"), "my notes").unwrap();
+    std::fs::write(out.join("keys.csv"), "my spreadsheet").unwrap();
+    let o = report(&data("snapshot-expired-material.json"), &out, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("not a kmsaudit evidence pack"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(read(&out.join("notes.txt")), b"my notes");
+    assert_eq!(read(&out.join("keys.csv")), b"my spreadsheet");
+    // A pack with a stranger in it is not ours either.
+    let ours = pack(dir.path(), "ours", &[]);
+    std::fs::write(ours.join("budget.xlsx"), "x").unwrap();
+    let o = report(&data("snapshot-expired-material.json"), &ours, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("budget.xlsx"), "{}", stderr(&o));
+    // --force replaces the folder whole.
+    let o = report(&data("snapshot-expired-material.json"), &out, &["--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!out.join("notes.txt").exists());
+    assert_eq!(verify(&out).0, 0);
+    assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
+}
+
+#[cfg(unix)]
+#[test]
+fn links_planted_in_a_pack_are_never_written_through() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = pack(dir.path(), "pack", &[]);
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    for name in ["keys.csv", "report.html", "SHA256SUMS"] {
+        std::fs::remove_file(out.join(name)).unwrap();
+        std::os::unix::fs::symlink(&victim, out.join(name)).unwrap();
+    }
+    let o = report(&data("snapshot-expired-material.json"), &out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(read(&victim), b"precious");
+    for name in ["keys.csv", "report.html", "SHA256SUMS"] {
+        let meta = std::fs::symlink_metadata(out.join(name)).unwrap();
+        assert!(meta.is_file(), "{name} is a plain file again");
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            0o600,
+            "{name}: owner-only"
+        );
+    }
+    let folder = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(folder, 0o700, "the pack folder is owner-only");
+    assert_eq!(verify(&out).0, 0);
+}
+
+#[test]
+fn rendering_over_its_own_pack_keeps_a_whole_pack_and_no_temporary_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pack(dir.path(), "pack", &[]);
+    let before = read(&out.join("snapshot.json"));
+    // Into the folder it reads from, to gzip and back: the pack is whole after each.
+    for form in ["gzip", "json"] {
+        let input = ["snapshot.json", "snapshot.json.gz"]
+            .map(|n| out.join(n))
+            .into_iter()
+            .find(|p| p.exists())
+            .unwrap();
+        let o = report(&input, &out, &["--snapshot-format", form]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(verify(&out).0, 0, "{form}");
+    }
+    assert_eq!(read(&out.join("snapshot.json")), before);
+    assert!(!out.join("snapshot.json.gz").exists());
+    assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
+    // A temporary folder of a run that was killed goes with the next run.
+    let stale = dir.path().join(".pack.kmsaudit-staging-4000000000");
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("keys.csv"), "half").unwrap();
+    let o = report(&out.join("snapshot.json"), &out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stale.exists());
+}
+
+/// Adds `name` to the pack's manifest.json and SHA256SUMS, as a forger would.
+fn list_in_pack(dir: &Path, name: &str) {
+    let path = dir.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&read(&path)).unwrap();
+    let hash = "0".repeat(64);
+    manifest["files"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"path": name, "bytes": 1, "sha256": hash}));
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let sums = dir.join("SHA256SUMS");
+    let mut text = String::from_utf8(read(&sums)).unwrap();
+    text.push_str(&format!("{hash}  {name}\n"));
+    std::fs::remove_file(&sums).unwrap();
+    std::fs::write(&sums, text).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn verify_opens_only_plain_files_directly_in_the_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pack(dir.path(), "pack", &[]);
+    std::fs::write(dir.path().join("outside.txt"), "x").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("outside.txt"), out.join("link.txt")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", out.join("zero")).unwrap();
+    let fifo = out.join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    for name in [
+        "../outside.txt",
+        "/etc/hostname",
+        "sub/x",
+        "link.txt",
+        "zero",
+        "fifo",
+    ] {
+        list_in_pack(&out, name);
+    }
+    let started = std::time::Instant::now();
+    let (code, text) = verify(&out);
+    assert!(started.elapsed().as_secs() < 30, "verify did not hang");
+    assert_eq!(code, 1, "{text}");
+    for (name, why) in [
+        ("../outside.txt", "not a file name in the pack"),
+        ("/etc/hostname", "not a file name in the pack"),
+        ("sub/x", "not a file name in the pack"),
+        ("link.txt", "a symbolic link; not followed"),
+        ("zero", "a symbolic link; not followed"),
+        ("fifo", "not a plain file"),
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name) && l.contains(why)),
+            "{name}: {why}\n{text}"
+        );
+    }
+    assert!(!text.contains("every file matches"), "{text}");
+}
+
+#[test]
+fn names_with_escape_sequences_are_shown_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pack(dir.path(), "pack", &[]);
+    // A name that, printed raw, would erase the line before it and print a fake success.
+    let name = "x\u{1b}[1A\u{1b}[2Kevery file matches\u{202e}";
+    std::fs::write(out.join(name), "x").unwrap();
+    let (code, text) = verify(&out);
+    assert_eq!(code, 1);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("x\\e[1A\\e[2Kevery file matches\\u{202e}: not part of the pack"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_config_beside_a_snapshot_is_used_only_when_its_pack_lists_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pack(dir.path(), "pack", &[]);
+    let clean = read(&out.join("findings.json"));
+    // A received snapshot with a config.json that mutes everything dropped beside it.
+    let received = dir.path().join("received");
+    std::fs::create_dir(&received).unwrap();
+    std::fs::copy(out.join("snapshot.json"), received.join("snapshot.json")).unwrap();
+    std::fs::write(
+        received.join("config.json"),
+        r#"{"key_allowlist":["*"],"required_tags":["x"]}"#,
+    )
+    .unwrap();
+    let again = dir.path().join("again");
+    let o = report(&received.join("snapshot.json"), &again, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not the pack's own configuration"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        read(&again.join("findings.json")),
+        clean,
+        "the dropped config is not used"
+    );
+}
+
+#[test]
+fn re_rendering_a_pack_gives_every_format_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pack(
+        dir.path(),
+        "pack",
+        &["--output-formats", "html,csv,json,ocsf,asff"],
+    );
+    let again = dir.path().join("again");
+    let o = report(&out.join("snapshot.json"), &again, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let names = |d: &Path| {
+        let mut n: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&out), names(&again));
+    assert!(names(&out).contains(&"findings.asff.json".to_string()));
+    assert!(names(&out).contains(&"findings.ocsf.json".to_string()));
+    for name in names(&out) {
+        assert!(
+            read(&out.join(&name)) == read(&again.join(&name)),
+            "{name} differs"
+        );
+    }
+}
