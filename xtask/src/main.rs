@@ -9,6 +9,8 @@ mod bench;
 mod bench_policy;
 mod bench_report;
 mod bench_scale;
+#[cfg(test)]
+mod crash;
 mod expect;
 mod fixture;
 mod list_regions;

@@ -66,8 +66,12 @@ pub(crate) fn load_findings(
     } else {
         path.to_path_buf()
     };
-    let bytes =
-        std::fs::read(&file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+    let cannot_read = |e: std::io::Error| usage(format!("cannot read {}: {e}", file.display()));
+    // A regular file only: a device or FIFO named here would be read without end.
+    if !std::fs::metadata(&file).map_err(cannot_read)?.is_file() {
+        return Err(usage(format!("{}: not a regular file", file.display())));
+    }
+    let bytes = std::fs::read(&file).map_err(cannot_read)?;
     if let Ok(doc) = serde_json::from_slice::<kmsaudit_model::FindingsDocument>(&bytes) {
         return Ok(doc);
     }

@@ -110,10 +110,12 @@ pub(crate) fn merge(shards: Vec<Snapshot>) -> Result<Snapshot, MergeError> {
         m.started_at = m.started_at.min(s.metadata.started_at);
         m.finished_at = m.finished_at.max(s.metadata.finished_at);
         for (op, n) in s.metadata.api_calls {
-            *m.api_calls.entry(op).or_default() += n;
+            let sum = m.api_calls.entry(op).or_default();
+            *sum = sum.saturating_add(n);
         }
         for (op, n) in s.metadata.api_errors {
-            *m.api_errors.entry(op).or_default() += n;
+            let sum = m.api_errors.entry(op).or_default();
+            *sum = sum.saturating_add(n);
         }
         for account in s.accounts {
             if shard.covers(&account.id) {

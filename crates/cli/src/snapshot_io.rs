@@ -11,10 +11,31 @@ use crate::usage;
 /// A snapshot file, plain or gzip, and whether it was compressed; errors name the file.
 pub(crate) fn load_snapshot(path: &Path) -> anyhow::Result<(Snapshot, bool)> {
     let cannot_read = |e: std::io::Error| usage(format!("cannot read {}: {e}", path.display()));
-    let (_, compressed) = kmsaudit_reporter::snapshot_reader(path).map_err(cannot_read)?;
-    let snapshot = read_snapshot(|| kmsaudit_reporter::snapshot_reader(path).map(|(r, _)| r))
-        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let limits = inflate_limits()?;
+    let (_, compressed) = kmsaudit_reporter::snapshot_reader(path, limits).map_err(cannot_read)?;
+    let snapshot =
+        read_snapshot(|| kmsaudit_reporter::snapshot_reader(path, limits).map(|(r, _)| r))
+            .map_err(|e| usage(format!("{}: {e}", path.display())))?;
     Ok((snapshot, compressed))
+}
+
+/// The decompression limits, from `KMSAUDIT_MAX_INFLATED_BYTES` and
+/// `KMSAUDIT_MAX_INFLATE_RATIO` over the defaults.
+fn inflate_limits() -> anyhow::Result<kmsaudit_reporter::InflateLimits> {
+    let mut limits = kmsaudit_reporter::InflateLimits::default();
+    for (name, field) in [
+        ("KMSAUDIT_MAX_INFLATED_BYTES", &mut limits.max_bytes),
+        ("KMSAUDIT_MAX_INFLATE_RATIO", &mut limits.max_ratio),
+    ] {
+        if let Ok(v) = std::env::var(name) {
+            *field = v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| usage(format!("{name}={v}: not a positive whole number")))?;
+        }
+    }
+    Ok(limits)
 }
 
 /// A snapshot.json of this schema version; an error names the field that does not read
@@ -28,6 +49,14 @@ fn read_snapshot<R: std::io::Read>(
     // another schema is named as such.
     let mut de = serde_json::Deserializer::from_reader(open()?);
     let typed: Result<Snapshot, _> = serde_path_to_error::deserialize(&mut de);
+    // Nothing but whitespace after the snapshot: trailing data is not part of any evidence.
+    let typed = match typed {
+        Ok(s) => match de.end() {
+            Ok(()) => Ok(s),
+            Err(e) => return Err(anyhow::anyhow!("data after the snapshot's end: {e}")),
+        },
+        Err(e) => Err(e),
+    };
     let version_error = |found: Option<u64>| {
         anyhow::anyhow!(
             "snapshot schema version {}, this kmsaudit reads version {}",
@@ -41,6 +70,7 @@ fn read_snapshot<R: std::io::Read>(
         Ok(mut s) if s.schema_version == kmsaudit_model::SCHEMA_VERSION => {
             // Sorted as written; normalizing also returns what the parser's growth left over.
             s.normalize();
+            s.check_consistency().map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(s)
         }
         Ok(s) => Err(version_error(Some(u64::from(s.schema_version)))),

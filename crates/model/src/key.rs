@@ -198,8 +198,10 @@ pub struct Grant {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GrantConstraints {
     /// The request's context must include these pairs.
+    #[serde(deserialize_with = "crate::strict::unique_map")]
     pub encryption_context_subset: BTreeMap<String, String>,
     /// The request's context must be exactly these pairs.
+    #[serde(deserialize_with = "crate::strict::unique_map")]
     pub encryption_context_equals: BTreeMap<String, String>,
 }
 

@@ -18,6 +18,7 @@ pub mod fixtures;
 mod key;
 mod scope;
 mod snapshot;
+mod strict;
 #[cfg(feature = "fixtures")]
 pub mod synthetic;
 mod text;

@@ -90,12 +90,18 @@ pub struct ScanMetadata {
     /// What the scan was asked to cover.
     pub scope: ScanScope,
     /// Calls per operation, e.g. `"KMS.ListKeys" -> 120`, attempts included.
+    #[serde(deserialize_with = "crate::strict::unique_map")]
     pub api_calls: BTreeMap<String, u64>,
     /// Calls that ended in an error after retries, per operation.
+    #[serde(deserialize_with = "crate::strict::unique_map")]
     pub api_errors: BTreeMap<String, u64>,
     /// The settings the scan ran with, by name (`concurrency`, `regions`, ...), and where each
     /// came from. Empty in snapshots older than this field.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "crate::strict::unique_map"
+    )]
     pub settings: BTreeMap<String, Setting>,
 }
 
@@ -127,7 +133,10 @@ pub enum SettingSource {
 impl ScanMetadata {
     /// Every AWS call attempt of the scan.
     pub fn total_api_calls(&self) -> u64 {
-        self.api_calls.values().sum()
+        // Saturating: counts read from a file cannot wrap into a small number.
+        self.api_calls
+            .values()
+            .fold(0u64, |sum, n| sum.saturating_add(*n))
     }
 }
 

@@ -5,14 +5,33 @@ use std::io::Write;
 
 use kmsaudit_model::{Evaluation, Snapshot, Status, Timestamp};
 
-/// A text cell that a spreadsheet will not run: a leading `=`, `+`, `-`, `@`, tab or carriage
-/// return (after optional spaces) gets a `'` in front (OWASP CSV injection); NULs are dropped.
+/// A text cell that a spreadsheet will not run and that shows what it holds: display controls
+/// (escape sequences, bidi overrides) other than line breaks and tabs are written as `\u{202e}`
+/// text, NULs dropped; a formula trigger (`=`, `+`, `-`, `@`, or their fullwidth forms) after
+/// any leading whitespace (spaces, line feeds, no-break spaces), and a leading tab or carriage
+/// return, get a `'` in
+/// front (OWASP CSV injection).
 pub fn neutralize(text: &str) -> String {
-    let cleaned: String = text.chars().filter(|&c| c != '\0').collect();
-    let first = cleaned.trim_start_matches(' ').chars().next();
-    match first {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cleaned}"),
-        _ => cleaned,
+    let mut cleaned = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\0' => {}
+            '\n' | '\t' | '\r' => cleaned.push(c),
+            c if kmsaudit_model::is_display_control(c) => {
+                cleaned.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => cleaned.push(c),
+        }
+    }
+    let first = cleaned.chars().find(|c| !c.is_whitespace());
+    let trigger = matches!(
+        first,
+        Some('=' | '+' | '-' | '@' | '\u{FF1D}' | '\u{FF0B}' | '\u{FF0D}' | '\u{FF20}')
+    );
+    if trigger || cleaned.starts_with(['\t', '\r']) {
+        format!("'{cleaned}")
+    } else {
+        cleaned
     }
 }
 
@@ -395,11 +414,18 @@ mod tests {
             "\tx",
             "\rx",
             "  =HYPERLINK(\"http://x\")",
+            "\n=1+1",
+            "\r\n@SUM(A1)",
+            "\u{a0}=1+1",
+            "\u{3000}+1",
+            "\u{FF1D}1+1",
+            "\u{FF20}SUM(A1)",
         ] {
             assert!(neutralize(payload).starts_with('\''), "{payload:?}");
         }
         assert_eq!(neutralize("alias/app"), "alias/app");
         assert_eq!(neutralize("a\0b"), "ab");
+        assert_eq!(neutralize("a\u{202e}b\u{1b}[2K"), "a\\u{202e}b\\u{1b}[2K");
         assert_eq!(neutralize(""), "");
     }
 

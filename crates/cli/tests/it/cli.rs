@@ -397,7 +397,8 @@ fn a_compressed_snapshot_renders_and_verifies_like_a_plain_one() {
     let compressed = read(&gz.join("snapshot.json.gz"));
     assert_eq!(&compressed[..2], &[0x1f, 0x8b], "gzip");
     let (mut reader, was_compressed) =
-        kmsaudit_reporter::snapshot_reader(&gz.join("snapshot.json.gz")).unwrap();
+        kmsaudit_reporter::snapshot_reader(&gz.join("snapshot.json.gz"), Default::default())
+            .unwrap();
     let mut text = Vec::new();
     std::io::Read::read_to_end(&mut reader, &mut text).unwrap();
     assert!(was_compressed);

@@ -262,3 +262,111 @@ fn re_rendering_a_pack_gives_every_format_byte_for_byte() {
         );
     }
 }
+
+/// `kmsaudit report` on a snapshot made from the test snapshot by `edit`; its exit code and
+/// stderr, and how long it took.
+fn report_edited(edit: impl Fn(String) -> String) -> (i32, String, std::time::Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = String::from_utf8(read(&data("snapshot-expired-material.json"))).unwrap();
+    let input = dir.path().join("snapshot.json");
+    std::fs::write(&input, edit(text)).unwrap();
+    let started = std::time::Instant::now();
+    let o = report(&input, &dir.path().join("out"), &[]);
+    (o.status.code().unwrap(), stderr(&o), started.elapsed())
+}
+
+#[test]
+fn snapshots_with_trailing_data_repeated_keys_or_records_are_refused_naming_the_field() {
+    let (code, err, _) = report_edited(|t| format!("{t}\n{{\"more\": 1}}"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("data after the snapshot"), "{err}");
+
+    let (code, err, _) = report_edited(|t| {
+        t.replacen(
+            "\"api_calls\": {}",
+            "\"api_calls\": {\"KMS.ListKeys\": 1, \"KMS.ListKeys\": 2}",
+            1,
+        )
+    });
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("metadata.api_calls") && err.contains("appears twice"),
+        "{err}"
+    );
+
+    let duplicated = |what: &str| {
+        let what = what.to_string();
+        move |t: String| {
+            let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            let dup = |list: &mut serde_json::Value| {
+                let first = list[0].clone();
+                list.as_array_mut().unwrap().push(first);
+            };
+            match what.as_str() {
+                "account" => dup(&mut v["accounts"]),
+                _ => dup(&mut v["accounts"][0]["regions"][0]["keys"]),
+            }
+            v.to_string()
+        }
+    };
+    let (code, err, _) = report_edited(duplicated("account"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("accounts[1]: account") && err.contains("appears twice"),
+        "{err}"
+    );
+    let (code, err, _) = report_edited(duplicated("key"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(".keys[1]: key") && err.contains("appears twice"),
+        "{err}"
+    );
+
+    let (code, err, _) = report_edited(|t| {
+        let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+        v["accounts"][0]["regions"][0]["keys"][0]["rotation"] =
+            serde_json::json!({"enabled": true, "period_days": -5, "next_rotation_date": null});
+        v.to_string()
+    });
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("rotation.period_days: -5"), "{err}");
+}
+
+#[test]
+fn a_gzip_bomb_is_stopped_at_the_inflate_limit_naming_it() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("snapshot.json.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&bomb).unwrap(),
+        flate2::Compression::best(),
+    );
+    gz.write_all(b"{\"schema_version\": 1, \"metadata\": ")
+        .unwrap();
+    let spaces = vec![b' '; 1 << 20];
+    for _ in 0..256 {
+        gz.write_all(&spaces).unwrap();
+    }
+    gz.finish().unwrap();
+    let compressed = std::fs::metadata(&bomb).unwrap().len();
+    assert!(compressed < 1 << 20, "{compressed} bytes: a bomb");
+    let started = std::time::Instant::now();
+    let o = report(&bomb, &dir.path().join("out"), &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("KMSAUDIT_MAX_INFLATE_RATIO"), "{err}");
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    // Raised, the same file reads to its real error.
+    let o = run(kmsaudit()
+        .arg("report")
+        .arg(&bomb)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .env("KMSAUDIT_MAX_INFLATE_RATIO", "100000"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        !stderr(&o).contains("KMSAUDIT_MAX_INFLATE_RATIO"),
+        "{}",
+        stderr(&o)
+    );
+}
