@@ -118,6 +118,15 @@ pub(crate) struct Known {
 
 /// The key policies of one file's text.
 pub(crate) fn documents(text: &str, known: &Known) -> Result<Vec<Document>, String> {
+    // A JSON key policy needs no tree: its statements' positions come from one pass.
+    if let Some(((line, column), statements)) = source_tree::json_statement_positions(text) {
+        return Ok(vec![Document {
+            statements,
+            line,
+            column,
+            ..bare(text, None)
+        }]);
+    }
     let tree = match source_tree::parse(text) {
         Ok(tree) => tree,
         // Not even YAML: if it looks like JSON, it is a policy the linter reports on.
@@ -129,7 +138,7 @@ pub(crate) fn documents(text: &str, known: &Known) -> Result<Vec<Document>, Stri
         let policy = if is_json {
             text.to_string()
         } else {
-            tree.to_json().to_string()
+            tree.to_json_text()
         };
         return Ok(vec![bare(&policy, Some(&tree))]);
     }

@@ -20,14 +20,65 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Prints a line to stdout; a closed pipe (`kmsaudit rules | head`) ends the program quietly.
 macro_rules! out {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let mut stdout = std::io::stdout().lock();
-        if let Err(e) = writeln!(stdout, $($arg)*) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-        }
+        let text = format!($($arg)*);
+        $crate::print_line(&$crate::for_display(&text));
     }};
+}
+
+/// Prints to stderr, escaped as [`out!`] is.
+macro_rules! err_out {
+    ($($arg:tt)*) => {{
+        let text = format!($($arg)*);
+        eprintln!("{}", $crate::for_display(&text));
+    }};
+}
+
+/// Prints machine-readable output (JSON, SARIF) as is: its own escaping applies.
+macro_rules! out_raw {
+    ($($arg:tt)*) => {{
+        $crate::print_line(&format!($($arg)*));
+    }};
+}
+
+/// One line (or several) to stdout; a closed pipe ends the process quietly.
+pub(crate) fn print_line(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{text}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// Text for a terminal or a log: every line of it escaped by `kmsaudit_model::for_terminal`
+/// (escape sequences, bidi overrides and other controls shown as text), the line breaks kept.
+pub(crate) fn for_display(text: &str) -> String {
+    text.split('\n')
+        .map(|line| kmsaudit_model::for_terminal(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// stderr for the text log format: each record escaped by [`for_display`], so that a string
+/// from AWS or a policy cannot move the cursor, erase lines or fake a record.
+struct DisplaySafeStderr;
+
+impl std::io::Write for DisplaySafeStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        // A record is written whole, ending in one line break: any other break is the data's.
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (text.as_ref(), ""),
+        };
+        let safe = kmsaudit_model::for_terminal(body);
+        std::io::stderr().write_all(format!("{safe}{end}").as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 mod args;
@@ -79,7 +130,7 @@ fn main() -> ExitCode {
     let (cli, settings) = match settings::parse(std::env::args_os().collect()) {
         Ok(parsed) => parsed,
         Err(err) => {
-            eprintln!("kmsaudit: error: {err:#}");
+            err_out!("kmsaudit: error: {err:#}");
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -87,7 +138,7 @@ fn main() -> ExitCode {
     match run(cli, settings) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("kmsaudit: error: {err:#}");
+            err_out!("kmsaudit: error: {err:#}");
             if err.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(exit::USAGE)
             } else {
@@ -110,14 +161,16 @@ fn init_logging(verbose: u8, format: LogFormat) {
     );
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(false);
     match format {
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => builder.json().with_ansi(false).init(),
+        // No colours: the writer escapes every control character, ESC included, so that a
+        // hostile string cannot pass as kmsaudit's own formatting.
+        LogFormat::Text => builder.with_writer(|| DisplaySafeStderr).init(),
+        // JSON escapes control characters itself.
+        LogFormat::Json => builder.json().with_writer(std::io::stderr).init(),
     }
 }
 

@@ -165,7 +165,7 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
             }
             Ok(None) => (None, "defaults".to_string()),
             Err(why) => {
-                eprintln!(
+                err_out!(
                     "kmsaudit: warning: {}; the defaults are used (give --config to use it)",
                     kmsaudit_model::for_terminal(&why)
                 );
@@ -356,13 +356,13 @@ fn write_pack(
     let files = written.files;
     tracing::info!(dir = %out.display(), files = files.len(), "evidence pack written");
     for w in &evaluation.warnings {
-        eprintln!("kmsaudit: warning: {w}");
+        err_out!("kmsaudit: warning: {w}");
     }
     print_summary(snapshot, &evaluation, out, from_scan);
     if let Some(hub) = &hub {
         let reports = crate::security_hub::import(snapshot, &evaluation, hub, &aws)?;
         if !crate::security_hub::report(&reports, &hub.region) {
-            eprintln!(
+            err_out!(
                 "kmsaudit: error: not every finding reached Security Hub (each one is named \
                  above); the evidence pack is complete"
             );

@@ -57,19 +57,19 @@ pub(crate) fn lint(args: LintArgs) -> anyhow::Result<u8> {
     }
     match args.format {
         LintFormat::Text => print_text(&linted),
-        LintFormat::Json => out!(
+        LintFormat::Json => out_raw!(
             "{}",
             serde_json::to_string_pretty(&json_report(&linted))
                 .context("serializing the lint report")?
         ),
-        LintFormat::Sarif => out!(
+        LintFormat::Sarif => out_raw!(
             "{}",
             serde_json::to_string_pretty(&crate::sarif::sarif(&linted))
                 .context("serializing the SARIF log")?
         ),
     }
     for e in &unreadable {
-        eprintln!("kmsaudit: error: {e}");
+        err_out!("kmsaudit: error: {e}");
     }
     if !unreadable.is_empty() {
         return Ok(exit::USAGE);
@@ -228,7 +228,7 @@ fn json_report(linted: &[Linted]) -> serde_json::Value {
 pub(crate) fn rules(format: Format) -> anyhow::Result<u8> {
     let catalog = kmsaudit_evaluator::rule_catalog();
     if format == Format::Json {
-        out!("{}", serde_json::to_string_pretty(&catalog)?);
+        out_raw!("{}", serde_json::to_string_pretty(&catalog)?);
         return Ok(exit::OK);
     }
     let width = catalog.iter().map(|r| r.id.len()).max().unwrap_or(0);

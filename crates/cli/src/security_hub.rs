@@ -126,7 +126,7 @@ pub(crate) fn report(reports: &[AccountImport], region: &str) -> bool {
         }
     );
     for r in &failed_accounts {
-        eprintln!(
+        err_out!(
             "kmsaudit: Security Hub: account {}: nothing imported: {}",
             r.account_id,
             r.error.as_deref().unwrap_or_default()
@@ -134,9 +134,12 @@ pub(crate) fn report(reports: &[AccountImport], region: &str) -> bool {
     }
     for r in reports {
         for x in &r.rejected {
-            eprintln!(
+            err_out!(
                 "kmsaudit: Security Hub: account {}: finding {} not imported: {}: {}",
-                r.account_id, x.id, x.code, x.message
+                r.account_id,
+                x.id,
+                x.code,
+                x.message
             );
         }
     }

@@ -22,11 +22,11 @@ pub(crate) struct Node {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Value {
-    Map(Vec<(String, Node)>),
+    Map(Vec<(Box<str>, Node)>),
     Seq(Vec<Node>),
     /// A scalar; `plain` when unquoted (then it may read as a number, true, false or null).
     Scalar {
-        text: String,
+        text: Box<str>,
         plain: bool,
     },
 }
@@ -35,7 +35,7 @@ impl Node {
     /// The value at `key` of a map.
     pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
-            Value::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Value::Map(entries) => entries.iter().find(|(k, _)| &**k == key).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -47,6 +47,58 @@ impl Node {
         }
     }
 
+    /// The node as JSON text, as [`Node::to_json`] would print it, written straight from the
+    /// tree: a large YAML policy is not held a second time as a JSON value.
+    pub(crate) fn to_json_text(&self) -> String {
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        String::from_utf8(out).expect("JSON text is UTF-8")
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let string = |out: &mut Vec<u8>, s: &str| {
+            serde_json::to_writer(&mut *out, s).expect("writing to memory");
+        };
+        match &self.value {
+            Value::Map(entries) => {
+                out.push(b'{');
+                // As a JSON object holds them (serde_json keeps insertion order here): each key
+                // where it first appears, with the last value given for it.
+                let last: std::collections::HashMap<&str, usize> = entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (&**k, i))
+                    .collect();
+                let mut seen = std::collections::HashSet::new();
+                for (k, _) in entries {
+                    if !seen.insert(&**k) {
+                        continue;
+                    }
+                    if seen.len() > 1 {
+                        out.push(b',');
+                    }
+                    string(out, k);
+                    out.push(b':');
+                    entries[last[&**k]].1.write_json(out);
+                }
+                out.push(b'}');
+            }
+            Value::Seq(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(b']');
+            }
+            Value::Scalar { .. } => {
+                serde_json::to_writer(&mut *out, &self.to_json()).expect("writing to memory")
+            }
+        }
+    }
+
     /// The node as JSON: plain scalars that read as JSON numbers, booleans or null become
     /// those; every other scalar is a string.
     pub(crate) fn to_json(&self) -> serde_json::Value {
@@ -55,20 +107,20 @@ impl Node {
             Value::Map(entries) => J::Object(
                 entries
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
                     .collect(),
             ),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Scalar { text, plain: true } => match text.as_str() {
+            Value::Scalar { text, plain: true } => match &**text {
                 "true" => J::Bool(true),
                 "false" => J::Bool(false),
                 "null" | "~" | "" => J::Null,
                 t => match serde_json::from_str::<serde_json::Number>(t) {
                     Ok(n) => J::Number(n),
-                    Err(_) => J::String(text.clone()),
+                    Err(_) => J::String(text.to_string()),
                 },
             },
-            Value::Scalar { text, .. } => J::String(text.clone()),
+            Value::Scalar { text, .. } => J::String(text.to_string()),
         }
     }
 }
@@ -76,9 +128,12 @@ impl Node {
 /// Parses `text` (JSON or YAML, one document).
 pub(crate) fn parse(text: &str) -> Result<Node, String> {
     let mut builder = Builder::default();
-    Parser::new_from_str(text)
-        .load(&mut builder, false)
-        .map_err(|e| {
+    // Event by event, not the parser's `load` (which recurses once per nesting level, so a few
+    // kilobytes of `- - - -` overflow the stack before any depth cap could act): the builder
+    // keeps its own stack and stops at the first error, depth included.
+    let mut parser = Parser::new_from_str(text);
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| {
             format!(
                 "{} at line {} column {}",
                 e.info(),
@@ -86,17 +141,115 @@ pub(crate) fn parse(text: &str) -> Result<Node, String> {
                 e.marker().col() + 1
             )
         })?;
-    if let Some(e) = builder.error {
-        return Err(e);
+        if matches!(event, Event::DocumentEnd | Event::StreamEnd) {
+            break;
+        }
+        builder.on_event(event, mark);
+        if let Some(e) = builder.error.take() {
+            return Err(e);
+        }
     }
     builder.root.ok_or_else(|| "the file is empty".to_string())
 }
 
 /// A node being built: a map (with its pending key) or a sequence, and its CloudFormation tag.
+/// For a JSON policy whose top level holds `"Statement"`: where the document starts and where
+/// each statement starts (1-based line and column, as [`parse`] gives them), found by one pass
+/// over the text without building a tree, so that a large policy file costs little beside its
+/// text. `None`: not such a document (or a key written with escapes): parse it as a tree.
+pub(crate) fn json_statement_positions(
+    text: &str,
+) -> Option<((usize, usize), Vec<(usize, usize)>)> {
+    let (mut line, mut column) = (1usize, 0usize);
+    let mut depth = 0usize;
+    let mut root = None;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut string = String::new();
+    let mut last_key_string = None::<String>;
+    // Inside the top-level object: the key whose value comes next, and whether we are in the
+    // Statement array (waiting for an element to start).
+    let mut key = None::<String>;
+    let mut in_statements = false;
+    let mut element_expected = false;
+    let mut found = false;
+    let mut statements = Vec::new();
+    for c in text.chars() {
+        if c == '\n' {
+            line += 1;
+            column = 0;
+            continue;
+        }
+        column += 1;
+        if in_string {
+            if escaped {
+                escaped = false;
+                if depth == 1 {
+                    return None;
+                }
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+                if depth == 1 {
+                    last_key_string = Some(std::mem::take(&mut string));
+                }
+            } else if depth == 1 {
+                string.push(c);
+            }
+            continue;
+        }
+        if c.is_whitespace() {
+            continue;
+        }
+        let statement_here = element_expected && depth == 2 && c != ']';
+        if statement_here {
+            statements.push((line, column));
+            element_expected = false;
+        }
+        let value_of_statement = depth == 1 && key.as_deref() == Some("Statement");
+        match c {
+            '"' => {
+                in_string = true;
+                string.clear();
+            }
+            ':' if depth == 1 => key = last_key_string.take(),
+            ',' if depth == 1 => key = None,
+            ',' if depth == 2 && in_statements => element_expected = true,
+            '{' | '[' => {
+                if depth == 0 {
+                    if c != '{' || root.is_some() {
+                        return None;
+                    }
+                    root = Some((line, column));
+                } else if value_of_statement {
+                    found = true;
+                    if c == '[' {
+                        in_statements = true;
+                        element_expected = true;
+                    } else {
+                        statements.push((line, column));
+                    }
+                }
+                depth += 1;
+            }
+            '}' | ']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 1 {
+                    in_statements = false;
+                    element_expected = false;
+                }
+            }
+            _ => {}
+        }
+    }
+    (found && depth == 0).then(|| (root.expect("a document"), statements))
+}
+
 enum Open {
     Map {
         node: Node,
-        key: Option<String>,
+        key: Option<Box<str>>,
         tag: Option<String>,
     },
     Seq {
@@ -132,7 +285,7 @@ fn wrap(node: Node, tag: Option<String>) -> Node {
         Some(name) => Node {
             line: node.line,
             column: node.column,
-            value: Value::Map(vec![(name, node)]),
+            value: Value::Map(vec![(name.into_boxed_str(), node)]),
         },
     }
 }
@@ -185,12 +338,15 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(text, style, _, tag) => {
                 let plain = style == TScalarStyle::Plain;
-                let node = at(Value::Scalar { text, plain });
+                let node = at(Value::Scalar {
+                    text: text.into_boxed_str(),
+                    plain,
+                });
                 self.add(wrap(node, intrinsic(&tag)));
             }
             // An alias is not expanded: it reads as null.
             Event::Alias(_) => self.add(at(Value::Scalar {
-                text: String::new(),
+                text: Box::default(),
                 plain: true,
             })),
             Event::MappingStart(..) | Event::SequenceStart(..) if self.stack.len() >= MAX_DEPTH => {
@@ -209,12 +365,19 @@ impl MarkedEventReceiver for Builder {
                 tag: intrinsic(&tag),
             }),
             Event::MappingEnd | Event::SequenceEnd => {
-                let (node, tag) = match self.stack.pop() {
+                let (mut node, tag) = match self.stack.pop() {
                     Some(Open::Map { node, tag, .. }) | Some(Open::Seq { node, tag }) => {
                         (node, tag)
                     }
                     None => return,
                 };
+                // Held until the file is read: no growth slack (a large policy's tree would
+                // otherwise cost up to twice its size again).
+                match &mut node.value {
+                    Value::Map(entries) => entries.shrink_to_fit(),
+                    Value::Seq(items) => items.shrink_to_fit(),
+                    Value::Scalar { .. } => {}
+                }
                 self.add(wrap(node, tag));
             }
             _ => {}
@@ -225,6 +388,31 @@ impl MarkedEventReceiver for Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statement_positions_without_a_tree_match_the_tree() {
+        for text in [
+            "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\"Effect\": \"Allow\", \"Sid\": \"a,]}\"},\n    {\"Sid\": \"b\"}\n  ]\n}",
+            "{\"Statement\": {\"Effect\": \"Deny\"}, \"Version\": \"2012-10-17\"}",
+            "  {\"Id\": {\"Statement\": []}, \"Statement\":[ {}, {\"x\": [1, {\"y\": 2}]} ,{} ]}",
+        ] {
+            let tree = parse(text).unwrap();
+            let statements = match &tree.get("Statement").unwrap().value {
+                Value::Seq(items) => items.iter().map(|n| (n.line, n.column)).collect(),
+                _ => {
+                    let s = tree.get("Statement").unwrap();
+                    vec![(s.line, s.column)]
+                }
+            };
+            assert_eq!(
+                json_statement_positions(text),
+                Some(((tree.line, tree.column), statements)),
+                "{text}"
+            );
+        }
+        assert_eq!(json_statement_positions("{\"Resources\": {}}"), None);
+        assert_eq!(json_statement_positions("[1]"), None);
+    }
 
     #[test]
     fn json_and_yaml_nodes_know_their_lines_and_short_tags_become_long_form() {
@@ -260,6 +448,9 @@ mod tests {
         let laughs = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b]\n";
         let tree = parse(laughs).unwrap();
         let c = tree.get("c").unwrap().to_json().to_string();
+        assert_eq!(tree.to_json_text(), tree.to_json().to_string());
+        let unordered = parse("z: 1\na: [x, 2, true, ~, '3']\nz: 2\nm: {b: 1, a: 1e3}\n").unwrap();
+        assert_eq!(unordered.to_json_text(), unordered.to_json().to_string());
         assert!(c.len() < 100, "aliases expanded: {c}");
         let deep = "[".repeat(1000) + &"]".repeat(1000);
         let refused = parse(&deep).unwrap_err();

@@ -742,3 +742,34 @@ fn output_formats_choose_the_files_and_the_pack_still_verifies() {
         .arg(data("snapshot-expired-material.json")));
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A few kilobytes of nesting (`- - - ...` in YAML, `[[[...` in JSON) are refused by the depth
+/// cap before the parser recurses: an error naming the depth, never a stack overflow.
+#[test]
+fn lint_policy_refuses_deep_nesting_without_overflowing_its_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = |open: &str, close: &str| format!("{}{}", open.repeat(50_000), close.repeat(50_000));
+    for (name, text, code, says) in [
+        (
+            "deep.yaml",
+            format!("{}x\n", "- ".repeat(25_000)),
+            2,
+            "nested deeper than 200 levels",
+        ),
+        ("deep.json", deep("[", "]"), 2, "recursion limit"),
+        // A policy: read, then reported as unparseable (the policy's own finding).
+        (
+            "deep-policy.json",
+            format!("{{\"Statement\": {}}}", deep("[", "]")),
+            3,
+            "recursion limit exceeded",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let o = run(kmsaudit().arg("lint-policy").arg(&path));
+        let all = format!("{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(code), "{name}: {all}");
+        assert!(all.contains(says), "{name}: {all}");
+    }
+}
