@@ -311,11 +311,11 @@ fn escape_html(text: &str, w: &mut dyn std::io::Write) -> std::io::Result<()> {
             c if kmsaudit_model::is_display_control(c) => format!("\\u{{{:x}}}", c as u32).into(),
             _ => continue,
         };
-        w.write_all(text[start..i].as_bytes())?;
+        w.write_all(&text.as_bytes()[start..i])?;
         w.write_all(replacement.as_bytes())?;
         start = i + c.len_utf8();
     }
-    w.write_all(text[start..].as_bytes())
+    w.write_all(&text.as_bytes()[start..])
 }
 
 #[cfg(test)]
