@@ -153,13 +153,14 @@ pub(crate) fn parse(text: &str) -> Result<Node, String> {
 }
 
 /// A node being built: a map (with its pending key) or a sequence, and its CloudFormation tag.
+/// A 1-based line and column.
+pub(crate) type Position = (usize, usize);
+
 /// For a JSON policy whose top level holds `"Statement"`: where the document starts and where
 /// each statement starts (1-based line and column, as [`parse`] gives them), found by one pass
 /// over the text without building a tree, so that a large policy file costs little beside its
 /// text. `None`: not such a document (or a key written with escapes): parse it as a tree.
-pub(crate) fn json_statement_positions(
-    text: &str,
-) -> Option<((usize, usize), Vec<(usize, usize)>)> {
+pub(crate) fn json_statement_positions(text: &str) -> Option<(Position, Vec<Position>)> {
     let (mut line, mut column) = (1usize, 0usize);
     let mut depth = 0usize;
     let mut root = None;
