@@ -171,7 +171,7 @@ fn report_killed_while_writing_leaves_a_whole_pack() {
             let fresh = folder(&format!("fresh{i}"));
             kill_while_writing(report(&input, &fresh, &asff), &fresh, window, fraction);
             assert_eq!(sha256(&input), input_sha, "the input snapshot changed");
-            check_state(&bin, &fresh, true, &[new.clone()]);
+            check_state(&bin, &fresh, true, std::slice::from_ref(&new));
         } else {
             // Over the pack it reads its snapshot from.
             if sha256(&out.join("manifest.json")) != old {

@@ -318,19 +318,6 @@ fn escape_html(text: &str, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     w.write_all(&text.as_bytes()[start..])
 }
 
-#[cfg(test)]
-mod escape_tests {
-    #[test]
-    fn html_escaping_shows_controls_as_text() {
-        let mut out = Vec::new();
-        super::escape_html("<a href='x'>\u{202e}gpj.exe\u{1b}[2K</a>", &mut out).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "&lt;a href=&#x27;x&#x27;&gt;\\u{202e}gpj.exe\\u{1b}[2K&lt;&#x2F;a&gt;"
-        );
-    }
-}
-
 /// Per compliance framework: its rules and their outcomes (unmuted), summed.
 fn framework_summary(
     evaluation: &Evaluation,
@@ -460,5 +447,18 @@ fn baseline_view(diff: &crate::Diff) -> BaselineView {
         new_total,
         fixed,
         fixed_total,
+    }
+}
+
+#[cfg(test)]
+mod escape_tests {
+    #[test]
+    fn html_escaping_shows_controls_as_text() {
+        let mut out = Vec::new();
+        super::escape_html("<a href='x'>\u{202e}gpj.exe\u{1b}[2K</a>", &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "&lt;a href=&#x27;x&#x27;&gt;\\u{202e}gpj.exe\\u{1b}[2K&lt;&#x2F;a&gt;"
+        );
     }
 }
