@@ -117,14 +117,19 @@ pub(crate) fn scan(
         .await;
         kmsaudit_scanner::scan(plan, base, progress.callback()).await
     });
-    progress.finish();
+    progress.finish(snapshot.is_ok());
     // The runtime's worker threads end here: what they allocated during the scan goes back to
     // the allocator for the evaluation to reuse, instead of staying in their thread-local heaps.
     drop(runtime);
     let mut snapshot = snapshot.map_err(|e| {
         let hint = match e {
-            kmsaudit_scanner::ScanError::ListAccounts(_) => " (name them with --accounts)",
-            kmsaudit_scanner::ScanError::CallerIdentity(_) => "",
+            kmsaudit_scanner::ScanError::ListAccounts(_) => " (name them with --accounts)".into(),
+            kmsaudit_scanner::ScanError::CallerIdentity(_) => {
+                format!(
+                    " (STS endpoint: {})",
+                    sts_endpoint(aws.endpoint_url.as_deref())
+                )
+            }
         };
         anyhow::anyhow!("scan failed: {e}{hint}")
     })?;
@@ -375,6 +380,16 @@ fn write_pack(
         Some(false) => exit::OK,
         None => exit_code(&evaluation, fail_on),
     })
+}
+
+/// The STS endpoint a scan's first call goes to, as the SDK picks it: the flag, then
+/// `AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`, else AWS's own for the region.
+fn sts_endpoint(flag: Option<&str>) -> String {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    flag.map(str::to_string)
+        .or_else(|| env("AWS_ENDPOINT_URL_STS"))
+        .or_else(|| env("AWS_ENDPOINT_URL"))
+        .unwrap_or_else(|| "AWS's regional STS endpoint".into())
 }
 
 /// The Security Hub region a scan recorded (findings.asff.json names it), else AWS_REGION,

@@ -127,11 +127,13 @@ impl ProgressReporter {
         })
     }
 
-    pub fn finish(&self) {
+    /// Ends the progress display; the last line says whether the scan completed.
+    pub fn finish(&self, completed: bool) {
         self.bar.finish_and_clear();
         if let Some(lines) = &self.lines {
             let s = lines.state.lock().expect("progress lock");
-            eprintln!("{} (done)", lines.line(&s));
+            let end = if completed { "done" } else { "stopped" };
+            eprintln!("{} ({end})", lines.line(&s));
         }
     }
 }

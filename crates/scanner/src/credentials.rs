@@ -36,8 +36,18 @@ pub(crate) async fn caller_identity(
     base: &SdkConfig,
     counter: &CallCounter,
 ) -> Result<CallerIdentity, ScanError> {
+    // The scan's first call: an endpoint that refuses connections or credentials that do not
+    // work should fail in seconds, not after the scan's full retry budget (8 attempts, backoff
+    // up to 20 s). A throttle or a 5xx still gets retried.
+    let first_call = aws_sdk_sts::config::Builder::default().retry_config(
+        aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_max_backoff(std::time::Duration::from_secs(1)),
+    );
     sts_client(base, counter)
         .get_caller_identity()
+        .customize()
+        .config_override(first_call)
         .send()
         .await
         .map(|out| convert::caller_identity(&out))

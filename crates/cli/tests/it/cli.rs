@@ -773,3 +773,38 @@ fn lint_policy_refuses_deep_nesting_without_overflowing_its_stack() {
         assert!(all.contains(says), "{name}: {all}");
     }
 }
+
+/// A scan whose endpoint refuses connections fails within seconds (a bounded retry of the first
+/// call, not the scan's full budget), names the endpoint and the error, writes no pack, and its
+/// progress line does not say "done".
+#[test]
+fn a_scan_against_an_unreachable_endpoint_fails_fast_naming_it() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pack");
+    let started = std::time::Instant::now();
+    let o = run(kmsaudit()
+        .args(["scan", "--endpoint-url", &endpoint, "--out"])
+        .arg(&out)
+        .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "example")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        started.elapsed().as_secs() < 15,
+        "{:?}: {err}",
+        started.elapsed()
+    );
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&endpoint) && err.contains("Connection refused"),
+        "{err}"
+    );
+    assert!(!err.contains("(done)"), "{err}");
+    assert!(!out.exists());
+}
