@@ -17,10 +17,8 @@ pub(crate) fn diff(args: DiffArgs) -> anyhow::Result<u8> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut json = serde_json::to_vec_pretty(&diff).context("serializing the diff")?;
         json.push(b'\n');
-        std::fs::write(dir.join("diff.json"), json)
-            .with_context(|| format!("writing {}", dir.join("diff.json").display()))?;
-        std::fs::write(dir.join("diff.csv"), kmsaudit_reporter::diff_csv(&diff)?)
-            .with_context(|| format!("writing {}", dir.join("diff.csv").display()))?;
+        replace_file(&dir.join("diff.json"), &json)?;
+        replace_file(&dir.join("diff.csv"), &kmsaudit_reporter::diff_csv(&diff)?)?;
     }
     let counts: Vec<String> = diff
         .counts
@@ -54,6 +52,26 @@ pub(crate) fn diff(args: DiffArgs) -> anyhow::Result<u8> {
             .any(|e| e.change == kmsaudit_reporter::Change::New && e.severity >= min)
     });
     Ok(if regressed { exit::FAILING } else { exit::OK })
+}
+
+/// Writes `path` whole or not at all: a new owner-only file beside it, flushed, then renamed
+/// over it (a symbolic link at `path` is replaced, never written through).
+fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let temp = path.with_file_name(format!(
+        ".{}.kmsaudit-{}",
+        name.unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&temp);
+    let written = kmsaudit_reporter::create_new_file(&temp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.with_context(|| format!("writing {}", path.display()))
 }
 
 /// The findings document of a pack directory, a findings.json, or a snapshot evaluated here.

@@ -371,3 +371,46 @@ fn a_gzip_bomb_is_stopped_at_the_inflate_limit_naming_it() {
         stderr(&o)
     );
 }
+
+#[test]
+fn lint_policy_text_shows_escape_sequences_from_a_policy_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.json");
+    std::fs::write(
+        &path,
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"x\u001b[2J\u001b[1;1Hall clear\u202e","Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    let o = run(kmsaudit().arg("lint-policy").arg(&path));
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+    assert!(text.contains("x\\e[2J\\e[1;1Hall clear\\u{202e}"), "{text}");
+}
+
+#[cfg(unix)]
+#[test]
+fn diff_out_replaces_links_without_writing_through_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = pack(dir.path(), "a", &[]);
+    let out = dir.path().join("diff");
+    std::fs::create_dir(&out).unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("diff.csv")).unwrap();
+    let o = run(kmsaudit()
+        .arg("diff")
+        .arg(&a)
+        .arg(&a)
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(read(&victim), b"precious");
+    assert!(std::fs::symlink_metadata(out.join("diff.csv"))
+        .unwrap()
+        .is_file());
+    assert!(out.join("diff.json").is_file());
+}
