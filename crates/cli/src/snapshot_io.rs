@@ -74,6 +74,8 @@ fn read_snapshot<R: std::io::Read>(
             Ok(s)
         }
         Ok(s) => Err(version_error(Some(u64::from(s.schema_version)))),
+        // A read that failed (a limit reached, a corrupt gzip stream) is not read again.
+        Err(e) if e.inner().is_io() => Err(anyhow::anyhow!("{}", e.inner())),
         Err(e) => {
             #[derive(serde::Deserialize)]
             struct Version {

@@ -201,12 +201,18 @@ impl Default for InflateLimits {
     }
 }
 
-/// A reader that fails once more than `limit` bytes came through it.
+/// A run of whitespace longer than this is not a snapshot (kmsaudit writes compact JSON): a
+/// whitespace bomb stops here instead of being parsed to its end.
+const MAX_WHITESPACE_RUN: u64 = 1 << 20;
+
+/// A reader that fails once more than `limit` bytes came through it, or a run of more than
+/// [`MAX_WHITESPACE_RUN`] whitespace bytes.
 struct Capped<R> {
     inner: R,
     read: u64,
     limit: u64,
     why: String,
+    whitespace_run: u64,
 }
 
 impl<R: std::io::Read> std::io::Read for Capped<R> {
@@ -215,6 +221,18 @@ impl<R: std::io::Read> std::io::Read for Capped<R> {
         self.read += n as u64;
         if self.read > self.limit {
             return Err(std::io::Error::other(self.why.clone()));
+        }
+        for &b in &buf[..n] {
+            if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                self.whitespace_run += 1;
+            } else {
+                self.whitespace_run = 0;
+            }
+        }
+        if self.whitespace_run > MAX_WHITESPACE_RUN {
+            return Err(std::io::Error::other(format!(
+                "more than {MAX_WHITESPACE_RUN} bytes of whitespace in a row: not a snapshot"
+            )));
         }
         Ok(n)
     }
@@ -252,10 +270,18 @@ pub fn snapshot_reader(
                 read: 0,
                 limit,
                 why,
+                whitespace_run: 0,
             },
         ))
     } else {
-        Box::new(file)
+        // A plain file is as large as it says: only the whitespace guard applies.
+        Box::new(Capped {
+            inner: file,
+            read: 0,
+            limit: u64::MAX,
+            why: String::new(),
+            whitespace_run: 0,
+        })
     };
     Ok((reader, compressed))
 }
