@@ -94,6 +94,7 @@ mod security_hub;
 mod settings;
 mod snapshot_io;
 mod source_tree;
+mod summary;
 
 pub(crate) use args::*;
 

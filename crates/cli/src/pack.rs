@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use kmsaudit_evaluator::EvalConfig;
-use kmsaudit_model::{Evaluation, Severity, Snapshot, Status};
+use kmsaudit_model::Snapshot;
 use kmsaudit_scanner::ScanPlan;
 
 use crate::progress::ProgressReporter;
@@ -363,7 +363,7 @@ fn write_pack(
     for w in &evaluation.warnings {
         err_out!("kmsaudit: warning: {w}");
     }
-    print_summary(snapshot, &evaluation, out, from_scan);
+    crate::summary::print_summary(snapshot, &evaluation, out, from_scan);
     if let Some(hub) = &hub {
         let reports = crate::security_hub::import(snapshot, &evaluation, hub, &aws)?;
         if !crate::security_hub::report(&reports, &hub.region) {
@@ -378,7 +378,7 @@ fn write_pack(
         Some(true) => exit::FAILING,
         Some(false) if evaluation.is_incomplete() => exit::INCOMPLETE,
         Some(false) => exit::OK,
-        None => exit_code(&evaluation, fail_on),
+        None => crate::summary::exit_code(&evaluation, fail_on),
     })
 }
 
@@ -402,60 +402,4 @@ fn recorded_hub_region(snapshot: &Snapshot) -> String {
         .map(|s| s.value.clone())
         .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
         .unwrap_or_else(|| "us-east-1".into())
-}
-
-/// 3 when failing findings at/above the threshold exist, else 4 when anything could not be
-/// assessed, else 0.
-fn exit_code(evaluation: &Evaluation, fail_on: FailOn) -> u8 {
-    let failing = fail_on.0.is_some_and(|min| {
-        evaluation
-            .findings
-            .iter()
-            .any(|f| f.status == Status::Fail && !f.muted && f.severity >= min)
-    });
-    if failing {
-        exit::FAILING
-    } else if evaluation.is_incomplete() {
-        exit::INCOMPLETE
-    } else {
-        exit::OK
-    }
-}
-
-fn print_summary(snapshot: &Snapshot, evaluation: &Evaluation, out: &Path, from_scan: bool) {
-    let s = &evaluation.scope;
-    out!(
-        "accounts: {} ({} assessed, {} partial, {} not assessed, {} skipped)",
-        s.accounts,
-        s.accounts_assessed,
-        s.accounts_partial,
-        s.accounts_not_assessed,
-        s.accounts_skipped
-    );
-    out!(
-        "account-regions: {} read, {} not assessed, {} skipped; keys: {} ({} not fully read)",
-        s.counts.regions_scanned,
-        s.counts.regions_not_assessed,
-        s.counts.regions_skipped,
-        s.counts.keys_discovered,
-        s.counts.keys_not_assessed
-    );
-    let failing = evaluation.failing_by_severity();
-    let sev: Vec<String> = Severity::ALL
-        .iter()
-        .map(|s| format!("{} {}", failing.get(s).copied().unwrap_or(0), s))
-        .collect();
-    let counts = evaluation.counts();
-    out!(
-        "failing findings: {}; not assessed: {}; muted: {}",
-        sev.join(", "),
-        counts.not_assessed,
-        counts.muted
-    );
-    if from_scan {
-        let m = &snapshot.metadata;
-        let secs = m.finished_at.duration_since(m.started_at).as_secs_f64();
-        out!("API calls: {} in {secs:.1} s", m.total_api_calls());
-    }
-    out!("report: {}", out.join("report.html").display());
 }

@@ -808,3 +808,70 @@ fn a_scan_against_an_unreachable_endpoint_fails_fast_naming_it() {
     assert!(!err.contains("(done)"), "{err}");
     assert!(!out.exists());
 }
+
+/// `lint-policy` holds a large file in a small multiple of its size (issue target: at most 10x),
+/// measured as a process by GNU time: a 64 MB JSON policy (just under the file cap) and a 16 MB
+/// YAML one.
+#[test]
+fn lint_policy_holds_a_large_file_in_a_small_multiple_of_its_size() {
+    if !std::path::Path::new("/usr/bin/time").exists() {
+        assert!(std::env::var_os("CI").is_none(), "GNU time is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let statement = |i: usize| {
+        format!(
+            r#"{{"Sid":"s{i}","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:role/r{i}"}},"Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*","Condition":{{"StringEquals":{{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}}}}}"#
+        )
+    };
+    let yaml_statement = |i: usize| {
+        format!(
+            "  - Sid: s{i}\n    Effect: Allow\n    Principal:\n      AWS: arn:aws:iam::111122223333:role/r{i}\n    Action: [kms:Decrypt, kms:Encrypt]\n    Resource: '*'\n    Condition:\n      StringEquals:\n        kms:ViaService: s3.us-east-1.amazonaws.com\n"
+        )
+    };
+    let json = {
+        let mut parts = Vec::new();
+        let mut size = 0;
+        while size < 63 << 20 {
+            let s = statement(parts.len());
+            size += s.len() + 1;
+            parts.push(s);
+        }
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+            parts.join(",")
+        )
+    };
+    let yaml = {
+        let mut text = String::from("Version: '2012-10-17'\nStatement:\n");
+        let mut i = 0;
+        while text.len() < 16 << 20 {
+            text.push_str(&yaml_statement(i));
+            i += 1;
+        }
+        text
+    };
+    for (name, text) in [("big.json", json), ("big.yaml", yaml)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &text).unwrap();
+        let o = run(std::process::Command::new("/usr/bin/time")
+            .args(["-f", "peak-rss-kib %M"])
+            .arg(env!("CARGO_BIN_EXE_kmsaudit"))
+            .args(["lint-policy", "--format", "json", "--fail-on", "none"])
+            .arg(&path));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(matches!(o.status.code(), Some(0 | 4)), "{name}: {stderr}");
+        let peak: u64 = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("peak-rss-kib "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no peak RSS from GNU time: {stderr}"));
+        let ratio = (peak * 1024) as f64 / text.len() as f64;
+        println!(
+            "{name}: {} MB, peak {} MB, {ratio:.1}x",
+            text.len() >> 20,
+            peak >> 10
+        );
+        assert!(ratio <= 10.0, "{name}: {ratio:.1}x its size");
+    }
+}

@@ -336,26 +336,45 @@ fn snapshots_with_trailing_data_repeated_keys_or_records_are_refused_naming_the_
 fn a_gzip_bomb_is_stopped_at_the_inflate_limit_naming_it() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let bomb = dir.path().join("snapshot.json.gz");
-    let mut gz = flate2::write::GzEncoder::new(
-        std::fs::File::create(&bomb).unwrap(),
-        flate2::Compression::best(),
+    // `fill` repeated 64 MiB times, compressed to a few hundred kilobytes.
+    let bomb = |name: &str, head: &[u8], fill: u8| {
+        let path = dir.path().join(name);
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).unwrap(),
+            flate2::Compression::best(),
+        );
+        gz.write_all(head).unwrap();
+        let block = vec![fill; 1 << 20];
+        for _ in 0..64 {
+            gz.write_all(&block).unwrap();
+        }
+        gz.finish().unwrap();
+        let compressed = std::fs::metadata(&path).unwrap().len();
+        assert!(compressed < 1 << 20, "{compressed} bytes: a bomb");
+        path
+    };
+    // A string that expands past 50 times the file: stopped by the ratio.
+    let text = bomb(
+        "text.json.gz",
+        b"{\"schema_version\": 1, \"metadata\": {\"tool_version\": \"",
+        b'a',
     );
-    gz.write_all(b"{\"schema_version\": 1, \"metadata\": ")
-        .unwrap();
-    let spaces = vec![b' '; 1 << 20];
-    for _ in 0..64 {
-        gz.write_all(&spaces).unwrap();
-    }
-    gz.finish().unwrap();
-    let compressed = std::fs::metadata(&bomb).unwrap().len();
-    assert!(compressed < 1 << 20, "{compressed} bytes: a bomb");
     let started = std::time::Instant::now();
-    let o = report(&bomb, &dir.path().join("out"), &[]);
+    let o = report(&text, &dir.path().join("out"), &[]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("KMSAUDIT_MAX_INFLATE_RATIO"), "{err}");
     assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    // Whitespace: stopped after the first mebibyte of it.
+    let spaces = bomb(
+        "spaces.json.gz",
+        b"{\"schema_version\": 1, \"metadata\": ",
+        b' ',
+    );
+    let o = report(&spaces, &dir.path().join("out"), &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("bytes of whitespace in a row"), "{err}");
     // The size limit is named too, and can be set.
     let gz = pack(dir.path(), "gz", &["--snapshot-format", "gzip"]);
     let o = run(kmsaudit()
