@@ -160,18 +160,18 @@ fn bare(text: &str, tree: Option<&Node>) -> Document {
         name: "policy".into(),
         text: Some(text.to_string()),
         note: None,
-        line: tree.map_or(1, |t| t.line),
-        column: tree.map_or(1, |t| t.column),
+        line: tree.map_or(1, |t| t.position().0),
+        column: tree.map_or(1, |t| t.position().1),
         statements: tree.map(statement_positions).unwrap_or_default(),
     }
 }
 
 fn statement_positions(policy: &Node) -> Vec<(usize, usize)> {
     match policy.get("Statement").map(|s| &s.value) {
-        Some(Value::Seq(items)) => items.iter().map(|n| (n.line, n.column)).collect(),
+        Some(Value::Seq(items)) => items.iter().map(Node::position).collect(),
         Some(_) => {
             let s = policy.get("Statement").expect("matched");
-            vec![(s.line, s.column)]
+            vec![s.position()]
         }
         None => Vec::new(),
     }
@@ -191,8 +191,8 @@ fn cloudformation(resources: &Node, known: &Known) -> Vec<Document> {
             name: path.clone(),
             text: None,
             note: None,
-            line: resource.line,
-            column: resource.column,
+            line: resource.position().0,
+            column: resource.position().1,
             statements: Vec::new(),
         };
         match resource.get("Properties").and_then(|p| p.get("KeyPolicy")) {
@@ -204,8 +204,8 @@ fn cloudformation(resources: &Node, known: &Known) -> Vec<Document> {
                 );
             }
             Some(policy) => {
-                doc.line = policy.line;
-                doc.column = policy.column;
+                doc.line = policy.position().0;
+                doc.column = policy.position().1;
                 let json = resolve(policy.to_json(), known);
                 match &json {
                     // A policy given as a JSON string.
@@ -327,14 +327,14 @@ fn terraform_module(module: &Node, out: &mut Vec<Document>) {
                 name: address.to_string(),
                 text: None,
                 note: None,
-                line: r.line,
-                column: r.column,
+                line: r.position().0,
+                column: r.position().1,
                 statements: Vec::new(),
             };
             match policy {
                 Some(p) => {
-                    doc.line = p.line;
-                    doc.column = p.column;
+                    doc.line = p.position().0;
+                    doc.column = p.position().1;
                     match p.to_json() {
                         Json::String(s) if !s.is_empty() => doc.text = Some(s),
                         Json::Null => {

@@ -16,8 +16,8 @@ const MAX_DEPTH: usize = 200;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Node {
     pub(crate) value: Value,
-    pub(crate) line: usize,
-    pub(crate) column: usize,
+    pub(crate) line: u32,
+    pub(crate) column: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +32,11 @@ pub(crate) enum Value {
 }
 
 impl Node {
+    /// Where the node starts (1-based line and column).
+    pub(crate) fn position(&self) -> Position {
+        (self.line as usize, self.column as usize)
+    }
+
     /// The value at `key` of a map.
     pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
@@ -333,8 +338,8 @@ impl MarkedEventReceiver for Builder {
         }
         let at = |value| Node {
             value,
-            line: mark.line(),
-            column: mark.col() + 1,
+            line: u32::try_from(mark.line()).unwrap_or(u32::MAX),
+            column: u32::try_from(mark.col() + 1).unwrap_or(u32::MAX),
         };
         match ev {
             Event::Scalar(text, style, _, tag) => {
@@ -399,15 +404,15 @@ mod tests {
         ] {
             let tree = parse(text).unwrap();
             let statements = match &tree.get("Statement").unwrap().value {
-                Value::Seq(items) => items.iter().map(|n| (n.line, n.column)).collect(),
+                Value::Seq(items) => items.iter().map(Node::position).collect(),
                 _ => {
                     let s = tree.get("Statement").unwrap();
-                    vec![(s.line, s.column)]
+                    vec![s.position()]
                 }
             };
             assert_eq!(
                 json_statement_positions(text),
-                Some(((tree.line, tree.column), statements)),
+                Some((tree.position(), statements)),
                 "{text}"
             );
         }
