@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 /// The debug kmsaudit binary; `None` (the test is skipped) when it was not built, unless in CI.
 fn binary() -> Option<PathBuf> {
-    let bin = crate::project_root().join("target/debug/kmsaudit");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::project_root().join("target"));
+    let bin = target.join("debug/kmsaudit");
     if bin.exists() {
         Some(bin)
     } else {
