@@ -147,6 +147,7 @@ pub(crate) fn scan(
         options,
         Delivery {
             from_scan: true,
+            config_source: None,
             hub: hub.map(|mut h| {
                 h.partition = snapshot.metadata.scope.partition.clone();
                 h
@@ -194,7 +195,10 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
         pack,
         &args.evaluation,
         options,
-        Delivery::default(),
+        Delivery {
+            config_source: Some(config_source),
+            ..Delivery::default()
+        },
     )
 }
 
@@ -291,6 +295,8 @@ fn pack_options(
 #[derive(Default)]
 struct Delivery {
     from_scan: bool,
+    /// For `report`: which rule configuration was used, said in the summary.
+    config_source: Option<String>,
     aws: crate::evidence::AwsAccess,
     hub: Option<kmsaudit_scanner::HubAccess>,
 }
@@ -321,6 +327,7 @@ fn write_pack(
 ) -> anyhow::Result<u8> {
     let Delivery {
         from_scan,
+        config_source,
         aws,
         hub,
     } = delivery;
@@ -362,6 +369,9 @@ fn write_pack(
     tracing::info!(dir = %out.display(), files = files.len(), "evidence pack written");
     for w in &evaluation.warnings {
         err_out!("kmsaudit: warning: {w}");
+    }
+    if let Some(source) = &config_source {
+        out!("config: {source}");
     }
     crate::summary::print_summary(snapshot, &evaluation, out, from_scan);
     if let Some(hub) = &hub {

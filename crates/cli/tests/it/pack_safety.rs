@@ -231,6 +231,10 @@ fn a_config_beside_a_snapshot_is_used_only_when_its_pack_lists_it() {
         clean,
         "the dropped config is not used"
     );
+    assert!(stdout(&o).contains("config: defaults"), "{}", stdout(&o));
+    // Its own pack's config.json is used, and said.
+    let o = report(&out.join("snapshot.json"), &dir.path().join("own"), &[]);
+    assert!(stdout(&o).contains("(the pack's own)"), "{}", stdout(&o));
 }
 
 #[test]
