@@ -25,6 +25,14 @@ pub(super) fn apply_deny(
     let all: Vec<&Condition> = deny.conditions.iter().collect();
     let deny_conditions: Vec<String> = deny.conditions.iter().map(Condition::describe).collect();
     let general = classify(&all);
+    // What a named principal's own ARN, user name or unique id may decide: looked at only when
+    // the Deny has a condition on it (a policy of many principals × many Denies asks often).
+    let on_key = |key: &str| deny.conditions.iter().any(|c| c.key == key);
+    let (on_username, on_principal_arn, on_userid) = (
+        on_key("aws:username"),
+        on_key("aws:principalarn"),
+        on_key("aws:userid"),
+    );
     let named_account = |a: &Access| match &a.who {
         Who::Named(p) if !deny.conditions.is_empty() => p.account().map(str::to_string),
         _ => None,
@@ -68,10 +76,12 @@ pub(super) fn apply_deny(
             Some(account) => match for_named(
                 &deny.conditions,
                 &account,
-                user_name(access),
-                iam_arn(access),
+                on_username.then(|| user_name(access)).flatten(),
+                on_principal_arn.then(|| iam_arn(access)).flatten(),
             ) {
                 None => continue,
+                // Nothing decided by the principal's own account: the Deny reads as for anyone.
+                Some(left) if left.len() == all.len() && !on_userid => &general,
                 Some(left) => {
                     let covered = match &deny.principals {
                         PrincipalSpec::Principal(list) => {

@@ -290,11 +290,11 @@ pub(super) fn unique_id_assumption(
     access: &Access,
     deny_index: usize,
 ) -> Option<String> {
-    let arn = iam_arn(access)?;
     let on_userid = |c: &&&Condition| c.key == "aws:userid" && c.operator.base.is_positive_match();
     if left.is_empty() || !left.iter().all(|c| on_userid(&c)) {
         return None;
     }
+    let arn = iam_arn(access)?;
     let values: Vec<&str> = left
         .iter()
         .flat_map(|c| c.values.iter().map(String::as_str))
