@@ -30,6 +30,31 @@ pub enum Who {
 }
 
 impl Who {
+    /// Whether a Deny naming `denied` covers this principal of an Allow.
+    pub(super) fn covered_by(&self, denied: &Principal) -> bool {
+        match (denied, self) {
+            (Principal::Anyone, _) => true,
+            (Principal::Account(a), Who::Named(p)) => p.account() == Some(a.as_str()),
+            (d, Who::Named(p)) => d == p,
+            (Principal::Service(d), Who::Service { name, .. }) => d == name,
+            _ => false,
+        }
+    }
+
+    /// Whether a Deny naming any of `denied` covers this principal.
+    pub(super) fn covered_by_any(&self, denied: &[Principal]) -> bool {
+        denied.iter().any(|d| self.covered_by(d))
+    }
+
+    /// Whether `p` is an identity of the account this names (so an Allow to it reaches `p`).
+    pub(super) fn holds_identity(&self, p: &Principal) -> bool {
+        matches!(
+            (p, self),
+            (Principal::Identity { .. } | Principal::Federated(_), Who::Named(Principal::Account(a)))
+                if p.account() == Some(a.as_str())
+        )
+    }
+
     /// The principal in words, for explanations.
     pub fn describe(&self) -> String {
         match self {

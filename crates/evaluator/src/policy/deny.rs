@@ -84,9 +84,7 @@ pub(super) fn apply_deny(
                 Some(left) if left.len() == all.len() && !on_userid => &general,
                 Some(left) => {
                     let covered = match &deny.principals {
-                        PrincipalSpec::Principal(list) => {
-                            list.iter().any(|p| covers(p, &access.who))
-                        }
+                        PrincipalSpec::Principal(list) => access.who.covered_by_any(list),
                         PrincipalSpec::NotPrincipal(exempt) => {
                             !exempt.contains(&Principal::Anyone)
                                 && !exempts(exempt, access, can_satisfy)
@@ -142,9 +140,7 @@ pub(super) fn apply_deny(
                 }
             }
             (PrincipalSpec::NotPrincipal(exempt), DenyKind::NoOrganization) => {
-                if matches!(access.who, Who::Service { .. })
-                    && !exempt.iter().any(|e| covers(e, &access.who))
-                {
+                if matches!(access.who, Who::Service { .. }) && !access.who.covered_by_any(exempt) {
                     access.actions = access.actions.minus(overlap);
                 }
             }
@@ -168,7 +164,7 @@ pub(super) fn apply_deny(
             (PrincipalSpec::NotPrincipal(exempt), DenyKind::CallerAccountMatches(c))
                 if !exempt
                     .iter()
-                    .any(|e| covers(e, &access.who) || inside(e, &access.who)) =>
+                    .any(|e| access.who.covered_by(e) || access.who.holds_identity(e)) =>
             {
                 if let Who::Named(p) = &access.who {
                     if p.account().is_some_and(|a| account_matches(c, a)) {
@@ -178,7 +174,7 @@ pub(super) fn apply_deny(
             }
             (PrincipalSpec::NotPrincipal(_), _) => {}
             (PrincipalSpec::Principal(list), DenyKind::CallerAccountMatches(c)) => {
-                if !list.iter().any(|p| covers(p, &access.who)) {
+                if !access.who.covered_by_any(list) {
                     continue;
                 }
                 let matches = |account: &str| account_matches(c, account);
@@ -208,14 +204,12 @@ pub(super) fn apply_deny(
                 }
             }
             (PrincipalSpec::Principal(list), DenyKind::NoOrganization) => {
-                if matches!(access.who, Who::Service { .. })
-                    && list.iter().any(|p| covers(p, &access.who))
-                {
+                if matches!(access.who, Who::Service { .. }) && access.who.covered_by_any(list) {
                     access.actions = access.actions.minus(overlap);
                 }
             }
             (PrincipalSpec::Principal(list), kind) => {
-                if !list.iter().any(|p| covers(p, &access.who)) {
+                if !access.who.covered_by_any(list) {
                     deny_accounts_in_reach(
                         list,
                         &deny.conditions,
@@ -283,7 +277,8 @@ fn exempts(
     can_satisfy: &dyn Fn(usize, &Principal) -> bool,
 ) -> bool {
     exempt.iter().any(|e| {
-        covers(e, &access.who) || (inside(e, &access.who) && can_satisfy(access.statement_index, e))
+        access.who.covered_by(e)
+            || (access.who.holds_identity(e) && can_satisfy(access.statement_index, e))
     })
 }
 
@@ -306,9 +301,7 @@ fn exempt_copies(
             (Some(set), Some(account)) => !super::reach::admits(set, account),
             _ => false,
         };
-        !pinned_out
-            && !except.iter().any(|e| covers(e, &named))
-            && can_satisfy(access.statement_index, p)
+        !pinned_out && !named.covered_by_any(except) && can_satisfy(access.statement_index, p)
     };
     exempt
         .iter()
@@ -429,24 +422,4 @@ fn deny_accounts_in_reach(
             }
         }
     });
-}
-
-/// Whether `p` is an identity of the account an Allow names (so the Allow reaches it).
-fn inside(p: &Principal, who: &Who) -> bool {
-    matches!(
-        (p, who),
-        (Principal::Identity { .. } | Principal::Federated(_), Who::Named(Principal::Account(a)))
-            if p.account() == Some(a.as_str())
-    )
-}
-
-/// Whether a Deny naming `denied` covers the principal of an Allow.
-fn covers(denied: &Principal, who: &Who) -> bool {
-    match (denied, who) {
-        (Principal::Anyone, _) => true,
-        (Principal::Account(a), Who::Named(p)) => p.account() == Some(a.as_str()),
-        (d, Who::Named(p)) => d == p,
-        (Principal::Service(d), Who::Service { name, .. }) => d == name,
-        _ => false,
-    }
 }
