@@ -99,6 +99,7 @@ pub(crate) fn merge(shards: Vec<Snapshot>) -> Result<Snapshot, MergeError> {
         metadata: shards[0].metadata.clone(),
         organization: shards[0].organization.clone(),
         accounts: vec![],
+        aws_managed_policies: vec![],
     };
     merged.metadata.scope.shard = None;
     merged.metadata.api_calls.clear();
@@ -116,6 +117,16 @@ pub(crate) fn merge(shards: Vec<Snapshot>) -> Result<Snapshot, MergeError> {
         for (op, n) in s.metadata.api_errors {
             let sum = m.api_errors.entry(op).or_default();
             *sum = sum.saturating_add(n);
+        }
+        // Each shard read the AWS managed policies its accounts attach: one copy of each.
+        for policy in s.aws_managed_policies {
+            if !merged
+                .aws_managed_policies
+                .iter()
+                .any(|p| p.arn == policy.arn)
+            {
+                merged.aws_managed_policies.push(policy);
+            }
         }
         for account in s.accounts {
             if shard.covers(&account.id) {

@@ -17,6 +17,7 @@ use rustc_hash::FxHashMap;
 mod config;
 mod context;
 mod coverage;
+mod effective;
 mod findings;
 mod lint;
 #[deny(missing_docs)]
@@ -26,6 +27,7 @@ mod rules;
 mod suppress;
 
 pub use config::{ConfigError, ConfigErrors, EvalConfig, Suppression};
+pub use effective::{effective_access, MAX_ASSUME_DEPTH};
 pub use lint::{lint_policy, LintFinding, LintOptions, LintReport, LintSummary};
 
 use context::Ctx;
@@ -106,6 +108,7 @@ pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
         accounts,
         regions,
         warnings,
+        access: vec![],
     }
 }
 

@@ -117,6 +117,10 @@ pub struct Evaluation {
     pub regions: Vec<RegionCoverage>,
     /// Configuration problems worth a look: expired or unmatched suppressions.
     pub warnings: Vec<String>,
+    /// Who can use or administer each key (allowed, conditional or not assessed), sorted by
+    /// key, principal and capability.
+    #[serde(default)]
+    pub access: Vec<crate::AccessRow>,
 }
 
 /// The outcomes of one resource that need no attention: indices into [`Evaluation::rules`].

@@ -10,11 +10,13 @@
 #![deny(missing_docs)]
 
 mod access_analyzer;
+mod effective;
 mod evaluation;
 mod finding;
 mod findings_doc;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
+mod iam;
 mod key;
 mod scope;
 mod snapshot;
@@ -24,6 +26,7 @@ pub mod synthetic;
 mod text;
 
 pub use access_analyzer::{AccessAnalyzerRecord, Analyzer, AnalyzerFinding};
+pub use effective::{AccessRow, AccessVerdict, Capability};
 pub use evaluation::{
     AccountCoverage, Evaluation, FindingCounts, OutcomeRef, QuietOutcomes, RegionCoverage,
     ScopeCounts, ScopeSummary,
@@ -32,6 +35,10 @@ pub use finding::{Details, Evidence, Finding, ResourceType, RuleInfo, Severity, 
 pub use findings_doc::{
     json_schemas, DocOutcome, DocQuiet, DocResource, FindingGroup, FindingsDocument,
     FINDINGS_SCHEMA_VERSION,
+};
+pub use iam::{
+    IamGroup, IamPrincipal, IamPrincipalKind, IamRecord, InlinePolicy, ManagedPolicy, OrgPolicies,
+    OrgPolicy, OrgPolicyKind,
 };
 pub use key::{
     Grant, GrantConstraints, KeyMetadata, KeyRecord, MultiRegionConfiguration, RotationStatus, Tag,

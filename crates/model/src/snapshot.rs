@@ -19,6 +19,10 @@ pub struct Snapshot {
     pub organization: Option<Organization>,
     /// Sorted by account id.
     pub accounts: Vec<AccountRecord>,
+    /// The AWS managed policies attached anywhere in the scanned accounts, read once per scan,
+    /// sorted by ARN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aws_managed_policies: Vec<crate::ManagedPolicy>,
 }
 
 impl Snapshot {
@@ -167,6 +171,9 @@ pub struct Organization {
     /// accounts that can hold an organization analyzer.
     #[serde(default)]
     pub access_analyzer_admins: Option<Vec<String>>,
+    /// The tree and its SCPs and RCPs, when the scan read them (`None`: not read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<crate::OrgPolicies>,
 }
 
 impl Organization {
@@ -230,6 +237,9 @@ pub struct AccountRecord {
     pub regions_from: Option<RegionSource>,
     /// Sorted by region name.
     pub regions: Vec<RegionRecord>,
+    /// The account's IAM, when the scan read it (`None`: not read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam: Option<crate::IamRecord>,
 }
 
 /// Where an account's list of regions came from.

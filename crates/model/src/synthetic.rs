@@ -138,6 +138,7 @@ pub fn synthetic_org(keys: usize) -> Snapshot {
             },
             regions_from: None,
             regions: region_records,
+            iam: None,
         });
     }
     Snapshot {
@@ -168,5 +169,6 @@ pub fn synthetic_org(keys: usize) -> Snapshot {
             ..Default::default()
         }),
         accounts,
+        aws_managed_policies: vec![],
     }
 }

@@ -46,6 +46,7 @@ pub(crate) fn organization(o: &aws_sdk_organizations::types::Organization) -> mo
         management_account_id: o.master_account_id().unwrap_or_default().to_string(),
         feature_set: o.feature_set().map(|f| f.as_str().to_string()),
         access_analyzer_admins: None,
+        policies: None,
     }
 }
 

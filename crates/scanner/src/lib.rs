@@ -297,6 +297,7 @@ pub async fn scan(
         },
         organization: listing.organization,
         accounts,
+        aws_managed_policies: vec![],
     };
     snapshot.normalize();
     Ok(snapshot)

@@ -35,6 +35,7 @@ impl ListedAccount {
             access,
             regions_from: None,
             regions: vec![],
+            iam: None,
         }
     }
 }

@@ -176,6 +176,7 @@ pub fn generate(spec: ScaleSpec, root: &Path) -> anyhow::Result<ScaleOrg> {
                         }),
                     })
                     .collect(),
+                iam: None,
             }
         })
         .collect();
@@ -284,6 +285,7 @@ pub fn generate(spec: ScaleSpec, root: &Path) -> anyhow::Result<ScaleOrg> {
             ..Default::default()
         }),
         accounts,
+        aws_managed_policies: vec![],
     };
     truth.normalize();
     let account_index = truth

@@ -16,6 +16,7 @@ mod json;
 mod keys;
 mod operator;
 mod parse;
+mod partial;
 mod principal;
 mod reach;
 pub mod reference;
@@ -30,8 +31,9 @@ pub use analysis::{
 };
 pub use condition::{BaseOperator, Condition, Operator, Pin, Restriction, SetQualifier};
 pub use parse::{
-    parse_policy, ActionSpec, Effect, InvalidStatement, KeyScope, Policy, PolicyError, Principal,
-    PrincipalSpec, ResourceSpec, Statement,
+    parse_policy, parse_policy_as, ActionSpec, Effect, InvalidStatement, KeyScope, Policy,
+    PolicyError, PolicyKind, Principal, PrincipalSpec, ResourceSpec, Statement,
 };
+pub use partial::{match_policy, statement_label, KnownContext, PartialRequest, PolicyMatch, Tri};
 pub(crate) use reach::admits;
 pub(crate) use wildcard::{has_wildcard, wildcard_match};

@@ -103,8 +103,25 @@ pub(super) fn err(path: &str, message: impl Into<String>) -> PolicyError {
 const MAX_POLICY_BYTES: usize = 1 << 20;
 const MAX_STATEMENTS: usize = 10_000;
 
+/// What kind of document a policy is: which elements its statements must, may or cannot have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// A KMS key policy (or an RCP): `Principal` and `Resource` required.
+    Resource,
+    /// An IAM identity policy, a permissions boundary or an SCP: no `Principal` (the statements
+    /// apply to the identity holding them, read here as `Principal: *`).
+    Identity,
+    /// A role's trust policy: `Principal` required, `Resource` absent (read as `*`).
+    Trust,
+}
+
 /// Parses a key policy document.
 pub fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
+    parse_policy_as(text, PolicyKind::Resource)
+}
+
+/// Parses a policy document of `kind`.
+pub fn parse_policy_as(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
     if text.len() > MAX_POLICY_BYTES {
         return Err(err(
             "",
@@ -165,12 +182,15 @@ pub fn parse_policy(text: &str) -> Result<Policy, PolicyError> {
             "the policy has no statements (KMS refuses it)",
         ));
     }
-    let refused_by_kms = refused_by_kms(text, &raw_statements);
+    let refused_by_kms = match kind {
+        PolicyKind::Resource => refused_by_kms(text, &raw_statements),
+        _ => None,
+    };
     let (mut statements, mut invalid) = (Vec::new(), Vec::new());
     for (index, v) in raw_statements.into_iter().enumerate() {
         let parsed = match super::intrinsic::intrinsic_in(v, &format!("Statement[{index}]"), 0) {
             Some(hidden) => Err(hidden),
-            None => parse_statement(index, v),
+            None => parse_statement(index, v, kind),
         };
         match parsed {
             Ok(st) => statements.push(st),
@@ -239,7 +259,7 @@ pub(super) fn string_or_list(v: &Value, path: &str) -> Result<Vec<String>, Polic
     }
 }
 
-fn parse_statement(index: usize, v: &Value) -> Result<Statement, PolicyError> {
+fn parse_statement(index: usize, v: &Value, kind: PolicyKind) -> Result<Statement, PolicyError> {
     let base = format!("Statement[{index}]");
     let Value::Object(map) = v else {
         return Err(err(&base, "a statement must be a JSON object"));
@@ -265,6 +285,9 @@ fn parse_statement(index: usize, v: &Value) -> Result<Statement, PolicyError> {
                         ))
                     }
                 })
+            }
+            "Principal" | "NotPrincipal" if kind == PolicyKind::Identity => {
+                return Err(err(&path, format!("an identity policy cannot have `{k}`")));
             }
             "Principal" | "NotPrincipal" => {
                 if principals.is_some() {
@@ -303,6 +326,9 @@ fn parse_statement(index: usize, v: &Value) -> Result<Statement, PolicyError> {
                     set,
                 });
             }
+            "Resource" | "NotResource" if kind == PolicyKind::Trust => {
+                return Err(err(&path, format!("a trust policy cannot have `{k}`")));
+            }
             "Resource" | "NotResource" => {
                 if resources.is_some() {
                     return Err(err(
@@ -318,6 +344,15 @@ fn parse_statement(index: usize, v: &Value) -> Result<Statement, PolicyError> {
             "Condition" => conditions = parse_conditions(val, &path)?,
             other => return Err(err(&path, format!("unknown statement element `{other}`"))),
         }
+    }
+    if kind == PolicyKind::Identity {
+        principals = Some(PrincipalSpec::Principal(vec![Principal::Anyone]));
+    }
+    if kind == PolicyKind::Trust {
+        resources = Some(ResourceSpec {
+            patterns: vec!["*".into()],
+            negated: false,
+        });
     }
     Ok(Statement {
         index,

@@ -140,7 +140,7 @@ fn statement_matches(
 
 /// Whether a policy principal names the caller. An account names every identity of it (the
 /// key policy delegates to that account's IAM).
-fn names(p: &Principal, caller: &Caller) -> bool {
+pub(super) fn names(p: &Principal, caller: &Caller) -> bool {
     match (p, caller) {
         (Principal::Anyone, _) => true,
         (Principal::Account(a), Caller::Iam { account, .. }) => a == account,
@@ -151,7 +151,11 @@ fn names(p: &Principal, caller: &Caller) -> bool {
 }
 
 /// Whether one condition holds for the request context.
-fn holds(c: &Condition, version: Option<&str>, context: &BTreeMap<String, Vec<String>>) -> bool {
+pub(super) fn holds(
+    c: &Condition,
+    version: Option<&str>,
+    context: &BTreeMap<String, Vec<String>>,
+) -> bool {
     let op = &c.operator;
     let present = context.get(&c.key).filter(|v| !v.is_empty());
     if op.base == BaseOperator::Null {

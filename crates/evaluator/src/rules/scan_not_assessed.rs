@@ -74,6 +74,7 @@ mod tests {
             access,
             regions_from: None,
             regions: vec![],
+            iam: None,
         }
     }
 

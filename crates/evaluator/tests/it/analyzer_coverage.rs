@@ -39,6 +39,7 @@ fn account(id: &str, access: AccountAccess, aa: Option<AccessAnalyzerRecord>) ->
         access,
         regions_from: None,
         regions,
+        iam: None,
     }
 }
 
@@ -87,6 +88,7 @@ fn status(management: AccountRecord, rule: &str, resource: &str) -> (Status, Str
             management,
             account(MEMBER, scanned, Some(AccessAnalyzerRecord::default())),
         ],
+        aws_managed_policies: vec![],
     };
     let evaluation = evaluate(&snapshot, &EvalConfig::default());
     let f = evaluation

@@ -144,6 +144,7 @@ fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
             } else {
                 vec![]
             },
+            iam: None,
         })
         .collect();
     Snapshot {
@@ -157,6 +158,7 @@ fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
             ..Default::default()
         }),
         accounts,
+        aws_managed_policies: vec![],
     }
 }
 

@@ -4,5 +4,6 @@
 
 mod analyzer_coverage;
 mod corpus;
+mod effective;
 mod properties;
 mod soundness;

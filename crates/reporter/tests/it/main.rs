@@ -72,6 +72,7 @@ fn hostile_snapshot() -> Snapshot {
                     keys,
                     access_analyzer: None,
                 }],
+                iam: None,
             },
             AccountRecord {
                 id: "222233334444".into(),
@@ -83,8 +84,10 @@ fn hostile_snapshot() -> Snapshot {
                 },
                 regions_from: None,
                 regions: vec![],
+                iam: None,
             },
         ],
+        aws_managed_policies: vec![],
     }
 }
 

@@ -1,0 +1,186 @@
+//! Who to ask about a resource policy: the scanned identities it can reach, and the principals
+//! it names that were not scanned (other accounts, their roles, services, anyone).
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use kmsaudit_model::{arn_account, IamPrincipalKind};
+
+use super::decide::{known_context, CallerView, IdentitySide};
+use super::directory::Directory;
+use crate::policy::reference::Caller;
+use crate::policy::{Effect, Policy, Principal, PrincipalSpec};
+
+/// A caller, by reference into the directory or by name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum CallerRef {
+    /// `Directory::identities[i]`.
+    Identity(usize),
+    /// An account's root user, or an IAM identity of an account that was not scanned (or whose
+    /// IAM was not read): its ARN and account.
+    Unscanned { arn: String, account: String },
+    /// An AWS service principal.
+    Service(String),
+    /// Any caller of an account outside those scanned.
+    Anyone,
+}
+
+impl CallerRef {
+    /// The principal column of access.csv and its account.
+    pub fn name(&self, dir: &Directory) -> (String, Option<String>) {
+        match self {
+            CallerRef::Identity(i) => {
+                let id = &dir.identities[*i];
+                (id.record.arn.clone(), Some(id.account.to_string()))
+            }
+            CallerRef::Unscanned { arn, account } => (arn.clone(), Some(account.clone())),
+            CallerRef::Service(name) => (name.clone(), None),
+            CallerRef::Anyone => ("*".into(), None),
+        }
+    }
+
+    /// The caller as the decision sees it, for a resource of `resource_account`.
+    pub fn view<'d>(
+        &self,
+        dir: &'d Directory,
+        resource_account: &str,
+        now: Timestamp,
+    ) -> CallerView<'d> {
+        match self {
+            CallerRef::Identity(i) => {
+                let id = &dir.identities[*i];
+                let (kind, user) = match id.record.kind {
+                    IamPrincipalKind::User => ("User", id.record.arn.rsplit('/').next()),
+                    IamPrincipalKind::Role => ("AssumedRole", None),
+                };
+                CallerView {
+                    caller: Caller::Iam {
+                        arn: id.record.arn.clone(),
+                        account: id.account.to_string(),
+                    },
+                    account: Some(id.account.to_string()),
+                    known: known_context(
+                        dir,
+                        Some(&id.record.arn),
+                        Some(id.account),
+                        user,
+                        kind,
+                        resource_account,
+                        now,
+                    ),
+                    side: IdentitySide::Policies(id),
+                    unreadable: dir.iam_unreadable.get(id.account).cloned(),
+                }
+            }
+            CallerRef::Unscanned { arn, account } => {
+                let root = arn.ends_with(":root");
+                // An account the scan covered whose IAM it could not read is not "outside".
+                let unreadable = dir.iam_unreadable.get(account.as_str()).cloned();
+                let principal_type = if root { "Account" } else { "" };
+                CallerView {
+                    caller: Caller::Iam {
+                        arn: arn.clone(),
+                        account: account.clone(),
+                    },
+                    account: Some(account.clone()),
+                    known: known_context(
+                        dir,
+                        Some(arn),
+                        Some(account),
+                        None,
+                        principal_type,
+                        resource_account,
+                        now,
+                    ),
+                    side: IdentitySide::Unscanned { root },
+                    unreadable,
+                }
+            }
+            CallerRef::Service(name) => {
+                let mut known =
+                    known_context(dir, None, None, None, "Service", resource_account, now);
+                known
+                    .values
+                    .insert("aws:principalservicename".into(), vec![name.clone()]);
+                CallerView {
+                    caller: Caller::Service(name.clone()),
+                    account: None,
+                    known,
+                    side: IdentitySide::Service,
+                    unreadable: None,
+                }
+            }
+            CallerRef::Anyone => CallerView {
+                caller: Caller::Iam {
+                    arn: "*".into(),
+                    account: "*".into(),
+                },
+                account: None,
+                known: known_context(dir, None, None, None, "", resource_account, now),
+                side: IdentitySide::Unscanned { root: true },
+                unreadable: None,
+            },
+        }
+    }
+}
+
+/// Every caller a resource policy's Allow statements can reach: scanned identities of the
+/// accounts it names (all of them when it allows `*` or uses `NotPrincipal`), the principals it
+/// names that were not scanned, services, and anyone.
+pub(crate) fn callers_of(policy: &Policy, dir: &Directory) -> BTreeSet<CallerRef> {
+    let mut out = BTreeSet::new();
+    let mut accounts = BTreeSet::new();
+    let mut everyone = false;
+    for st in policy
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+    {
+        let list = match &st.principals {
+            PrincipalSpec::Principal(list) => list,
+            PrincipalSpec::NotPrincipal(_) => {
+                everyone = true;
+                continue;
+            }
+        };
+        for p in list {
+            match p {
+                Principal::Anyone => everyone = true,
+                Principal::Account(a) => {
+                    accounts.insert(a.clone());
+                    // The account's root user: no IAM policy limits it, SCPs do.
+                    out.insert(CallerRef::Unscanned {
+                        arn: format!("arn:aws:iam::{a}:root"),
+                        account: a.clone(),
+                    });
+                }
+                Principal::Identity { arn, .. } => match dir.by_arn.get(arn.as_str()) {
+                    Some(i) => {
+                        out.insert(CallerRef::Identity(*i));
+                    }
+                    None => {
+                        if let Some(account) = arn_account(arn) {
+                            out.insert(CallerRef::Unscanned {
+                                arn: arn.clone(),
+                                account: account.to_string(),
+                            });
+                        }
+                    }
+                },
+                Principal::Service(name) => {
+                    out.insert(CallerRef::Service(name.clone()));
+                }
+                _ => {}
+            }
+        }
+    }
+    if everyone {
+        out.insert(CallerRef::Anyone);
+    }
+    for (i, id) in dir.identities.iter().enumerate() {
+        if everyone || accounts.contains(id.account) {
+            out.insert(CallerRef::Identity(i));
+        }
+    }
+    out
+}

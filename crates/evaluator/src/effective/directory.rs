@@ -1,0 +1,288 @@
+//! Everything effective access reads besides the key, parsed once per scan: each account's IAM
+//! identities with the policies that apply to them, and the organization's SCPs and RCPs by
+//! where they are attached.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use kmsaudit_model::{
+    IamPrincipal, IamPrincipalKind, IamRecord, OrgPolicies, OrgPolicyKind, Snapshot,
+};
+use rustc_hash::FxHashMap;
+
+use crate::policy::{parse_policy_as, Effect, Policy, PolicyKind};
+
+/// A parsed policy with the words that name it in a path.
+#[derive(Debug, Clone)]
+pub(crate) struct NamedPolicy {
+    pub label: String,
+    pub policy: Arc<Policy>,
+}
+
+/// One IAM user or role, with every policy that applies to it.
+#[derive(Debug)]
+pub(crate) struct Identity<'s> {
+    pub record: &'s IamPrincipal,
+    pub account: &'s str,
+    /// Inline, attached and group policies.
+    pub policies: Vec<NamedPolicy>,
+    pub boundary: Option<NamedPolicy>,
+    pub trust: Option<NamedPolicy>,
+    /// Why part of what applies to it could not be read (its account's IAM listing failed, a
+    /// policy does not parse, an attached policy is missing).
+    pub unreadable: Vec<String>,
+}
+
+/// What the organization's policies say, by target.
+#[derive(Debug, Default)]
+pub(crate) struct OrgView<'s> {
+    pub tree: Option<&'s OrgPolicies>,
+    pub scps: FxHashMap<&'s str, Vec<NamedPolicy>>,
+    pub rcps: FxHashMap<&'s str, Vec<NamedPolicy>>,
+    /// Why SCPs and RCPs are unknown for member accounts (not read, or read with errors).
+    pub unreadable: Option<String>,
+}
+
+/// The scan's identities and organization policies.
+#[derive(Debug)]
+pub(crate) struct Directory<'s> {
+    pub identities: Vec<Identity<'s>>,
+    pub by_arn: FxHashMap<&'s str, usize>,
+    /// Accounts whose IAM was read without error, and those read with errors or not at all.
+    pub iam_read: BTreeSet<&'s str>,
+    pub iam_unreadable: FxHashMap<&'s str, String>,
+    pub org_id: Option<&'s str>,
+    pub management: Option<&'s str>,
+    /// Accounts of the organization (those the scan listed).
+    pub members: BTreeSet<&'s str>,
+    pub org: OrgView<'s>,
+}
+
+impl<'s> Directory<'s> {
+    pub fn build(snapshot: &'s Snapshot) -> Directory<'s> {
+        let mut cache = ParseCache::default();
+        let aws_managed: FxHashMap<&str, _> = snapshot
+            .aws_managed_policies
+            .iter()
+            .map(|p| (p.arn.as_str(), p))
+            .collect();
+        let mut dir = Directory {
+            identities: vec![],
+            by_arn: FxHashMap::default(),
+            iam_read: BTreeSet::new(),
+            iam_unreadable: FxHashMap::default(),
+            org_id: snapshot.organization.as_ref().map(|o| o.id.as_str()),
+            management: snapshot
+                .organization
+                .as_ref()
+                .map(|o| o.management_account_id.as_str()),
+            members: BTreeSet::new(),
+            org: OrgView::default(),
+        };
+        for account in &snapshot.accounts {
+            if snapshot.organization.is_some() && account.org_status.is_some() {
+                dir.members.insert(&account.id);
+            }
+            let Some(iam) = &account.iam else {
+                dir.iam_unreadable.insert(
+                    &account.id,
+                    format!("IAM of account {} not read", account.id),
+                );
+                continue;
+            };
+            if let Some(e) = iam.errors.first() {
+                dir.iam_unreadable.insert(
+                    &account.id,
+                    format!("IAM of account {} not read whole: {e}", account.id),
+                );
+            } else {
+                dir.iam_read.insert(&account.id);
+            }
+            for p in &iam.principals {
+                let identity = identity(&account.id, iam, p, &aws_managed, &mut cache);
+                dir.by_arn.insert(&p.arn, dir.identities.len());
+                dir.identities.push(identity);
+            }
+        }
+        if let Some(org) = &snapshot.organization {
+            dir.org = org_view(org.policies.as_ref(), &mut cache);
+        }
+        dir
+    }
+
+    /// Whether `account` is a member account of the organization (SCPs and RCPs apply).
+    pub fn is_member(&self, account: &str) -> bool {
+        self.members.contains(account) && self.management != Some(account)
+    }
+}
+
+fn identity<'s>(
+    account: &'s str,
+    iam: &'s IamRecord,
+    p: &'s IamPrincipal,
+    aws_managed: &FxHashMap<&str, &'s kmsaudit_model::ManagedPolicy>,
+    cache: &mut ParseCache,
+) -> Identity<'s> {
+    let mut unreadable = vec![];
+    let mut policies = vec![];
+    let managed = |arn: &str, via: &str, unreadable: &mut Vec<String>, cache: &mut ParseCache| {
+        let found = iam
+            .managed_policies
+            .iter()
+            .find(|m| m.arn == arn)
+            .or_else(|| aws_managed.get(arn).copied());
+        match found {
+            None => {
+                unreadable.push(format!("managed policy {arn}{via} not read"));
+                None
+            }
+            Some(m) => match cache.parse(&m.document, PolicyKind::Identity) {
+                Ok(policy) => Some(NamedPolicy {
+                    label: format!("managed policy {}{via}", m.arn),
+                    policy,
+                }),
+                Err(e) => {
+                    unreadable.push(format!("managed policy {arn}{via}: {e}"));
+                    None
+                }
+            },
+        }
+    };
+    let kind = match p.kind {
+        IamPrincipalKind::User => "user",
+        IamPrincipalKind::Role => "role",
+    };
+    for inline in &p.inline_policies {
+        match cache.parse(&inline.document, PolicyKind::Identity) {
+            Ok(policy) => policies.push(NamedPolicy {
+                label: format!("inline policy {} of the {kind}", inline.name),
+                policy,
+            }),
+            Err(e) => unreadable.push(format!("inline policy {}: {e}", inline.name)),
+        }
+    }
+    for arn in &p.attached_policies {
+        policies.extend(managed(arn, "", &mut unreadable, cache));
+    }
+    for name in &p.groups {
+        let Some(group) = iam.groups.iter().find(|g| &g.name == name) else {
+            unreadable.push(format!("group {name} not read"));
+            continue;
+        };
+        for inline in &group.inline_policies {
+            match cache.parse(&inline.document, PolicyKind::Identity) {
+                Ok(policy) => policies.push(NamedPolicy {
+                    label: format!("inline policy {} of group {name}", inline.name),
+                    policy,
+                }),
+                Err(e) => unreadable.push(format!("group {name} policy {}: {e}", inline.name)),
+            }
+        }
+        for arn in &group.attached_policies {
+            policies.extend(managed(
+                arn,
+                &format!(" (group {name})"),
+                &mut unreadable,
+                cache,
+            ));
+        }
+    }
+    let boundary = p
+        .boundary
+        .as_deref()
+        .and_then(|arn| managed(arn, " (permissions boundary)", &mut unreadable, cache));
+    let trust =
+        p.trust_policy
+            .as_deref()
+            .and_then(|doc| match cache.parse(doc, PolicyKind::Trust) {
+                Ok(policy) => Some(NamedPolicy {
+                    label: format!("trust policy of {}", p.arn),
+                    policy,
+                }),
+                Err(e) => {
+                    unreadable.push(format!("trust policy: {e}"));
+                    None
+                }
+            });
+    Identity {
+        record: p,
+        account,
+        policies,
+        boundary,
+        trust,
+        unreadable,
+    }
+}
+
+fn org_view<'s>(tree: Option<&'s OrgPolicies>, cache: &mut ParseCache) -> OrgView<'s> {
+    let Some(tree) = tree else {
+        return OrgView {
+            unreadable: Some("the organization's SCPs and RCPs were not read".into()),
+            ..OrgView::default()
+        };
+    };
+    let mut view = OrgView {
+        tree: Some(tree),
+        unreadable: tree
+            .errors
+            .first()
+            .map(|e| format!("the organization's SCPs and RCPs not read whole: {e}")),
+        ..OrgView::default()
+    };
+    for p in &tree.policies {
+        let kind = match p.kind {
+            OrgPolicyKind::ServiceControlPolicy => PolicyKind::Identity,
+            OrgPolicyKind::ResourceControlPolicy => PolicyKind::Resource,
+        };
+        let parsed = match cache.parse(&p.document, kind) {
+            Ok(policy) => policy,
+            Err(e) => {
+                view.unreadable
+                    .get_or_insert_with(|| format!("policy {} ({}): {e}", p.id, p.name));
+                continue;
+            }
+        };
+        let (word, map) = match p.kind {
+            OrgPolicyKind::ServiceControlPolicy => ("SCP", &mut view.scps),
+            OrgPolicyKind::ResourceControlPolicy => ("RCP", &mut view.rcps),
+        };
+        for target in &p.targets {
+            map.entry(target.as_str()).or_default().push(NamedPolicy {
+                label: format!("{word} {} ({}) on {target}", p.name, p.id),
+                policy: parsed.clone(),
+            });
+        }
+    }
+    view
+}
+
+/// One parse per distinct (document, kind).
+#[derive(Default)]
+struct ParseCache {
+    parsed: FxHashMap<(String, bool, bool), Result<Arc<Policy>, String>>,
+}
+
+impl ParseCache {
+    fn parse(&mut self, text: &str, kind: PolicyKind) -> Result<Arc<Policy>, String> {
+        let key = (
+            text.to_string(),
+            kind == PolicyKind::Identity,
+            kind == PolicyKind::Trust,
+        );
+        self.parsed
+            .entry(key)
+            .or_insert_with(|| {
+                let policy = parse_policy_as(text, kind).map_err(|e| e.to_string())?;
+                // A statement that could not be read may allow: what it decides is unknown.
+                match policy
+                    .invalid
+                    .iter()
+                    .find(|s| s.effect != Some(Effect::Deny))
+                {
+                    Some(bad) => Err(format!("statement {}: {}", bad.index, bad.error)),
+                    None => Ok(Arc::new(policy)),
+                }
+            })
+            .clone()
+    }
+}

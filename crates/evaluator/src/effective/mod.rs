@@ -1,0 +1,256 @@
+//! Effective access: for every key, who can decrypt, encrypt, grant, change the policy,
+//! disable or delete it, by any path: the key policy directly, the key policy delegating to an
+//! account's IAM, a grant, or a role someone can assume (transitively, [`MAX_ASSUME_DEPTH`]
+//! deep), with SCPs, RCPs, boundaries and explicit Denies applied.
+//!
+//! Session policies and VPC endpoint policies cannot be seen at rest: the answers are an upper
+//! bound on what they allow.
+
+mod callers;
+mod decide;
+mod directory;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use kmsaudit_model::{arn_account, AccessRow, AccessVerdict, Capability, KeyRecord, Snapshot};
+use rayon::prelude::*;
+
+use crate::policy::{parse_policy, Tri};
+use callers::{callers_of, CallerRef};
+use decide::{decide, Answer, Target};
+use directory::{Directory, NamedPolicy};
+
+/// How many roles deep a chain of AssumeRole is followed.
+pub const MAX_ASSUME_DEPTH: usize = 3;
+
+/// Who can use or administer each key of the snapshot: one row per (key, principal,
+/// capability) that is allowed, conditional or not assessed, sorted.
+pub fn effective_access(snapshot: &Snapshot) -> Vec<AccessRow> {
+    let now = snapshot.metadata.started_at;
+    let dir = Directory::build(snapshot);
+    let edges = assume_edges(&dir, now);
+    let keys: Vec<&KeyRecord> = snapshot.keys().map(|(_, _, k)| k).collect();
+    let mut rows: Vec<AccessRow> = keys
+        .par_iter()
+        .flat_map_iter(|key| key_access(&dir, &edges, key, now))
+        .collect();
+    rows.sort_by(|a, b| {
+        (&a.key_arn, &a.principal, a.capability).cmp(&(&b.key_arn, &b.principal, b.capability))
+    });
+    rows
+}
+
+/// Who can assume each role: by role index, the callers whose AssumeRole its trust policy, their
+/// own IAM and the organization's policies allow.
+type Edges = BTreeMap<usize, Vec<(CallerRef, Answer)>>;
+
+fn assume_edges(dir: &Directory, now: Timestamp) -> Edges {
+    let mut edges = Edges::new();
+    for (i, role) in dir.identities.iter().enumerate() {
+        let Some(trust) = &role.trust else { continue };
+        let target = Target {
+            arn: &role.record.arn,
+            account: role.account,
+            policy: Ok(trust),
+            rcp_applies: true,
+            is_key: false,
+        };
+        for caller in callers_of(&trust.policy, dir) {
+            if caller == CallerRef::Identity(i) {
+                continue;
+            }
+            let view = caller.view(dir, role.account, now);
+            let answer = decide(dir, &view, "sts:AssumeRole", &target, (Tri::No, None));
+            if answer.verdict.possible() {
+                edges.entry(i).or_default().push((caller, answer));
+            }
+        }
+    }
+    edges
+}
+
+fn key_access(dir: &Directory, edges: &Edges, key: &KeyRecord, now: Timestamp) -> Vec<AccessRow> {
+    let account = key
+        .metadata
+        .as_ref()
+        .map(|m| m.aws_account_id.as_str())
+        .or_else(|| arn_account(&key.arn))
+        .unwrap_or_default();
+    let parsed = match key.policy.as_deref().map(parse_policy) {
+        Some(Ok(p)) => Ok(NamedPolicy {
+            label: "key policy".into(),
+            policy: std::sync::Arc::new(p),
+        }),
+        Some(Err(e)) => Err(format!("the key policy cannot be read: {e}")),
+        None => Err(match key.error_for("KMS.GetKeyPolicy") {
+            Some(issue) => format!("the key policy was not read: {issue}"),
+            None => "the key policy was not read".into(),
+        }),
+    };
+    let target = Target {
+        arn: &key.arn,
+        account,
+        policy: parsed.as_ref().map_err(String::as_str),
+        rcp_applies: key.is_customer_managed(),
+        is_key: true,
+    };
+    let mut callers = match &parsed {
+        Ok(p) => callers_of(&p.policy, dir),
+        Err(_) => BTreeSet::new(),
+    };
+    let grants = grants_by_grantee(key);
+    for grantee in grants.keys() {
+        callers.insert(match dir.by_arn.get(grantee.as_str()) {
+            Some(i) => CallerRef::Identity(*i),
+            None if grantee.ends_with(".amazonaws.com") => CallerRef::Service(grantee.clone()),
+            None => CallerRef::Unscanned {
+                arn: grantee.clone(),
+                account: arn_account(grantee).unwrap_or_default().to_string(),
+            },
+        });
+    }
+    if parsed.is_err() {
+        // Nothing is known of who can: say so once, for the account that owns the key.
+        callers.insert(CallerRef::Unscanned {
+            arn: format!("arn:aws:iam::{account}:root"),
+            account: account.to_string(),
+        });
+    }
+    let mut best: BTreeMap<(CallerRef, Capability), Answer> = BTreeMap::new();
+    for caller in &callers {
+        let view = caller.view(dir, account, now);
+        let (name, _) = caller.name(dir);
+        for cap in Capability::ALL {
+            let answer = cap
+                .actions()
+                .iter()
+                .map(|action| {
+                    let grant = grant_for(&grants, &name, action);
+                    decide(dir, &view, action, &target, grant)
+                })
+                .fold(Answer::no(), better);
+            if answer.verdict.possible() {
+                best.insert((caller.clone(), cap), answer);
+            }
+        }
+    }
+    through_roles(&mut best, edges, dir);
+    best.into_iter()
+        .map(|((caller, capability), answer)| {
+            let (principal, principal_account) = caller.name(dir);
+            let (verdict, conditions) = match (&answer.not_assessed, &answer.verdict) {
+                (Some(reason), _) => (AccessVerdict::NotAssessed, vec![reason.clone()]),
+                (None, Tri::Open(c)) => (AccessVerdict::Conditional, c.iter().cloned().collect()),
+                (None, _) => (AccessVerdict::Allowed, vec![]),
+            };
+            AccessRow {
+                key_arn: key.arn.clone(),
+                principal,
+                principal_account,
+                capability,
+                verdict,
+                via: answer.via.join(" → "),
+                conditions,
+            }
+        })
+        .collect()
+}
+
+/// Gives every caller that can assume a role (up to [`MAX_ASSUME_DEPTH`] roles deep) what the
+/// role can do, the path shown, keeping each caller's best answer.
+fn through_roles(
+    best: &mut BTreeMap<(CallerRef, Capability), Answer>,
+    edges: &Edges,
+    dir: &Directory,
+) {
+    let mut frontier: Vec<(usize, Capability, Answer)> = best
+        .iter()
+        .filter_map(|((c, cap), a)| match c {
+            CallerRef::Identity(i) if edges.contains_key(i) => Some((*i, *cap, a.clone())),
+            _ => None,
+        })
+        .collect();
+    for _ in 0..MAX_ASSUME_DEPTH {
+        let mut next = vec![];
+        for (role, cap, answer) in frontier {
+            let role_arn = &dir.identities[role].record.arn;
+            for (caller, edge) in edges.get(&role).into_iter().flatten() {
+                let mut via = vec![format!("assumes {role_arn} ({})", edge.via.join(" → "))];
+                via.extend(answer.via.iter().cloned());
+                let gained = Answer {
+                    verdict: edge.verdict.clone().and(answer.verdict.clone()),
+                    via,
+                    not_assessed: edge.not_assessed.clone().or(answer.not_assessed.clone()),
+                };
+                let slot = best.entry((caller.clone(), cap)).or_insert_with(Answer::no);
+                if rank(&gained) > rank(slot) {
+                    *slot = gained.clone();
+                    if let CallerRef::Identity(i) = caller {
+                        if edges.contains_key(i) {
+                            next.push((*i, cap, gained));
+                        }
+                    }
+                }
+            }
+        }
+        frontier = next;
+    }
+}
+
+/// How good an answer is for the caller: allowed, conditional, not assessed, no.
+fn rank(a: &Answer) -> u8 {
+    match (&a.verdict, &a.not_assessed) {
+        (Tri::No, _) => 0,
+        (_, Some(_)) => 1,
+        (Tri::Open(_), None) => 2,
+        (Tri::Yes, None) => 3,
+    }
+}
+
+fn better(a: Answer, b: Answer) -> Answer {
+    if rank(&b) > rank(&a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// The key's grants by grantee: for each, the grant ids, operations and constraints.
+fn grants_by_grantee(key: &KeyRecord) -> BTreeMap<String, Vec<&kmsaudit_model::Grant>> {
+    let mut out: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for g in key.grants.iter().flatten() {
+        if let Some(grantee) = &g.grantee_principal {
+            out.entry(grantee.clone()).or_default().push(g);
+        }
+    }
+    out
+}
+
+/// What the key's grants give `grantee` for `action`: certainly, under an encryption context
+/// constraint, or nothing; with the grant that does.
+fn grant_for(
+    grants: &BTreeMap<String, Vec<&kmsaudit_model::Grant>>,
+    grantee: &str,
+    action: &str,
+) -> (Tri, Option<String>) {
+    let op = action.trim_start_matches("kms:");
+    let mut result = (Tri::No, None);
+    for g in grants.get(grantee).into_iter().flatten() {
+        if !g.operations.iter().any(|o| o == op) {
+            continue;
+        }
+        let tri = match &g.constraints {
+            Some(c) if !c.is_empty() => Tri::Open(BTreeSet::from([format!(
+                "the encryption context matches grant {}'s constraints",
+                g.grant_id
+            )])),
+            _ => Tri::Yes,
+        };
+        if result.1.is_none() || tri == Tri::Yes {
+            result.1 = Some(format!("grant {}", g.grant_id));
+        }
+        result.0 = result.0.or(tri);
+    }
+    result
+}
