@@ -1,4 +1,4 @@
-//! Effective access cases (`tests/data/effective-access.toml`): a small organization per case
+//! Effective access cases (`tes../effective/access.toml`): a small organization per case
 //! (IAM identities, SCPs, RCPs, keys with policies and grants) and the access rows it must
 //! and must not produce.
 
@@ -344,8 +344,8 @@ fn key_record(k: &KeyCase) -> KeyRecord {
 
 #[test]
 fn effective_access_cases() {
-    let text = include_str!("../data/effective-access.toml");
-    let file: File = toml::from_str(text).expect("effective-access.toml parses");
+    let text = include_str!("../effective/access.toml");
+    let file: File = toml::from_str(text).expect("effective/access.toml parses");
     let mut failures = vec![];
     for case in &file.case {
         let rows = effective_access(&snapshot(case));
