@@ -210,6 +210,9 @@ pub(crate) struct ScanArgs {
     /// Do not query IAM Access Analyzer (the AA-* rules are then not evaluated).
     #[arg(long, env = "KMSAUDIT_NO_ACCESS_ANALYZER")]
     pub(crate) no_access_analyzer: bool,
+    /// Do not read IAM, SCPs and RCPs (effective access, access.csv, is then not computed).
+    #[arg(long, env = "KMSAUDIT_NO_EFFECTIVE_ACCESS")]
+    pub(crate) no_effective_access: bool,
     /// Scan only shard I of N of the organization's accounts (1 <= I <= N; an account's shard
     /// is its id modulo N, plus 1), for `kmsaudit merge` to join.
     #[arg(long, env = "KMSAUDIT_SHARD", value_name = "I/N")]

@@ -90,6 +90,7 @@ pub(crate) fn scan(
         max_attempts: args.max_attempts,
         adaptive_retry: matches!(args.retry_mode, RetryMode::Adaptive),
         access_analyzer: !args.no_access_analyzer,
+        effective_access: !args.no_effective_access,
         shard: args.shard,
         quota_share: args.quota_share,
         ca_bundle,

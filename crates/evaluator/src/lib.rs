@@ -100,6 +100,11 @@ pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
         q.not_applicable.sort_unstable();
     }
     let (scope, accounts, regions) = coverage::scope(snapshot, &findings);
+    let access = snapshot
+        .accounts
+        .iter()
+        .any(|a| a.iam.is_some())
+        .then(|| effective_access(snapshot));
     Evaluation {
         findings,
         quiet,
@@ -108,7 +113,7 @@ pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
         accounts,
         regions,
         warnings,
-        access: vec![],
+        access,
     }
 }
 

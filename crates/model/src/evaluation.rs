@@ -118,9 +118,10 @@ pub struct Evaluation {
     /// Configuration problems worth a look: expired or unmatched suppressions.
     pub warnings: Vec<String>,
     /// Who can use or administer each key (allowed, conditional or not assessed), sorted by
-    /// key, principal and capability.
-    #[serde(default)]
-    pub access: Vec<crate::AccessRow>,
+    /// key, principal and capability; `None` when the snapshot holds no IAM data (the scan did
+    /// not read it), so effective access was not computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Vec<crate::AccessRow>>,
 }
 
 /// The outcomes of one resource that need no attention: indices into [`Evaluation::rules`].

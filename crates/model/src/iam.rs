@@ -112,6 +112,9 @@ pub struct ManagedPolicy {
 pub struct OrgPolicies {
     /// The root's id (`r-...`).
     pub root_id: String,
+    /// The policy types enabled on the root: a type that is not enabled applies to no one.
+    #[serde(default)]
+    pub enabled: Vec<OrgPolicyKind>,
     /// Each OU's and account's parent (an OU id or the root id), by child id.
     #[serde(deserialize_with = "crate::strict::unique_map")]
     pub parents: BTreeMap<String, String>,

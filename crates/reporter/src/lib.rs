@@ -9,6 +9,7 @@ use kmsaudit_model::{Evaluation, Snapshot, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+mod access_csv;
 mod asff;
 mod csv_out;
 mod diff;
@@ -22,6 +23,7 @@ mod snapshot_file;
 mod verify;
 mod view;
 
+use access_csv::access_csv;
 pub use asff::{asff_by_account, asff_id, AsffTarget};
 pub use csv_out::neutralize;
 use csv_out::{findings_csv, grants_csv, keys_csv, matrix_csv, rules_csv};
@@ -154,6 +156,7 @@ fn render_file(
                 source,
             })
         }
+        "access.csv" => access_csv(w, evaluation).map_err(io),
         "grants.csv" => grants_csv(w, snapshot).map_err(io),
         "keys.csv" => keys_csv(w, snapshot, evaluation).map_err(io),
         "matrix.csv" => matrix_csv(w, snapshot, evaluation).map_err(io),
@@ -238,7 +241,7 @@ fn render_each(
             &kmsaudit_model::FindingsDocument::new(snapshot, evaluation),
         )
     });
-    for name in pack_files(&options) {
+    for name in pack_files(&options, evaluation.access.is_some()) {
         let mut w = Hashing {
             inner: sink.open(name)?,
             hasher: Sha256::new(),

@@ -24,7 +24,8 @@ pub struct PackOptions {
 pub enum OutputFormat {
     /// report.html.
     Html,
-    /// findings.csv, rules.csv, matrix.csv, keys.csv, grants.csv (and diff.csv).
+    /// findings.csv, rules.csv, matrix.csv, keys.csv, grants.csv (and diff.csv, and access.csv
+    /// when the scan read IAM).
     Csv,
     /// findings.json (and diff.json).
     Json,
@@ -73,7 +74,8 @@ pub(crate) const SNAPSHOT_GZ: &str = "snapshot.json.gz";
 pub(crate) const CONFIG_JSON: &str = "config.json";
 
 /// Every file a pack may hold other than the manifest and SHA256SUMS, in name order.
-pub(crate) const ALL_PACK_FILES: [&str; 14] = [
+pub(crate) const ALL_PACK_FILES: [&str; 15] = [
+    "access.csv",
     CONFIG_JSON,
     "diff.csv",
     "diff.json",
@@ -92,10 +94,11 @@ pub(crate) const ALL_PACK_FILES: [&str; 14] = [
 
 /// The files of this pack other than the manifest and SHA256SUMS, in name order: each is made
 /// when it is needed, so that a writer holds one file at a time.
-pub(crate) fn pack_files(options: &PackOptions) -> Vec<&'static str> {
+pub(crate) fn pack_files(options: &PackOptions, effective_access: bool) -> Vec<&'static str> {
     ALL_PACK_FILES
         .into_iter()
         .filter(|f| match *f {
+            "access.csv" => effective_access,
             SNAPSHOT_JSON | SNAPSHOT_GZ => *f == options.snapshot_file(),
             "diff.csv" | "diff.json" => options.baseline.is_some(),
             _ => true,

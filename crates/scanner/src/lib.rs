@@ -34,8 +34,10 @@ mod classify;
 mod convert;
 mod counter;
 mod credentials;
+mod iam;
 mod kms;
 mod org;
+mod org_policies;
 mod pace;
 mod regions;
 mod security_hub;
@@ -91,6 +93,8 @@ pub struct ScanPlan {
     pub ca_bundle: Option<Vec<u8>>,
     /// Where the keys' tags are read from.
     pub tags_from: TagSource,
+    /// Read IAM (every account) and the organization's SCPs and RCPs, for effective access.
+    pub effective_access: bool,
 }
 
 impl Default for ScanPlan {
@@ -111,6 +115,7 @@ impl Default for ScanPlan {
             shard: None,
             ca_bundle: None,
             tags_from: TagSource::TaggingApi,
+            effective_access: true,
         }
     }
 }
@@ -270,6 +275,15 @@ pub async fn scan(
         .collect()
         .await;
     accounts.extend(scanned);
+    let mut organization = listing.organization;
+    let aws_managed_policies = match plan.effective_access {
+        true => {
+            scanner
+                .read_shared_access_data(organization.as_mut(), &accounts)
+                .await
+        }
+        false => vec![],
+    };
 
     let (api_calls, api_errors) = counter.snapshot();
     let mut snapshot = Snapshot {
@@ -295,9 +309,9 @@ pub async fn scan(
             api_errors,
             settings: Default::default(),
         },
-        organization: listing.organization,
+        organization,
         accounts,
-        aws_managed_policies: vec![],
+        aws_managed_policies,
     };
     snapshot.normalize();
     Ok(snapshot)
@@ -430,6 +444,9 @@ impl Scanner {
             .collect()
             .await;
         record.regions.extend(scanned);
+        if self.plan.effective_access {
+            record.iam = Some(self.read_iam(config, &id).await);
+        }
         let keys = record.regions.iter().map(|r| r.keys.len()).sum();
         (self.progress)(Progress::AccountDone {
             account_id: id,

@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 
 use jiff::Timestamp;
+use kmsaudit_model::OrgPolicyKind;
 
 use super::directory::{Directory, Identity, NamedPolicy};
 use crate::policy::reference::Caller;
@@ -238,11 +239,9 @@ pub(crate) fn decide(
     // SCPs of the caller's account, RCPs of the resource's.
     let scp_applies = matches!(&who.side, IdentitySide::Policies(id) if !id.record.is_service_linked())
         || matches!(who.side, IdentitySide::Unscanned { .. });
-    if let Some(account) = who
-        .account
-        .as_deref()
-        .filter(|a| scp_applies && dir.is_member(a))
-    {
+    if let Some(account) = who.account.as_deref().filter(|a| {
+        scp_applies && dir.is_member(a) && dir.org.applies(OrgPolicyKind::ServiceControlPolicy)
+    }) {
         let (cap, scp_deny, by) = org_layer(dir, account, &dir.org.scps, &req(true), true);
         allow = allow.and(cap.unwrap_or_else(|reason| {
             not_assessed.get_or_insert(reason);
@@ -253,7 +252,10 @@ pub(crate) fn decide(
         }
         deny = deny.or(scp_deny);
     }
-    if target.rcp_applies && dir.is_member(target.account) {
+    if target.rcp_applies
+        && dir.is_member(target.account)
+        && dir.org.applies(OrgPolicyKind::ResourceControlPolicy)
+    {
         let (known, rcp_deny, by) =
             org_layer(dir, target.account, &dir.org.rcps, &req(true), false);
         if let Err(reason) = known {

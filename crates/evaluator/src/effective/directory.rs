@@ -43,6 +43,13 @@ pub(crate) struct OrgView<'s> {
     pub unreadable: Option<String>,
 }
 
+impl OrgView<'_> {
+    /// Whether policies of `kind` apply: enabled on the root, or unknown (not read).
+    pub fn applies(&self, kind: OrgPolicyKind) -> bool {
+        self.tree.is_none_or(|t| t.enabled.contains(&kind))
+    }
+}
+
 /// The scan's identities and organization policies.
 #[derive(Debug)]
 pub(crate) struct Directory<'s> {

@@ -287,6 +287,10 @@ fn snapshot(case: &Case) -> Snapshot {
             management_account_id: MANAGEMENT.into(),
             policies: (!case.org_policies_unread).then(|| OrgPolicies {
                 root_id: "r-root".into(),
+                enabled: vec![
+                    OrgPolicyKind::ServiceControlPolicy,
+                    OrgPolicyKind::ResourceControlPolicy,
+                ],
                 parents,
                 policies,
                 errors: vec![],
