@@ -67,6 +67,11 @@ fn synthetic(accounts: usize, keys_per_account: usize, regions: &[&str]) -> Fixt
         aa_findings: vec![],
         expect_scope: vec![],
         config: None,
+        ous: vec![],
+        iam: vec![],
+        scps: vec![],
+        rcps: vec![],
+        access: vec![],
     }
 }
 

@@ -25,6 +25,10 @@ pub struct E2eSpec {
     pub exact: Vec<Expected>,
     /// PASS / NOT_APPLICABLE findings that must be present.
     pub present: Vec<Expected>,
+    /// access.csv rows: (key ARN, `PRINCIPAL-SUFFIX CAPABILITY VERDICT`) that must be there.
+    pub access_present: Vec<(String, String)>,
+    /// (key ARN, `PRINCIPAL-SUFFIX CAPABILITY`) that must not.
+    pub access_absent: Vec<(String, String)>,
     pub seeded: Seeded,
 }
 
@@ -71,6 +75,12 @@ pub fn e2e_spec(
     }
     exact.sort();
     present.sort();
+    let (mut access_present, mut access_absent) = (vec![], vec![]);
+    for a in &fixture.access {
+        let arn = &seeded.keys[&a.key].0;
+        access_present.extend(a.expect.iter().map(|e| (arn.clone(), e.clone())));
+        access_absent.extend(a.absent.iter().map(|e| (arn.clone(), e.clone())));
+    }
     Ok(E2eSpec {
         proxy_url: standin.proxy_url.clone(),
         access_analyzer_url: standin.access_analyzer_url.clone(),
@@ -84,6 +94,8 @@ pub fn e2e_spec(
         }),
         exact,
         present,
+        access_present,
+        access_absent,
         seeded: seeded.clone(),
     })
 }

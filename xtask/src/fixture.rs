@@ -31,6 +31,70 @@ pub struct Fixture {
     pub expect_scope: Vec<ScopeExpectation>,
     /// Rule configuration the fixture is evaluated with (a kmsaudit.toml, relative to the fixture).
     pub config: Option<String>,
+    /// Organizational units (directly under the root) and the accounts moved into them.
+    #[serde(default)]
+    pub ous: Vec<OuDef>,
+    /// IAM users and roles created in the accounts.
+    #[serde(default)]
+    pub iam: Vec<IamDef>,
+    /// Service control policies; targets are `root`, OU names or account names.
+    #[serde(default)]
+    pub scps: Vec<OrgPolicyDef>,
+    /// Resource control policies; targets as for `scps`.
+    #[serde(default)]
+    pub rcps: Vec<OrgPolicyDef>,
+    /// Effective access each key must show (access.csv).
+    #[serde(default)]
+    pub access: Vec<AccessExpectation>,
+}
+
+/// An OU under the root.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OuDef {
+    pub name: String,
+    pub accounts: Vec<String>,
+}
+
+/// An IAM user or role. Documents take the same placeholders as key policies (`${self}`: the
+/// identity's account).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IamDef {
+    pub account: String,
+    /// `user` or `role`.
+    pub kind: String,
+    pub name: String,
+    /// Inline policies.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Managed policy ARNs attached (AWS managed ones need moto's managed policies loaded).
+    #[serde(default)]
+    pub managed: Vec<String>,
+    /// A role's trust policy.
+    #[serde(default)]
+    pub trust: Option<String>,
+}
+
+/// An SCP or RCP.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgPolicyDef {
+    pub name: String,
+    pub targets: Vec<String>,
+    pub document: String,
+}
+
+/// What access.csv must say of one key: `PRINCIPAL-SUFFIX CAPABILITY VERDICT` rows that must be
+/// there, `PRINCIPAL-SUFFIX CAPABILITY` pairs that must not.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessExpectation {
+    pub key: String,
+    #[serde(default)]
+    pub expect: Vec<String>,
+    #[serde(default)]
+    pub absent: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +264,21 @@ impl Fixture {
                 "key {} names unknown policy {}",
                 k.name,
                 k.policy
+            );
+        }
+        for a in &self.access {
+            anyhow::ensure!(
+                self.keys.iter().any(|k| k.name == a.key),
+                "access expectation names unknown key {}",
+                a.key
+            );
+        }
+        for i in &self.iam {
+            anyhow::ensure!(
+                self.accounts.iter().any(|a| a.name == i.account),
+                "IAM identity {} names unknown account {}",
+                i.name,
+                i.account
             );
         }
         let mut names: Vec<&str> = self.keys.iter().map(|k| k.name.as_str()).collect();

@@ -17,6 +17,7 @@ mod list_regions;
 mod moto;
 mod scale;
 mod seed;
+mod seed_iam;
 mod standin;
 #[cfg(test)]
 mod tidy;

@@ -65,6 +65,8 @@ pub async fn start(venv: &Path, log: &Path) -> anyhow::Result<Moto> {
     let child = Command::new(venv.join("bin/moto_server"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+        // AWS managed policies (PowerUserAccess...) exist, as in AWS, for fixtures to attach.
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         .stdout(log_file.try_clone()?)
         .stderr(log_file)
         .kill_on_drop(true)

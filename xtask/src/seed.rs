@@ -199,6 +199,9 @@ pub async fn seed(fixture: &Fixture, moto: &str) -> anyhow::Result<Seeded> {
         };
         configs.insert(name.clone(), config);
     }
+    crate::seed_iam::seed_access(fixture, &seeded, &base, &configs)
+        .await
+        .context("seeding IAM, OUs, SCPs and RCPs")?;
     for key in &fixture.keys {
         let account_id = seeded.account(&key.account)?.to_string();
         let config = configs[&key.account]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod e2e;
+mod e2e_access;
 mod evidence;
 mod hostile;
 mod pack_safety;
