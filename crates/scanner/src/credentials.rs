@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_config::SdkConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::{
     error::CredentialsError, future, ProvideCredentials, SharedCredentialsProvider,
 };
@@ -180,6 +180,29 @@ impl ProvideCredentials for AssumedRole {
             })
         })
     }
+}
+
+/// Builds the base SDK config from the usual sources (profile, environment, endpoint overrides).
+pub async fn load_base_config(
+    profile: Option<&str>,
+    region: Option<&str>,
+    endpoint_url: Option<&str>,
+) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = region {
+        loader = loader.region(Region::new(r.to_string()));
+    }
+    if let Some(e) = endpoint_url {
+        loader = loader.endpoint_url(e);
+    }
+    let config = loader.load().await;
+    if config.region().is_none() {
+        return config.to_builder().region(Region::new("us-east-1")).build();
+    }
+    config
 }
 
 #[cfg(test)]

@@ -17,9 +17,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use futures::stream::{self, StreamExt};
 use kmsaudit_model::{
@@ -45,6 +42,7 @@ mod signing;
 
 pub use aws_types::SdkConfig;
 pub use counter::CallCounter;
+pub use credentials::load_base_config;
 pub use pace::KMS_QUOTAS;
 pub use regions::{is_opt_in, partition_regions};
 pub use security_hub::{
@@ -212,7 +210,7 @@ pub async fn scan(
 ) -> Result<Snapshot, ScanError> {
     let started_at = jiff::Timestamp::now();
     let counter = CallCounter::default();
-    let base = with_retries_and_timeouts(base, &plan);
+    let base = pace::with_retries_and_timeouts(base, &plan);
     let caller = credentials::caller_identity(&base, &counter).await?;
     let partition = caller
         .arn
@@ -317,65 +315,6 @@ pub async fn scan(
     Ok(snapshot)
 }
 
-/// The plan's retry mode and attempts, and bounded timeouts, on top of the caller's config.
-fn with_retries_and_timeouts(base: SdkConfig, plan: &ScanPlan) -> SdkConfig {
-    let mode = if plan.adaptive_retry {
-        RetryConfig::adaptive()
-    } else {
-        RetryConfig::standard()
-    };
-    let retry = mode
-        .with_max_attempts(plan.max_attempts.max(1))
-        .with_max_backoff(Duration::from_secs(20));
-    // Every SDK client's HTTP client is paced below the KMS quotas (see `pace`).
-    // The SDK's own default when the caller's config names none: hyper 1 with rustls (aws-lc).
-    // With a CA bundle, the same client trusting its certificates as well.
-    let default_client = || {
-        use aws_smithy_http_client::tls::{
-            rustls_provider::CryptoMode, Provider, TlsContext, TrustStore,
-        };
-        let builder = aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::AwsLc));
-        let trust = plan.ca_bundle.as_ref().and_then(|pem| {
-            TlsContext::builder()
-                .with_trust_store(TrustStore::default().with_pem_certificate(pem.clone()))
-                .build()
-                .map_err(|e| tracing::warn!(error = %e, "the CA bundle is not usable; using the system's roots"))
-                .ok()
-        });
-        match trust {
-            Some(ctx) => builder.tls_context(ctx).build_https(),
-            None => builder.build_https(),
-        }
-    };
-    let http = match (&plan.ca_bundle, base.http_client()) {
-        (None, Some(http)) => http,
-        _ => default_client(),
-    };
-    base.to_builder()
-        .http_client(pace::PacedClient::shared(
-            http,
-            Arc::new(pace::Pacer::new(plan.quota_share)),
-            Arc::new(Semaphore::new(plan.concurrency.max(1))),
-        ))
-        .retry_config(retry)
-        // A request waits for its pace and permit inside the HTTP client, before its small body
-        // is read: not a stalled upload. Downloads stay protected.
-        .stalled_stream_protection(
-            aws_types::sdk_config::StalledStreamProtectionConfig::enabled()
-                .upload_enabled(false)
-                .build(),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(Duration::from_secs(20))
-                .operation_timeout(Duration::from_secs(120))
-                .build(),
-        )
-        .build()
-}
-
 impl Scanner {
     /// One account: its credentials, then every region concurrently.
     async fn scan_account(self: Arc<Self>, listed: ListedAccount) -> AccountRecord {
@@ -459,26 +398,3 @@ impl Scanner {
 
 #[cfg(test)]
 mod tests;
-
-/// Builds the base SDK config from the usual sources (profile, environment, endpoint overrides).
-pub async fn load_base_config(
-    profile: Option<&str>,
-    region: Option<&str>,
-    endpoint_url: Option<&str>,
-) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(p) = profile {
-        loader = loader.profile_name(p);
-    }
-    if let Some(r) = region {
-        loader = loader.region(Region::new(r.to_string()));
-    }
-    if let Some(e) = endpoint_url {
-        loader = loader.endpoint_url(e);
-    }
-    let config = loader.load().await;
-    if config.region().is_none() {
-        return config.to_builder().region(Region::new("us-east-1")).build();
-    }
-    config
-}

@@ -180,6 +180,68 @@ impl HttpConnector for PacedConnector {
     }
 }
 
+/// The plan's retry mode and attempts, and bounded timeouts, on top of the caller's config.
+pub(crate) fn with_retries_and_timeouts(
+    base: aws_types::SdkConfig,
+    plan: &crate::ScanPlan,
+) -> aws_types::SdkConfig {
+    let mode = if plan.adaptive_retry {
+        aws_config::retry::RetryConfig::adaptive()
+    } else {
+        aws_config::retry::RetryConfig::standard()
+    };
+    let retry = mode
+        .with_max_attempts(plan.max_attempts.max(1))
+        .with_max_backoff(Duration::from_secs(20));
+    // Every SDK client's HTTP client is paced below the KMS quotas (see `pace`).
+    // The SDK's own default when the caller's config names none: hyper 1 with rustls (aws-lc).
+    // With a CA bundle, the same client trusting its certificates as well.
+    let default_client = || {
+        use aws_smithy_http_client::tls::{
+            rustls_provider::CryptoMode, Provider, TlsContext, TrustStore,
+        };
+        let builder = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+        let trust = plan.ca_bundle.as_ref().and_then(|pem| {
+            TlsContext::builder()
+                .with_trust_store(TrustStore::default().with_pem_certificate(pem.clone()))
+                .build()
+                .map_err(|e| tracing::warn!(error = %e, "the CA bundle is not usable; using the system's roots"))
+                .ok()
+        });
+        match trust {
+            Some(ctx) => builder.tls_context(ctx).build_https(),
+            None => builder.build_https(),
+        }
+    };
+    let http = match (&plan.ca_bundle, base.http_client()) {
+        (None, Some(http)) => http,
+        _ => default_client(),
+    };
+    base.to_builder()
+        .http_client(PacedClient::shared(
+            http,
+            Arc::new(Pacer::new(plan.quota_share)),
+            Arc::new(Semaphore::new(plan.concurrency.max(1))),
+        ))
+        .retry_config(retry)
+        // A request waits for its pace and permit inside the HTTP client, before its small body
+        // is read: not a stalled upload. Downloads stay protected.
+        .stalled_stream_protection(
+            aws_types::sdk_config::StalledStreamProtectionConfig::enabled()
+                .upload_enabled(false)
+                .build(),
+        )
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .operation_timeout(Duration::from_secs(120))
+                .build(),
+        )
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
