@@ -18,6 +18,35 @@ pub(crate) struct Ctx<'a> {
     /// "Now" of the evaluation: the scan's start time, never the clock.
     pub now: Timestamp,
     pub analyzers: AnalyzerView,
+    /// Effective access by key, when the snapshot holds IAM data (see `effective`).
+    pub access: Option<AccessIndex>,
+}
+
+/// Effective access rows, sorted by key, with each key's range.
+pub(crate) struct AccessIndex {
+    pub rows: Vec<kmsaudit_model::AccessRow>,
+    by_key: rustc_hash::FxHashMap<String, std::ops::Range<usize>>,
+}
+
+impl AccessIndex {
+    /// Indexes rows sorted by key.
+    pub fn new(rows: Vec<kmsaudit_model::AccessRow>) -> AccessIndex {
+        let mut by_key: rustc_hash::FxHashMap<String, std::ops::Range<usize>> = Default::default();
+        for (i, r) in rows.iter().enumerate() {
+            by_key
+                .entry(r.key_arn.clone())
+                .and_modify(|range| range.end = i + 1)
+                .or_insert(i..i + 1);
+        }
+        AccessIndex { rows, by_key }
+    }
+
+    /// The rows of one key (none: nobody can).
+    pub fn of(&self, key_arn: &str) -> &[kmsaudit_model::AccessRow] {
+        self.by_key
+            .get(key_arn)
+            .map_or(&[], |range| &self.rows[range.clone()])
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -33,6 +62,7 @@ impl<'a> Ctx<'a> {
             zone,
             now,
             analyzers: AnalyzerView::default(),
+            access: None,
         }
     }
 
@@ -44,8 +74,15 @@ impl<'a> Ctx<'a> {
             snapshot.accounts.iter().map(|a| a.id.clone()),
             config,
         );
+        // Effective access is computed when the scan read IAM.
+        let access = snapshot
+            .accounts
+            .iter()
+            .any(|a| a.iam.is_some())
+            .then(|| AccessIndex::new(crate::effective::effective_access(snapshot)));
         Ctx {
             analyzers: AnalyzerView::of(snapshot),
+            access,
             ..Ctx::new(config, zone, snapshot.metadata.started_at)
         }
     }

@@ -73,7 +73,7 @@ pub(crate) fn key_findings(
     let judged = || {
         rules
             .iter()
-            .filter(|r| matches!(r.check, Check::Policy(_) | Check::Key(_)))
+            .filter(|r| matches!(r.check, Check::Policy(_) | Check::Key(_) | Check::Access(_)))
     };
     let Some(meta) = &key.metadata else {
         let why = match key.error_for("KMS.DescribeKey") {
@@ -107,8 +107,14 @@ pub(crate) fn key_findings(
         out.push(finding(rule.def, &place, outcome.clone()));
     }
     for rule in rules {
-        if let Check::Key(check) = rule.check {
-            out.push(finding(rule.def, &place, check(&input, ctx)));
+        match (rule.check, &ctx.access) {
+            (Check::Key(check), _) => out.push(finding(rule.def, &place, check(&input, ctx))),
+            (Check::Access(check), Some(access)) => out.push(finding(
+                rule.def,
+                &place,
+                check(access.of(&key.arn), &input, ctx),
+            )),
+            _ => {}
         }
     }
     out
@@ -146,7 +152,7 @@ pub(crate) fn scope_findings(
                 let outcome = match rule.check {
                     Check::Reach { region: reach, .. } => reach(region),
                     Check::Region(check) => check(region, ctx),
-                    Check::Policy(_) | Check::Key(_) => None,
+                    Check::Policy(_) | Check::Key(_) | Check::Access(_) => None,
                 };
                 if let Some(o) = outcome {
                     out.push(finding(rule.def, &place, o));

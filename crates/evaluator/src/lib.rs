@@ -45,8 +45,12 @@ pub fn policy_rule_ids() -> Vec<&'static str> {
 
 /// Evaluates every rule over every key, account and region of the snapshot.
 pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
-    let ctx = Ctx::for_snapshot(snapshot, config);
-    let active: Vec<_> = rules::active_rules(snapshot.metadata.scope.access_analyzer).collect();
+    let mut ctx = Ctx::for_snapshot(snapshot, config);
+    let active: Vec<_> = rules::active_rules(
+        snapshot.metadata.scope.access_analyzer,
+        ctx.access.is_some(),
+    )
+    .collect();
     let keys: Vec<_> = snapshot.keys().collect();
     let cache = PolicyCache::build(&keys, &ctx);
     let rules = rule_catalog();
@@ -100,11 +104,7 @@ pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
         q.not_applicable.sort_unstable();
     }
     let (scope, accounts, regions) = coverage::scope(snapshot, &findings);
-    let access = snapshot
-        .accounts
-        .iter()
-        .any(|a| a.iam.is_some())
-        .then(|| effective_access(snapshot));
+    let access = ctx.access.take().map(|index| index.rows);
     Evaluation {
         findings,
         quiet,
@@ -166,7 +166,11 @@ pub fn evaluate_counts(
     config: &EvalConfig,
 ) -> BTreeMap<(Status, Severity), u64> {
     let ctx = Ctx::for_snapshot(snapshot, config);
-    let active: Vec<_> = rules::active_rules(snapshot.metadata.scope.access_analyzer).collect();
+    let active: Vec<_> = rules::active_rules(
+        snapshot.metadata.scope.access_analyzer,
+        ctx.access.is_some(),
+    )
+    .collect();
     let keys: Vec<_> = snapshot.keys().collect();
     let cache = PolicyCache::build(&keys, &ctx);
     keys.par_iter()

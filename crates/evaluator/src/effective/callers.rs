@@ -159,7 +159,11 @@ pub(crate) fn callers_of(policy: &Policy, dir: &Directory) -> BTreeSet<CallerRef
                         out.insert(CallerRef::Identity(*i));
                     }
                     None => {
-                        if let Some(account) = arn_account(arn) {
+                        // Not in its account's IAM, read whole: it does not exist (AWS shows a
+                        // deleted principal by its unique id), so it can do nothing.
+                        if let Some(account) =
+                            arn_account(arn).filter(|a| !dir.iam_read.contains(a))
+                        {
                             out.insert(CallerRef::Unscanned {
                                 arn: arn.clone(),
                                 account: account.to_string(),

@@ -21,6 +21,9 @@ pub(crate) use policy_facts::{external_parties, iam_policies_enabled, non_root, 
 mod aa_analyzer_missing;
 mod aa_disagreement;
 mod aa_finding_active;
+mod access_external;
+mod access_lockout;
+mod access_sod;
 mod deletion_scheduled;
 mod grant_broad;
 mod grant_duplicate;
@@ -79,6 +82,9 @@ pub(crate) enum Check {
     Policy(fn(&PolicyInput<'_>, &Ctx<'_>) -> PolicyVerdict),
     /// A described customer-managed key: metadata, rotation, grants, tags, policy, analyzers.
     Key(fn(&KeyInput<'_>, &Ctx<'_>) -> Outcome),
+    /// A described customer-managed key with its effective access rows (run only when the scan
+    /// read IAM).
+    Access(fn(&[kmsaudit_model::AccessRow], &KeyInput<'_>, &Ctx<'_>) -> Outcome),
     /// One account × region (`None`: no verdict there).
     Region(fn(&RegionRecord, &Ctx<'_>) -> Option<Outcome>),
     /// Whether the scan could read each account, region and key (`None`: nothing to report).
@@ -103,6 +109,8 @@ pub(crate) struct Rule {
     pub check: Check,
     /// Runs only when the scan queried IAM Access Analyzer.
     pub needs_access_analyzer: bool,
+    /// Runs only when the scan read IAM (effective access was computed).
+    pub needs_effective_access: bool,
     pub lint_flag: Option<LintFlag>,
 }
 
@@ -111,7 +119,15 @@ const fn rule(def: &'static RuleDef, check: Check) -> Rule {
         def,
         check,
         needs_access_analyzer: false,
+        needs_effective_access: false,
         lint_flag: None,
+    }
+}
+
+const fn access_rule(def: &'static RuleDef, check: Check) -> Rule {
+    Rule {
+        needs_effective_access: true,
+        ..rule(def, check)
     }
 }
 
@@ -179,6 +195,12 @@ pub(crate) static RULES: &[Rule] = &[
     rule(&grant_duplicate::RULE, Key(grant_duplicate::check)),
     rule(&multi_region::RULE, Key(multi_region::check)),
     rule(&tags_required::RULE, Key(tags_required::check)),
+    access_rule(
+        &access_external::RULE,
+        Check::Access(access_external::check),
+    ),
+    access_rule(&access_sod::RULE, Check::Access(access_sod::check)),
+    access_rule(&access_lockout::RULE, Check::Access(access_lockout::check)),
     analyzer_rule(&aa_finding_active::RULE, Key(aa_finding_active::check)),
     analyzer_rule(&aa_disagreement::RULE, Key(aa_disagreement::check)),
     analyzer_rule(
@@ -195,11 +217,15 @@ pub(crate) static RULES: &[Rule] = &[
     ),
 ];
 
-/// The rules that run given whether Access Analyzer was queried.
-pub(crate) fn active_rules(access_analyzer: bool) -> impl Iterator<Item = &'static Rule> {
+/// The rules that run given whether Access Analyzer was queried and IAM was read.
+pub(crate) fn active_rules(
+    access_analyzer: bool,
+    effective_access: bool,
+) -> impl Iterator<Item = &'static Rule> {
     RULES
         .iter()
         .filter(move |r| access_analyzer || !r.needs_access_analyzer)
+        .filter(move |r| effective_access || !r.needs_effective_access)
 }
 
 /// The policy rules with their checks, in catalog order.

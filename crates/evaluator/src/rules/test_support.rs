@@ -142,3 +142,58 @@ pub(crate) fn account_analyzer(
         error: None,
     }
 }
+
+/// Runs the effective-access rule `rule_id` on `rows` of the test key.
+#[track_caller]
+pub(crate) fn check_access(rule_id: &str, rows: &[kmsaudit_model::AccessRow]) -> super::Outcome {
+    let check = RULES
+        .iter()
+        .find_map(|r| match r.check {
+            Check::Access(check) if r.def.id == rule_id => Some(check),
+            _ => None,
+        })
+        .expect("unknown access rule");
+    let config = EvalConfig::default();
+    let ctx = ctx(&config);
+    let key = kmsaudit_model::fixtures::customer_key(KEY_ARN);
+    let policy = crate::policy_cache::policy_state(&key, &ctx);
+    let input = super::KeyInput {
+        key: &key,
+        meta: key.metadata.as_ref().unwrap(),
+        region: "us-east-1",
+        policy: &policy,
+        access_analyzer: None,
+    };
+    check(rows, &input, &ctx)
+}
+
+/// One access row of the test key: `principal capability verdict`.
+pub(crate) fn access_row(line: &str) -> kmsaudit_model::AccessRow {
+    use kmsaudit_model::{AccessVerdict, Capability};
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let capability = Capability::ALL
+        .into_iter()
+        .find(|c| c.as_str() == words[1])
+        .expect("capability");
+    let verdict = [
+        AccessVerdict::Allowed,
+        AccessVerdict::Conditional,
+        AccessVerdict::NotAssessed,
+    ]
+    .into_iter()
+    .find(|v| v.as_str() == words[2])
+    .expect("verdict");
+    kmsaudit_model::AccessRow {
+        key_arn: KEY_ARN.into(),
+        principal: words[0].into(),
+        principal_account: kmsaudit_model::arn_account(words[0]).map(str::to_string),
+        capability,
+        verdict,
+        via: "key policy Sid Test".into(),
+        conditions: if verdict == AccessVerdict::Allowed {
+            vec![]
+        } else {
+            vec!["StringEquals kms:ViaService = s3.us-east-1.amazonaws.com".into()]
+        },
+    }
+}
