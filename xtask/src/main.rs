@@ -30,7 +30,7 @@ commands:
   bench evaluator      evaluate a synthetic snapshot of 1,000,000 keys (release build)
   bench scan           seed a synthetic organization into the stand-in and time scans of it
   bench policy-worst   analyze generated worst-case key policies with the release lint-policy
-  bench soundness      the analysis against the reference evaluator in both directions (soundness, precision) on 1,000,000 generated policies
+  bench soundness      the analysis against the reference evaluator in both directions (soundness, precision) on 1,000,000 generated policies, and effective access on 20,000 generated organizations
   bench report         render the evidence pack of a synthetic organization (--keys N, 100,000)
   bench scale          scan a generated organization served with latency, quotas and real paging
                        (--accounts 1000 --regions 17 --keys 100000 --latency-ms 50), then as 4 shards
@@ -337,7 +337,29 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
                 "--nocapture",
             ])
             .env("KMSAUDIT_SOUNDNESS_CASES", cases);
-            run(cmd, "soundness property (release)")
+            run(cmd, "soundness property (release)")?;
+            // Effective access against the reference evaluator composed over every layer.
+            let orgs = rest
+                .iter()
+                .position(|a| a == "--orgs")
+                .and_then(|i| rest.get(i + 1))
+                .cloned()
+                .unwrap_or_else(|| "20000".into());
+            let mut cmd = cargo();
+            cmd.args([
+                "test",
+                "--release",
+                "--quiet",
+                "-p",
+                "kmsaudit-evaluator",
+                "--test",
+                "it",
+                "effective_soundness",
+                "--",
+                "--nocapture",
+            ])
+            .env("KMSAUDIT_EFFECTIVE_CASES", orgs);
+            run(cmd, "effective access soundness (release)")
         }
         Some("report") => {
             let keys = rest
@@ -399,7 +421,7 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
             run(build, "cargo build --release -p kmsaudit")?;
             bench_policy::run(&project_root())
         }
-        _ => bail!("usage: cargo xtask bench evaluator [--keys N] | bench scan [--accounts N] [--keys-per-account N] | bench policy-worst | bench soundness [--cases N] | bench report [--keys N] | bench scale [--accounts N] [--regions R] [--keys K] [--latency-ms L] [--throttle P] [--error5xx P] [--shards S] [--seed N] [-- SCAN ARGS]"),
+        _ => bail!("usage: cargo xtask bench evaluator [--keys N] | bench scan [--accounts N] [--keys-per-account N] | bench policy-worst | bench soundness [--cases N] [--orgs N] | bench report [--keys N] | bench scale [--accounts N] [--regions R] [--keys K] [--latency-ms L] [--throttle P] [--error5xx P] [--shards S] [--seed N] [-- SCAN ARGS]"),
     }
 }
 

@@ -5,5 +5,6 @@
 mod analyzer_coverage;
 mod corpus;
 mod effective;
+mod effective_soundness;
 mod properties;
 mod soundness;
