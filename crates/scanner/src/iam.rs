@@ -55,86 +55,92 @@ impl Scanner {
     /// One account's IAM. A failed page is recorded on the record (what was read before it is
     /// kept, the evaluator then answers NOT_ASSESSED for what this account decides).
     pub(crate) async fn read_iam(&self, config: &SdkConfig, account: &str) -> IamRecord {
-        let iam = client(config, &self.counter);
-        let mut pages = iam
-            .get_account_authorization_details()
-            .filter(EntityType::User)
-            .filter(EntityType::Role)
-            .filter(EntityType::Group)
-            .filter(EntityType::LocalManagedPolicy)
-            .max_items(PAGE_ITEMS)
-            .into_paginator()
-            .send();
-        let mut record = IamRecord::default();
-        while let Some(page) = pages.next().await {
-            let page = match page {
-                Ok(p) => p,
-                Err(e) => {
-                    let i = issue("IAM.GetAccountAuthorizationDetails", &e);
-                    tracing::warn!(account, error = %i, "IAM not read; effective access through this account will be NOT_ASSESSED");
-                    record.errors.push(i);
-                    break;
-                }
-            };
-            for u in page.user_detail_list() {
-                record.principals.push(IamPrincipal {
-                    arn: u.arn().unwrap_or_default().to_string(),
-                    kind: IamPrincipalKind::User,
-                    inline_policies: inline(u.user_policy_list()),
-                    attached_policies: attached(u.attached_managed_policies()),
-                    groups: u.group_list().to_vec(),
-                    boundary: u
-                        .permissions_boundary()
-                        .and_then(|b| b.permissions_boundary_arn())
-                        .map(str::to_string),
-                    trust_policy: None,
-                });
-            }
-            for r in page.role_detail_list() {
-                record.principals.push(IamPrincipal {
-                    arn: r.arn().unwrap_or_default().to_string(),
-                    kind: IamPrincipalKind::Role,
-                    inline_policies: inline(r.role_policy_list()),
-                    attached_policies: attached(r.attached_managed_policies()),
-                    groups: vec![],
-                    boundary: r
-                        .permissions_boundary()
-                        .and_then(|b| b.permissions_boundary_arn())
-                        .map(str::to_string),
-                    // Trust policies are kept whole: every statement of one can decide who
-                    // assumes the role.
-                    trust_policy: r
-                        .assume_role_policy_document()
-                        .map(|d| Arc::from(decoded(d).as_str())),
-                });
-            }
-            for g in page.group_detail_list() {
-                record.groups.push(IamGroup {
-                    name: g.group_name().unwrap_or_default().to_string(),
-                    arn: g.arn().unwrap_or_default().to_string(),
-                    inline_policies: inline(g.group_policy_list()),
-                    attached_policies: attached(g.attached_managed_policies()),
-                });
-            }
-            for p in page.policies() {
-                let default = p
-                    .policy_version_list()
-                    .iter()
-                    .find(|v| v.is_default_version())
-                    .and_then(|v| v.document());
-                record.managed_policies.push(ManagedPolicy {
-                    arn: p.arn().unwrap_or_default().to_string(),
-                    name: p.policy_name().unwrap_or_default().to_string(),
-                    document: Arc::from(relevant_statements(&decoded(default.unwrap_or("")))),
-                });
-            }
-        }
-        record.principals.sort_by(|a, b| a.arn.cmp(&b.arn));
-        record.groups.sort_by(|a, b| a.name.cmp(&b.name));
-        record.managed_policies.sort_by(|a, b| a.arn.cmp(&b.arn));
-        record
+        read_iam_with(&client(config, &self.counter), account).await
     }
+}
 
+/// One account's IAM with this client (see [`Scanner::read_iam`]).
+async fn read_iam_with(iam: &aws_sdk_iam::Client, account: &str) -> IamRecord {
+    let mut pages = iam
+        .get_account_authorization_details()
+        .filter(EntityType::User)
+        .filter(EntityType::Role)
+        .filter(EntityType::Group)
+        .filter(EntityType::LocalManagedPolicy)
+        .max_items(PAGE_ITEMS)
+        .into_paginator()
+        .send();
+    let mut record = IamRecord::default();
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => {
+                let i = issue("IAM.GetAccountAuthorizationDetails", &e);
+                tracing::warn!(account, error = %i, "IAM not read; effective access through this account will be NOT_ASSESSED");
+                record.errors.push(i);
+                break;
+            }
+        };
+        for u in page.user_detail_list() {
+            record.principals.push(IamPrincipal {
+                arn: u.arn().unwrap_or_default().to_string(),
+                kind: IamPrincipalKind::User,
+                inline_policies: inline(u.user_policy_list()),
+                attached_policies: attached(u.attached_managed_policies()),
+                groups: u.group_list().to_vec(),
+                boundary: u
+                    .permissions_boundary()
+                    .and_then(|b| b.permissions_boundary_arn())
+                    .map(str::to_string),
+                trust_policy: None,
+            });
+        }
+        for r in page.role_detail_list() {
+            record.principals.push(IamPrincipal {
+                arn: r.arn().unwrap_or_default().to_string(),
+                kind: IamPrincipalKind::Role,
+                inline_policies: inline(r.role_policy_list()),
+                attached_policies: attached(r.attached_managed_policies()),
+                groups: vec![],
+                boundary: r
+                    .permissions_boundary()
+                    .and_then(|b| b.permissions_boundary_arn())
+                    .map(str::to_string),
+                // Trust policies are kept whole: every statement of one can decide who
+                // assumes the role.
+                trust_policy: r
+                    .assume_role_policy_document()
+                    .map(|d| Arc::from(decoded(d).as_str())),
+            });
+        }
+        for g in page.group_detail_list() {
+            record.groups.push(IamGroup {
+                name: g.group_name().unwrap_or_default().to_string(),
+                arn: g.arn().unwrap_or_default().to_string(),
+                inline_policies: inline(g.group_policy_list()),
+                attached_policies: attached(g.attached_managed_policies()),
+            });
+        }
+        for p in page.policies() {
+            let default = p
+                .policy_version_list()
+                .iter()
+                .find(|v| v.is_default_version())
+                .and_then(|v| v.document());
+            record.managed_policies.push(ManagedPolicy {
+                arn: p.arn().unwrap_or_default().to_string(),
+                name: p.policy_name().unwrap_or_default().to_string(),
+                document: Arc::from(relevant_statements(&decoded(default.unwrap_or("")))),
+            });
+        }
+    }
+    record.principals.sort_by(|a, b| a.arn.cmp(&b.arn));
+    record.groups.sort_by(|a, b| a.name.cmp(&b.name));
+    record.managed_policies.sort_by(|a, b| a.arn.cmp(&b.arn));
+    record
+}
+
+impl Scanner {
     /// The AWS managed policies any account attaches, each read once with the caller's
     /// credentials. One that cannot be read is left out: the evaluator then names it as
     /// unread and answers NOT_ASSESSED where it could matter.
@@ -280,6 +286,97 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthorizationDetailsOutput;
+    use aws_sdk_iam::types::{
+        ManagedPolicyDetail, PolicyDetail, PolicyVersion, RoleDetail, UserDetail,
+    };
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    fn role(name: &str) -> RoleDetail {
+        RoleDetail::builder()
+            .arn(format!("arn:aws:iam::111122223333:role/{name}"))
+            .role_name(name)
+            .assume_role_policy_document("%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D")
+            .role_policy_list(
+                PolicyDetail::builder()
+                    .policy_name("use")
+                    .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"},{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn every_page_is_read_and_a_failed_page_is_recorded() {
+        let first = mock!(aws_sdk_iam::Client::get_account_authorization_details)
+            .match_requests(|r| r.marker().is_none() && r.max_items() == Some(PAGE_ITEMS))
+            .then_output(|| {
+                GetAccountAuthorizationDetailsOutput::builder()
+                    .role_detail_list(role("A"))
+                    .is_truncated(true)
+                    .marker("m1")
+                    .build()
+            });
+        let second = mock!(aws_sdk_iam::Client::get_account_authorization_details)
+            .match_requests(|r| r.marker() == Some("m1"))
+            .then_output(|| {
+                GetAccountAuthorizationDetailsOutput::builder()
+                    .user_detail_list(
+                        UserDetail::builder()
+                            .arn("arn:aws:iam::111122223333:user/u")
+                            .user_name("u")
+                            .group_list("G")
+                            .build(),
+                    )
+                    .policies(
+                        ManagedPolicyDetail::builder()
+                            .arn("arn:aws:iam::111122223333:policy/P")
+                            .policy_name("P")
+                            .policy_version_list(
+                                PolicyVersion::builder()
+                                    .is_default_version(true)
+                                    .document("%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22kms%3A%2A%22%2C%22Resource%22%3A%22%2A%22%7D%7D")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .is_truncated(false)
+                    .build()
+            });
+        let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&first, &second]);
+        let record = read_iam_with(&iam, "111122223333").await;
+        assert!(record.errors.is_empty(), "{:?}", record.errors);
+        assert_eq!(record.principals.len(), 2);
+        let role = &record.principals[0];
+        assert_eq!(role.kind, IamPrincipalKind::Role);
+        assert!(role.trust_policy.as_deref().unwrap().starts_with('{'));
+        // Only the statement that can reach a key is kept.
+        assert!(role.inline_policies[0].document.contains("kms:Decrypt"));
+        assert!(!role.inline_policies[0].document.contains("s3:*"));
+        assert_eq!(record.principals[1].groups, ["G"]);
+        assert!(record.managed_policies[0].document.contains("kms:*"));
+        assert_eq!(first.num_calls() + second.num_calls(), 2);
+
+        let denied = mock!(aws_sdk_iam::Client::get_account_authorization_details)
+            .match_requests(|r| r.marker() == Some("m1"))
+            .then_http_response(|| {
+                aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+                    aws_smithy_runtime_api::http::StatusCode::try_from(403).unwrap(),
+                    aws_smithy_types::body::SdkBody::from(
+                        "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>",
+                    ),
+                )
+            });
+        let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&first, &denied]);
+        let record = read_iam_with(&iam, "111122223333").await;
+        assert_eq!(record.errors.len(), 1, "{:?}", record.errors);
+        assert_eq!(record.errors[0].code, "AccessDenied");
+        assert_eq!(
+            record.principals.len(),
+            1,
+            "what was read before the failure is kept"
+        );
+    }
 
     #[test]
     fn documents_are_url_decoded_once() {
