@@ -158,6 +158,7 @@ pub(crate) fn decide(
             }
         }
     };
+    let action = &action.to_ascii_lowercase();
     let req = |through_account| PartialRequest {
         caller: &who.caller,
         action,
@@ -166,11 +167,15 @@ pub(crate) fn decide(
         through_account,
     };
     let full = match_policy(&policy.policy, &req(true));
+    // Without the resource policy (or a grant) nothing allows: the rest need not be read.
+    if !full.allow.possible() && !grant.0.possible() {
+        return Answer::no();
+    }
     let direct = match_policy(&policy.policy, &req(false));
     let mut not_assessed = who.unreadable.clone();
     let mut via = vec![];
     let mut deny = full.deny.clone();
-    let mut denied_by = full.denied_by.map(|s| format!("{} {s}", policy.label));
+    let mut denied_by = full.denied_by.map(|i| (policy, i));
 
     // The caller's own side: its identity policies, capped by its boundary.
     let identity = match &who.side {
@@ -180,11 +185,11 @@ pub(crate) fn decide(
             for p in &id.policies {
                 let m = match_policy(&p.policy, &req(true));
                 if m.allow.possible() && (allowed_by.is_none() || m.allow == Tri::Yes) {
-                    allowed_by = m.allowed_by.map(|s| format!("{} {s}", p.label));
+                    allowed_by = m.allowed_by.map(|i| (p, i));
                 }
                 allow = allow.or(m.allow);
                 if m.deny.possible() && denied_by.is_none() {
-                    denied_by = m.denied_by.map(|s| format!("{} {s}", p.label));
+                    denied_by = m.denied_by.map(|i| (p, i));
                 }
                 deny = deny.or(m.deny);
             }
@@ -222,18 +227,21 @@ pub(crate) fn decide(
         through_iam.clone()
     };
     if same_account && direct.allow == Tri::Yes {
-        via.extend(direct.allowed_by.map(|s| format!("{} {s}", policy.label)));
+        via.extend(by(policy, direct.allowed_by));
     } else if through_iam.possible() {
-        via.extend(full.allowed_by.map(|s| format!("{} {s}", policy.label)));
-        via.extend(identity.1);
+        via.extend(by(policy, full.allowed_by));
+        via.extend(identity.1.and_then(|(p, i)| by(p, Some(i))));
     } else if direct.allow.possible() && same_account {
-        via.extend(direct.allowed_by.map(|s| format!("{} {s}", policy.label)));
+        via.extend(by(policy, direct.allowed_by));
     }
     if grant.0.possible() && !matches!(allow, Tri::Yes) {
         if !allow.possible() || grant.0 == Tri::Yes {
             via = grant.1.into_iter().collect();
         }
         allow = allow.or(grant.0);
+    }
+    if !allow.possible() {
+        return Answer::no();
     }
 
     // SCPs of the caller's account, RCPs of the resource's.
@@ -268,7 +276,11 @@ pub(crate) fn decide(
     }
     let verdict = allow.unless_denied(&deny);
     if !matches!(deny, Tri::No) && verdict.possible() {
-        via.extend(denied_by.map(|d| format!("(open Deny: {d})")));
+        via.extend(
+            denied_by
+                .and_then(|(p, i)| by(p, Some(i)))
+                .map(|d| format!("(open Deny: {d})")),
+        );
     }
     Answer {
         not_assessed: not_assessed.filter(|_| verdict.possible()),
@@ -277,15 +289,26 @@ pub(crate) fn decide(
     }
 }
 
+/// The words naming statement `i` of a named policy.
+fn by(p: &NamedPolicy, i: Option<usize>) -> Option<String> {
+    i.map(|i| {
+        format!(
+            "{} {}",
+            p.label,
+            crate::policy::statement_label(&p.policy.statements[i])
+        )
+    })
+}
+
 /// SCPs (`need_allow`: some policy at every level must allow) or RCPs (only Denies matter:
 /// `RCPFullAWSAccess` cannot be detached) along the path from the root to `account`.
-fn org_layer(
+fn org_layer<'d>(
     dir: &Directory,
     account: &str,
-    by_target: &rustc_hash::FxHashMap<&str, Vec<NamedPolicy>>,
+    by_target: &'d rustc_hash::FxHashMap<&str, Vec<NamedPolicy>>,
     req: &PartialRequest,
     need_allow: bool,
-) -> (Result<Tri, String>, Tri, Option<String>) {
+) -> (Result<Tri, String>, Tri, Option<(&'d NamedPolicy, usize)>) {
     let (Some(tree), None) = (dir.org.tree, &dir.org.unreadable) else {
         let reason = dir
             .org
@@ -310,7 +333,7 @@ fn org_layer(
             let m = match_policy(&p.policy, req);
             level_allow = level_allow.or(m.allow);
             if m.deny.possible() && denied_by.is_none() {
-                denied_by = m.denied_by.map(|s| format!("{} {s}", p.label));
+                denied_by = m.denied_by.map(|i| (p, i));
             }
             deny = deny.or(m.deny);
         }

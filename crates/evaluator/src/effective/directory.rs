@@ -31,6 +31,9 @@ pub(crate) struct Identity<'s> {
     /// Why part of what applies to it could not be read (its account's IAM listing failed, a
     /// policy does not parse, an attached policy is missing).
     pub unreadable: Vec<String>,
+    /// Whether any of its Allow statements can match `sts:AssumeRole*`: one that cannot assumes
+    /// only roles whose trust policy names it.
+    pub may_assume: bool,
 }
 
 /// What the organization's policies say, by target.
@@ -211,6 +214,16 @@ fn identity<'s>(
                     None
                 }
             });
+    let may_assume = !unreadable.is_empty()
+        || policies.iter().any(|np| {
+            np.policy.statements.iter().any(|st| {
+                st.effect == Effect::Allow
+                    && (st.actions.negated
+                        || st.actions.patterns.iter().any(|a| {
+                            crate::policy::wildcard_match(&a.to_ascii_lowercase(), "sts:assumerole")
+                        }))
+            })
+        });
     Identity {
         record: p,
         account,
@@ -218,6 +231,7 @@ fn identity<'s>(
         boundary,
         trust,
         unreadable,
+        may_assume,
     }
 }
 

@@ -30,10 +30,18 @@ pub fn effective_access(snapshot: &Snapshot) -> Vec<AccessRow> {
     let now = snapshot.metadata.started_at;
     let dir = Directory::build(snapshot);
     let edges = assume_edges(&dir, now);
-    let keys: Vec<&KeyRecord> = snapshot.keys().map(|(_, _, k)| k).collect();
-    let mut rows: Vec<AccessRow> = keys
+    // Account by account: a caller looks the same to every key of one account.
+    let mut rows: Vec<AccessRow> = snapshot
+        .accounts
         .par_iter()
-        .flat_map_iter(|key| key_access(&dir, &edges, key, now))
+        .flat_map_iter(|a| {
+            let mut views = Views::default();
+            a.regions
+                .iter()
+                .flat_map(|r| &r.keys)
+                .flat_map(|key| key_access(&dir, &edges, &mut views, key, now))
+                .collect::<Vec<_>>()
+        })
         .collect();
     rows.sort_by(|a, b| {
         (&a.key_arn, &a.principal, a.capability).cmp(&(&b.key_arn, &b.principal, b.capability))
@@ -57,7 +65,16 @@ fn assume_edges(dir: &Directory, now: Timestamp) -> Edges {
             is_key: false,
         };
         for caller in callers_of(&trust.policy, dir) {
-            if caller == CallerRef::Identity(i) {
+            // The root user of a scanned account cannot call AssumeRole (its identities are
+            // enumerated instead); an unscanned account's root stands for all of them.
+            let scanned_root = matches!(&caller, CallerRef::Unscanned { arn, account }
+                if arn.ends_with(":root") && dir.iam_read.contains(account.as_str()));
+            // An identity no policy lets call AssumeRole gets in only when the trust policy
+            // names it.
+            let cannot = matches!(&caller, CallerRef::Identity(j)
+                if !dir.identities[*j].may_assume
+                    && !trust_names(&trust.policy, &dir.identities[*j].record.arn));
+            if caller == CallerRef::Identity(i) || scanned_root || cannot {
                 continue;
             }
             let view = caller.view(dir, role.account, now);
@@ -70,7 +87,27 @@ fn assume_edges(dir: &Directory, now: Timestamp) -> Edges {
     edges
 }
 
-fn key_access(dir: &Directory, edges: &Edges, key: &KeyRecord, now: Timestamp) -> Vec<AccessRow> {
+/// Callers as the keys of one account see them, made once.
+type Views<'d> = rustc_hash::FxHashMap<(CallerRef, String), decide::CallerView<'d>>;
+
+/// Whether a trust policy names this identity itself (not only its account).
+fn trust_names(trust: &crate::policy::Policy, arn: &str) -> bool {
+    trust.statements.iter().any(|st| match &st.principals {
+        crate::policy::PrincipalSpec::Principal(list) => list.iter().any(|p| {
+            matches!(p, crate::policy::Principal::Identity { arn: a, .. } if a == arn)
+                || matches!(p, crate::policy::Principal::Anyone)
+        }),
+        crate::policy::PrincipalSpec::NotPrincipal(_) => true,
+    })
+}
+
+fn key_access<'d>(
+    dir: &'d Directory,
+    edges: &Edges,
+    views: &mut Views<'d>,
+    key: &KeyRecord,
+    now: Timestamp,
+) -> Vec<AccessRow> {
     let account = key
         .metadata
         .as_ref()
@@ -119,7 +156,9 @@ fn key_access(dir: &Directory, edges: &Edges, key: &KeyRecord, now: Timestamp) -
     }
     let mut best: BTreeMap<(CallerRef, Capability), Answer> = BTreeMap::new();
     for caller in &callers {
-        let view = caller.view(dir, account, now);
+        let view = views
+            .entry((caller.clone(), account.to_string()))
+            .or_insert_with(|| caller.view(dir, account, now));
         let (name, _) = caller.name(dir);
         for cap in Capability::ALL {
             let answer = cap
@@ -127,7 +166,7 @@ fn key_access(dir: &Directory, edges: &Edges, key: &KeyRecord, now: Timestamp) -
                 .iter()
                 .map(|action| {
                     let grant = grant_for(&grants, &name, action);
-                    decide(dir, &view, action, &target, grant)
+                    decide(dir, view, action, &target, grant)
                 })
                 .fold(Answer::no(), better);
             if answer.verdict.possible() {

@@ -113,12 +113,13 @@ pub struct PartialRequest<'a> {
 pub struct PolicyMatch {
     /// Whether an Allow statement applies.
     pub allow: Tri,
-    /// The Allow statement that applies (certainly, else under conditions).
-    pub allowed_by: Option<String>,
+    /// The Allow statement that applies (certainly, else under conditions): its position in
+    /// `Policy::statements` (see [`statement_label`]).
+    pub allowed_by: Option<usize>,
     /// Whether a Deny statement applies.
     pub deny: Tri,
-    /// The Deny statement that applies.
-    pub denied_by: Option<String>,
+    /// The Deny statement that applies: its position in `Policy::statements`.
+    pub denied_by: Option<usize>,
 }
 
 /// Matches every statement of `policy` against `request`.
@@ -130,8 +131,10 @@ pub fn match_policy(policy: &Policy, request: &PartialRequest) -> PolicyMatch {
         deny: Tri::No,
         denied_by: None,
     };
-    for st in &policy.statements {
-        let applies = statement_applies(st, version, request);
+    let action = request.action.to_ascii_lowercase();
+    let target = literal_text(request.resource);
+    for (i, st) in policy.statements.iter().enumerate() {
+        let applies = applies_to(st, version, request, &action, &target);
         if !applies.possible() {
             continue;
         }
@@ -140,7 +143,7 @@ pub fn match_policy(policy: &Policy, request: &PartialRequest) -> PolicyMatch {
             Effect::Deny => (&mut result.deny, &mut result.denied_by),
         };
         if by.is_none() || (applies == Tri::Yes && *answer != Tri::Yes) {
-            *by = Some(statement_label(st));
+            *by = Some(i);
         }
         *answer = std::mem::replace(answer, Tri::No).or(applies);
     }
@@ -155,14 +158,30 @@ pub fn statement_label(st: &Statement) -> String {
     }
 }
 
-/// Whether one statement applies to the request.
-pub fn statement_applies(st: &Statement, version: Option<&str>, request: &PartialRequest) -> Tri {
-    let action = request.action.to_ascii_lowercase();
-    let action_named = st
-        .actions
-        .patterns
-        .iter()
-        .any(|p| wildcard_match(&p.to_ascii_lowercase(), &action));
+/// Whether an action pattern names `action` (lowercase): the service part is compared first,
+/// without allocating, and most patterns stop there.
+fn action_named(pattern: &str, action: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    if let (Some((service, _)), Some((wanted, _))) =
+        (pattern.split_once(':'), action.split_once(':'))
+    {
+        if !service.contains(['*', '?']) && !service.eq_ignore_ascii_case(wanted) {
+            return false;
+        }
+    }
+    wildcard_match(&pattern.to_ascii_lowercase(), action)
+}
+
+fn applies_to(
+    st: &Statement,
+    version: Option<&str>,
+    request: &PartialRequest,
+    action: &str,
+    target: &str,
+) -> Tri {
+    let action_named = st.actions.patterns.iter().any(|p| action_named(p, action));
     if action_named == st.actions.negated {
         return Tri::No;
     }
@@ -185,7 +204,7 @@ pub fn statement_applies(st: &Statement, version: Option<&str>, request: &Partia
     if !principal_matches {
         return Tri::No;
     }
-    let resource = resource_applies(st, version, request);
+    let resource = resource_applies(st, version, request, target);
     st.conditions.iter().fold(resource, |acc, c| {
         if acc == Tri::No {
             acc
@@ -195,15 +214,19 @@ pub fn statement_applies(st: &Statement, version: Option<&str>, request: &Partia
     })
 }
 
-fn resource_applies(st: &Statement, version: Option<&str>, request: &PartialRequest) -> Tri {
-    let target = literal_text(request.resource);
+fn resource_applies(
+    st: &Statement,
+    version: Option<&str>,
+    request: &PartialRequest,
+    target: &str,
+) -> Tri {
     let named = st.resources.patterns.iter().fold(Tri::No, |acc, p| {
         let one = match unknown_variable(p, version, request.known) {
             Some(var) => Tri::Open(BTreeSet::from([format!(
                 "Resource {p} (${{{var}}} unknown)"
             )])),
             None => match resolve(p, version, lookup(request.known)) {
-                Some(p) if arn_match(&p, &target) => Tri::Yes,
+                Some(p) if arn_match(&p, target) => Tri::Yes,
                 _ => Tri::No,
             },
         };
