@@ -220,6 +220,7 @@ async fn scan_killed_while_writing_leaves_a_whole_pack() {
                 "-q",
                 "scan",
                 "--no-access-analyzer",
+                "--no-effective-access",
                 "--fail-on",
                 "none",
                 "--regions",

@@ -30,6 +30,9 @@ async fn scan_with(standin: &ScaleStandIn, tags_from: TagSource) -> Snapshot {
         // The test's own time is the limit here, not the accounts' workloads.
         quota_share: 1.0,
         tags_from,
+        // The scale stand-in serves no IAM: effective access is the demo's and the
+        // evaluator's to test.
+        effective_access: false,
         ..Default::default()
     };
     kmsaudit_scanner::scan(plan, base, Arc::new(|_| {}))

@@ -33,6 +33,16 @@ pub(crate) fn check(rows: &[AccessRow], _input: &KeyInput<'_>, _ctx: &Ctx<'_>) -
         .filter_map(|admin| can(&admin.principal, Capability::Decrypt).map(|d| (admin, d)))
         .collect();
     let Some((admin, decrypt)) = both.first() else {
+        let unknown = rows.iter().find(|r| {
+            r.verdict == AccessVerdict::NotAssessed
+                && matches!(r.capability, Capability::Policy | Capability::Decrypt)
+        });
+        if let Some(u) = unknown {
+            return Outcome::not_assessed(format!(
+                "who can administer or decrypt is not known whole: {}",
+                u.conditions.join("; ")
+            ));
+        }
         return Outcome::pass("No IAM user or role can both change the key policy and decrypt");
     };
     Outcome::fail(
@@ -79,5 +89,10 @@ mod tests {
             "arn:aws:iam::111122223333:role/KeyAdmin decrypt conditional",
         ));
         assert_eq!(check_access(id, &more).status, Pass);
+        // What could not be read is not a pass.
+        more.push(access_row(
+            "arn:aws:iam::111122223333:root policy not_assessed",
+        ));
+        assert_eq!(check_access(id, &more).status, NotAssessed);
     }
 }
