@@ -175,6 +175,21 @@ fn key_access<'d>(
         }
     }
     through_roles(&mut best, edges, dir);
+    // Grants that could not be listed may give anyone any use: say so, never "nobody".
+    if key.grants.is_none() {
+        let why = match key.error_for("KMS.ListGrants") {
+            Some(issue) => format!("the key's grants were not read: {issue}"),
+            None => "the key's grants were not read".into(),
+        };
+        for cap in [Capability::Decrypt, Capability::Encrypt, Capability::Grant] {
+            best.entry((CallerRef::Anyone, cap))
+                .or_insert_with(|| Answer {
+                    verdict: Tri::Open(BTreeSet::new()),
+                    via: vec!["grants".into()],
+                    not_assessed: Some(why.clone()),
+                });
+        }
+    }
     best.into_iter()
         .map(|((caller, capability), answer)| {
             let (principal, principal_account) = caller.name(dir);

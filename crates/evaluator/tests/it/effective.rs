@@ -128,6 +128,9 @@ struct KeyCase {
     aws_managed: bool,
     #[serde(default)]
     grant: Vec<GrantCase>,
+    /// ListGrants failed.
+    #[serde(default)]
+    grants_unread: bool,
 }
 
 #[derive(Deserialize)]
@@ -324,6 +327,14 @@ fn key_record(k: &KeyCase) -> KeyRecord {
             "AccessDeniedException",
             "denied",
         ));
+    }
+    if k.grants_unread {
+        key.errors.push(Issue::new(
+            "KMS.ListGrants",
+            "ThrottlingException",
+            "slow down",
+        ));
+        return key;
     }
     key.grants = Some(
         k.grant
