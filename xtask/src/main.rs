@@ -316,50 +316,48 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
             run_async(bench::scan(&project_root(), accounts, keys))
         }
         Some("soundness") => {
-            // The soundness property of the evaluator's tests, at bench scale (release build).
-            let cases = rest
-                .iter()
-                .position(|a| a == "--cases")
-                .and_then(|i| rest.get(i + 1))
-                .cloned()
-                .unwrap_or_else(|| "1000000".into());
-            let mut cmd = cargo();
-            cmd.args([
-                "test",
-                "--release",
-                "--quiet",
-                "-p",
-                "kmsaudit-evaluator",
-                "--test",
-                "it",
-                "soundness::the_analysis",
-                "--",
-                "--nocapture",
-            ])
-            .env("KMSAUDIT_SOUNDNESS_CASES", cases);
-            run(cmd, "soundness property (release)")?;
-            // Effective access against the reference evaluator composed over every layer.
-            let orgs = rest
-                .iter()
-                .position(|a| a == "--orgs")
-                .and_then(|i| rest.get(i + 1))
-                .cloned()
-                .unwrap_or_else(|| "20000".into());
-            let mut cmd = cargo();
-            cmd.args([
-                "test",
-                "--release",
-                "--quiet",
-                "-p",
-                "kmsaudit-evaluator",
-                "--test",
-                "it",
-                "effective_soundness",
-                "--",
-                "--nocapture",
-            ])
-            .env("KMSAUDIT_EFFECTIVE_CASES", orgs);
-            run(cmd, "effective access soundness (release)")
+            // The evaluator's soundness properties at bench scale (release build): the key
+            // policy analysis, then effective access over generated organizations.
+            let flag = |name: &str, default: &str| {
+                rest.iter()
+                    .position(|a| a == name)
+                    .and_then(|i| rest.get(i + 1))
+                    .cloned()
+                    .unwrap_or_else(|| default.into())
+            };
+            let property = |filter: &str, env: &str, value: String| {
+                let mut cmd = cargo();
+                cmd.args([
+                    "test",
+                    "--release",
+                    "--quiet",
+                    "-p",
+                    "kmsaudit-evaluator",
+                    "--test",
+                    "it",
+                    filter,
+                    "--",
+                    "--nocapture",
+                ])
+                .env(env, value);
+                cmd
+            };
+            run(
+                property(
+                    "soundness::the_analysis",
+                    "KMSAUDIT_SOUNDNESS_CASES",
+                    flag("--cases", "1000000"),
+                ),
+                "soundness property (release)",
+            )?;
+            run(
+                property(
+                    "effective_soundness",
+                    "KMSAUDIT_EFFECTIVE_CASES",
+                    flag("--orgs", "20000"),
+                ),
+                "effective access soundness (release)",
+            )
         }
         Some("report") => {
             let keys = rest
