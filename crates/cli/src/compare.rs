@@ -45,6 +45,20 @@ pub(crate) fn diff(args: DiffArgs) -> anyhow::Result<u8> {
             e.message
         );
     }
+    for a in diff
+        .access
+        .iter()
+        .filter(|a| a.change == "access_gained")
+        .take(20)
+    {
+        out!(
+            "  gained {} {} on {} via {}",
+            a.principal,
+            a.capability.as_str(),
+            a.key_arn,
+            a.via
+        );
+    }
     let gate = args.fail_on_new.0;
     let regressed = gate.is_some_and(|min| {
         diff.entries

@@ -14,8 +14,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AccountCoverage, Evaluation, Evidence, Finding, RegionCoverage, ResourceType, RuleInfo,
-    ScopeSummary, Severity, Snapshot, Status, Timestamp,
+    arn_account, AccessRow, AccessVerdict, AccountCoverage, Capability, Evaluation, Evidence,
+    Finding, RegionCoverage, ResourceType, RuleInfo, ScopeSummary, Severity, Snapshot, Status,
+    Timestamp,
 };
 
 /// Version of the findings.json layout. Bump on any incompatible change.
@@ -52,6 +53,32 @@ pub struct FindingsDocument<'a> {
     pub regions: Cow<'a, [RegionCoverage]>,
     /// Configuration problems worth a look: expired or unmatched suppressions.
     pub warnings: Cow<'a, [String]>,
+    /// Who can use or administer each key (allowed, conditional or not assessed), grouped by
+    /// identical answer; absent when the scan did not read IAM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Vec<AccessGroup<'a>>>,
+}
+
+/// One principal's capability, the same answer by the same path, on the keys listed: the
+/// default key policy of an account gives one group per principal, not one row per key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessGroup<'a> {
+    /// An IAM ARN, an account root ARN, a service principal, or `*`.
+    pub principal: Cow<'a, str>,
+    /// The principal's account, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_account: Option<Cow<'a, str>>,
+    /// What it can do.
+    pub capability: Capability,
+    /// Whether it can.
+    pub verdict: AccessVerdict,
+    /// The path: key policy statement, IAM policy and statement, grant id, assumed roles.
+    pub via: Cow<'a, str>,
+    /// The conditions left open (conditional), or why it was not assessed.
+    #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
+    pub conditions: Cow<'a, [String]>,
+    /// The keys: indices into `resources`, ascending.
+    pub keys: Vec<u32>,
 }
 
 /// A resource outcomes are about.
@@ -142,6 +169,11 @@ impl<'a> FindingsDocument<'a> {
                 name: Cow::Borrowed(&q.resource_name),
             }))
             .collect();
+        // A key with access rows is a resource even when no rule judged it.
+        let access_rows = evaluation.access.as_deref().unwrap_or_default();
+        let mut access_keys: Vec<&str> = access_rows.iter().map(|r| r.key_arn.as_str()).collect();
+        access_keys.dedup();
+        all.extend(access_keys.into_iter().map(key_resource));
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all.dedup_by(|later, first| later.id == first.id);
         let index: HashMap<&str, u32> = all
@@ -198,6 +230,11 @@ impl<'a> FindingsDocument<'a> {
                 not_applicable: q.not_applicable.clone(),
             })
             .collect();
+        let access = evaluation
+            .access
+            .as_deref()
+            .map(|rows| access_groups(rows, &index));
+        drop(index);
         // Resource indices follow id order, so the list stays sorted by id as it was.
         FindingsDocument {
             schema_version: FINDINGS_SCHEMA_VERSION,
@@ -216,7 +253,25 @@ impl<'a> FindingsDocument<'a> {
             accounts: Cow::Borrowed(&evaluation.accounts),
             regions: Cow::Borrowed(&evaluation.regions),
             warnings: Cow::Borrowed(&evaluation.warnings),
+            access,
         }
+    }
+
+    /// Every access row, expanded from the groups, in group order.
+    pub fn access_rows(&self) -> impl Iterator<Item = AccessRow> + '_ {
+        self.access.iter().flatten().flat_map(move |g| {
+            g.keys.iter().filter_map(move |&k| {
+                Some(AccessRow {
+                    key_arn: self.resources.get(k as usize)?.id.to_string(),
+                    principal: g.principal.to_string(),
+                    principal_account: g.principal_account.as_deref().map(str::to_string),
+                    capability: g.capability,
+                    verdict: g.verdict,
+                    via: g.via.to_string(),
+                    conditions: g.conditions.to_vec(),
+                })
+            })
+        })
     }
 
     /// Every outcome: the findings needing attention group by group, then the quiet ones.
@@ -247,6 +302,53 @@ impl<'a> FindingsDocument<'a> {
             })
         });
         whole.chain(quiet)
+    }
+}
+
+/// Groups access rows by identical answer, in first-seen order.
+fn access_groups<'a>(rows: &'a [AccessRow], index: &HashMap<&str, u32>) -> Vec<AccessGroup<'a>> {
+    type Answer<'r> = (&'r str, Capability, AccessVerdict, &'r str, &'r [String]);
+    let mut groups: Vec<AccessGroup<'a>> = Vec::new();
+    let mut by_answer: HashMap<Answer<'a>, usize> = HashMap::new();
+    for r in rows {
+        let answer = (
+            r.principal.as_str(),
+            r.capability,
+            r.verdict,
+            r.via.as_str(),
+            r.conditions.as_slice(),
+        );
+        let at = *by_answer.entry(answer).or_insert_with(|| {
+            groups.push(AccessGroup {
+                principal: Cow::Borrowed(&r.principal),
+                principal_account: r.principal_account.as_deref().map(Cow::Borrowed),
+                capability: r.capability,
+                verdict: r.verdict,
+                via: Cow::Borrowed(&r.via),
+                conditions: Cow::Borrowed(&r.conditions),
+                keys: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        groups[at].keys.push(index[r.key_arn.as_str()]);
+    }
+    for g in &mut groups {
+        g.keys.sort_unstable();
+        g.keys.dedup();
+    }
+    groups
+}
+
+/// A key known only by its ARN.
+fn key_resource(arn: &str) -> DocResource<'_> {
+    let mut parts = arn.split(':');
+    let region = parts.nth(3).unwrap_or_default();
+    DocResource {
+        id: Cow::Borrowed(arn),
+        resource_type: ResourceType::Key,
+        account: Cow::Borrowed(arn_account(arn).unwrap_or_default()),
+        region: Cow::Borrowed(region),
+        name: Cow::Borrowed(arn.rsplit('/').next().unwrap_or(arn)),
     }
 }
 
@@ -289,5 +391,72 @@ mod tests {
         );
         let back: Evidence = serde_json::from_str("{}").unwrap();
         assert_eq!(back, Evidence::default());
+    }
+
+    fn row(key: &str, principal: &str, capability: Capability, via: &str) -> AccessRow {
+        AccessRow {
+            key_arn: key.into(),
+            principal: principal.into(),
+            principal_account: arn_account(principal).map(str::to_string),
+            capability,
+            verdict: AccessVerdict::Allowed,
+            via: via.into(),
+            conditions: vec![],
+        }
+    }
+
+    #[test]
+    fn access_rows_are_grouped_by_answer_and_read_back_whole() {
+        let k1 = "arn:aws:kms:eu-west-1:111122223333:key/k1";
+        let k2 = "arn:aws:kms:eu-west-1:111122223333:key/k2";
+        let admin = "arn:aws:iam::111122223333:role/Admin";
+        let rows = vec![
+            row(k1, admin, Capability::Decrypt, "key policy → Admin policy"),
+            row(k1, admin, Capability::Policy, "key policy → Admin policy"),
+            row(k2, admin, Capability::Decrypt, "key policy → Admin policy"),
+            row(k2, admin, Capability::Policy, "grant g1"),
+        ];
+        let evaluation = Evaluation {
+            findings: vec![],
+            quiet: vec![],
+            rules: vec![],
+            scope: ScopeSummary::default(),
+            accounts: vec![],
+            regions: vec![],
+            warnings: vec![],
+            access: Some(rows.clone()),
+        };
+        let snapshot = Snapshot {
+            schema_version: crate::SCHEMA_VERSION,
+            metadata: crate::ScanMetadata::default(),
+            organization: None,
+            accounts: vec![],
+            aws_managed_policies: vec![],
+        };
+        let doc = FindingsDocument::new(&snapshot, &evaluation);
+        let groups = doc.access.as_ref().unwrap();
+        assert_eq!(groups.len(), 3, "{groups:#?}");
+        assert_eq!(groups[0].keys, vec![0, 1], "one group holds both keys");
+        assert_eq!(
+            doc.resources.len(),
+            2,
+            "keys no rule judged are resources too"
+        );
+        assert_eq!(doc.resources[1].region, "eu-west-1");
+        let text = serde_json::to_string(&doc).unwrap();
+        let back: FindingsDocument<'_> = serde_json::from_str(&text).unwrap();
+        let mut read: Vec<AccessRow> = back.access_rows().collect();
+        read.sort_by(|a, b| (&a.key_arn, a.capability).cmp(&(&b.key_arn, b.capability)));
+        assert_eq!(read, rows);
+        // A scan that read no IAM writes no `access` at all.
+        let none = Evaluation {
+            access: None,
+            ..evaluation
+        };
+        assert!(
+            !serde_json::to_string(&FindingsDocument::new(&snapshot, &none))
+                .unwrap()
+                .contains("\"access\"")
+        );
     }
 }

@@ -33,7 +33,7 @@ pub use evaluation::{
 };
 pub use finding::{Details, Evidence, Finding, ResourceType, RuleInfo, Severity, Status};
 pub use findings_doc::{
-    json_schemas, DocOutcome, DocQuiet, DocResource, FindingGroup, FindingsDocument,
+    json_schemas, AccessGroup, DocOutcome, DocQuiet, DocResource, FindingGroup, FindingsDocument,
     FINDINGS_SCHEMA_VERSION,
 };
 pub use iam::{

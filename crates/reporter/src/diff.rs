@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kmsaudit_model::{FindingsDocument, ResourceType, Severity, Status};
+use kmsaudit_model::{AccessVerdict, Capability, FindingsDocument, ResourceType, Severity, Status};
 use serde::Serialize;
 
 use crate::csv_out::{status_cell, write, Row};
@@ -63,6 +63,94 @@ pub struct Diff {
     pub entries: Vec<Entry>,
     pub keys_added: Vec<String>,
     pub keys_removed: Vec<String>,
+    /// Access gained and lost on keys both audits hold; empty unless both read IAM.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub access: Vec<AccessChange>,
+}
+
+/// One principal's capability on one key, gained or lost.
+///
+/// Ranked allowed over conditional over none: conditional → allowed is gained, allowed →
+/// conditional is lost. A row NOT_ASSESSED on either side is left out (nothing is known to
+/// have changed: the findings diff reports the lost sight).
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessChange {
+    /// `access_gained` or `access_lost`.
+    pub change: &'static str,
+    pub key_arn: String,
+    pub principal: String,
+    pub capability: Capability,
+    pub old_verdict: Option<AccessVerdict>,
+    pub new_verdict: Option<AccessVerdict>,
+    /// The path of the newer answer (the older one for access lost).
+    pub via: String,
+}
+
+/// Each (key, principal, capability) of a document: its verdict and path.
+type AccessIndex<'d> = BTreeMap<(&'d str, &'d str, Capability), (AccessVerdict, &'d str)>;
+
+fn access_index<'d>(doc: &'d FindingsDocument<'_>) -> AccessIndex<'d> {
+    let mut out = AccessIndex::new();
+    for g in doc.access.iter().flatten() {
+        for &k in &g.keys {
+            let Some(key) = doc.resources.get(k as usize) else {
+                continue;
+            };
+            out.insert(
+                (key.id.as_ref(), g.principal.as_ref(), g.capability),
+                (g.verdict, g.via.as_ref()),
+            );
+        }
+    }
+    out
+}
+
+fn access_rank(v: Option<AccessVerdict>) -> Option<u8> {
+    match v {
+        None => Some(0),
+        Some(AccessVerdict::Conditional) => Some(1),
+        Some(AccessVerdict::Allowed) => Some(2),
+        Some(AccessVerdict::NotAssessed) => None,
+    }
+}
+
+/// Access gained and lost between two documents that both computed it, on keys both hold.
+fn access_changes(
+    old: &FindingsDocument<'_>,
+    new: &FindingsDocument<'_>,
+    kept_keys: &BTreeSet<String>,
+) -> Vec<AccessChange> {
+    if old.access.is_none() || new.access.is_none() {
+        return vec![];
+    }
+    let (before, after) = (access_index(old), access_index(new));
+    let all: BTreeSet<&(&str, &str, Capability)> = before.keys().chain(after.keys()).collect();
+    let mut out = Vec::new();
+    for at in all {
+        if !kept_keys.contains(at.0) {
+            continue;
+        }
+        let (b, a) = (before.get(at), after.get(at));
+        let (Some(rb), Some(ra)) = (access_rank(b.map(|x| x.0)), access_rank(a.map(|x| x.0)))
+        else {
+            continue;
+        };
+        let (change, shown) = match ra.cmp(&rb) {
+            std::cmp::Ordering::Greater => ("access_gained", a),
+            std::cmp::Ordering::Less => ("access_lost", b),
+            std::cmp::Ordering::Equal => continue,
+        };
+        out.push(AccessChange {
+            change,
+            key_arn: at.0.to_string(),
+            principal: at.1.to_string(),
+            capability: at.2,
+            old_verdict: b.map(|x| x.0),
+            new_verdict: a.map(|x| x.0),
+            via: shown.map(|x| x.1.to_string()).unwrap_or_default(),
+        });
+    }
+    out
 }
 
 /// What one pack says of one (rule, resource).
@@ -192,6 +280,13 @@ pub fn diff(old: &FindingsDocument<'_>, new: &FindingsDocument<'_>) -> Diff {
     let keys_removed: Vec<String> = old_keys.difference(&new_keys).cloned().collect();
     counts.insert("keys_added", keys_added.len());
     counts.insert("keys_removed", keys_removed.len());
+    let kept: BTreeSet<String> = old_keys.intersection(&new_keys).cloned().collect();
+    let access = access_changes(old, new, &kept);
+    if old.access.is_some() && new.access.is_some() {
+        for change in ["access_gained", "access_lost"] {
+            counts.insert(change, access.iter().filter(|a| a.change == change).count());
+        }
+    }
     Diff {
         old_scan_started_at: old.scan_started_at.to_string(),
         new_scan_started_at: new.scan_started_at.to_string(),
@@ -199,6 +294,7 @@ pub fn diff(old: &FindingsDocument<'_>, new: &FindingsDocument<'_>) -> Diff {
         entries,
         keys_added,
         keys_removed,
+        access,
     }
 }
 
@@ -247,7 +343,117 @@ pub fn diff_csv(diff: &Diff) -> std::io::Result<Vec<u8>> {
                 .text("")
         })
     });
+    let access = diff.access.iter().map(|a| {
+        let verdict = |v: Option<AccessVerdict>| v.map_or("", AccessVerdict::as_str);
+        Row::default()
+            .text(a.change)
+            .text("")
+            .text("")
+            .text(kmsaudit_model::arn_account(&a.key_arn).unwrap_or(""))
+            .text(a.key_arn.split(':').nth(3).unwrap_or(""))
+            .text(&a.key_arn)
+            .text(verdict(a.old_verdict))
+            .text(verdict(a.new_verdict))
+            .text(format!(
+                "{} {} via {}",
+                a.principal,
+                a.capability.as_str(),
+                a.via
+            ))
+    });
     let mut out = Vec::new();
-    write(&mut out, &header, changed.chain(keys))?;
+    write(&mut out, &header, changed.chain(keys).chain(access))?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K1: &str = "arn:aws:kms:us-east-1:111122223333:key/k1";
+    const K2: &str = "arn:aws:kms:us-east-1:111122223333:key/k2";
+
+    /// A findings document with keys K1 and K2 and these access groups
+    /// (principal, capability, verdict, key indices).
+    /// (principal, capability, verdict, key indices)
+    type Group<'g> = (&'g str, &'g str, &'g str, &'g [u32]);
+
+    fn doc(access: Option<&[Group<'_>]>) -> FindingsDocument<'static> {
+        let key = |id: &str| {
+            serde_json::json!({"id": id, "type": "AWS::KMS::Key", "account": "111122223333",
+                "region": "us-east-1", "name": id})
+        };
+        let mut v = serde_json::json!({
+            "schema_version": 2, "tool_version": "t",
+            "scan_started_at": "2026-12-01T00:00:00Z", "scan_finished_at": "2026-12-01T00:01:00Z",
+            "organization_id": null, "rules": [], "resources": [key(K1), key(K2)],
+            "findings": [], "quiet": [], "scope": serde_json::to_value(
+                kmsaudit_model::ScopeSummary::default()).unwrap(),
+            "accounts": [], "regions": [], "warnings": []
+        });
+        if let Some(groups) = access {
+            v["access"] = groups
+                .iter()
+                .map(|(p, cap, verdict, keys)| {
+                    serde_json::json!({"principal": p, "capability": cap, "verdict": verdict,
+                        "via": format!("{p} path"), "keys": keys})
+                })
+                .collect();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn changes(d: &Diff) -> Vec<(&str, &str, &str, Capability)> {
+        d.access
+            .iter()
+            .map(|a| {
+                (
+                    a.change,
+                    a.key_arn.as_str(),
+                    a.principal.as_str(),
+                    a.capability,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn access_gained_and_lost_are_named_by_key_principal_and_capability() {
+        let old = doc(Some(&[
+            ("role/A", "decrypt", "allowed", &[0, 1]),
+            ("role/B", "decrypt", "conditional", &[0]),
+            ("role/C", "policy", "allowed", &[0]),
+            ("role/D", "decrypt", "not_assessed", &[0]),
+        ]));
+        let new = doc(Some(&[
+            ("role/A", "decrypt", "allowed", &[0]),
+            ("role/B", "decrypt", "allowed", &[0]),
+            ("role/C", "policy", "allowed", &[0]),
+            ("role/D", "decrypt", "allowed", &[0]),
+            ("role/E", "delete", "conditional", &[1]),
+        ]));
+        let d = diff(&old, &new);
+        assert_eq!(
+            changes(&d),
+            [
+                ("access_gained", K1, "role/B", Capability::Decrypt),
+                ("access_lost", K2, "role/A", Capability::Decrypt),
+                ("access_gained", K2, "role/E", Capability::Delete),
+            ]
+        );
+        assert_eq!(d.counts["access_gained"], 2);
+        assert_eq!(d.counts["access_lost"], 1);
+        assert_eq!(d.access[1].via, "role/A path", "a loss shows the old path");
+        let csv = String::from_utf8(diff_csv(&d).unwrap()).unwrap();
+        assert!(
+            csv.contains(&format!(
+                "access_lost,,,111122223333,us-east-1,{K2},allowed,,role/A decrypt via role/A path"
+            )),
+            "{csv}"
+        );
+        // Nothing is compared, nor counted, unless both audits read IAM.
+        let d = diff(&doc(None), &new);
+        assert!(d.access.is_empty() && !d.counts.contains_key("access_gained"));
+        assert!(diff(&new, &new).access.is_empty());
+    }
 }

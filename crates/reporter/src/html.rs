@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 
+use crate::access_view::{key_access_view, rows_of};
 use crate::view::{
     anchor, coverage_css, finding_view, pretty_policy, severity_chart, status_css, AccountView,
     BaselineView, Count, DiffEntryView, FrameworkView, KeyView, RegionIssueView, RegionView,
@@ -226,6 +227,10 @@ pub fn render_html(
                     .into_iter()
                     .map(|f| finding_view(f, &rendered))
                     .collect(),
+                access: evaluation
+                    .access
+                    .as_deref()
+                    .map(|rows| key_access_view(rows_of(rows, &k.arn))),
             }
         })
         .collect::<Vec<_>>();
@@ -235,6 +240,7 @@ pub fn render_html(
         script: SCRIPT,
         head_script: HEAD_SCRIPT,
         baseline: diff.map(baseline_view),
+        effective_access: evaluation.access.is_some(),
         by_region,
         by_framework,
         tool_version: m.tool_version.clone(),

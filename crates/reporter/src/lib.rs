@@ -10,6 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 mod access_csv;
+mod access_view;
 mod asff;
 mod csv_out;
 mod diff;

@@ -16,6 +16,8 @@ pub(crate) struct View<'a> {
     pub script: &'static str,
     pub head_script: &'static str,
     pub baseline: Option<BaselineView>,
+    /// The scan read IAM: effective access is shown per key.
+    pub effective_access: bool,
     pub by_region: Vec<RegionView>,
     pub by_framework: Vec<FrameworkView>,
     pub tool_version: String,
@@ -165,6 +167,8 @@ pub(crate) struct KeyView {
     pub errors: Vec<String>,
     pub policy: String,
     pub findings: Vec<FindingView>,
+    /// Who can decrypt and administer it, when the scan read IAM.
+    pub access: Option<crate::access_view::KeyAccessView>,
 }
 
 pub(crate) fn anchor(prefix: &str, text: &str) -> String {

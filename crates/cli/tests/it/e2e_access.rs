@@ -87,6 +87,50 @@ fn demo_org_access_is_what_the_fixture_declares() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
+    // findings.json carries the same rows, grouped.
+    let doc: kmsaudit_model::FindingsDocument =
+        serde_json::from_slice(&read(&out.join("findings.json"))).unwrap();
+    let from_json: BTreeSet<Row> = doc
+        .access_rows()
+        .map(|r| {
+            let (cap, verdict) = (r.capability.as_str(), r.verdict.as_str());
+            (r.key_arn, r.principal, cap.into(), verdict.into())
+        })
+        .collect();
+    assert_eq!(from_json, rows, "findings.json and access.csv differ");
+    assert!(
+        doc.access.as_ref().unwrap().len() < rows.len(),
+        "rows sharing an answer are grouped"
+    );
+
+    // report.html says who can decrypt and administer the keys it details, and once that
+    // session and VPC endpoint policies make it an upper bound.
+    let html = String::from_utf8(read(&out.join("report.html"))).unwrap();
+    assert_eq!(html.matches("cannot be seen at rest").count(), 1);
+    for side in ["Who can decrypt (", "Who can administer ("] {
+        assert!(html.contains(side), "report.html lacks {side}");
+    }
+    let declared: BTreeSet<String> = pairs(&spec, "access_present")
+        .into_iter()
+        // The key id: report.html escapes the ARN's slash.
+        .map(|(key, _)| key.rsplit('/').next().unwrap().to_string())
+        .collect();
+    let detailed: Vec<&str> = html
+        .split("<details id=\"key-")
+        .skip(1)
+        .filter(|s| declared.iter().any(|k| s.contains(k.as_str())))
+        .collect();
+    assert!(
+        !detailed.is_empty(),
+        "no key with declared access is detailed"
+    );
+    assert!(
+        detailed
+            .iter()
+            .all(|s| s.contains("<details class=\"paths\">")),
+        "a detailed key with access shows no paths"
+    );
+
     // The organization's policies were read: the SCP on the workloads OU, the RCP on dev.
     let snapshot: kmsaudit_model::Snapshot =
         serde_json::from_slice(&read(&out.join("snapshot.json"))).unwrap();
