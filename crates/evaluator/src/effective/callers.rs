@@ -127,7 +127,26 @@ impl CallerRef {
 /// Every caller a resource policy's Allow statements can reach: scanned identities of the
 /// accounts it names (all of them when it allows `*` or uses `NotPrincipal`), the principals it
 /// names that were not scanned, services, and anyone.
-pub(crate) fn callers_of(policy: &Policy, dir: &Directory) -> BTreeSet<CallerRef> {
+/// Of a key policy of `account`: a `*` admits that account's identities and those of other
+/// accounts whose own policies can allow a `kms:` action on its keys.
+pub(crate) fn callers_of(policy: &Policy, dir: &Directory, account: &str) -> BTreeSet<CallerRef> {
+    callers_where(policy, dir, Some(account))
+}
+
+/// [`callers_of`] for a trust policy: of the identities an account principal stands for,
+/// only those whose own policies can allow some AssumeRole (the others get in only when the
+/// trust policy names them).
+pub(crate) fn callers_of_trust(policy: &Policy, dir: &Directory) -> BTreeSet<CallerRef> {
+    callers_where(policy, dir, None)
+}
+
+/// `key_account`: the account of the key whose policy it is; `None` for a trust policy.
+fn callers_where(
+    policy: &Policy,
+    dir: &Directory,
+    key_account: Option<&str>,
+) -> BTreeSet<CallerRef> {
+    let assumers_only = key_account.is_none();
     let mut out = BTreeSet::new();
     let mut accounts = BTreeSet::new();
     let mut everyone = false;
@@ -181,9 +200,26 @@ pub(crate) fn callers_of(policy: &Policy, dir: &Directory) -> BTreeSet<CallerRef
     if everyone {
         out.insert(CallerRef::Anyone);
     }
-    for (i, id) in dir.identities.iter().enumerate() {
-        if everyone || accounts.contains(id.account) {
-            out.insert(CallerRef::Identity(i));
+    if let (true, Some(key_account)) = (everyone, key_account) {
+        let own = dir.by_account.get(key_account).cloned().unwrap_or_default();
+        let others = dir.kms_anywhere.iter().copied().chain(
+            dir.kms_by_account
+                .get(key_account)
+                .into_iter()
+                .flatten()
+                .copied(),
+        );
+        out.extend(own.chain(others).map(CallerRef::Identity));
+    } else if everyone {
+        out.extend((0..dir.identities.len()).map(CallerRef::Identity));
+        return out;
+    }
+    for a in &accounts {
+        if assumers_only {
+            let ids = dir.assumers.get(a.as_str()).into_iter().flatten();
+            out.extend(ids.map(|&i| CallerRef::Identity(i)));
+        } else if let Some(range) = dir.by_account.get(a.as_str()) {
+            out.extend(range.clone().map(CallerRef::Identity));
         }
     }
     out

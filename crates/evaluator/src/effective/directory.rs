@@ -31,9 +31,24 @@ pub(crate) struct Identity<'s> {
     /// Why part of what applies to it could not be read (its account's IAM listing failed, a
     /// policy does not parse, an attached policy is missing).
     pub unreadable: Vec<String>,
-    /// Whether any of its Allow statements can match `sts:AssumeRole*`: one that cannot assumes
-    /// only roles whose trust policy names it.
-    pub may_assume: bool,
+    /// The Resource patterns of its Allow statements that can match `sts:AssumeRole` (`None`:
+    /// any role, e.g. `NotResource` or an unreadable policy): it assumes other roles only
+    /// when their trust policy names it.
+    assume_resources: Option<Vec<String>>,
+    /// The same for Allow statements that can match a `kms:` action.
+    kms_resources: Option<Vec<String>>,
+}
+
+impl Identity<'_> {
+    /// Whether its own policies can allow it to assume `role` (a trust policy that names it
+    /// lets it in without them).
+    pub fn may_assume(&self, role: &str) -> bool {
+        self.assume_resources.as_ref().is_none_or(|patterns| {
+            patterns
+                .iter()
+                .any(|p| p.contains("${") || crate::policy::arn_match(p, role))
+        })
+    }
 }
 
 /// What the organization's policies say, by target.
@@ -58,6 +73,15 @@ impl OrgView<'_> {
 pub(crate) struct Directory<'s> {
     pub identities: Vec<Identity<'s>>,
     pub by_arn: FxHashMap<&'s str, usize>,
+    /// Each account's identities: a range of `identities`.
+    pub by_account: FxHashMap<&'s str, std::ops::Range<usize>>,
+    /// Each account's identities whose own policies can allow some AssumeRole.
+    pub assumers: FxHashMap<&'s str, Vec<usize>>,
+    /// Identities whose own policies can allow a `kms:` action on keys of any account, and
+    /// by the account their Resource names: the only ones a key policy's `*` admits from
+    /// another account (a cross-account call needs the caller's IAM to allow it too).
+    pub kms_anywhere: Vec<usize>,
+    pub kms_by_account: FxHashMap<String, Vec<usize>>,
     /// Accounts whose IAM was read without error, and those read with errors or not at all.
     pub iam_read: BTreeSet<&'s str>,
     pub iam_unreadable: FxHashMap<&'s str, String>,
@@ -79,6 +103,10 @@ impl<'s> Directory<'s> {
         let mut dir = Directory {
             identities: vec![],
             by_arn: FxHashMap::default(),
+            by_account: FxHashMap::default(),
+            assumers: FxHashMap::default(),
+            kms_anywhere: vec![],
+            kms_by_account: FxHashMap::default(),
             iam_read: BTreeSet::new(),
             iam_unreadable: FxHashMap::default(),
             org_id: snapshot.organization.as_ref().map(|o| o.id.as_str()),
@@ -108,11 +136,37 @@ impl<'s> Directory<'s> {
             } else {
                 dir.iam_read.insert(&account.id);
             }
+            let first = dir.identities.len();
             for p in &iam.principals {
                 let identity = identity(&account.id, iam, p, &aws_managed, &mut cache);
-                dir.by_arn.insert(&p.arn, dir.identities.len());
+                let at = dir.identities.len();
+                dir.by_arn.insert(&p.arn, at);
+                if identity
+                    .assume_resources
+                    .as_ref()
+                    .is_none_or(|r| !r.is_empty())
+                {
+                    dir.assumers.entry(&account.id).or_default().push(at);
+                }
+                match &identity.kms_resources {
+                    None => dir.kms_anywhere.push(at),
+                    Some(patterns) => {
+                        let mut accounts: Vec<Option<String>> =
+                            patterns.iter().map(|p| named_account(p)).collect();
+                        accounts.sort();
+                        accounts.dedup();
+                        for a in accounts {
+                            match a {
+                                None => dir.kms_anywhere.push(at),
+                                Some(a) => dir.kms_by_account.entry(a).or_default().push(at),
+                            }
+                        }
+                    }
+                }
                 dir.identities.push(identity);
             }
+            dir.by_account
+                .insert(&account.id, first..dir.identities.len());
         }
         if let Some(org) = &snapshot.organization {
             dir.org = org_view(org.policies.as_ref(), &mut cache);
@@ -214,16 +268,12 @@ fn identity<'s>(
                     None
                 }
             });
-    let may_assume = !unreadable.is_empty()
-        || policies.iter().any(|np| {
-            np.policy.statements.iter().any(|st| {
-                st.effect == Effect::Allow
-                    && (st.actions.negated
-                        || st.actions.patterns.iter().any(|a| {
-                            crate::policy::wildcard_match(&a.to_ascii_lowercase(), "sts:assumerole")
-                        }))
-            })
-        });
+    let assume_resources = allowed_resources(&policies, &unreadable, |a| {
+        crate::policy::wildcard_match(a, "sts:assumerole")
+    });
+    let kms_resources = allowed_resources(&policies, &unreadable, |a| {
+        crate::policy::prefix_compatible(a, "kms:")
+    });
     Identity {
         record: p,
         account,
@@ -231,8 +281,45 @@ fn identity<'s>(
         boundary,
         trust,
         unreadable,
-        may_assume,
+        assume_resources,
+        kms_resources,
     }
+}
+
+/// The account a Resource pattern names literally; `None` when it can name any.
+fn named_account(pattern: &str) -> Option<String> {
+    let account = pattern.split(':').nth(4)?;
+    (!account.contains(['*', '?', '$'])).then(|| account.to_string())
+}
+
+/// The Resource patterns of the Allow statements whose actions `matches` (lowercase); `None`
+/// when any resource can be (`NotResource`, an unreadable policy).
+fn allowed_resources(
+    policies: &[NamedPolicy],
+    unreadable: &[String],
+    matches: impl Fn(&str) -> bool,
+) -> Option<Vec<String>> {
+    if !unreadable.is_empty() {
+        return None;
+    }
+    let mut out = vec![];
+    for st in policies.iter().flat_map(|np| &np.policy.statements) {
+        let assumes = st.effect == Effect::Allow
+            && (st.actions.negated
+                || st
+                    .actions
+                    .patterns
+                    .iter()
+                    .any(|a| matches(&a.to_ascii_lowercase())));
+        if !assumes {
+            continue;
+        }
+        if st.resources.negated {
+            return None;
+        }
+        out.extend(st.resources.patterns.iter().cloned());
+    }
+    Some(out)
 }
 
 fn org_view<'s>(tree: Option<&'s OrgPolicies>, cache: &mut ParseCache) -> OrgView<'s> {

@@ -7,6 +7,7 @@
 //! bound on what they allow.
 
 mod callers;
+mod classes;
 mod decide;
 mod directory;
 
@@ -17,9 +18,11 @@ use kmsaudit_model::{arn_account, AccessRow, AccessVerdict, Capability, KeyRecor
 use rayon::prelude::*;
 
 use crate::policy::{parse_policy, Tri};
-use callers::{callers_of, CallerRef};
+use callers::{callers_of, callers_of_trust, CallerRef};
+use classes::{ClassKey, ResourcePatterns};
 use decide::{decide, Answer, Target};
 use directory::{Directory, NamedPolicy};
+use rustc_hash::FxHashMap;
 
 /// How many roles deep a chain of AssumeRole is followed.
 pub const MAX_ASSUME_DEPTH: usize = 3;
@@ -30,17 +33,42 @@ pub fn effective_access(snapshot: &Snapshot) -> Vec<AccessRow> {
     let now = snapshot.metadata.started_at;
     let dir = Directory::build(snapshot);
     let edges = assume_edges(&dir, now);
-    // Account by account: a caller looks the same to every key of one account.
+    let patterns = ResourcePatterns::build(&dir);
+    // Account by account: a caller looks the same to every key of one account, and keys alike
+    // (see `classes`) are worked out once.
     let mut rows: Vec<AccessRow> = snapshot
         .accounts
         .par_iter()
         .flat_map_iter(|a| {
             let mut views = Views::default();
-            a.regions
-                .iter()
-                .flat_map(|r| &r.keys)
-                .flat_map(|key| key_access(&dir, &edges, &mut views, key, now))
-                .collect::<Vec<_>>()
+            let mut policies: FxHashMap<&str, Result<NamedPolicy, String>> = FxHashMap::default();
+            let mut classes: FxHashMap<ClassKey, Vec<AccessRow>> = FxHashMap::default();
+            let mut out = vec![];
+            for key in a.regions.iter().flat_map(|r| &r.keys) {
+                let parsed = match key.policy.as_deref() {
+                    Some(text) => policies
+                        .entry(text)
+                        .or_insert_with(|| parse_key_policy(text))
+                        .clone(),
+                    None => Err(match key.error_for("KMS.GetKeyPolicy") {
+                        Some(issue) => format!("the key policy was not read: {issue}"),
+                        None => "the key policy was not read".into(),
+                    }),
+                };
+                let policy = parsed.as_ref().ok().map(|p| &*p.policy);
+                let Some(class) = patterns.class_of(key, policy) else {
+                    out.extend(key_access(&dir, &edges, &mut views, key, &parsed, now));
+                    continue;
+                };
+                let shared = classes
+                    .entry(class)
+                    .or_insert_with(|| key_access(&dir, &edges, &mut views, key, &parsed, now));
+                out.extend(shared.iter().map(|r| AccessRow {
+                    key_arn: key.arn.clone(),
+                    ..r.clone()
+                }));
+            }
+            out
         })
         .collect();
     rows.sort_by(|a, b| {
@@ -54,37 +82,71 @@ pub fn effective_access(snapshot: &Snapshot) -> Vec<AccessRow> {
 type Edges = BTreeMap<usize, Vec<(CallerRef, Answer)>>;
 
 fn assume_edges(dir: &Directory, now: Timestamp) -> Edges {
-    let mut edges = Edges::new();
+    // Role by role, in parallel: an account's roles share their callers' views.
+    let mut by_account: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, role) in dir.identities.iter().enumerate() {
-        let Some(trust) = &role.trust else { continue };
-        let target = Target {
-            arn: &role.record.arn,
-            account: role.account,
-            policy: Ok(trust),
-            rcp_applies: true,
-            is_key: false,
-        };
-        for caller in callers_of(&trust.policy, dir) {
-            // The root user of a scanned account cannot call AssumeRole (its identities are
-            // enumerated instead); an unscanned account's root stands for all of them.
-            let scanned_root = matches!(&caller, CallerRef::Unscanned { arn, account }
-                if arn.ends_with(":root") && dir.iam_read.contains(account.as_str()));
-            // An identity no policy lets call AssumeRole gets in only when the trust policy
-            // names it.
-            let cannot = matches!(&caller, CallerRef::Identity(j)
-                if !dir.identities[*j].may_assume
-                    && !trust_names(&trust.policy, &dir.identities[*j].record.arn));
-            if caller == CallerRef::Identity(i) || scanned_root || cannot {
-                continue;
-            }
-            let view = caller.view(dir, role.account, now);
-            let answer = decide(dir, &view, "sts:AssumeRole", &target, (Tri::No, None));
-            if answer.verdict.possible() {
-                edges.entry(i).or_default().push((caller, answer));
-            }
+        if role.trust.is_some() {
+            by_account.entry(role.account).or_default().push(i);
         }
     }
-    edges
+    by_account
+        .into_par_iter()
+        .flat_map_iter(|(account, roles)| {
+            let mut views = Views::default();
+            roles
+                .into_iter()
+                .filter_map(|i| {
+                    let callers = role_callers(dir, i, account, &mut views, now);
+                    (!callers.is_empty()).then_some((i, callers))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The callers whose AssumeRole of role `i` its trust policy, their own IAM and the
+/// organization's policies allow.
+fn role_callers<'d>(
+    dir: &'d Directory,
+    i: usize,
+    account: &str,
+    views: &mut Views<'d>,
+    now: Timestamp,
+) -> Vec<(CallerRef, Answer)> {
+    let role = &dir.identities[i];
+    let Some(trust) = &role.trust else {
+        return vec![];
+    };
+    let target = Target {
+        arn: &role.record.arn,
+        account,
+        policy: Ok(trust),
+        rcp_applies: true,
+        is_key: false,
+    };
+    let mut out = vec![];
+    for caller in callers_of_trust(&trust.policy, dir) {
+        // The root user of a scanned account cannot call AssumeRole (its identities are
+        // enumerated instead); an unscanned account's root stands for all of them.
+        let scanned_root = matches!(&caller, CallerRef::Unscanned { arn, account }
+            if arn.ends_with(":root") && dir.iam_read.contains(account.as_str()));
+        // An identity whose own policies cannot allow AssumeRole of this role gets in only
+        // when the trust policy names it.
+        let cannot = matches!(&caller, CallerRef::Identity(j)
+            if !dir.identities[*j].may_assume(&role.record.arn)
+                && !trust_names(&trust.policy, &dir.identities[*j].record.arn));
+        if caller == CallerRef::Identity(i) || scanned_root || cannot {
+            continue;
+        }
+        let view = views
+            .entry((caller.clone(), account.to_string()))
+            .or_insert_with(|| caller.view(dir, account, now));
+        let answer = decide(dir, view, "sts:AssumeRole", &target, (Tri::No, None));
+        if answer.verdict.possible() {
+            out.push((caller, answer));
+        }
+    }
+    out
 }
 
 /// Callers as the keys of one account see them, made once.
@@ -106,6 +168,7 @@ fn key_access<'d>(
     edges: &Edges,
     views: &mut Views<'d>,
     key: &KeyRecord,
+    parsed: &Result<NamedPolicy, String>,
     now: Timestamp,
 ) -> Vec<AccessRow> {
     let account = key
@@ -114,17 +177,6 @@ fn key_access<'d>(
         .map(|m| m.aws_account_id.as_str())
         .or_else(|| arn_account(&key.arn))
         .unwrap_or_default();
-    let parsed = match key.policy.as_deref().map(parse_policy) {
-        Some(Ok(p)) => Ok(NamedPolicy {
-            label: "key policy".into(),
-            policy: std::sync::Arc::new(p),
-        }),
-        Some(Err(e)) => Err(format!("the key policy cannot be read: {e}")),
-        None => Err(match key.error_for("KMS.GetKeyPolicy") {
-            Some(issue) => format!("the key policy was not read: {issue}"),
-            None => "the key policy was not read".into(),
-        }),
-    };
     let target = Target {
         arn: &key.arn,
         account,
@@ -132,8 +184,8 @@ fn key_access<'d>(
         rcp_applies: key.is_customer_managed(),
         is_key: true,
     };
-    let mut callers = match &parsed {
-        Ok(p) => callers_of(&p.policy, dir),
+    let mut callers = match parsed {
+        Ok(p) => callers_of(&p.policy, dir, account),
         Err(_) => BTreeSet::new(),
     };
     let grants = grants_by_grantee(key);
@@ -209,6 +261,16 @@ fn key_access<'d>(
             }
         })
         .collect()
+}
+
+fn parse_key_policy(text: &str) -> Result<NamedPolicy, String> {
+    match parse_policy(text) {
+        Ok(p) => Ok(NamedPolicy {
+            label: "key policy".into(),
+            policy: std::sync::Arc::new(p),
+        }),
+        Err(e) => Err(format!("the key policy cannot be read: {e}")),
+    }
 }
 
 /// Gives every caller that can assume a role (up to [`MAX_ASSUME_DEPTH`] roles deep) what the

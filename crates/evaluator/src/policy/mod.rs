@@ -36,4 +36,4 @@ pub use parse::{
 };
 pub use partial::{match_policy, statement_label, KnownContext, PartialRequest, PolicyMatch, Tri};
 pub(crate) use reach::admits;
-pub(crate) use wildcard::{has_wildcard, wildcard_match};
+pub(crate) use wildcard::{arn_match, has_wildcard, prefix_compatible, wildcard_match};
