@@ -6,6 +6,7 @@ use std::process::Stdio;
 use anyhow::{bail, Context};
 
 mod bench;
+mod bench_access;
 mod bench_policy;
 mod bench_report;
 mod bench_scale;
@@ -371,6 +372,15 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
             build.args(["build", "--release", "--quiet", "-p", "kmsaudit"]);
             run(build, "cargo build --release -p kmsaudit")?;
             bench_report::run(&project_root(), keys)
+        }
+        Some("access") => {
+            let n = |flag: &str, default| bench_access::flag_number(rest, flag, default);
+            let (accounts, principals, keys) =
+                (n("--accounts", 1000)?, n("--principals", 300)?, n("--keys", 100_000)?);
+            let mut build = cargo();
+            build.args(["build", "--release", "--quiet", "-p", "kmsaudit"]);
+            run(build, "cargo build --release -p kmsaudit")?;
+            bench_access::run(&project_root(), accounts, principals, keys)
         }
         Some("scale") => {
             let value = |flag: &str| rest.iter().position(|a| a == flag).and_then(|i| rest.get(i + 1));

@@ -23,6 +23,8 @@ mod snapshot;
 mod strict;
 #[cfg(feature = "fixtures")]
 pub mod synthetic;
+#[cfg(feature = "fixtures")]
+pub mod synthetic_iam;
 mod text;
 
 pub use access_analyzer::{AccessAnalyzerRecord, Analyzer, AnalyzerFinding};

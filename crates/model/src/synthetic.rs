@@ -32,7 +32,12 @@ pub const POLICY_TEMPLATES: &[&str] = &[
 /// an outside account; rotation off on a third; a few disabled, pending deletion, multi-Region
 /// or asymmetric keys. Deterministic: the same `keys` gives the same snapshot.
 pub fn synthetic_org(keys: usize) -> Snapshot {
-    let accounts_n = (keys / 2_000).clamp(1, 1_000);
+    synthetic_org_over((keys / 2_000).clamp(1, 1_000), keys)
+}
+
+/// [`synthetic_org`] with the keys spread over `accounts_n` accounts.
+pub fn synthetic_org_over(accounts_n: usize, keys: usize) -> Snapshot {
+    let accounts_n = accounts_n.max(1);
     let regions = ["us-east-1", "eu-west-1", "ap-southeast-2"];
     let per_account = keys.div_ceil(accounts_n);
     let mut accounts = Vec::with_capacity(accounts_n);

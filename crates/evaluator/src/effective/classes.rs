@@ -5,7 +5,7 @@
 //! the same rows, key ARN aside. Inside such a class the first five ARN segments are equal,
 //! so a pattern's answer can differ only by its sixth (`key/…`) segment: that is what the
 //! fingerprint records. A key whose answer could differ for another reason is alone in its
-//! class: it has grants, or its grants or policy were not read, or a pattern names a policy
+//! class: its grants or policy were not read, or a pattern names a policy
 //! variable in its resource segment (what it resolves to depends on the caller).
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -91,9 +91,9 @@ impl ResourcePatterns {
         parsed: Option<&Policy>,
     ) -> Option<ClassKey<'k>> {
         let policy = key.policy.as_deref()?;
-        if key.grants.as_ref().is_none_or(|g| !g.is_empty()) {
-            return None;
-        }
+        // Grants unread: the key's own not-assessed rows (keys with grants share the answers
+        // of everyone but their grantees, see `key_access`).
+        key.grants.as_ref()?;
         let (prefix, seg6) = key.arn.rsplit_once(':')?;
         let account = prefix.rsplit(':').next()?.to_ascii_lowercase();
         if self.variable_anywhere || self.variable_accounts.contains(&account) {

@@ -42,7 +42,7 @@ pub fn effective_access(snapshot: &Snapshot) -> Vec<AccessRow> {
         .flat_map_iter(|a| {
             let mut views = Views::default();
             let mut policies: FxHashMap<&str, Result<NamedPolicy, String>> = FxHashMap::default();
-            let mut classes: FxHashMap<ClassKey, Vec<AccessRow>> = FxHashMap::default();
+            let mut classes: FxHashMap<ClassKey, (Best, Vec<AccessRow>)> = FxHashMap::default();
             let mut out = vec![];
             for key in a.regions.iter().flat_map(|r| &r.keys) {
                 let parsed = match key.policy.as_deref() {
@@ -57,16 +57,28 @@ pub fn effective_access(snapshot: &Snapshot) -> Vec<AccessRow> {
                 };
                 let policy = parsed.as_ref().ok().map(|p| &*p.policy);
                 let Some(class) = patterns.class_of(key, policy) else {
-                    out.extend(key_access(&dir, &edges, &mut views, key, &parsed, now));
+                    out.extend(key_access(&dir, &edges, &mut views, key, &parsed, None, now).1);
                     continue;
                 };
-                let shared = classes
-                    .entry(class)
-                    .or_insert_with(|| key_access(&dir, &edges, &mut views, key, &parsed, now));
-                out.extend(shared.iter().map(|r| AccessRow {
-                    key_arn: key.arn.clone(),
-                    ..r.clone()
-                }));
+                let has_grants = key.grants.as_ref().is_some_and(|g| !g.is_empty());
+                if !classes.contains_key(&class) {
+                    // The class is worked out on a key without grants: one alike with its grants
+                    // set aside.
+                    let mut bare = key.clone();
+                    bare.grants = Some(vec![]);
+                    let made = key_access(&dir, &edges, &mut views, &bare, &parsed, None, now);
+                    classes.insert(class.clone(), made);
+                }
+                let (base, rows) = &classes[&class];
+                if has_grants {
+                    let own = key_access(&dir, &edges, &mut views, key, &parsed, Some(base), now);
+                    out.extend(own.1);
+                } else {
+                    out.extend(rows.iter().map(|r| AccessRow {
+                        key_arn: key.arn.clone(),
+                        ..r.clone()
+                    }));
+                }
             }
             out
         })
@@ -163,14 +175,21 @@ fn trust_names(trust: &crate::policy::Policy, arn: &str) -> bool {
     })
 }
 
+/// Each caller's best answer per capability, before role trust is followed.
+type Best = BTreeMap<(CallerRef, Capability), Answer>;
+
+/// The rows of one key. With `base` (the answers of a key alike without grants), only the
+/// key's grantees are decided again: nobody else's answer depends on its grants. Returns the
+/// answers before role trust too, to serve as a base.
 fn key_access<'d>(
     dir: &'d Directory,
     edges: &Edges,
     views: &mut Views<'d>,
     key: &KeyRecord,
     parsed: &Result<NamedPolicy, String>,
+    base: Option<&Best>,
     now: Timestamp,
-) -> Vec<AccessRow> {
+) -> (Best, Vec<AccessRow>) {
     let account = key
         .metadata
         .as_ref()
@@ -184,9 +203,9 @@ fn key_access<'d>(
         rcp_applies: key.is_customer_managed(),
         is_key: true,
     };
-    let mut callers = match parsed {
-        Ok(p) => callers_of(&p.policy, dir, account),
-        Err(_) => BTreeSet::new(),
+    let mut callers = match (parsed, base) {
+        (Ok(p), None) => callers_of(&p.policy, dir, account),
+        _ => BTreeSet::new(),
     };
     let grants = grants_by_grantee(key);
     for grantee in grants.keys() {
@@ -199,14 +218,15 @@ fn key_access<'d>(
             },
         });
     }
-    if parsed.is_err() {
+    if parsed.is_err() && base.is_none() {
         // Nothing is known of who can: say so once, for the account that owns the key.
         callers.insert(CallerRef::Unscanned {
             arn: format!("arn:aws:iam::{account}:root"),
             account: account.to_string(),
         });
     }
-    let mut best: BTreeMap<(CallerRef, Capability), Answer> = BTreeMap::new();
+    let mut best = base.cloned().unwrap_or_default();
+    best.retain(|(c, _), _| !callers.contains(c));
     for caller in &callers {
         let view = views
             .entry((caller.clone(), account.to_string()))
@@ -226,6 +246,7 @@ fn key_access<'d>(
             }
         }
     }
+    let before_roles = best.clone();
     through_roles(&mut best, edges, dir);
     // Grants that could not be listed may give anyone any use: say so, never "nobody".
     if key.grants.is_none() {
@@ -242,7 +263,8 @@ fn key_access<'d>(
                 });
         }
     }
-    best.into_iter()
+    let rows = best
+        .into_iter()
         .map(|((caller, capability), answer)| {
             let (principal, principal_account) = caller.name(dir);
             let (verdict, conditions) = match (&answer.not_assessed, &answer.verdict) {
@@ -260,7 +282,8 @@ fn key_access<'d>(
                 conditions,
             }
         })
-        .collect()
+        .collect();
+    (before_roles, rows)
 }
 
 fn parse_key_policy(text: &str) -> Result<NamedPolicy, String> {
