@@ -25,20 +25,31 @@ pub(crate) struct Ctx<'a> {
 /// Effective access rows, sorted by key, with each key's range.
 pub(crate) struct AccessIndex {
     pub rows: Vec<kmsaudit_model::AccessRow>,
+    /// What RCPs do to outside callers, by member account holding customer-managed keys.
+    pub guards: std::collections::BTreeMap<String, crate::effective::RcpGuard>,
     by_key: rustc_hash::FxHashMap<String, std::ops::Range<usize>>,
 }
 
 impl AccessIndex {
     /// Indexes rows sorted by key.
-    pub fn new(rows: Vec<kmsaudit_model::AccessRow>) -> AccessIndex {
+    pub fn new(
+        rows: Vec<kmsaudit_model::AccessRow>,
+        guards: std::collections::BTreeMap<String, crate::effective::RcpGuard>,
+    ) -> AccessIndex {
         let mut by_key: rustc_hash::FxHashMap<String, std::ops::Range<usize>> = Default::default();
         for (i, r) in rows.iter().enumerate() {
-            by_key
-                .entry(r.key_arn.clone())
-                .and_modify(|range| range.end = i + 1)
-                .or_insert(i..i + 1);
+            match by_key.get_mut(r.key_arn.as_str()) {
+                Some(range) => range.end = i + 1,
+                None => {
+                    by_key.insert(r.key_arn.clone(), i..i + 1);
+                }
+            }
         }
-        AccessIndex { rows, by_key }
+        AccessIndex {
+            rows,
+            guards,
+            by_key,
+        }
     }
 
     /// The rows of one key (none: nobody can).
@@ -75,11 +86,12 @@ impl<'a> Ctx<'a> {
             config,
         );
         // Effective access is computed when the scan read IAM.
-        let access = snapshot
-            .accounts
-            .iter()
-            .any(|a| a.iam.is_some())
-            .then(|| AccessIndex::new(crate::effective::effective_access(snapshot)));
+        let access = snapshot.accounts.iter().any(|a| a.iam.is_some()).then(|| {
+            AccessIndex::new(
+                crate::effective::effective_access(snapshot),
+                crate::effective::rcp_guards(snapshot),
+            )
+        });
         Ctx {
             analyzers: AnalyzerView::of(snapshot),
             access,

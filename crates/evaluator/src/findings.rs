@@ -136,8 +136,16 @@ pub(crate) fn scope_findings(
             resource_name: account.name.as_deref().unwrap_or(&account.id).into(),
         };
         for rule in rules {
-            if let Check::Reach { account: reach, .. } = rule.check {
-                out.push(finding(rule.def, &account_place, reach(account)));
+            match rule.check {
+                Check::Reach { account: reach, .. } => {
+                    out.push(finding(rule.def, &account_place, reach(account)));
+                }
+                Check::Account(check) => {
+                    if let Some(o) = check(account, ctx) {
+                        out.push(finding(rule.def, &account_place, o));
+                    }
+                }
+                _ => {}
             }
         }
         for region in &account.regions {
@@ -152,7 +160,7 @@ pub(crate) fn scope_findings(
                 let outcome = match rule.check {
                     Check::Reach { region: reach, .. } => reach(region),
                     Check::Region(check) => check(region, ctx),
-                    Check::Policy(_) | Check::Key(_) | Check::Access(_) => None,
+                    Check::Policy(_) | Check::Key(_) | Check::Access(_) | Check::Account(_) => None,
                 };
                 if let Some(o) = outcome {
                     out.push(finding(rule.def, &place, o));

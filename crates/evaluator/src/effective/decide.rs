@@ -302,7 +302,7 @@ fn by(p: &NamedPolicy, i: Option<usize>) -> Option<String> {
 
 /// SCPs (`need_allow`: some policy at every level must allow) or RCPs (only Denies matter:
 /// `RCPFullAWSAccess` cannot be detached) along the path from the root to `account`.
-fn org_layer<'d>(
+pub(super) fn org_layer<'d>(
     dir: &Directory,
     account: &str,
     by_target: &'d rustc_hash::FxHashMap<&str, Vec<NamedPolicy>>,

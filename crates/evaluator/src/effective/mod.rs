@@ -10,6 +10,7 @@ mod callers;
 mod classes;
 mod decide;
 mod directory;
+mod guard;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,6 +23,7 @@ use callers::{callers_of, callers_of_trust, CallerRef};
 use classes::{ClassKey, ResourcePatterns};
 use decide::{decide, Answer, Target};
 use directory::{Directory, NamedPolicy};
+pub(crate) use guard::{rcp_guards, RcpGuard};
 use rustc_hash::FxHashMap;
 
 /// How many roles deep a chain of AssumeRole is followed.

@@ -23,6 +23,7 @@ mod aa_disagreement;
 mod aa_finding_active;
 mod access_external;
 mod access_lockout;
+mod access_rcp;
 mod access_sod;
 mod deletion_scheduled;
 mod grant_broad;
@@ -85,6 +86,8 @@ pub(crate) enum Check {
     /// A described customer-managed key with its effective access rows (run only when the scan
     /// read IAM).
     Access(fn(&[kmsaudit_model::AccessRow], &KeyInput<'_>, &Ctx<'_>) -> Outcome),
+    /// One account (`None`: no verdict there).
+    Account(fn(&AccountRecord, &Ctx<'_>) -> Option<Outcome>),
     /// One account × region (`None`: no verdict there).
     Region(fn(&RegionRecord, &Ctx<'_>) -> Option<Outcome>),
     /// Whether the scan could read each account, region and key (`None`: nothing to report).
@@ -201,6 +204,7 @@ pub(crate) static RULES: &[Rule] = &[
     ),
     access_rule(&access_sod::RULE, Check::Access(access_sod::check)),
     access_rule(&access_lockout::RULE, Check::Access(access_lockout::check)),
+    access_rule(&access_rcp::RULE, Check::Account(access_rcp::check)),
     analyzer_rule(&aa_finding_active::RULE, Key(aa_finding_active::check)),
     analyzer_rule(&aa_disagreement::RULE, Key(aa_disagreement::check)),
     analyzer_rule(
