@@ -4,6 +4,11 @@
 //! analyzer of the key's account or an organization analyzer anywhere in the organization).
 //! Without an active analyzer covering the key's region the answer is unknown: NOT_ASSESSED;
 //! so is "no finding" when an analyzer listing of the region that could hold one failed.
+//!
+//! Access Analyzer does not apply RCPs: when the scan read IAM and the organization's
+//! policies, and an RCP of the key's account denies `kms:*` to every caller outside the
+//! organization, a finding whose principals are all AWS accounts or ARNs outside it is marked
+//! blocked (PASS, the finding and the RCP named): nobody it names can use the key.
 
 use kmsaudit_model::{Evidence, Severity};
 
@@ -30,6 +35,7 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
             Err(why) => Outcome::not_assessed(why),
         };
     };
+    let blocked_by = rcp_blocking(findings, input, ctx);
     let principal = f
         .principal
         .iter()
@@ -41,30 +47,68 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
     } else {
         ""
     };
-    Outcome::fail(
-        format!(
-            "Access Analyzer finding {} reports external access{public} for {}",
-            f.id,
-            if principal.is_empty() {
-                "an unnamed principal"
-            } else {
-                &principal
-            }
-        ),
-        Evidence {
-            principal: (!principal.is_empty()).then_some(principal.clone()),
-            condition: (!f.condition.is_empty()).then(|| {
-                f.condition
-                    .iter()
-                    .map(|(k, v)| format!("{k} = {v}"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            }),
-            ..Default::default()
+    let message = format!(
+        "Access Analyzer finding {} reports external access{public} for {}",
+        f.id,
+        if principal.is_empty() {
+            "an unnamed principal"
+        } else {
+            &principal
         }
-        .detail("finding_id", f.id.clone())
-        .detail("analyzer", f.analyzer_arn.clone()),
-    )
+    );
+    let message = match &blocked_by {
+        Some(by) => format!(
+            "{message}, blocked: {by} denies kms:* to principals outside the organization (Access Analyzer does not apply RCPs; archive the finding with that reason)"
+        ),
+        None => message,
+    };
+    let evidence = Evidence {
+        principal: (!principal.is_empty()).then_some(principal.clone()),
+        condition: (!f.condition.is_empty()).then(|| {
+            f.condition
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }),
+        ..Default::default()
+    }
+    .detail("finding_id", f.id.clone())
+    .detail("analyzer", f.analyzer_arn.clone());
+    match blocked_by {
+        Some(by) => Outcome::pass(message).with_evidence(evidence.detail("blocked_by", by)),
+        None => Outcome::fail(message, evidence),
+    }
+}
+
+/// The RCP that keeps every principal of every finding away, when one does: each finding names
+/// only AWS accounts or ARNs outside the organization, and the key's account is guarded.
+fn rcp_blocking(
+    findings: &[kmsaudit_model::AnalyzerFinding],
+    input: &KeyInput<'_>,
+    ctx: &Ctx<'_>,
+) -> Option<String> {
+    let key_account = input.meta.aws_account_id.as_str();
+    let guard = ctx.access.as_ref()?.guards.get(key_account)?;
+    let crate::effective::RcpGuard::Guarded(by) = guard else {
+        return None;
+    };
+    let outside = |value: &str| {
+        let account = kmsaudit_model::arn_account(value).unwrap_or(value);
+        kmsaudit_model::is_account_id(account)
+            && account != key_account
+            && !ctx.zone.org_accounts.contains(account)
+    };
+    findings
+        .iter()
+        .all(|f| {
+            f.is_public != Some(true)
+                && !f.principal.is_empty()
+                && f.principal
+                    .iter()
+                    .all(|(kind, value)| kind == "AWS" && outside(value))
+        })
+        .then(|| by.clone())
 }
 
 #[cfg(test)]
@@ -111,5 +155,50 @@ mod tests {
             check_key_with("AA-FINDING-ACTIVE", &k, Some(&none), &Default::default()).status,
             Status::NotAssessed
         );
+    }
+
+    #[test]
+    fn a_finding_an_rcp_blocks_is_marked_blocked_and_others_still_fail() {
+        use crate::effective::RcpGuard;
+        let k = test_key();
+        let finding = |principal: &str| AnalyzerFinding {
+            id: "f1".into(),
+            resource: KEY_ARN.into(),
+            status: "ACTIVE".into(),
+            principal: [("AWS".to_string(), principal.to_string())].into(),
+            ..Default::default()
+        };
+        let guarded = || Some(RcpGuard::Guarded("RCP OrgOnly (p-1) on r-root".into()));
+        let run = |f: AnalyzerFinding, guard| {
+            let aa = account_analyzer(vec![f]);
+            check_key_guarded(
+                "AA-FINDING-ACTIVE",
+                &k,
+                Some(&aa),
+                &Default::default(),
+                guard,
+            )
+        };
+        let outside = run(finding("444455556666"), guarded());
+        assert_eq!(outside.status, Status::Pass, "{}", outside.message);
+        assert!(
+            outside.message.contains("blocked: RCP OrgOnly"),
+            "{}",
+            outside.message
+        );
+        assert_eq!(
+            run(finding("arn:aws:iam::444455556666:role/X"), guarded()).status,
+            Status::Pass
+        );
+        // Not blocked: no guard, an open RCP, a principal inside the organization, a service.
+        assert_eq!(run(finding("444455556666"), None).status, Status::Fail);
+        assert_eq!(
+            run(finding("444455556666"), Some(RcpGuard::Open(vec![]))).status,
+            Status::Fail
+        );
+        assert_eq!(run(finding(ORG_ACCOUNT), guarded()).status, Status::Fail);
+        let mut service = finding("x");
+        service.principal = [("Service".to_string(), "s3.amazonaws.com".to_string())].into();
+        assert_eq!(run(service, guarded()).status, Status::Fail);
     }
 }

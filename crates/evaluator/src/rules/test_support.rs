@@ -96,6 +96,18 @@ pub(crate) fn check_key_with(
     aa: Option<&kmsaudit_model::AccessAnalyzerRecord>,
     config: &EvalConfig,
 ) -> super::Outcome {
+    check_key_guarded(rule_id, key, aa, config, None)
+}
+
+/// [`check_key_with`] in a scan that read IAM, the key's account guarded by RCPs as `guard`
+/// says.
+pub(crate) fn check_key_guarded(
+    rule_id: &str,
+    key: &kmsaudit_model::KeyRecord,
+    aa: Option<&kmsaudit_model::AccessAnalyzerRecord>,
+    config: &EvalConfig,
+    guard: Option<crate::effective::RcpGuard>,
+) -> super::Outcome {
     let check = RULES
         .iter()
         .find_map(|r| match r.check {
@@ -104,6 +116,10 @@ pub(crate) fn check_key_with(
         })
         .expect("unknown key rule");
     let mut ctx = ctx(config);
+    if let Some(guard) = guard {
+        let guards = [(KEY_ACCOUNT.to_string(), guard)].into();
+        ctx.access = Some(crate::context::AccessIndex::new(vec![], guards));
+    }
     let policy = crate::policy_cache::policy_state(key, &ctx);
     let input = super::KeyInput {
         key,
