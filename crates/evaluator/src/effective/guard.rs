@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use kmsaudit_model::{OrgPolicyKind, Snapshot};
+use kmsaudit_model::{AccountAccess, OrgPolicyKind, RegionAccess, Snapshot};
 
 use super::callers::CallerRef;
 use super::decide::org_layer;
@@ -37,6 +37,17 @@ pub(crate) fn rcp_guards(snapshot: &Snapshot) -> BTreeMap<String, RcpGuard> {
             .flat_map(|r| &r.keys)
             .find(|k| k.metadata.is_none() || k.is_customer_managed())
         else {
+            // No key found: unknown when a region's keys could not be listed, never "none".
+            let unread = account.regions.iter().find_map(|r| match &r.access {
+                RegionAccess::NotAssessed { issue } => Some(format!(
+                    "the keys of {} in {} were not listed: {issue}",
+                    account.id, r.region
+                )),
+                _ => None,
+            });
+            if let (AccountAccess::Scanned { .. }, Some(why)) = (&account.access, unread) {
+                out.insert(account.id.clone(), RcpGuard::Unknown(why));
+            }
             continue;
         };
         let guard = if dir.org.tree.is_some()
