@@ -6,7 +6,8 @@
 //! 90 s and 1.5 GB.
 
 use std::path::Path;
-use std::time::Instant;
+
+use crate::bench_report::mb;
 
 pub fn run(root: &Path, accounts: usize, principals: usize, keys: usize) -> anyhow::Result<()> {
     let dir = root.join(format!(
@@ -14,30 +15,10 @@ pub fn run(root: &Path, accounts: usize, principals: usize, keys: usize) -> anyh
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let snapshot_path = dir.join("input-snapshot.json");
-    let started = Instant::now();
     let mut snapshot = kmsaudit_model::synthetic::synthetic_org_over(accounts, keys);
     kmsaudit_model::synthetic_iam::with_iam(&mut snapshot, principals);
-    std::fs::write(&snapshot_path, serde_json::to_vec(&snapshot)?)?;
-    drop(snapshot);
-    println!(
-        "synthetic snapshot: {accounts} accounts x {principals} principals, {keys} keys, {:.1} MB, written in {:.1} s",
-        mb(std::fs::metadata(&snapshot_path)?.len()),
-        started.elapsed().as_secs_f64()
-    );
-    let pack = dir.join("pack");
-    let binary = root.join("target/release/kmsaudit");
-    let args: Vec<&std::ffi::OsStr> = ["report", "--quiet", "--fail-on", "none", "--out"]
-        .iter()
-        .map(std::ffi::OsStr::new)
-        .chain([pack.as_os_str(), snapshot_path.as_os_str()])
-        .collect();
-    let timed = crate::bench::under_gnu_time(&binary, &args)?;
-    anyhow::ensure!(
-        matches!(timed.output.status.code(), Some(0 | 3 | 4)),
-        "kmsaudit report failed: {}",
-        String::from_utf8_lossy(&timed.output.stderr)
-    );
+    let what = format!("{accounts} accounts x {principals} principals, {keys} keys");
+    let (_, pack, timed) = crate::bench_report::write_and_report(root, &dir, snapshot, &what)?;
     let size = |name: &str| {
         std::fs::metadata(pack.join(name))
             .map(|m| m.len())
@@ -62,10 +43,6 @@ pub fn run(root: &Path, accounts: usize, principals: usize, keys: usize) -> anyh
         timed.peak_rss_kib as f64 / 1024.0
     );
     Ok(())
-}
-
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / 1_048_576.0
 }
 
 /// The number after `flag` in `args`, or `default`.

@@ -12,32 +12,11 @@ pub fn run(root: &Path, keys: usize) -> anyhow::Result<()> {
     let dir = root.join(format!("target/bench/report-{keys}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let snapshot_path = dir.join("input-snapshot.json");
-    let started = Instant::now();
     let snapshot = kmsaudit_model::synthetic::synthetic_org(keys);
-    std::fs::write(&snapshot_path, serde_json::to_vec(&snapshot)?)?;
-    drop(snapshot);
-    println!(
-        "synthetic snapshot: {keys} keys, {:.1} MB, written in {:.1} s",
-        mb(std::fs::metadata(&snapshot_path)?.len()),
-        started.elapsed().as_secs_f64()
-    );
-
-    let pack = dir.join("pack");
-    let binary = root.join("target/release/kmsaudit");
-    let args: Vec<&std::ffi::OsStr> = ["report", "--quiet", "--fail-on", "none", "--out"]
-        .iter()
-        .map(std::ffi::OsStr::new)
-        .chain([pack.as_os_str(), snapshot_path.as_os_str()])
-        .collect();
-    let timed = crate::bench::under_gnu_time(&binary, &args)?;
+    let (snapshot_path, pack, timed) =
+        write_and_report(root, &dir, snapshot, &format!("{keys} keys"))?;
     let (wall, peak_kib) = (timed.wall_secs, timed.peak_rss_kib);
-    // 4: something is NOT_ASSESSED (the synthetic mix has such keys); still a full pack.
-    anyhow::ensure!(
-        matches!(timed.output.status.code(), Some(0 | 3 | 4)),
-        "kmsaudit report failed: {}",
-        String::from_utf8_lossy(&timed.output.stderr)
-    );
+    let binary = root.join("target/release/kmsaudit");
     println!(
         "kmsaudit report: wall {wall:.1} s, peak RSS {:.0} MB",
         peak_kib as f64 / 1024.0
@@ -130,7 +109,41 @@ fn chromium_screenshot(html: &Path, dir: &Path, png: &Path) -> Option<anyhow::Re
     })
 }
 
-fn mb(bytes: u64) -> f64 {
+/// Writes `snapshot` into `dir` and renders its pack with the release `kmsaudit report` under
+/// GNU time: the snapshot's path, the pack's, and the timing. `what` names the snapshot.
+pub fn write_and_report(
+    root: &Path,
+    dir: &Path,
+    snapshot: kmsaudit_model::Snapshot,
+    what: &str,
+) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf, crate::bench::Timed)> {
+    let snapshot_path = dir.join("input-snapshot.json");
+    let started = Instant::now();
+    std::fs::write(&snapshot_path, serde_json::to_vec(&snapshot)?)?;
+    drop(snapshot);
+    println!(
+        "synthetic snapshot: {what}, {:.1} MB, written in {:.1} s",
+        mb(std::fs::metadata(&snapshot_path)?.len()),
+        started.elapsed().as_secs_f64()
+    );
+    let pack = dir.join("pack");
+    let binary = root.join("target/release/kmsaudit");
+    let args: Vec<&std::ffi::OsStr> = ["report", "--quiet", "--fail-on", "none", "--out"]
+        .iter()
+        .map(std::ffi::OsStr::new)
+        .chain([pack.as_os_str(), snapshot_path.as_os_str()])
+        .collect();
+    let timed = crate::bench::under_gnu_time(&binary, &args)?;
+    // 4: something is NOT_ASSESSED (the synthetic mix has such keys); still a full pack.
+    anyhow::ensure!(
+        matches!(timed.output.status.code(), Some(0 | 3 | 4)),
+        "kmsaudit report failed: {}",
+        String::from_utf8_lossy(&timed.output.stderr)
+    );
+    Ok((snapshot_path, pack, timed))
+}
+
+pub fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1_000_000.0
 }
 
