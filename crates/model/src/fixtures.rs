@@ -1,6 +1,8 @@
 //! Builders of model values for tests of the crates that read them (feature `fixtures`).
 
-use crate::{KeyMetadata, KeyRecord};
+use crate::{
+    AccountAccess, AccountRecord, IamRecord, KeyMetadata, KeyRecord, RegionAccess, RegionRecord,
+};
 
 /// A described, enabled, symmetric customer-managed key with KMS-generated material, named by
 /// its ARN (`arn:aws:kms:<region>:<account>:key/<id>`); nothing else read yet.
@@ -22,5 +24,31 @@ pub fn customer_key(arn: &str) -> KeyRecord {
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// An account of the organization (`member`: with an organization status), scanned in
+/// us-east-1 where it holds `keys`, with `iam` as read.
+pub fn scanned_account(
+    id: &str,
+    member: bool,
+    keys: Vec<KeyRecord>,
+    iam: Option<IamRecord>,
+) -> AccountRecord {
+    AccountRecord {
+        id: id.into(),
+        name: None,
+        email: None,
+        org_status: member.then(|| "ACTIVE".into()),
+        access: AccountAccess::Scanned { via: "test".into() },
+        regions_from: None,
+        regions: vec![RegionRecord {
+            region: "us-east-1".into(),
+            access: RegionAccess::Scanned,
+            aliases_error: None,
+            keys,
+            access_analyzer: None,
+        }],
+        iam,
     }
 }

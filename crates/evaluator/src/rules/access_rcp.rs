@@ -62,22 +62,8 @@ mod tests {
     /// RCPs attached to the member (RCPs enabled when `enabled`).
     fn guard_of(rcps: &[&str], enabled: bool) -> Option<RcpGuard> {
         let member = "222222222222";
-        let account = |id: &str, keys: Vec<KeyRecord>| AccountRecord {
-            id: id.into(),
-            name: None,
-            email: None,
-            org_status: Some("ACTIVE".into()),
-            access: AccountAccess::Scanned { via: "t".into() },
-            regions_from: None,
-            regions: vec![RegionRecord {
-                region: "us-east-1".into(),
-                access: RegionAccess::Scanned,
-                aliases_error: None,
-                keys,
-                access_analyzer: None,
-            }],
-            iam: Some(IamRecord::default()),
-        };
+        let account =
+            |id: &str, keys| fixtures::scanned_account(id, true, keys, Some(IamRecord::default()));
         let key = fixtures::customer_key(&format!("arn:aws:kms:us-east-1:{member}:key/k"));
         let policy = |i: usize, text: &str| OrgPolicy {
             id: format!("p-{i}"),

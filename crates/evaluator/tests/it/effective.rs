@@ -229,22 +229,7 @@ fn snapshot(case: &Case) -> Snapshot {
             .filter(|k| arn_account(&k.arn) == Some(a.id.as_str()))
             .map(key_record)
             .collect();
-        accounts.push(AccountRecord {
-            id: a.id.clone(),
-            name: None,
-            email: None,
-            org_status: (!case.no_org).then(|| "ACTIVE".into()),
-            access: AccountAccess::Scanned { via: "test".into() },
-            regions_from: None,
-            regions: vec![RegionRecord {
-                region: "us-east-1".into(),
-                access: RegionAccess::Scanned,
-                aliases_error: None,
-                keys,
-                access_analyzer: None,
-            }],
-            iam,
-        });
+        accounts.push(fixtures::scanned_account(&a.id, !case.no_org, keys, iam));
     }
     let mut policies = vec![OrgPolicy {
         id: "p-FullAWSAccess".into(),

@@ -244,26 +244,12 @@ fn generate(rng: &mut Rng) -> Org {
                 document: Arc::from(doc.as_str()),
             })
             .collect();
-        AccountRecord {
-            id: id.into(),
-            name: None,
-            email: None,
-            org_status: member.then(|| "ACTIVE".into()),
-            access: AccountAccess::Scanned { via: "test".into() },
-            regions_from: None,
-            regions: vec![RegionRecord {
-                region: "us-east-1".into(),
-                access: RegionAccess::Scanned,
-                aliases_error: None,
-                keys,
-                access_analyzer: None,
-            }],
-            iam: Some(IamRecord {
-                principals,
-                managed_policies: managed,
-                ..Default::default()
-            }),
-        }
+        let iam = IamRecord {
+            principals,
+            managed_policies: managed,
+            ..Default::default()
+        };
+        fixtures::scanned_account(id, member, keys, Some(iam))
     };
     let snapshot = Snapshot {
         schema_version: SCHEMA_VERSION,
