@@ -87,10 +87,8 @@ impl<'a> Ctx<'a> {
         );
         // Effective access is computed when the scan read IAM.
         let access = snapshot.accounts.iter().any(|a| a.iam.is_some()).then(|| {
-            AccessIndex::new(
-                crate::effective::effective_access(snapshot),
-                crate::effective::rcp_guards(snapshot),
-            )
+            let (rows, guards) = crate::effective::rows_and_guards(snapshot);
+            AccessIndex::new(rows, guards)
         });
         Ctx {
             analyzers: AnalyzerView::of(snapshot),

@@ -23,8 +23,7 @@ pub(crate) enum RcpGuard {
 }
 
 /// By member account (not the management account) holding a customer-managed key.
-pub(crate) fn rcp_guards(snapshot: &Snapshot) -> BTreeMap<String, RcpGuard> {
-    let dir = Directory::build(snapshot);
+pub(super) fn rcp_guards(snapshot: &Snapshot, dir: &Directory) -> BTreeMap<String, RcpGuard> {
     let now = snapshot.metadata.started_at;
     let mut out = BTreeMap::new();
     for account in &snapshot.accounts {
@@ -56,7 +55,7 @@ pub(crate) fn rcp_guards(snapshot: &Snapshot) -> BTreeMap<String, RcpGuard> {
         {
             RcpGuard::Open(vec![])
         } else {
-            let view = CallerRef::Anyone.view(&dir, &account.id, now);
+            let view = CallerRef::Anyone.view(dir, &account.id, now);
             let request = PartialRequest {
                 caller: &view.caller,
                 action: "kms:Decrypt",
@@ -64,7 +63,7 @@ pub(crate) fn rcp_guards(snapshot: &Snapshot) -> BTreeMap<String, RcpGuard> {
                 known: &view.known,
                 through_account: true,
             };
-            match org_layer(&dir, &account.id, &dir.org.rcps, &request, false) {
+            match org_layer(dir, &account.id, &dir.org.rcps, &request, false) {
                 (Err(reason), _, _) => RcpGuard::Unknown(reason),
                 (Ok(_), Tri::Yes, by) => {
                     RcpGuard::Guarded(by.map(|(p, _)| p.label.clone()).unwrap_or_default())

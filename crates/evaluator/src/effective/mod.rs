@@ -23,7 +23,8 @@ use callers::{callers_of, callers_of_trust, CallerRef};
 use classes::{ClassKey, ResourcePatterns};
 use decide::{decide, Answer, Target};
 use directory::{Directory, NamedPolicy};
-pub(crate) use guard::{rcp_guards, RcpGuard};
+use guard::rcp_guards;
+pub(crate) use guard::RcpGuard;
 use rustc_hash::FxHashMap;
 
 /// How many roles deep a chain of AssumeRole is followed.
@@ -32,8 +33,15 @@ pub const MAX_ASSUME_DEPTH: usize = 3;
 /// Who can use or administer each key of the snapshot: one row per (key, principal,
 /// capability) that is allowed, conditional or not assessed, sorted.
 pub fn effective_access(snapshot: &Snapshot) -> Vec<AccessRow> {
+    rows_and_guards(snapshot).0
+}
+
+/// [`effective_access`] and what RCPs do to outside callers per member account
+/// ([`rcp_guards`]), from one reading of the scan's IAM and organization policies.
+pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (Vec<AccessRow>, BTreeMap<String, RcpGuard>) {
     let now = snapshot.metadata.started_at;
     let dir = Directory::build(snapshot);
+    let guards = rcp_guards(snapshot, &dir);
     let edges = assume_edges(&dir, now);
     let patterns = ResourcePatterns::build(&dir);
     // Account by account: a caller looks the same to every key of one account, and keys alike
@@ -59,7 +67,9 @@ pub fn effective_access(snapshot: &Snapshot) -> Vec<AccessRow> {
                 };
                 let policy = parsed.as_ref().ok().map(|p| &*p.policy);
                 let Some(class) = patterns.class_of(key, policy) else {
-                    out.extend(key_access(&dir, &edges, &mut views, key, &parsed, None, now).1);
+                    out.extend(
+                        key_access(&dir, &edges, &mut views, key, &parsed, Base::Drop, now).1,
+                    );
                     continue;
                 };
                 let has_grants = key.grants.as_ref().is_some_and(|g| !g.is_empty());
@@ -68,12 +78,22 @@ pub fn effective_access(snapshot: &Snapshot) -> Vec<AccessRow> {
                     // set aside.
                     let mut bare = key.clone();
                     bare.grants = Some(vec![]);
-                    let made = key_access(&dir, &edges, &mut views, &bare, &parsed, None, now);
+                    let (base, rows) =
+                        key_access(&dir, &edges, &mut views, &bare, &parsed, Base::Keep, now);
+                    let made = (base.unwrap_or_default(), rows);
                     classes.insert(class.clone(), made);
                 }
                 let (base, rows) = &classes[&class];
                 if has_grants {
-                    let own = key_access(&dir, &edges, &mut views, key, &parsed, Some(base), now);
+                    let own = key_access(
+                        &dir,
+                        &edges,
+                        &mut views,
+                        key,
+                        &parsed,
+                        Base::Reuse(base),
+                        now,
+                    );
                     out.extend(own.1);
                 } else {
                     out.extend(rows.iter().map(|r| AccessRow {
@@ -88,7 +108,7 @@ pub fn effective_access(snapshot: &Snapshot) -> Vec<AccessRow> {
     rows.sort_by(|a, b| {
         (&a.key_arn, &a.principal, a.capability).cmp(&(&b.key_arn, &b.principal, b.capability))
     });
-    rows
+    (rows, guards)
 }
 
 /// Who can assume each role: by role index, the callers whose AssumeRole its trust policy, their
@@ -180,18 +200,29 @@ fn trust_names(trust: &crate::policy::Policy, arn: &str) -> bool {
 /// Each caller's best answer per capability, before role trust is followed.
 type Best = BTreeMap<(CallerRef, Capability), Answer>;
 
-/// The rows of one key. With `base` (the answers of a key alike without grants), only the
-/// key's grantees are decided again: nobody else's answer depends on its grants. Returns the
-/// answers before role trust too, to serve as a base.
+/// What [`key_access`] does with the answers before role trust.
+#[derive(Clone, Copy)]
+enum Base<'b> {
+    /// Nothing: the key is worked out alone.
+    Drop,
+    /// Returns them, to serve the key's class.
+    Keep,
+    /// Starts from these (the class's), deciding only the key's grantees again.
+    Reuse(&'b Best),
+}
+
+/// The rows of one key. From a class's answers ([`Base::Reuse`], those of a key alike without
+/// grants) only the key's grantees are decided again: nobody else's answer depends on its
+/// grants. With [`Base::Keep`], returns the answers before role trust too.
 fn key_access<'d>(
     dir: &'d Directory,
     edges: &Edges,
     views: &mut Views<'d>,
     key: &KeyRecord,
     parsed: &Result<NamedPolicy, String>,
-    base: Option<&Best>,
+    base: Base<'_>,
     now: Timestamp,
-) -> (Best, Vec<AccessRow>) {
+) -> (Option<Best>, Vec<AccessRow>) {
     let account = key
         .metadata
         .as_ref()
@@ -205,7 +236,11 @@ fn key_access<'d>(
         rcp_applies: key.is_customer_managed(),
         is_key: true,
     };
-    let mut callers = match (parsed, base) {
+    let reused = match base {
+        Base::Reuse(b) => Some(b),
+        Base::Drop | Base::Keep => None,
+    };
+    let mut callers = match (parsed, reused) {
         (Ok(p), None) => callers_of(&p.policy, dir, account),
         _ => BTreeSet::new(),
     };
@@ -220,14 +255,14 @@ fn key_access<'d>(
             },
         });
     }
-    if parsed.is_err() && base.is_none() {
+    if parsed.is_err() && reused.is_none() {
         // Nothing is known of who can: say so once, for the account that owns the key.
         callers.insert(CallerRef::Unscanned {
             arn: format!("arn:aws:iam::{account}:root"),
             account: account.to_string(),
         });
     }
-    let mut best = base.cloned().unwrap_or_default();
+    let mut best = reused.cloned().unwrap_or_default();
     best.retain(|(c, _), _| !callers.contains(c));
     for caller in &callers {
         let view = views
@@ -248,7 +283,7 @@ fn key_access<'d>(
             }
         }
     }
-    let before_roles = best.clone();
+    let before_roles = matches!(base, Base::Keep).then(|| best.clone());
     through_roles(&mut best, edges, dir);
     // Grants that could not be listed may give anyone any use: say so, never "nobody".
     if key.grants.is_none() {

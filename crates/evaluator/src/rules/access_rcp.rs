@@ -54,7 +54,6 @@ pub(crate) fn check(account: &AccountRecord, ctx: &Ctx<'_>) -> Option<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::effective::rcp_guards;
     use kmsaudit_model::*;
     use std::sync::Arc;
 
@@ -107,7 +106,9 @@ mod tests {
             accounts: vec![account("111111111111", vec![]), account(member, vec![key])],
             aws_managed_policies: vec![],
         };
-        rcp_guards(&snapshot).remove(member)
+        crate::effective::rows_and_guards(&snapshot)
+            .1
+            .remove(member)
     }
 
     const ORG_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-test"},"BoolIfExists":{"aws:PrincipalIsAWSService":"false"}}}]}"#;
