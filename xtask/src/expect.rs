@@ -62,9 +62,10 @@ pub fn e2e_spec(
     }
     for s in &fixture.expect_scope {
         let id = seeded.account(&s.account)?;
-        let resource = match &s.region {
-            Some(r) => format!("account/{id}/region/{r}"),
-            None => format!("account/{id}"),
+        let resource = match (&s.region, &s.policy) {
+            (_, Some(policy)) => seeded.substitute(policy, id),
+            (Some(r), None) => format!("account/{id}/region/{r}"),
+            (None, None) => format!("account/{id}"),
         };
         let item = e(&s.rule, &resource, &s.status);
         if matches!(s.status.as_str(), "FAIL" | "NOT_ASSESSED") {

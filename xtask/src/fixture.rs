@@ -232,6 +232,8 @@ pub struct ScopeExpectation {
     pub account: String,
     /// Absent: the account itself.
     pub region: Option<String>,
+    /// An IAM policy of the account instead (`${self}` is the account), as findings name it.
+    pub policy: Option<String>,
     pub rule: String,
     pub status: String,
 }

@@ -27,6 +27,9 @@ pub(crate) struct AccessIndex {
     pub rows: Vec<kmsaudit_model::AccessRow>,
     /// What RCPs do to outside callers, by member account holding customer-managed keys.
     pub guards: std::collections::BTreeMap<String, crate::effective::RcpGuard>,
+    /// Every IAM identity policy where it is used, with whether it allows decrypt on every
+    /// key and the keys it reaches (KMS-IAM-DECRYPT-ALL).
+    pub iam_policies: Vec<crate::effective::PolicyReach>,
     by_key: rustc_hash::FxHashMap<String, std::ops::Range<usize>>,
 }
 
@@ -48,6 +51,7 @@ impl AccessIndex {
         AccessIndex {
             rows,
             guards,
+            iam_policies: vec![],
             by_key,
         }
     }
@@ -88,7 +92,11 @@ impl<'a> Ctx<'a> {
         // Effective access is computed when the scan read IAM.
         let access = snapshot.accounts.iter().any(|a| a.iam.is_some()).then(|| {
             let (rows, guards) = crate::effective::rows_and_guards(snapshot);
-            AccessIndex::new(rows, guards)
+            let iam_policies = crate::effective::review_iam_policies(snapshot, &rows);
+            AccessIndex {
+                iam_policies,
+                ..AccessIndex::new(rows, guards)
+            }
         });
         Ctx {
             analyzers: AnalyzerView::of(snapshot),

@@ -160,11 +160,31 @@ pub(crate) fn scope_findings(
                 let outcome = match rule.check {
                     Check::Reach { region: reach, .. } => reach(region),
                     Check::Region(check) => check(region, ctx),
-                    Check::Policy(_) | Check::Key(_) | Check::Access(_) | Check::Account(_) => None,
+                    Check::Policy(_)
+                    | Check::Key(_)
+                    | Check::Access(_)
+                    | Check::Account(_)
+                    | Check::IamPolicy(_) => None,
                 };
                 if let Some(o) = outcome {
                     out.push(finding(rule.def, &place, o));
                 }
+            }
+        }
+    }
+    // IAM identity policies where they are used.
+    let policies = ctx.access.iter().flat_map(|a| &a.iam_policies);
+    for policy in policies {
+        let place = Place {
+            account_id: policy.account.as_str().into(),
+            region: "".into(),
+            resource_type: ResourceType::IamPolicy,
+            resource: policy.id.as_str().into(),
+            resource_name: policy.name.as_str().into(),
+        };
+        for rule in rules {
+            if let Check::IamPolicy(check) = rule.check {
+                out.push(finding(rule.def, &place, check(policy, ctx)));
             }
         }
     }

@@ -170,15 +170,21 @@ pub enum ResourceType {
     /// An account × region (`account/<id>/region/<region>`).
     #[serde(rename = "AWS::Account::Region")]
     AccountRegion,
+    /// An IAM identity policy where it is used: a managed policy's ARN (`ARN#ACCOUNT` for an
+    /// AWS managed policy, reviewed in each account that attaches it), `OWNER-ARN#NAME` for an
+    /// inline policy of a user, role or group.
+    #[serde(rename = "AWS::IAM::Policy")]
+    IamPolicy,
 }
 
 impl ResourceType {
-    /// `AWS::KMS::Key`, `AWS::Account`, `AWS::Account::Region`.
+    /// `AWS::KMS::Key`, `AWS::Account`, `AWS::Account::Region`, `AWS::IAM::Policy`.
     pub fn as_str(self) -> &'static str {
         match self {
             ResourceType::Key => "AWS::KMS::Key",
             ResourceType::Account => "AWS::Account",
             ResourceType::AccountRegion => "AWS::Account::Region",
+            ResourceType::IamPolicy => "AWS::IAM::Policy",
         }
     }
 }

@@ -164,6 +164,7 @@ fn record<'a>(
     };
     let (kind, resource_id) = match f.resource_type {
         ResourceType::Key => ("AwsKmsKey", f.resource.to_string()),
+        ResourceType::IamPolicy => iam_resource(&f.resource),
         _ => ("AwsAccount", format!("AWS::::Account:{account}")),
     };
     let mut product_fields = BTreeMap::from([
@@ -274,4 +275,20 @@ fn truncate(s: &str, max: usize) -> String {
     } else {
         s.chars().take(max - 1).chain(['…']).collect()
     }
+}
+
+/// The ASFF resource of an IAM policy finding: the managed policy, or the user, role or group
+/// that holds an inline policy (`OWNER-ARN#NAME`; `ARN#ACCOUNT` is an AWS managed policy).
+fn iam_resource(id: &str) -> (&'static str, String) {
+    let (arn, inline) = match id.split_once('#') {
+        Some((arn, _)) => (arn, arn.split(':').nth(4) != Some("aws")),
+        None => (id, false),
+    };
+    let kind = match arn.split(':').nth(5) {
+        Some(r) if inline && r.starts_with("role/") => "AwsIamRole",
+        Some(r) if inline && r.starts_with("user/") => "AwsIamUser",
+        Some(r) if inline && r.starts_with("group/") => "AwsIamGroup",
+        _ => "AwsIamPolicy",
+    };
+    (kind, arn.to_string())
 }

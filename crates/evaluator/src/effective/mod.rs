@@ -11,6 +11,7 @@ mod classes;
 mod decide;
 mod directory;
 mod guard;
+mod iam_policies;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +26,9 @@ use decide::{decide, Answer, Target};
 use directory::{Directory, NamedPolicy};
 use guard::rcp_guards;
 pub(crate) use guard::RcpGuard;
+pub(crate) use iam_policies::{
+    review as review_iam_policies, DecryptScope, PolicyOrigin, PolicyReach,
+};
 use rustc_hash::FxHashMap;
 
 /// How many roles deep a chain of AssumeRole is followed.

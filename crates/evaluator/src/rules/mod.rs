@@ -21,6 +21,7 @@ pub(crate) use policy_facts::{external_parties, iam_policies_enabled, non_root, 
 mod aa_analyzer_missing;
 mod aa_disagreement;
 mod aa_finding_active;
+mod access_admin;
 mod access_external;
 mod access_lockout;
 mod access_rcp;
@@ -30,6 +31,7 @@ mod grant_broad;
 mod grant_duplicate;
 mod grant_excessive;
 mod grant_external;
+mod iam_decrypt_all;
 mod imported_expiry;
 mod key_disabled;
 mod multi_region;
@@ -86,6 +88,9 @@ pub(crate) enum Check {
     /// A described customer-managed key with its effective access rows (run only when the scan
     /// read IAM).
     Access(fn(&[kmsaudit_model::AccessRow], &KeyInput<'_>, &Ctx<'_>) -> Outcome),
+    /// One IAM identity policy where it is used, with the keys it reaches (run only when the
+    /// scan read IAM).
+    IamPolicy(fn(&crate::effective::PolicyReach, &Ctx<'_>) -> Outcome),
     /// One account (`None`: no verdict there).
     Account(fn(&AccountRecord, &Ctx<'_>) -> Option<Outcome>),
     /// One account × region (`None`: no verdict there).
@@ -204,7 +209,12 @@ pub(crate) static RULES: &[Rule] = &[
     ),
     access_rule(&access_sod::RULE, Check::Access(access_sod::check)),
     access_rule(&access_lockout::RULE, Check::Access(access_lockout::check)),
+    access_rule(&access_admin::RULE, Check::Access(access_admin::check)),
     access_rule(&access_rcp::RULE, Check::Account(access_rcp::check)),
+    access_rule(
+        &iam_decrypt_all::RULE,
+        Check::IamPolicy(iam_decrypt_all::check),
+    ),
     analyzer_rule(&aa_finding_active::RULE, Key(aa_finding_active::check)),
     analyzer_rule(&aa_disagreement::RULE, Key(aa_disagreement::check)),
     analyzer_rule(

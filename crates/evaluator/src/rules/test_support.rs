@@ -162,6 +162,16 @@ pub(crate) fn account_analyzer(
 /// Runs the effective-access rule `rule_id` on `rows` of the test key.
 #[track_caller]
 pub(crate) fn check_access(rule_id: &str, rows: &[kmsaudit_model::AccessRow]) -> super::Outcome {
+    check_access_with(rule_id, rows, &EvalConfig::default())
+}
+
+/// [`check_access`] under `config`.
+#[track_caller]
+pub(crate) fn check_access_with(
+    rule_id: &str,
+    rows: &[kmsaudit_model::AccessRow],
+    config: &EvalConfig,
+) -> super::Outcome {
     let check = RULES
         .iter()
         .find_map(|r| match r.check {
@@ -169,8 +179,7 @@ pub(crate) fn check_access(rule_id: &str, rows: &[kmsaudit_model::AccessRow]) ->
             _ => None,
         })
         .expect("unknown access rule");
-    let config = EvalConfig::default();
-    let ctx = ctx(&config);
+    let ctx = ctx(config);
     let key = kmsaudit_model::fixtures::customer_key(KEY_ARN);
     let policy = crate::policy_cache::policy_state(&key, &ctx);
     let input = super::KeyInput {
