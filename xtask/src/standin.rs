@@ -174,6 +174,9 @@ struct Profile {
     seed: u64,
     /// Security Hub's BatchImportFindings answers AccessDenied for this account (0: none).
     deny_import_account: u64,
+    /// The random faults also hit IAM (GetAccountAuthorizationDetails, GetPolicy,
+    /// GetPolicyVersion) and Organizations' tree and policy reads (`iam=1`).
+    iam_org: bool,
 }
 
 impl Profile {
@@ -189,6 +192,7 @@ impl Profile {
                 "latency_ms" => p.latency_ms = v.parse().unwrap_or(0),
                 "seed" => p.seed = v.parse().unwrap_or(0),
                 "deny_import_account" => p.deny_import_account = v.parse().unwrap_or(0),
+                "iam" => p.iam_org = v == "1",
                 _ => {}
             }
         }
@@ -316,6 +320,18 @@ fn sts_error(code: &str, message: &str) -> Response<Full<Bytes>> {
     );
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = StatusCode::FORBIDDEN;
+    r.headers_mut()
+        .insert("content-type", "text/xml".parse().expect("static header"));
+    r
+}
+
+/// An error of a query-protocol service (IAM) with this status.
+fn query_error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = format!(
+        "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>standin</RequestId></ErrorResponse>"
+    );
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
     r.headers_mut()
         .insert("content-type", "text/xml".parse().expect("static header"));
     r
@@ -499,7 +515,14 @@ async fn handle_proxy(
     let (service, op) = match target.split_once('.') {
         Some(("TrentService", op)) => ("KMS", op.to_string()),
         Some((_, op)) => ("Organizations", op.to_string()),
-        None => ("STS", form_value(&body_text, "Action").unwrap_or_default()),
+        None => {
+            let action = form_value(&body_text, "Action").unwrap_or_default();
+            let iam = matches!(
+                action.as_str(),
+                "GetAccountAuthorizationDetails" | "GetPolicy" | "GetPolicyVersion"
+            );
+            (if iam { "IAM" } else { "STS" }, action)
+        }
     };
     let account = state.account_of(&akid);
     let op_label = format!("{service}.{op}");
@@ -586,6 +609,51 @@ async fn handle_proxy(
                 ))
             }
             None => {}
+        }
+    }
+
+    // IAM and the organization's tree and policies, when the profile says so.
+    let org_read = matches!(
+        op.as_str(),
+        "ListRoots"
+            | "ListOrganizationalUnitsForParent"
+            | "ListAccountsForParent"
+            | "ListPolicies"
+            | "DescribePolicy"
+            | "ListTargetsForPolicy"
+    );
+    if profile.iam_org && (service == "IAM" || (service == "Organizations" && org_read)) {
+        let fault = random_fault(state, &profile, &op_label).await;
+        match (fault, service) {
+            (Some(RandomFault::Throttle), "IAM") => {
+                return Ok(query_error(
+                    StatusCode::BAD_REQUEST,
+                    "Throttling",
+                    "Rate exceeded",
+                ))
+            }
+            (Some(RandomFault::ServerError), "IAM") => {
+                return Ok(query_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ServiceFailure",
+                    "internal failure (injected)",
+                ))
+            }
+            (Some(RandomFault::Throttle), _) => {
+                return Ok(aws_json_error(
+                    StatusCode::BAD_REQUEST,
+                    "TooManyRequestsException",
+                    "Rate exceeded",
+                ))
+            }
+            (Some(RandomFault::ServerError), _) => {
+                return Ok(aws_json_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ServiceException",
+                    "internal failure (injected)",
+                ))
+            }
+            (None, _) => {}
         }
     }
 

@@ -8,6 +8,7 @@ use rustc_hash::FxHashMap;
 use kmsaudit_model::{AccountRecord, Finding, KeyRecord, RegionRecord, ResourceType, Snapshot};
 
 use crate::context::Ctx;
+use crate::effective::PolicyOrigin;
 use crate::policy_cache::PolicyCache;
 use crate::rules::{self, Check, KeyInput, Outcome, Rule, RuleDef};
 
@@ -178,7 +179,10 @@ pub(crate) fn scope_findings(
         let place = Place {
             account_id: policy.account.as_str().into(),
             region: "".into(),
-            resource_type: ResourceType::IamPolicy,
+            resource_type: match policy.origin {
+                PolicyOrigin::UnreadAccount => ResourceType::Account,
+                _ => ResourceType::IamPolicy,
+            },
             resource: policy.id.as_str().into(),
             resource_name: policy.name.as_str().into(),
         };

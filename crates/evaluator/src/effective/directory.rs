@@ -62,9 +62,10 @@ pub(crate) struct OrgView<'s> {
 }
 
 impl OrgView<'_> {
-    /// Whether policies of `kind` apply: enabled on the root, or unknown (not read).
+    /// Whether policies of `kind` apply: enabled on the root, or unknown (not read, or read
+    /// with errors: a root whose policy types could not be listed lists none).
     pub fn applies(&self, kind: OrgPolicyKind) -> bool {
-        self.tree.is_none_or(|t| t.enabled.contains(&kind))
+        self.unreadable.is_some() || self.tree.is_none_or(|t| t.enabled.contains(&kind))
     }
 }
 

@@ -31,6 +31,9 @@ pub(crate) enum PolicyOrigin {
     CustomerManaged,
     AwsManaged,
     Inline,
+    /// Not a policy: the account's IAM could not be read whole (its id is `account/ID`), so its
+    /// policies cannot all be reviewed.
+    UnreadAccount,
 }
 
 /// What a policy's text allows.
@@ -171,6 +174,21 @@ pub(crate) fn review(snapshot: &Snapshot, rows: &[AccessRow]) -> Vec<PolicyReach
     let mut out = vec![];
     for account in &snapshot.accounts {
         let Some(iam) = &account.iam else { continue };
+        if let Some(issue) = iam.errors.first() {
+            out.push(PolicyReach {
+                account: account.id.clone(),
+                id: format!("account/{}", account.id),
+                name: account.name.clone().unwrap_or_else(|| account.id.clone()),
+                origin: PolicyOrigin::UnreadAccount,
+                scope: DecryptScope::Unreadable(format!(
+                    "the IAM of account {} was not read whole ({issue}): its identity policies are not all reviewed",
+                    account.id
+                )),
+                holders: vec![],
+                reached: BTreeSet::new(),
+                unknown: None,
+            });
+        }
         let holders_of = |attached: &dyn Fn(&IamPrincipal) -> bool| -> Vec<String> {
             iam.principals
                 .iter()

@@ -34,8 +34,12 @@ pub(crate) fn check(policy: &PolicyReach, _ctx: &Ctx<'_>) -> Outcome {
         PolicyOrigin::CustomerManaged => "customer managed policy",
         PolicyOrigin::AwsManaged => "AWS managed policy",
         PolicyOrigin::Inline => "inline policy",
+        PolicyOrigin::UnreadAccount => "account's IAM",
     };
     let (statements, conditions) = match &policy.scope {
+        DecryptScope::Unreadable(why) if policy.origin == PolicyOrigin::UnreadAccount => {
+            return Outcome::not_assessed(why.clone())
+        }
         DecryptScope::Unreadable(why) => {
             return Outcome::not_assessed(format!("the {kind} could not be read: {why}"))
         }
@@ -230,6 +234,45 @@ mod tests {
         // A key it reaches still fails it.
         let v = verdicts(EVERY, None, &[DELEGATING, ""]);
         assert_eq!(v[0].1, Fail, "{}", v[0].3);
+    }
+
+    #[test]
+    fn an_account_whose_iam_was_not_read_whole_is_not_assessed() {
+        let iam = IamRecord {
+            errors: vec![Issue::new(
+                "IAM.GetAccountAuthorizationDetails",
+                "Throttling",
+                "Rate exceeded",
+            )],
+            ..Default::default()
+        };
+        let snapshot = Snapshot {
+            schema_version: SCHEMA_VERSION,
+            metadata: ScanMetadata::default(),
+            organization: None,
+            accounts: vec![fixtures::scanned_account(
+                "111111111111",
+                false,
+                vec![],
+                Some(iam),
+            )],
+            aws_managed_policies: vec![],
+        };
+        let config = EvalConfig::default();
+        let evaluation = crate::evaluate(&snapshot, &config);
+        let finding = evaluation
+            .findings
+            .iter()
+            .find(|f| &*f.rule_id == RULE.id)
+            .expect("a verdict on the account");
+        assert_eq!(finding.status, NotAssessed);
+        assert_eq!(finding.resource_type, ResourceType::Account);
+        assert_eq!(&*finding.resource, "account/111111111111");
+        assert!(
+            finding.message.contains("Throttling"),
+            "{}",
+            finding.message
+        );
     }
 
     #[test]

@@ -33,6 +33,9 @@ struct Case {
     /// SCPs and RCPs were not read.
     #[serde(default)]
     org_policies_unread: bool,
+    /// ListRoots failed: the root's enabled policy types are unknown (none listed, an error).
+    #[serde(default)]
+    org_root_unlisted: bool,
     /// Targets FullAWSAccess is detached from (it is attached to every OU and account, as
     /// Organizations does by default).
     #[serde(default)]
@@ -275,13 +278,25 @@ fn snapshot(case: &Case) -> Snapshot {
             management_account_id: MANAGEMENT.into(),
             policies: (!case.org_policies_unread).then(|| OrgPolicies {
                 root_id: "r-root".into(),
-                enabled: vec![
-                    OrgPolicyKind::ServiceControlPolicy,
-                    OrgPolicyKind::ResourceControlPolicy,
-                ],
+                enabled: if case.org_root_unlisted {
+                    vec![]
+                } else {
+                    vec![
+                        OrgPolicyKind::ServiceControlPolicy,
+                        OrgPolicyKind::ResourceControlPolicy,
+                    ]
+                },
                 parents,
                 policies,
-                errors: vec![],
+                errors: if case.org_root_unlisted {
+                    vec![Issue::new(
+                        "Organizations.ListRoots",
+                        "TooManyRequestsException",
+                        "Rate exceeded",
+                    )]
+                } else {
+                    vec![]
+                },
             }),
             ..Default::default()
         }),
