@@ -5,7 +5,7 @@
 //!   regions an account has not enabled), fills fields moto does not model (imported material
 //!   expiry, rotation period), and injects random throttling, 5xx and latency for the fault
 //!   profile named in the request path (`/_faults/throttle=0.1,seed=3/...`), so tests with
-//!   different profiles share one proxy (the Access Analyzer stand-in plays the same profiles). `/_proxy/stats` reports requests, faults and the most
+//!   different profiles share one proxy (the Access Analyzer stand-in plays the same profiles; `iam=1` extends the faults to IAM and the organization's tree and policy reads). `/_proxy/stats` reports requests, faults and the most
 //!   calls ever in flight per account × region × operation;
 //! * an **IAM Access Analyzer** stand-in (restJson1: ListAnalyzers, ListFindings, shaped as
 //!   the Rust SDK's deserializers expect) that answers from the fixture.

@@ -2,6 +2,7 @@
 //! identities with the policies that apply to them, and the organization's SCPs and RCPs by
 //! where they are attached.
 
+use super::path::{INLINE_POLICY, MANAGED_POLICY};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -198,16 +199,16 @@ fn identity<'s>(
             .or_else(|| aws_managed.get(arn).copied());
         match found {
             None => {
-                unreadable.push(format!("managed policy {arn}{via} not read"));
+                unreadable.push(format!("{MANAGED_POLICY}{arn}{via} not read"));
                 None
             }
             Some(m) => match cache.parse(&m.document, PolicyKind::Identity) {
                 Ok(policy) => Some(NamedPolicy {
-                    label: format!("managed policy {}{via}", m.arn),
+                    label: format!("{MANAGED_POLICY}{}{via}", m.arn),
                     policy,
                 }),
                 Err(e) => {
-                    unreadable.push(format!("managed policy {arn}{via}: {e}"));
+                    unreadable.push(format!("{MANAGED_POLICY}{arn}{via}: {e}"));
                     None
                 }
             },
@@ -220,7 +221,7 @@ fn identity<'s>(
     for inline in &p.inline_policies {
         match cache.parse(&inline.document, PolicyKind::Identity) {
             Ok(policy) => policies.push(NamedPolicy {
-                label: format!("inline policy {} of the {kind}", inline.name),
+                label: format!("{INLINE_POLICY}{} of the {kind}", inline.name),
                 policy,
             }),
             Err(e) => unreadable.push(format!("inline policy {}: {e}", inline.name)),
@@ -237,7 +238,7 @@ fn identity<'s>(
         for inline in &group.inline_policies {
             match cache.parse(&inline.document, PolicyKind::Identity) {
                 Ok(policy) => policies.push(NamedPolicy {
-                    label: format!("inline policy {} of group {name}", inline.name),
+                    label: format!("{INLINE_POLICY}{} of group {name}", inline.name),
                     policy,
                 }),
                 Err(e) => unreadable.push(format!("group {name} policy {}: {e}", inline.name)),

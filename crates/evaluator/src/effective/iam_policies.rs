@@ -165,12 +165,25 @@ fn is_narrowing(key: &str) -> bool {
 
 /// Every identity policy of the scan's IAM, reviewed where it is used, with its reach from
 /// the effective access `rows`.
-pub(crate) fn review(snapshot: &Snapshot, rows: &[AccessRow]) -> Vec<PolicyReach> {
+pub(crate) fn review<'s>(snapshot: &'s Snapshot, rows: &[AccessRow]) -> Vec<PolicyReach> {
     let aws_managed: FxHashMap<&str, &str> = snapshot
         .aws_managed_policies
         .iter()
         .map(|m| (m.arn.as_str(), &*m.document))
         .collect();
+    // One reading per distinct document: an AWS managed policy is reviewed in every account
+    // that attaches it.
+    let mut scopes: FxHashMap<&'s str, DecryptScope> = FxHashMap::default();
+    let mut scope_of = |doc: &'s str| -> DecryptScope {
+        match scopes.get(doc) {
+            Some(s) => s.clone(),
+            None => {
+                let s = decrypt_scope(doc);
+                scopes.insert(doc, s.clone());
+                s
+            }
+        }
+    };
     let mut out = vec![];
     for account in &snapshot.accounts {
         let Some(iam) = &account.iam else { continue };
@@ -221,7 +234,7 @@ pub(crate) fn review(snapshot: &Snapshot, rows: &[AccessRow]) -> Vec<PolicyReach
             })
         };
         for m in &iam.managed_policies {
-            let scope = decrypt_scope(&m.document);
+            let scope = scope_of(&m.document);
             push(
                 m.arn.clone(),
                 m.name.clone(),
@@ -240,7 +253,7 @@ pub(crate) fn review(snapshot: &Snapshot, rows: &[AccessRow]) -> Vec<PolicyReach
             .collect();
         for arn in used_aws {
             let scope = match aws_managed.get(arn) {
-                Some(doc) => decrypt_scope(doc),
+                Some(doc) => scope_of(doc),
                 None => DecryptScope::Unreadable(format!("{arn} was not read")),
             };
             let name = arn.rsplit('/').next().unwrap_or(arn);
@@ -258,7 +271,7 @@ pub(crate) fn review(snapshot: &Snapshot, rows: &[AccessRow]) -> Vec<PolicyReach
                     format!("{}#{}", p.arn, inline.name),
                     format!("{} of {}", inline.name, p.arn),
                     PolicyOrigin::Inline,
-                    decrypt_scope(&inline.document),
+                    scope_of(&inline.document),
                     vec![p.arn.clone()],
                 );
             }
@@ -270,7 +283,7 @@ pub(crate) fn review(snapshot: &Snapshot, rows: &[AccessRow]) -> Vec<PolicyReach
                     format!("{}#{}", g.arn, inline.name),
                     format!("{} of {}", inline.name, g.arn),
                     PolicyOrigin::Inline,
-                    decrypt_scope(&inline.document),
+                    scope_of(&inline.document),
                     members,
                 );
             }
@@ -292,23 +305,28 @@ pub(crate) fn review(snapshot: &Snapshot, rows: &[AccessRow]) -> Vec<PolicyReach
     out
 }
 
-/// Keys of the scanned accounts whose access is unknown, as (key ARN or a probe ARN standing
-/// for every key of an unlisted region or account, why): a policy that reaches no key is
-/// NOT_ASSESSED when one of these could be among those it covers, never "reaches none".
+/// Per scanned account, the first of its keys whose access is unknown, as (its ARN, or a probe
+/// ARN standing for every key of an unlisted region or account; why): a policy that reaches no
+/// key is NOT_ASSESSED when one of these could be among those it covers, never "reaches none".
+/// One per account is enough: a pattern covering every key matches or not by account alone.
 fn unread_keys(snapshot: &Snapshot) -> Vec<(String, String)> {
     let probe =
         |region: &str, account: &str| format!("arn:aws:kms:{region}:{account}:key/0000-unseen");
     let mut gaps = vec![];
     for account in &snapshot.accounts {
+        let mut gap = None;
         if let AccountAccess::NotAssessed { issue } = &account.access {
-            gaps.push((
+            gap = Some((
                 probe("zz-unseen-9", &account.id),
                 format!("account {} was not read: {issue}", account.id),
             ));
         }
         for region in &account.regions {
+            if gap.is_some() {
+                break;
+            }
             if let RegionAccess::NotAssessed { issue } = &region.access {
-                gaps.push((
+                gap = Some((
                     probe(&region.region, &account.id),
                     format!(
                         "the keys of {} in {} were not listed: {issue}",
@@ -316,17 +334,17 @@ fn unread_keys(snapshot: &Snapshot) -> Vec<(String, String)> {
                     ),
                 ));
             }
-            for key in &region.keys {
-                let unread =
-                    key.metadata.is_none() || (key.is_customer_managed() && key.policy.is_none());
-                if unread {
-                    gaps.push((
-                        key.arn.clone(),
-                        format!("key {} was not read whole", key.arn),
-                    ));
-                }
+            let unread = |key: &&kmsaudit_model::KeyRecord| {
+                key.metadata.is_none() || (key.is_customer_managed() && key.policy.is_none())
+            };
+            if let (None, Some(key)) = (&gap, region.keys.iter().find(unread)) {
+                gap = Some((
+                    key.arn.clone(),
+                    format!("key {} was not read whole", key.arn),
+                ));
             }
         }
+        gaps.extend(gap);
     }
     gaps
 }
@@ -349,8 +367,7 @@ fn fill_reach(policies: &mut [PolicyReach], rows: &[AccessRow]) {
         let Some(held) = by_holder.get(row.principal.as_str()) else {
             continue;
         };
-        let through_iam = !row.via.starts_with("assumes ")
-            && (row.via.contains("→ managed policy") || row.via.contains("→ inline policy"));
+        let through_iam = super::path::through_identity_policy(&row.via);
         for &(i, covers) in held {
             if !covers.iter().any(|p| arn_match(p, &row.key_arn)) {
                 continue;

@@ -12,6 +12,7 @@ mod decide;
 mod directory;
 mod guard;
 mod iam_policies;
+mod path;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +30,7 @@ pub(crate) use guard::RcpGuard;
 pub(crate) use iam_policies::{
     review as review_iam_policies, DecryptScope, PolicyOrigin, PolicyReach,
 };
+pub(crate) use path::last_assumed_role;
 use rustc_hash::FxHashMap;
 
 /// How many roles deep a chain of AssumeRole is followed.
@@ -319,7 +321,7 @@ fn key_access<'d>(
                 principal_account,
                 capability,
                 verdict,
-                via: answer.via.join(" → "),
+                via: answer.via.join(path::STEP),
                 conditions,
             }
         })
@@ -356,7 +358,11 @@ fn through_roles(
         for (role, cap, answer) in frontier {
             let role_arn = &dir.identities[role].record.arn;
             for (caller, edge) in edges.get(&role).into_iter().flatten() {
-                let mut via = vec![format!("assumes {role_arn} ({})", edge.via.join(" → "))];
+                let mut via = vec![format!(
+                    "{}{role_arn} ({})",
+                    path::ASSUMES,
+                    edge.via.join(path::STEP)
+                )];
                 via.extend(answer.via.iter().cloned());
                 let gained = Answer {
                     verdict: edge.verdict.clone().and(answer.verdict.clone()),

@@ -11,6 +11,7 @@
 use kmsaudit_model::{AccessRow, AccessVerdict, Capability, Evidence, Severity};
 
 use super::{Ctx, KeyInput, Outcome, RuleDef};
+use crate::effective::last_assumed_role;
 use crate::policy::wildcard_match;
 
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -101,14 +102,6 @@ pub(crate) fn check(rows: &[AccessRow], input: &KeyInput<'_>, ctx: &Ctx<'_>) -> 
         .detail("via", first.via.clone())
         .detail("principals", principals.join(" ")),
     )
-}
-
-/// The role whose permissions a path uses: the last `assumes ROLE` of it.
-fn last_assumed_role(via: &str) -> Option<&str> {
-    via.split(" → ")
-        .filter_map(|step| step.strip_prefix("assumes "))
-        .filter_map(|rest| rest.split_whitespace().next())
-        .last()
 }
 
 /// Whether an open condition keeps the path to callers whose `aws:userid` matches an id

@@ -125,6 +125,22 @@ mod tests {
     const DELEGATING: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"}]}"#;
     const ROOT_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalType":"Account"}}}]}"#;
 
+    /// A snapshot of one account (no organization) with these keys and this IAM.
+    fn one_account(keys: Vec<KeyRecord>, iam: IamRecord) -> Snapshot {
+        Snapshot {
+            schema_version: SCHEMA_VERSION,
+            metadata: ScanMetadata::default(),
+            organization: None,
+            accounts: vec![fixtures::scanned_account(
+                "111111111111",
+                false,
+                keys,
+                Some(iam),
+            )],
+            aws_managed_policies: vec![],
+        }
+    }
+
     /// One account with role App holding `document` (inline, or attached as `attach`), and
     /// keys with these policies; the verdict on each reviewed policy.
     fn verdicts(
@@ -166,18 +182,7 @@ mod tests {
             }
         }
         iam.principals.push(app);
-        let snapshot = Snapshot {
-            schema_version: SCHEMA_VERSION,
-            metadata: ScanMetadata::default(),
-            organization: None,
-            accounts: vec![fixtures::scanned_account(
-                "111111111111",
-                false,
-                keys,
-                Some(iam),
-            )],
-            aws_managed_policies: vec![],
-        };
+        let snapshot = one_account(keys, iam);
         let config = EvalConfig::default();
         let ctx = Ctx::for_snapshot(&snapshot, &config);
         ctx.access
@@ -246,18 +251,7 @@ mod tests {
             )],
             ..Default::default()
         };
-        let snapshot = Snapshot {
-            schema_version: SCHEMA_VERSION,
-            metadata: ScanMetadata::default(),
-            organization: None,
-            accounts: vec![fixtures::scanned_account(
-                "111111111111",
-                false,
-                vec![],
-                Some(iam),
-            )],
-            aws_managed_policies: vec![],
-        };
+        let snapshot = one_account(vec![], iam);
         let config = EvalConfig::default();
         let evaluation = crate::evaluate(&snapshot, &config);
         let finding = evaluation
