@@ -190,8 +190,8 @@ async fn kmsaudit(
         "--fail-on".into(),
         "none".into(),
     ];
-    if subcommand == "scan" {
-        // The scale stand-in serves no IAM (effective access is not part of this benchmark).
+    if subcommand == "scan" && !standin.org().serves_iam() {
+        // Generated with no principals: the stand-in serves no IAM.
         args.push("--no-effective-access".into());
     }
     args.extend(extra.iter().map(|s| s.to_string()));

@@ -206,6 +206,7 @@ async fn scan_killed_while_writing_leaves_a_whole_pack() {
         regions: 1,
         keys: 800,
         seed: 5,
+        principals: 0,
     };
     let org = crate::scale::generate::generate(spec, &crate::project_root()).unwrap();
     let standin = crate::scale::start(org, crate::scale::Behaviour::default())

@@ -397,6 +397,7 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
                     regions: number("--regions", 17)? as usize,
                     keys: number("--keys", 100_000)? as usize,
                     seed,
+                    principals: number("--principals", 300)? as usize,
                 },
                 behaviour: scale::Behaviour {
                     latency_ms: number("--latency-ms", 50)?,
@@ -429,7 +430,7 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
             run(build, "cargo build --release -p kmsaudit")?;
             bench_policy::run(&project_root())
         }
-        _ => bail!("usage: cargo xtask bench evaluator [--keys N] | bench scan [--accounts N] [--keys-per-account N] | bench policy-worst | bench soundness [--cases N] [--orgs N] | bench report [--keys N] | bench scale [--accounts N] [--regions R] [--keys K] [--latency-ms L] [--throttle P] [--error5xx P] [--shards S] [--seed N] [-- SCAN ARGS]"),
+        _ => bail!("usage: cargo xtask bench evaluator [--keys N] | bench scan [--accounts N] [--keys-per-account N] | bench policy-worst | bench soundness [--cases N] [--orgs N] | bench report [--keys N] | bench scale [--accounts N] [--regions R] [--keys K] [--latency-ms L] [--throttle P] [--error5xx P] [--shards S] [--seed N] [--principals P] [-- SCAN ARGS]"),
     }
 }
 

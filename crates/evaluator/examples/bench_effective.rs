@@ -118,7 +118,7 @@ fn main() {
     println!(
         "effective access: {accounts} accounts x {principals} principals, {total_keys} keys: {secs:.2} s ({:.0} keys/s), {} rows ({:.1} per key)",
         total_keys as f64 / secs,
-        rows.len(),
-        rows.len() as f64 / total_keys as f64
+        rows.row_count(),
+        rows.row_count() as f64 / total_keys as f64
     );
 }

@@ -22,45 +22,31 @@ pub(crate) struct Ctx<'a> {
     pub access: Option<AccessIndex>,
 }
 
-/// Effective access rows, sorted by key, with each key's range.
+/// Effective access, with what the access rules read besides it.
 pub(crate) struct AccessIndex {
-    pub rows: Vec<kmsaudit_model::AccessRow>,
+    pub table: kmsaudit_model::AccessTable,
     /// What RCPs do to outside callers, by member account holding customer-managed keys.
     pub guards: std::collections::BTreeMap<String, crate::effective::RcpGuard>,
     /// Every IAM identity policy where it is used, with whether it allows decrypt on every
     /// key and the keys it reaches (KMS-IAM-DECRYPT-ALL).
     pub iam_policies: Vec<crate::effective::PolicyReach>,
-    by_key: rustc_hash::FxHashMap<String, std::ops::Range<usize>>,
 }
 
 impl AccessIndex {
-    /// Indexes rows sorted by key.
     pub fn new(
-        rows: Vec<kmsaudit_model::AccessRow>,
+        table: kmsaudit_model::AccessTable,
         guards: std::collections::BTreeMap<String, crate::effective::RcpGuard>,
     ) -> AccessIndex {
-        let mut by_key: rustc_hash::FxHashMap<String, std::ops::Range<usize>> = Default::default();
-        for (i, r) in rows.iter().enumerate() {
-            match by_key.get_mut(r.key_arn.as_str()) {
-                Some(range) => range.end = i + 1,
-                None => {
-                    by_key.insert(r.key_arn.clone(), i..i + 1);
-                }
-            }
-        }
         AccessIndex {
-            rows,
+            table,
             guards,
             iam_policies: vec![],
-            by_key,
         }
     }
 
-    /// The rows of one key (none: nobody can).
-    pub fn of(&self, key_arn: &str) -> &[kmsaudit_model::AccessRow] {
-        self.by_key
-            .get(key_arn)
-            .map_or(&[], |range| &self.rows[range.clone()])
+    /// The entries of one key (none: nobody can).
+    pub fn of(&self, key_arn: &str) -> Vec<&kmsaudit_model::AccessEntry> {
+        self.table.of(key_arn)
     }
 }
 
@@ -91,11 +77,11 @@ impl<'a> Ctx<'a> {
         );
         // Effective access is computed when the scan read IAM.
         let access = snapshot.accounts.iter().any(|a| a.iam.is_some()).then(|| {
-            let (rows, guards) = crate::effective::rows_and_guards(snapshot);
-            let iam_policies = crate::effective::review_iam_policies(snapshot, &rows);
+            let (table, guards) = crate::effective::rows_and_guards(snapshot);
+            let iam_policies = crate::effective::review_iam_policies(snapshot, &table);
             AccessIndex {
                 iam_policies,
-                ..AccessIndex::new(rows, guards)
+                ..AccessIndex::new(table, guards)
             }
         });
         Ctx {

@@ -113,7 +113,7 @@ pub(crate) fn key_findings(
             (Check::Access(check), Some(access)) => out.push(finding(
                 rule.def,
                 &place,
-                check(access.of(&key.arn), &input, ctx),
+                check(&access.of(&key.arn), &input, ctx),
             )),
             _ => {}
         }

@@ -104,7 +104,7 @@ pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
         q.not_applicable.sort_unstable();
     }
     let (scope, accounts, regions) = coverage::scope(snapshot, &findings);
-    let access = ctx.access.take().map(|index| index.rows);
+    let access = ctx.access.take().map(|index| index.table);
     Evaluation {
         findings,
         quiet,

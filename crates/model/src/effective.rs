@@ -124,3 +124,290 @@ pub struct AccessRow {
     /// The conditions left open (for `conditional`), or why it was not assessed.
     pub conditions: Vec<String>,
 }
+
+/// One principal's capability on a key, the key aside: an [`AccessTable`] shares these
+/// between keys alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessEntry {
+    /// As [`AccessRow::principal`].
+    pub principal: String,
+    /// As [`AccessRow::principal_account`].
+    pub principal_account: Option<String>,
+    /// What it can do.
+    pub capability: Capability,
+    /// Whether it can.
+    pub verdict: AccessVerdict,
+    /// As [`AccessRow::via`].
+    pub via: String,
+    /// As [`AccessRow::conditions`].
+    pub conditions: Vec<String>,
+}
+
+impl AccessEntry {
+    fn order(&self) -> (&str, Capability) {
+        (&self.principal, self.capability)
+    }
+
+    /// The row it is on `key_arn`.
+    pub fn row(&self, key_arn: &str) -> AccessRow {
+        AccessRow {
+            key_arn: key_arn.to_string(),
+            principal: self.principal.clone(),
+            principal_account: self.principal_account.clone(),
+            capability: self.capability,
+            verdict: self.verdict,
+            via: self.via.clone(),
+            conditions: self.conditions.clone(),
+        }
+    }
+}
+
+impl From<AccessRow> for AccessEntry {
+    fn from(r: AccessRow) -> AccessEntry {
+        AccessEntry {
+            principal: r.principal,
+            principal_account: r.principal_account,
+            capability: r.capability,
+            verdict: r.verdict,
+            via: r.via,
+            conditions: r.conditions,
+        }
+    }
+}
+
+/// One key's access: its class's entries, overridden and extended by its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KeyAccess {
+    arn: String,
+    class: Option<u32>,
+    /// Sorted by (principal, capability); where one matches a class entry, it replaces it.
+    own: Vec<AccessEntry>,
+}
+
+/// Who can use or administer each key, kept once per class of keys alike: an organization's
+/// keys repeat a few policies, and each key's rows would otherwise repeat them too (an AWS
+/// managed key gives every principal of its account three rows). Each key is its class's
+/// entries with its own (its grantees' answers) laid over them. Reads as rows sorted by key,
+/// principal and capability; serializes as that list of [`AccessRow`]s.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessTable {
+    /// Sorted by ARN, each key once.
+    keys: Vec<KeyAccess>,
+    /// Each sorted by (principal, capability).
+    classes: Vec<Vec<AccessEntry>>,
+}
+
+/// Builds an [`AccessTable`]: classes first, then each key with its class and its own entries.
+#[derive(Debug, Default)]
+pub struct AccessTableBuilder {
+    table: AccessTable,
+}
+
+impl AccessTableBuilder {
+    /// Adds a class of entries; returns its id for [`AccessTableBuilder::key`].
+    pub fn class(&mut self, mut entries: Vec<AccessEntry>) -> u32 {
+        entries.sort_by(|a, b| a.order().cmp(&b.order()));
+        self.table.classes.push(entries);
+        u32::try_from(self.table.classes.len() - 1).expect("under 4G classes")
+    }
+
+    /// Adds a key: the entries of `class` (if any) with `own` laid over them. Only the entries
+    /// of `own` that differ from the class's are kept.
+    pub fn key(&mut self, arn: String, class: Option<u32>, mut own: Vec<AccessEntry>) {
+        own.sort_by(|a, b| a.order().cmp(&b.order()));
+        if let Some(c) = class {
+            let base = &self.table.classes[c as usize];
+            own.retain(|e| {
+                base.binary_search_by(|b| b.order().cmp(&e.order()))
+                    .map_or(true, |i| base[i] != *e)
+            });
+        }
+        self.table.keys.push(KeyAccess { arn, class, own });
+    }
+
+    /// Appends another builder's classes and keys.
+    pub fn append(&mut self, other: AccessTableBuilder) {
+        let offset = u32::try_from(self.table.classes.len()).expect("under 4G classes");
+        self.table.classes.extend(other.table.classes);
+        self.table
+            .keys
+            .extend(other.table.keys.into_iter().map(|mut k| {
+                k.class = k.class.map(|c| c + offset);
+                k
+            }));
+    }
+
+    /// The table, keys sorted by ARN (a key added twice keeps its last entries).
+    pub fn build(mut self) -> AccessTable {
+        self.table.keys.sort_by(|a, b| a.arn.cmp(&b.arn));
+        self.table.keys.dedup_by(|later, earlier| {
+            let same = later.arn == earlier.arn;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
+        self.table
+    }
+}
+
+impl AccessTable {
+    /// A table of these rows, each key its own class (tests, and rows read back from a file).
+    pub fn from_rows(rows: impl IntoIterator<Item = AccessRow>) -> AccessTable {
+        let mut by_key: std::collections::BTreeMap<String, Vec<AccessEntry>> = Default::default();
+        for r in rows {
+            let arn = r.key_arn.clone();
+            by_key.entry(arn).or_default().push(r.into());
+        }
+        let mut b = AccessTableBuilder::default();
+        for (arn, entries) in by_key {
+            b.key(arn, None, entries);
+        }
+        b.build()
+    }
+
+    /// The keys with access entries, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.keys.iter().map(|k| k.arn.as_str())
+    }
+
+    /// The entries of one key, sorted by principal and capability (none: nobody can).
+    pub fn of(&self, key_arn: &str) -> Vec<&AccessEntry> {
+        match self.keys.binary_search_by(|k| k.arn.as_str().cmp(key_arn)) {
+            Ok(i) => self.entries(&self.keys[i]).collect(),
+            Err(_) => vec![],
+        }
+    }
+
+    fn entries<'t>(&'t self, key: &'t KeyAccess) -> impl Iterator<Item = &'t AccessEntry> + 't {
+        let base: &[AccessEntry] = key
+            .class
+            .and_then(|c| self.classes.get(c as usize))
+            .map_or(&[], Vec::as_slice);
+        Merge {
+            base: base.iter().peekable(),
+            own: key.own.iter().peekable(),
+        }
+    }
+
+    /// Every (key ARN, entry), sorted by key, principal and capability.
+    pub fn rows(&self) -> impl Iterator<Item = (&str, &AccessEntry)> + '_ {
+        self.keys
+            .iter()
+            .flat_map(move |k| self.entries(k).map(move |e| (k.arn.as_str(), e)))
+    }
+
+    /// How many rows [`AccessTable::rows`] gives.
+    pub fn row_count(&self) -> usize {
+        self.keys.iter().map(|k| self.entries(k).count()).sum()
+    }
+
+    /// Every row, owned.
+    pub fn to_rows(&self) -> Vec<AccessRow> {
+        self.rows().map(|(k, e)| e.row(k)).collect()
+    }
+}
+
+/// Two sorted entry lists merged; on the same (principal, capability), `own` wins.
+struct Merge<'t, B: Iterator<Item = &'t AccessEntry>, O: Iterator<Item = &'t AccessEntry>> {
+    base: std::iter::Peekable<B>,
+    own: std::iter::Peekable<O>,
+}
+
+impl<'t, B: Iterator<Item = &'t AccessEntry>, O: Iterator<Item = &'t AccessEntry>> Iterator
+    for Merge<'t, B, O>
+{
+    type Item = &'t AccessEntry;
+
+    fn next(&mut self) -> Option<&'t AccessEntry> {
+        match (self.base.peek(), self.own.peek()) {
+            (Some(b), Some(o)) => match b.order().cmp(&o.order()) {
+                std::cmp::Ordering::Less => self.base.next(),
+                std::cmp::Ordering::Equal => {
+                    self.base.next();
+                    self.own.next()
+                }
+                std::cmp::Ordering::Greater => self.own.next(),
+            },
+            (Some(_), None) => self.base.next(),
+            (None, _) => self.own.next(),
+        }
+    }
+}
+
+impl Serialize for AccessTable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.rows().map(|(k, e)| e.row(k)))
+    }
+}
+
+impl<'de> Deserialize<'de> for AccessTable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<AccessTable, D::Error> {
+        Vec::<AccessRow>::deserialize(d).map(AccessTable::from_rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(principal: &str, capability: Capability, via: &str) -> AccessEntry {
+        AccessEntry {
+            principal: principal.into(),
+            principal_account: None,
+            capability,
+            verdict: AccessVerdict::Allowed,
+            via: via.into(),
+            conditions: vec![],
+        }
+    }
+
+    #[test]
+    fn keys_read_their_class_with_their_own_entries_laid_over() {
+        let mut b = AccessTableBuilder::default();
+        let class = b.class(vec![
+            entry("b", Capability::Decrypt, "policy"),
+            entry("a", Capability::Encrypt, "policy"),
+            entry("a", Capability::Decrypt, "policy"),
+        ]);
+        b.key("k2".into(), Some(class), vec![]);
+        b.key(
+            "k1".into(),
+            Some(class),
+            vec![
+                // The same as the class's: not kept.
+                entry("a", Capability::Decrypt, "policy"),
+                // Replaces the class's answer.
+                entry("b", Capability::Decrypt, "grant g1"),
+                // New.
+                entry("c", Capability::Grant, "grant g1"),
+            ],
+        );
+        let table = b.build();
+        assert_eq!(table.keys().collect::<Vec<_>>(), ["k1", "k2"]);
+        assert_eq!(table.keys[0].own.len(), 2);
+        let rows: Vec<(&str, &str, Capability, &str)> = table
+            .rows()
+            .map(|(k, e)| (k, e.principal.as_str(), e.capability, e.via.as_str()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("k1", "a", Capability::Decrypt, "policy"),
+                ("k1", "a", Capability::Encrypt, "policy"),
+                ("k1", "b", Capability::Decrypt, "grant g1"),
+                ("k1", "c", Capability::Grant, "grant g1"),
+                ("k2", "a", Capability::Decrypt, "policy"),
+                ("k2", "a", Capability::Encrypt, "policy"),
+                ("k2", "b", Capability::Decrypt, "policy"),
+            ]
+        );
+        assert_eq!(table.row_count(), 7);
+        assert_eq!(table.of("k2").len(), 3);
+        assert!(table.of("k3").is_empty());
+        // Serialized as rows, and read back to the same rows.
+        let json = serde_json::to_string(&table).unwrap();
+        let back: AccessTable = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.to_rows(), table.to_rows());
+    }
+}

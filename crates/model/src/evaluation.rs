@@ -121,7 +121,8 @@ pub struct Evaluation {
     /// key, principal and capability; `None` when the snapshot holds no IAM data (the scan did
     /// not read it), so effective access was not computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access: Option<Vec<crate::AccessRow>>,
+    #[schemars(with = "Option<Vec<crate::AccessRow>>")]
+    pub access: Option<crate::AccessTable>,
 }
 
 /// The outcomes of one resource that need no attention: indices into [`Evaluation::rules`].

@@ -14,9 +14,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    arn_account, AccessRow, AccessVerdict, AccountCoverage, Capability, Evaluation, Evidence,
-    Finding, RegionCoverage, ResourceType, RuleInfo, ScopeSummary, Severity, Snapshot, Status,
-    Timestamp,
+    arn_account, AccessEntry, AccessRow, AccessTable, AccessVerdict, AccountCoverage, Capability,
+    Evaluation, Evidence, Finding, RegionCoverage, ResourceType, RuleInfo, ScopeSummary, Severity,
+    Snapshot, Status, Timestamp,
 };
 
 /// Version of the findings.json layout. Bump on any incompatible change.
@@ -170,10 +170,13 @@ impl<'a> FindingsDocument<'a> {
             }))
             .collect();
         // A key with access rows is a resource even when no rule judged it.
-        let access_rows = evaluation.access.as_deref().unwrap_or_default();
-        let mut access_keys: Vec<&str> = access_rows.iter().map(|r| r.key_arn.as_str()).collect();
-        access_keys.dedup();
-        all.extend(access_keys.into_iter().map(key_resource));
+        all.extend(
+            evaluation
+                .access
+                .iter()
+                .flat_map(|t| t.keys())
+                .map(key_resource),
+        );
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all.dedup_by(|later, first| later.id == first.id);
         let index: HashMap<&str, u32> = all
@@ -232,8 +235,8 @@ impl<'a> FindingsDocument<'a> {
             .collect();
         let access = evaluation
             .access
-            .as_deref()
-            .map(|rows| access_groups(rows, &index));
+            .as_ref()
+            .map(|table| access_groups(table, &index));
         drop(index);
         // Resource indices follow id order, so the list stays sorted by id as it was.
         FindingsDocument {
@@ -305,12 +308,18 @@ impl<'a> FindingsDocument<'a> {
     }
 }
 
-/// Groups access rows by identical answer, in first-seen order.
-fn access_groups<'a>(rows: &'a [AccessRow], index: &HashMap<&str, u32>) -> Vec<AccessGroup<'a>> {
+/// Groups access rows by identical answer, in first-seen order. Keys alike share their
+/// entries, so an entry seen before (by address) is not hashed again.
+fn access_groups<'a>(table: &'a AccessTable, index: &HashMap<&str, u32>) -> Vec<AccessGroup<'a>> {
     type Answer<'r> = (&'r str, Capability, AccessVerdict, &'r str, &'r [String]);
     let mut groups: Vec<AccessGroup<'a>> = Vec::new();
     let mut by_answer: HashMap<Answer<'a>, usize> = HashMap::new();
-    for r in rows {
+    let mut by_entry: HashMap<*const AccessEntry, usize> = HashMap::new();
+    for (key, r) in table.rows() {
+        if let Some(&at) = by_entry.get(&std::ptr::from_ref(r)) {
+            groups[at].keys.push(index[key]);
+            continue;
+        }
         let answer = (
             r.principal.as_str(),
             r.capability,
@@ -330,7 +339,8 @@ fn access_groups<'a>(rows: &'a [AccessRow], index: &HashMap<&str, u32>) -> Vec<A
             });
             groups.len() - 1
         });
-        groups[at].keys.push(index[r.key_arn.as_str()]);
+        by_entry.insert(std::ptr::from_ref(r), at);
+        groups[at].keys.push(index[key]);
     }
     for g in &mut groups {
         g.keys.sort_unstable();
@@ -424,7 +434,7 @@ mod tests {
             accounts: vec![],
             regions: vec![],
             warnings: vec![],
-            access: Some(rows.clone()),
+            access: Some(AccessTable::from_rows(rows.clone())),
         };
         let snapshot = Snapshot {
             schema_version: crate::SCHEMA_VERSION,

@@ -28,7 +28,9 @@ pub mod synthetic_iam;
 mod text;
 
 pub use access_analyzer::{AccessAnalyzerRecord, Analyzer, AnalyzerFinding};
-pub use effective::{AccessRow, AccessVerdict, Capability};
+pub use effective::{
+    AccessEntry, AccessRow, AccessTable, AccessTableBuilder, AccessVerdict, Capability,
+};
 pub use evaluation::{
     AccountCoverage, Evaluation, FindingCounts, OutcomeRef, QuietOutcomes, RegionCoverage,
     ScopeCounts, ScopeSummary,

@@ -134,6 +134,8 @@ pub fn with_iam(snapshot: &mut Snapshot, principals: usize) {
                 ));
             }
         }
+        // Sorted as a scan keeps them.
+        list.sort_by(|a, b| a.arn.cmp(&b.arn));
         account.iam = Some(IamRecord {
             principals: list,
             ..Default::default()
@@ -159,12 +161,16 @@ pub fn with_iam(snapshot: &mut Snapshot, principals: usize) {
         .into_iter()
         .chain(ids.iter().map(String::as_str))
         .collect();
-    let policy = |id: &str, name: &str, kind, text: &str, targets: &[&str]| OrgPolicy {
-        id: id.into(),
-        name: name.into(),
-        kind,
-        document: doc(text),
-        targets: targets.iter().map(|t| t.to_string()).collect(),
+    let policy = |id: &str, name: &str, kind, text: &str, targets: &[&str]| {
+        let mut targets: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
+        targets.sort();
+        OrgPolicy {
+            id: id.into(),
+            name: name.into(),
+            kind,
+            document: doc(text),
+            targets,
+        }
     };
     if let Some(org) = snapshot.organization.as_mut() {
         let org_id = org.id.clone();
@@ -209,5 +215,9 @@ pub fn with_iam(snapshot: &mut Snapshot, principals: usize) {
             ],
             errors: vec![],
         });
+        if let Some(tree) = org.policies.as_mut() {
+            // Sorted by id, as a scan keeps them.
+            tree.policies.sort_by(|a, b| a.id.cmp(&b.id));
+        }
     }
 }

@@ -19,15 +19,19 @@ pub(crate) const ACCESS_HEADER: [&str; 7] = [
 ];
 
 pub(crate) fn access_csv(out: &mut dyn Write, evaluation: &Evaluation) -> std::io::Result<()> {
-    let rows = evaluation.access.iter().flatten().map(|r| {
-        Row::default()
-            .text(&r.key_arn)
-            .text(&r.principal)
-            .text(r.principal_account.as_deref().unwrap_or(""))
-            .text(r.capability.as_str())
-            .text(r.verdict.as_str())
-            .text(&r.via)
-            .text(r.conditions.join("; "))
-    });
+    let rows = evaluation
+        .access
+        .iter()
+        .flat_map(|t| t.rows())
+        .map(|(key, r)| {
+            Row::default()
+                .text(key)
+                .text(&r.principal)
+                .text(r.principal_account.as_deref().unwrap_or(""))
+                .text(r.capability.as_str())
+                .text(r.verdict.as_str())
+                .text(&r.via)
+                .text(r.conditions.join("; "))
+        });
     write(out, &ACCESS_HEADER, rows)
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use kmsaudit_model::{AccessRow, AccessVerdict};
+use kmsaudit_model::{AccessEntry, AccessVerdict};
 use serde::Serialize;
 
 /// Paths listed per key and side; the rest are counted.
@@ -47,18 +47,11 @@ pub(crate) struct PathView {
     pub conditions: String,
 }
 
-/// The rows of `key` in `rows` (sorted by key, as the evaluation holds them).
-pub(crate) fn rows_of<'r>(rows: &'r [AccessRow], key: &str) -> &'r [AccessRow] {
-    let start = rows.partition_point(|r| r.key_arn.as_str() < key);
-    let end = start + rows[start..].partition_point(|r| r.key_arn == key);
-    &rows[start..end]
-}
-
 /// The view of one key's rows.
-pub(crate) fn key_access_view(rows: &[AccessRow]) -> KeyAccessView {
-    let (admin, usage): (Vec<&AccessRow>, Vec<&AccessRow>) =
+pub(crate) fn key_access_view(rows: &[&AccessEntry]) -> KeyAccessView {
+    let (admin, usage): (Vec<&AccessEntry>, Vec<&AccessEntry>) =
         rows.iter().partition(|r| r.capability.is_administration());
-    let decrypt: Vec<&AccessRow> = usage
+    let decrypt: Vec<&AccessEntry> = usage
         .into_iter()
         .filter(|r| r.capability == kmsaudit_model::Capability::Decrypt)
         .collect();
@@ -68,7 +61,7 @@ pub(crate) fn key_access_view(rows: &[AccessRow]) -> KeyAccessView {
     }
 }
 
-fn who(rows: &[&AccessRow]) -> WhoView {
+fn who(rows: &[&AccessEntry]) -> WhoView {
     // A principal counts once per side, by its best verdict.
     let mut best: BTreeMap<(&str, &str), AccessVerdict> = BTreeMap::new();
     for r in rows {
@@ -128,7 +121,7 @@ fn better(a: AccessVerdict, b: AccessVerdict) -> AccessVerdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kmsaudit_model::Capability;
+    use kmsaudit_model::{AccessRow, AccessTable, Capability};
 
     fn row(key: &str, principal: &str, cap: Capability, verdict: AccessVerdict) -> AccessRow {
         AccessRow {
@@ -157,10 +150,11 @@ mod tests {
             row("k2", "*", Decrypt, NotAssessed),
             row("k3", b, Decrypt, Allowed),
         ];
-        let mine = rows_of(&rows, "k2");
+        let table = AccessTable::from_rows(rows);
+        let mine = table.of("k2");
         assert_eq!(mine.len(), 5);
-        assert!(rows_of(&rows, "k0").is_empty());
-        let v = key_access_view(mine);
+        assert!(table.of("k0").is_empty());
+        let v = key_access_view(&mine);
         assert_eq!(v.decrypt.principals, 3);
         let counts: Vec<(&str, usize, usize, usize)> = v
             .decrypt

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 
-use crate::access_view::{key_access_view, rows_of};
+use crate::access_view::key_access_view;
 use crate::view::{
     anchor, coverage_css, finding_view, pretty_policy, severity_chart, status_css, AccountView,
     BaselineView, Count, DiffEntryView, FrameworkView, KeyView, RegionIssueView, RegionView,
@@ -229,8 +229,8 @@ pub fn render_html(
                     .collect(),
                 access: evaluation
                     .access
-                    .as_deref()
-                    .map(|rows| key_access_view(rows_of(rows, &k.arn))),
+                    .as_ref()
+                    .map(|table| key_access_view(&table.of(&k.arn))),
             }
         })
         .collect::<Vec<_>>();

@@ -114,6 +114,7 @@ pub(crate) fn operation(call: &Call) -> String {
         "access-analyzer" => format!("AccessAnalyzer.{}", aa_operation(call)),
         "account" => "Account.ListRegions".into(),
         "tagging" => format!("Tagging.{}", call.target.as_deref().unwrap_or("?")),
+        "iam" => super::access::iam_operation(call),
         s => format!("{s}.?"),
     }
 }
@@ -138,6 +139,7 @@ pub(crate) fn answer(state: &State, call: &Call) -> Response<Full<Bytes>> {
         "access-analyzer" => access_analyzer(state, call),
         "account" => list_regions(state, call),
         "tagging" => super::kms::tagging(state, call),
+        "iam" => super::access::iam(state, call),
         s => json_error(
             StatusCode::NOT_FOUND,
             "UnknownOperationException",
@@ -233,12 +235,14 @@ fn organizations(state: &State, call: &Call) -> Response<Full<Bytes>> {
             }
             json(&body, false)
         }
-        other => json_error(
-            StatusCode::BAD_REQUEST,
-            "UnknownOperationException",
-            &format!("{other:?} is not served"),
-            false,
-        ),
+        other => super::access::organization_policies(state, call, &input).unwrap_or_else(|| {
+            json_error(
+                StatusCode::BAD_REQUEST,
+                "UnknownOperationException",
+                &format!("{other:?} is not served"),
+                false,
+            )
+        }),
     }
 }
 

@@ -27,6 +27,9 @@ pub struct ScaleSpec {
     pub regions: usize,
     pub keys: usize,
     pub seed: u64,
+    /// IAM users and roles per account, with the organization's SCPs and RCPs
+    /// (`kmsaudit_model::synthetic_iam`); 0 serves no IAM (scans run `--no-effective-access`).
+    pub principals: usize,
 }
 
 /// The generated organization.
@@ -41,6 +44,13 @@ pub struct ScaleOrg {
     pub region_index: HashMap<(usize, String), usize>,
     /// Key id → index in its region's `keys`.
     pub key_index: HashMap<String, usize>,
+}
+
+impl ScaleOrg {
+    /// Whether IAM and the organization's policies are served (generated with principals).
+    pub fn serves_iam(&self) -> bool {
+        self.truth.accounts.iter().any(|a| a.iam.is_some())
+    }
 }
 
 pub const ORG_ID: &str = "o-scalebench1";
@@ -287,6 +297,9 @@ pub fn generate(spec: ScaleSpec, root: &Path) -> anyhow::Result<ScaleOrg> {
         accounts,
         aws_managed_policies: vec![],
     };
+    if spec.principals > 0 {
+        kmsaudit_model::synthetic_iam::with_iam(&mut truth, spec.principals);
+    }
     truth.normalize();
     let account_index = truth
         .accounts

@@ -1,5 +1,7 @@
 //! The scale stand-in: Organizations, STS, KMS, the Resource Groups Tagging API's GetResources,
-//! IAM Access Analyzer and the Account Management API's ListRegions for a generated organization (`generate.rs`), served on loopback the way
+//! IAM Access Analyzer, the Account Management API's ListRegions and, for effective access, IAM
+//! and the organization's tree and policies (`access.rs`) for a generated organization
+//! (`generate.rs`), served on loopback the way
 //! the real APIs answer (the Rust SDK's deserializers are the contract), with
 //!
 //! * the real default and maximum page sizes and markers (`api.rs`, `kms.rs`);
@@ -25,6 +27,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+mod access;
 mod api;
 pub mod generate;
 mod keys;
@@ -250,6 +253,11 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
                 "injected",
                 false,
             ),
+            "iam" => access::iam_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceFailure",
+                "injected",
+            ),
             _ => api::json_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalServerException",
@@ -288,6 +296,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
 fn throttle(call: &Call, rest_json: bool) -> Response<Full<Bytes>> {
     match call.service.as_str() {
         "sts" => api::sts_error(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded"),
+        "iam" => access::iam_error(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded"),
         "kms" => api::json_error(
             StatusCode::BAD_REQUEST,
             "ThrottlingException",

@@ -9,12 +9,23 @@ use kmsaudit_scanner::ScanPlan;
 use super::{start, Behaviour, ScaleSpec, ScaleStandIn};
 
 async fn serve(accounts: usize, regions: usize, keys: usize, behaviour: Behaviour) -> ScaleStandIn {
+    serve_with_iam(accounts, regions, keys, 0, behaviour).await
+}
+
+async fn serve_with_iam(
+    accounts: usize,
+    regions: usize,
+    keys: usize,
+    principals: usize,
+    behaviour: Behaviour,
+) -> ScaleStandIn {
     let root = crate::project_root();
     let spec = ScaleSpec {
         accounts,
         regions,
         keys,
         seed: 11,
+        principals,
     };
     let org = super::generate::generate(spec, &root).expect("the organization generates");
     start(org, behaviour).await.expect("the stand-in starts")
@@ -30,9 +41,7 @@ async fn scan_with(standin: &ScaleStandIn, tags_from: TagSource) -> Snapshot {
         // The test's own time is the limit here, not the accounts' workloads.
         quota_share: 1.0,
         tags_from,
-        // The scale stand-in serves no IAM: effective access is the demo's and the
-        // evaluator's to test.
-        effective_access: false,
+        effective_access: standin.org().serves_iam(),
         ..Default::default()
     };
     kmsaudit_scanner::scan(plan, base, Arc::new(|_| {}))
@@ -173,5 +182,61 @@ async fn throttling_and_server_errors_lose_nothing() {
             .all(|a| matches!(a.access, kmsaudit_model::AccountAccess::Scanned { .. })),
         "every account entered"
     );
+    assert_truth(&standin, &scanned);
+}
+
+/// 1,001 principals an account: GetAccountAuthorizationDetails answers in two pages of at
+/// most 1,000 items (2 IAM calls an account, within the 3 the issue allows); the organization's
+/// 21 member accounts in their OU take 2 ListAccountsForParent pages of 20 and FullAWSAccess's
+/// 24 targets 2 ListTargetsForPolicy pages; the one AWS managed policy is read once for the scan.
+/// The scanned IAM and SCP/RCP tree give every verdict of the truth, effective access included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_and_organization_policies_at_real_page_sizes() {
+    let standin = serve_with_iam(22, 1, 100, 1_001, Behaviour::default()).await;
+    let scanned = scan(&standin).await;
+    let stats = standin.stats();
+    let ops = &stats.by_operation;
+    assert_eq!(ops["IAM.GetAccountAuthorizationDetails"], 2 * 22, "{ops:?}");
+    assert_eq!(ops["IAM.GetPolicy"], 1, "{ops:?}");
+    assert_eq!(ops["IAM.GetPolicyVersion"], 1, "{ops:?}");
+    let org_calls: u64 = ops
+        .iter()
+        .filter(|(op, _)| op.starts_with("Organizations."))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(org_calls <= 30, "{org_calls} Organizations calls: {ops:?}");
+    assert_eq!(ops["Organizations.ListAccountsForParent"], 1 + 2, "{ops:?}");
+    assert_eq!(
+        ops["Organizations.ListTargetsForPolicy"],
+        2 * 2 + 2,
+        "{ops:?}"
+    );
+    for account in &scanned.accounts {
+        let iam = account.iam.as_ref().expect("IAM read");
+        assert!(iam.errors.is_empty(), "{:?}", iam.errors);
+        assert_eq!(iam.principals.len(), 1_001, "{}", account.id);
+    }
+    let truth_tree = standin
+        .org()
+        .truth
+        .organization
+        .as_ref()
+        .and_then(|o| o.policies.as_ref());
+    let tree = scanned
+        .organization
+        .as_ref()
+        .and_then(|o| o.policies.as_ref());
+    let (truth_tree, tree) = (truth_tree.expect("a tree"), tree.expect("the tree read"));
+    assert!(tree.errors.is_empty(), "{:?}", tree.errors);
+    assert_eq!(tree.parents, truth_tree.parents);
+    assert_eq!(tree.enabled, truth_tree.enabled);
+    let targets = |t: &kmsaudit_model::OrgPolicies| -> Vec<(String, Vec<String>)> {
+        t.policies
+            .iter()
+            .map(|p| (p.id.clone(), p.targets.clone()))
+            .collect()
+    };
+    assert_eq!(targets(tree), targets(truth_tree));
+    assert_eq!(scanned.aws_managed_policies.len(), 1);
     assert_truth(&standin, &scanned);
 }

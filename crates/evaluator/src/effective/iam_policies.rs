@@ -19,7 +19,7 @@
 use std::collections::BTreeSet;
 
 use kmsaudit_model::{
-    AccessRow, AccessVerdict, AccountAccess, Capability, IamPrincipal, RegionAccess, Snapshot,
+    AccessTable, AccessVerdict, AccountAccess, Capability, IamPrincipal, RegionAccess, Snapshot,
 };
 use rustc_hash::FxHashMap;
 
@@ -165,7 +165,7 @@ fn is_narrowing(key: &str) -> bool {
 
 /// Every identity policy of the scan's IAM, reviewed where it is used, with its reach from
 /// the effective access `rows`.
-pub(crate) fn review<'s>(snapshot: &'s Snapshot, rows: &[AccessRow]) -> Vec<PolicyReach> {
+pub(crate) fn review<'s>(snapshot: &'s Snapshot, rows: &AccessTable) -> Vec<PolicyReach> {
     let aws_managed: FxHashMap<&str, &str> = snapshot
         .aws_managed_policies
         .iter()
@@ -350,7 +350,7 @@ fn unread_keys(snapshot: &Snapshot) -> Vec<(String, String)> {
 }
 
 /// The keys each policy allowing decrypt on every key reaches: one pass over the rows.
-fn fill_reach(policies: &mut [PolicyReach], rows: &[AccessRow]) {
+fn fill_reach(policies: &mut [PolicyReach], rows: &AccessTable) {
     let mut by_holder: FxHashMap<&str, Vec<(usize, &[String])>> = FxHashMap::default();
     for (i, p) in policies.iter().enumerate() {
         if let DecryptScope::EveryKey { covers, .. } = &p.scope {
@@ -363,13 +363,16 @@ fn fill_reach(policies: &mut [PolicyReach], rows: &[AccessRow]) {
         return;
     }
     let mut reached: Vec<(usize, String, Option<String>)> = vec![];
-    for row in rows.iter().filter(|r| r.capability == Capability::Decrypt) {
+    let decrypting = rows
+        .rows()
+        .filter(|(_, r)| r.capability == Capability::Decrypt);
+    for (key_arn, row) in decrypting {
         let Some(held) = by_holder.get(row.principal.as_str()) else {
             continue;
         };
         let through_iam = super::path::through_identity_policy(&row.via);
         for &(i, covers) in held {
-            if !covers.iter().any(|p| arn_match(p, &row.key_arn)) {
+            if !covers.iter().any(|p| arn_match(p, key_arn)) {
                 continue;
             }
             match row.verdict {
@@ -379,11 +382,11 @@ fn fill_reach(policies: &mut [PolicyReach], rows: &[AccessRow]) {
                     Some(format!(
                         "{} on {}: {}",
                         row.principal,
-                        row.key_arn,
+                        key_arn,
                         row.conditions.join("; ")
                     )),
                 )),
-                _ if through_iam => reached.push((i, row.key_arn.clone(), None)),
+                _ if through_iam => reached.push((i, key_arn.to_string(), None)),
                 _ => {}
             }
         }

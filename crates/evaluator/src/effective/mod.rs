@@ -17,7 +17,10 @@ mod path;
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
-use kmsaudit_model::{arn_account, AccessRow, AccessVerdict, Capability, KeyRecord, Snapshot};
+use kmsaudit_model::{
+    arn_account, AccessEntry, AccessTable, AccessTableBuilder, AccessVerdict, Capability,
+    KeyRecord, Snapshot,
+};
 use rayon::prelude::*;
 
 use crate::policy::{parse_policy, Tri};
@@ -37,14 +40,14 @@ use rustc_hash::FxHashMap;
 pub const MAX_ASSUME_DEPTH: usize = 3;
 
 /// Who can use or administer each key of the snapshot: one row per (key, principal,
-/// capability) that is allowed, conditional or not assessed, sorted.
-pub fn effective_access(snapshot: &Snapshot) -> Vec<AccessRow> {
+/// capability) that is allowed, conditional or not assessed, kept once per class of keys alike.
+pub fn effective_access(snapshot: &Snapshot) -> AccessTable {
     rows_and_guards(snapshot).0
 }
 
 /// [`effective_access`] and what RCPs do to outside callers per member account
 /// ([`rcp_guards`]), from one reading of the scan's IAM and organization policies.
-pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (Vec<AccessRow>, BTreeMap<String, RcpGuard>) {
+pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (AccessTable, BTreeMap<String, RcpGuard>) {
     let now = snapshot.metadata.started_at;
     let dir = Directory::build(snapshot);
     let guards = rcp_guards(snapshot, &dir);
@@ -52,14 +55,14 @@ pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (Vec<AccessRow>, BTreeMap<
     let patterns = ResourcePatterns::build(&dir);
     // Account by account: a caller looks the same to every key of one account, and keys alike
     // (see `classes`) are worked out once.
-    let mut rows: Vec<AccessRow> = snapshot
+    let table = snapshot
         .accounts
         .par_iter()
-        .flat_map_iter(|a| {
+        .map(|a| {
             let mut views = Views::default();
             let mut policies: FxHashMap<&str, Result<NamedPolicy, String>> = FxHashMap::default();
-            let mut classes: FxHashMap<ClassKey, (Best, Vec<AccessRow>)> = FxHashMap::default();
-            let mut out = vec![];
+            let mut classes: FxHashMap<ClassKey, (Best, u32)> = FxHashMap::default();
+            let mut out = AccessTableBuilder::default();
             for key in a.regions.iter().flat_map(|r| &r.keys) {
                 let parsed = match key.policy.as_deref() {
                     Some(text) => policies
@@ -73,9 +76,8 @@ pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (Vec<AccessRow>, BTreeMap<
                 };
                 let policy = parsed.as_ref().ok().map(|p| &*p.policy);
                 let Some(class) = patterns.class_of(key, policy) else {
-                    out.extend(
-                        key_access(&dir, &edges, &mut views, key, &parsed, Base::Drop, now).1,
-                    );
+                    let own = key_access(&dir, &edges, &mut views, key, &parsed, Base::Drop, now);
+                    out.key(key.arn.clone(), None, own.1);
                     continue;
                 };
                 let has_grants = key.grants.as_ref().is_some_and(|g| !g.is_empty());
@@ -86,10 +88,10 @@ pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (Vec<AccessRow>, BTreeMap<
                     bare.grants = Some(vec![]);
                     let (base, rows) =
                         key_access(&dir, &edges, &mut views, &bare, &parsed, Base::Keep, now);
-                    let made = (base.unwrap_or_default(), rows);
+                    let made = (base.unwrap_or_default(), out.class(rows));
                     classes.insert(class.clone(), made);
                 }
-                let (base, rows) = &classes[&class];
+                let (base, id) = &classes[&class];
                 if has_grants {
                     let own = key_access(
                         &dir,
@@ -100,21 +102,19 @@ pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (Vec<AccessRow>, BTreeMap<
                         Base::Reuse(base),
                         now,
                     );
-                    out.extend(own.1);
+                    out.key(key.arn.clone(), Some(*id), own.1);
                 } else {
-                    out.extend(rows.iter().map(|r| AccessRow {
-                        key_arn: key.arn.clone(),
-                        ..r.clone()
-                    }));
+                    out.key(key.arn.clone(), Some(*id), vec![]);
                 }
             }
             out
         })
-        .collect();
-    rows.sort_by(|a, b| {
-        (&a.key_arn, &a.principal, a.capability).cmp(&(&b.key_arn, &b.principal, b.capability))
-    });
-    (rows, guards)
+        .reduce(AccessTableBuilder::default, |mut a, b| {
+            a.append(b);
+            a
+        })
+        .build();
+    (table, guards)
 }
 
 /// Who can assume each role: by role index, the callers whose AssumeRole its trust policy, their
@@ -228,7 +228,7 @@ fn key_access<'d>(
     parsed: &Result<NamedPolicy, String>,
     base: Base<'_>,
     now: Timestamp,
-) -> (Option<Best>, Vec<AccessRow>) {
+) -> (Option<Best>, Vec<AccessEntry>) {
     let account = key
         .metadata
         .as_ref()
@@ -315,8 +315,7 @@ fn key_access<'d>(
                 (None, Tri::Open(c)) => (AccessVerdict::Conditional, c.iter().cloned().collect()),
                 (None, _) => (AccessVerdict::Allowed, vec![]),
             };
-            AccessRow {
-                key_arn: key.arn.clone(),
+            AccessEntry {
                 principal,
                 principal_account,
                 capability,

@@ -4,7 +4,7 @@
 //! (key policy, IAM, grants, roles it can assume). The account root user is not counted: it is
 //! the account itself.
 
-use kmsaudit_model::{AccessRow, AccessVerdict, Capability, Evidence, Severity};
+use kmsaudit_model::{AccessEntry, AccessVerdict, Capability, Evidence, Severity};
 
 use super::{Ctx, KeyInput, Outcome, RuleDef};
 
@@ -17,23 +17,25 @@ pub(crate) const RULE: RuleDef = RuleDef {
     compliance: &[("NIST SP 800-53 Rev. 5", &["AC-5", "AC-6"])],
 };
 
-pub(crate) fn check(rows: &[AccessRow], _input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
-    let is_identity = |r: &AccessRow| {
+pub(crate) fn check(rows: &[&AccessEntry], _input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
+    let is_identity = |r: &AccessEntry| {
         r.principal.starts_with("arn:")
             && !r.principal.ends_with(":root")
             && r.verdict == AccessVerdict::Allowed
     };
     let can = |who: &str, cap: Capability| {
         rows.iter()
+            .copied()
             .find(|r| r.principal == who && r.capability == cap && is_identity(r))
     };
-    let both: Vec<(&AccessRow, &AccessRow)> = rows
+    let both: Vec<(&AccessEntry, &AccessEntry)> = rows
         .iter()
+        .copied()
         .filter(|r| r.capability == Capability::Policy && is_identity(r))
         .filter_map(|admin| can(&admin.principal, Capability::Decrypt).map(|d| (admin, d)))
         .collect();
     let Some((admin, decrypt)) = both.first() else {
-        let unknown = rows.iter().find(|r| {
+        let unknown = rows.iter().copied().find(|r| {
             r.verdict == AccessVerdict::NotAssessed
                 && matches!(r.capability, Capability::Policy | Capability::Decrypt)
         });

@@ -118,7 +118,7 @@ pub(crate) fn check_key_guarded(
     let mut ctx = ctx(config);
     if let Some(guard) = guard {
         let guards = [(KEY_ACCOUNT.to_string(), guard)].into();
-        ctx.access = Some(crate::context::AccessIndex::new(vec![], guards));
+        ctx.access = Some(crate::context::AccessIndex::new(Default::default(), guards));
     }
     let policy = crate::policy_cache::policy_state(key, &ctx);
     let input = super::KeyInput {
@@ -161,7 +161,7 @@ pub(crate) fn account_analyzer(
 
 /// Runs the effective-access rule `rule_id` on `rows` of the test key.
 #[track_caller]
-pub(crate) fn check_access(rule_id: &str, rows: &[kmsaudit_model::AccessRow]) -> super::Outcome {
+pub(crate) fn check_access(rule_id: &str, rows: &[kmsaudit_model::AccessEntry]) -> super::Outcome {
     check_access_with(rule_id, rows, &EvalConfig::default())
 }
 
@@ -169,7 +169,7 @@ pub(crate) fn check_access(rule_id: &str, rows: &[kmsaudit_model::AccessRow]) ->
 #[track_caller]
 pub(crate) fn check_access_with(
     rule_id: &str,
-    rows: &[kmsaudit_model::AccessRow],
+    rows: &[kmsaudit_model::AccessEntry],
     config: &EvalConfig,
 ) -> super::Outcome {
     let check = RULES
@@ -189,11 +189,12 @@ pub(crate) fn check_access_with(
         policy: &policy,
         access_analyzer: None,
     };
-    check(rows, &input, &ctx)
+    let rows: Vec<&kmsaudit_model::AccessEntry> = rows.iter().collect();
+    check(&rows, &input, &ctx)
 }
 
 /// One access row of the test key: `principal capability verdict`.
-pub(crate) fn access_row(line: &str) -> kmsaudit_model::AccessRow {
+pub(crate) fn access_row(line: &str) -> kmsaudit_model::AccessEntry {
     use kmsaudit_model::{AccessVerdict, Capability};
     let words: Vec<&str> = line.split_whitespace().collect();
     let capability = Capability::ALL
@@ -208,8 +209,7 @@ pub(crate) fn access_row(line: &str) -> kmsaudit_model::AccessRow {
     .into_iter()
     .find(|v| v.as_str() == words[2])
     .expect("verdict");
-    kmsaudit_model::AccessRow {
-        key_arn: KEY_ARN.into(),
+    kmsaudit_model::AccessEntry {
         principal: words[0].into(),
         principal_account: kmsaudit_model::arn_account(words[0]).map(str::to_string),
         capability,

@@ -363,7 +363,7 @@ fn effective_access_cases() {
     let file: File = toml::from_str(text).expect("effective/access.toml parses");
     let mut failures = vec![];
     for case in &file.case {
-        let rows = effective_access(&snapshot(case));
+        let rows = effective_access(&snapshot(case)).to_rows();
         let show = || {
             rows.iter()
                 .map(|r| {

@@ -407,7 +407,7 @@ fn check(cases: u64, seed: u64) {
     let mut allowed_seen = 0;
     for case in 0..cases {
         let org = generate(&mut rng);
-        let rows = effective_access(&org.snapshot);
+        let rows = effective_access(&org.snapshot).to_rows();
         for (account, arn) in IDENTITIES {
             for cap in Capability::ALL {
                 let row = rows
@@ -482,11 +482,11 @@ fn keys_alike_share_their_analysis_and_keys_unlike_do_not() {
         let alone = |key: &KeyRecord| {
             let mut one = org.snapshot.clone();
             one.accounts[0].regions[0].keys = vec![key.clone()];
-            effective_access(&one)
+            effective_access(&one).to_rows()
         };
         let (first, second) = (alone(&original), alone(&twin));
         org.snapshot.accounts[0].regions[0].keys.push(twin);
-        let both = effective_access(&org.snapshot);
+        let both = effective_access(&org.snapshot).to_rows();
         let of = |arn: &str| -> Vec<AccessRow> {
             both.iter().filter(|r| r.key_arn == arn).cloned().collect()
         };
