@@ -128,7 +128,8 @@ impl CallerRef {
 /// accounts it names (all of them when it allows `*` or uses `NotPrincipal`), the principals it
 /// names that were not scanned, services, and anyone.
 /// Of a key policy of `account`: a `*` admits that account's identities and those of other
-/// accounts whose own policies can allow a `kms:` action on its keys.
+/// accounts whose own policies can allow a `kms:` action on its keys; an account principal
+/// admits that account's identities whose own policies can allow some `kms:` action.
 pub(crate) fn callers_of(policy: &Policy, dir: &Directory, account: &str) -> BTreeSet<CallerRef> {
     callers_where(policy, dir, Some(account))
 }
@@ -219,7 +220,16 @@ fn callers_where(
             let ids = dir.assumers.get(a.as_str()).into_iter().flatten();
             out.extend(ids.map(|&i| CallerRef::Identity(i)));
         } else if let Some(range) = dir.by_account.get(a.as_str()) {
-            out.extend(range.clone().map(CallerRef::Identity));
+            // Through an account principal a caller needs its own IAM to allow the call: only
+            // identities whose policies can allow some `kms:` action can (all of them when the
+            // account's IAM was not read whole: they are NOT_ASSESSED, never left out).
+            let whole = !dir.iam_unreadable.contains_key(a.as_str());
+            out.extend(
+                range
+                    .clone()
+                    .filter(|&i| !whole || dir.identities[i].may_use_kms())
+                    .map(CallerRef::Identity),
+            );
         }
     }
     out

@@ -41,6 +41,11 @@ pub(crate) struct Identity<'s> {
 }
 
 impl Identity<'_> {
+    /// Whether its own policies can allow some `kms:` action (or could not be read whole).
+    pub fn may_use_kms(&self) -> bool {
+        self.kms_resources.as_ref().is_none_or(|r| !r.is_empty())
+    }
+
     /// Whether its own policies can allow it to assume `role` (a trust policy that names it
     /// lets it in without them).
     pub fn may_assume(&self, role: &str) -> bool {
