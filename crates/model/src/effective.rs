@@ -1,6 +1,8 @@
 //! Effective access: who can really use or administer each key once its key policy, grants,
 //! IAM identity policies, permissions boundaries, SCPs, RCPs and role trust are combined.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -126,21 +128,51 @@ pub struct AccessRow {
 }
 
 /// One principal's capability on a key, the key aside: an [`AccessTable`] shares these
-/// between keys alike.
+/// between keys alike, and their text between entries (the same principals and paths recur
+/// across an account's keys: see [`Interner`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessEntry {
     /// As [`AccessRow::principal`].
-    pub principal: String,
+    pub principal: Arc<str>,
     /// As [`AccessRow::principal_account`].
-    pub principal_account: Option<String>,
+    pub principal_account: Option<Arc<str>>,
     /// What it can do.
     pub capability: Capability,
     /// Whether it can.
     pub verdict: AccessVerdict,
     /// As [`AccessRow::via`].
-    pub via: String,
+    pub via: Arc<str>,
     /// As [`AccessRow::conditions`].
-    pub conditions: Vec<String>,
+    pub conditions: Arc<[String]>,
+}
+
+/// One allocation per distinct text: entries built through it share their strings.
+#[derive(Debug, Default)]
+pub struct Interner {
+    seen: std::collections::HashSet<Arc<str>>,
+    lists: std::collections::HashSet<Arc<[String]>>,
+}
+
+impl Interner {
+    /// The shared copy of `text`.
+    pub fn text(&mut self, text: &str) -> Arc<str> {
+        if let Some(t) = self.seen.get(text) {
+            return t.clone();
+        }
+        let t: Arc<str> = Arc::from(text);
+        self.seen.insert(t.clone());
+        t
+    }
+
+    /// The shared copy of `list`.
+    pub fn list(&mut self, list: Vec<String>) -> Arc<[String]> {
+        if let Some(l) = self.lists.get(list.as_slice()) {
+            return l.clone();
+        }
+        let l: Arc<[String]> = Arc::from(list);
+        self.lists.insert(l.clone());
+        l
+    }
 }
 
 impl AccessEntry {
@@ -152,12 +184,12 @@ impl AccessEntry {
     pub fn row(&self, key_arn: &str) -> AccessRow {
         AccessRow {
             key_arn: key_arn.to_string(),
-            principal: self.principal.clone(),
-            principal_account: self.principal_account.clone(),
+            principal: self.principal.to_string(),
+            principal_account: self.principal_account.as_deref().map(str::to_string),
             capability: self.capability,
             verdict: self.verdict,
-            via: self.via.clone(),
-            conditions: self.conditions.clone(),
+            via: self.via.to_string(),
+            conditions: self.conditions.to_vec(),
         }
     }
 }
@@ -165,12 +197,12 @@ impl AccessEntry {
 impl From<AccessRow> for AccessEntry {
     fn from(r: AccessRow) -> AccessEntry {
         AccessEntry {
-            principal: r.principal,
-            principal_account: r.principal_account,
+            principal: r.principal.into(),
+            principal_account: r.principal_account.map(Arc::from),
             capability: r.capability,
             verdict: r.verdict,
-            via: r.via,
-            conditions: r.conditions,
+            via: r.via.into(),
+            conditions: r.conditions.into(),
         }
     }
 }
@@ -297,6 +329,13 @@ impl AccessTable {
             .flat_map(move |k| self.entries(k).map(move |e| (k.arn.as_str(), e)))
     }
 
+    /// How many entries are stored: the classes' and the keys' own (what memory holds, against
+    /// [`AccessTable::row_count`], what is read back).
+    pub fn stored_entries(&self) -> usize {
+        self.classes.iter().map(Vec::len).sum::<usize>()
+            + self.keys.iter().map(|k| k.own.len()).sum::<usize>()
+    }
+
     /// How many rows [`AccessTable::rows`] gives.
     pub fn row_count(&self) -> usize {
         self.keys.iter().map(|k| self.entries(k).count()).sum()
@@ -358,7 +397,7 @@ mod tests {
             capability,
             verdict: AccessVerdict::Allowed,
             via: via.into(),
-            conditions: vec![],
+            conditions: Arc::from([]),
         }
     }
 
@@ -388,7 +427,7 @@ mod tests {
         assert_eq!(table.keys[0].own.len(), 2);
         let rows: Vec<(&str, &str, Capability, &str)> = table
             .rows()
-            .map(|(k, e)| (k, e.principal.as_str(), e.capability, e.via.as_str()))
+            .map(|(k, e)| (k, &*e.principal, e.capability, &*e.via))
             .collect();
         assert_eq!(
             rows,

@@ -321,11 +321,11 @@ fn access_groups<'a>(table: &'a AccessTable, index: &HashMap<&str, u32>) -> Vec<
             continue;
         }
         let answer = (
-            r.principal.as_str(),
+            &*r.principal,
             r.capability,
             r.verdict,
-            r.via.as_str(),
-            r.conditions.as_slice(),
+            &*r.via,
+            &*r.conditions,
         );
         let at = *by_answer.entry(answer).or_insert_with(|| {
             groups.push(AccessGroup {

@@ -29,7 +29,7 @@ mod text;
 
 pub use access_analyzer::{AccessAnalyzerRecord, Analyzer, AnalyzerFinding};
 pub use effective::{
-    AccessEntry, AccessRow, AccessTable, AccessTableBuilder, AccessVerdict, Capability,
+    AccessEntry, AccessRow, AccessTable, AccessTableBuilder, AccessVerdict, Capability, Interner,
 };
 pub use evaluation::{
     AccountCoverage, Evaluation, FindingCounts, OutcomeRef, QuietOutcomes, RegionCoverage,

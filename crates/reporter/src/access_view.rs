@@ -66,9 +66,7 @@ fn who(rows: &[&AccessEntry]) -> WhoView {
     let mut best: BTreeMap<(&str, &str), AccessVerdict> = BTreeMap::new();
     for r in rows {
         let account = r.principal_account.as_deref().unwrap_or("outside");
-        let slot = best
-            .entry((account, r.principal.as_str()))
-            .or_insert(r.verdict);
+        let slot = best.entry((account, &*r.principal)).or_insert(r.verdict);
         *slot = better(*slot, r.verdict);
     }
     let mut by_account: BTreeMap<&str, AccountCount> = BTreeMap::new();
@@ -89,10 +87,10 @@ fn who(rows: &[&AccessEntry]) -> WhoView {
         .iter()
         .take(MAX_PATHS)
         .map(|r| PathView {
-            principal: r.principal.clone(),
+            principal: r.principal.to_string(),
             capability: r.capability.as_str(),
             verdict: r.verdict.as_str(),
-            via: r.via.clone(),
+            via: r.via.to_string(),
             conditions: r.conditions.join("; "),
         })
         .collect();

@@ -367,7 +367,7 @@ fn fill_reach(policies: &mut [PolicyReach], rows: &AccessTable) {
         .rows()
         .filter(|(_, r)| r.capability == Capability::Decrypt);
     for (key_arn, row) in decrypting {
-        let Some(held) = by_holder.get(row.principal.as_str()) else {
+        let Some(held) = by_holder.get(&*row.principal) else {
             continue;
         };
         let through_iam = super::path::through_identity_policy(&row.via);

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use kmsaudit_model::{
-    arn_account, AccessEntry, AccessTable, AccessTableBuilder, AccessVerdict, Capability,
+    arn_account, AccessEntry, AccessTable, AccessTableBuilder, AccessVerdict, Capability, Interner,
     KeyRecord, Snapshot,
 };
 use rayon::prelude::*;
@@ -60,6 +60,8 @@ pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (AccessTable, BTreeMap<Str
         .par_iter()
         .map(|a| {
             let mut views = Views::default();
+            // An account's keys share their principals' names and paths.
+            let mut names = Interner::default();
             let mut policies: FxHashMap<&str, Result<NamedPolicy, String>> = FxHashMap::default();
             let mut classes: FxHashMap<ClassKey, (Best, u32)> = FxHashMap::default();
             let mut out = AccessTableBuilder::default();
@@ -76,7 +78,16 @@ pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (AccessTable, BTreeMap<Str
                 };
                 let policy = parsed.as_ref().ok().map(|p| &*p.policy);
                 let Some(class) = patterns.class_of(key, policy) else {
-                    let own = key_access(&dir, &edges, &mut views, key, &parsed, Base::Drop, now);
+                    let own = key_access(
+                        &dir,
+                        &edges,
+                        &mut views,
+                        &mut names,
+                        key,
+                        &parsed,
+                        Base::Drop,
+                        now,
+                    );
                     out.key(key.arn.clone(), None, own.1);
                     continue;
                 };
@@ -86,8 +97,16 @@ pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (AccessTable, BTreeMap<Str
                     // set aside.
                     let mut bare = key.clone();
                     bare.grants = Some(vec![]);
-                    let (base, rows) =
-                        key_access(&dir, &edges, &mut views, &bare, &parsed, Base::Keep, now);
+                    let (base, rows) = key_access(
+                        &dir,
+                        &edges,
+                        &mut views,
+                        &mut names,
+                        &bare,
+                        &parsed,
+                        Base::Keep,
+                        now,
+                    );
                     let made = (base.unwrap_or_default(), out.class(rows));
                     classes.insert(class.clone(), made);
                 }
@@ -97,6 +116,7 @@ pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (AccessTable, BTreeMap<Str
                         &dir,
                         &edges,
                         &mut views,
+                        &mut names,
                         key,
                         &parsed,
                         Base::Reuse(base),
@@ -220,10 +240,12 @@ enum Base<'b> {
 /// The rows of one key. From a class's answers ([`Base::Reuse`], those of a key alike without
 /// grants) only the key's grantees are decided again: nobody else's answer depends on its
 /// grants. With [`Base::Keep`], returns the answers before role trust too.
+#[allow(clippy::too_many_arguments)]
 fn key_access<'d>(
     dir: &'d Directory,
     edges: &Edges,
     views: &mut Views<'d>,
+    names: &mut Interner,
     key: &KeyRecord,
     parsed: &Result<NamedPolicy, String>,
     base: Base<'_>,
@@ -316,12 +338,12 @@ fn key_access<'d>(
                 (None, _) => (AccessVerdict::Allowed, vec![]),
             };
             AccessEntry {
-                principal,
-                principal_account,
+                principal: names.text(&principal),
+                principal_account: principal_account.map(|a| names.text(&a)),
                 capability,
                 verdict,
-                via: answer.via.join(path::STEP),
-                conditions,
+                via: names.text(&answer.via.join(path::STEP)),
+                conditions: names.list(conditions),
             }
         })
         .collect();

@@ -40,7 +40,7 @@ pub(crate) fn check(rows: &[&AccessEntry], input: &KeyInput<'_>, ctx: &Ctx<'_>) 
     let administers = |r: &&AccessEntry| ADMINISTRATION.contains(&r.capability);
     let listed = |arn: &str| arns.iter().any(|p| wildcard_match(p, arn));
     let outside = |r: &&AccessEntry| {
-        r.principal != root
+        *r.principal != *root
             && !listed(&r.principal)
             && !last_assumed_role(&r.via).is_some_and(listed)
             && !only_for_listed_ids(&r.conditions, &ids)
@@ -72,7 +72,7 @@ pub(crate) fn check(rows: &[&AccessEntry], input: &KeyInput<'_>, ctx: &Ctx<'_>) 
             "Only allowlisted administrators can change, disable or delete the key",
         );
     };
-    let mut principals: Vec<&str> = offenders.iter().map(|r| r.principal.as_str()).collect();
+    let mut principals: Vec<&str> = offenders.iter().map(|r| &*r.principal).collect();
     principals.dedup();
     let capabilities: Vec<&str> = ADMINISTRATION
         .iter()
@@ -97,11 +97,11 @@ pub(crate) fn check(rows: &[&AccessEntry], input: &KeyInput<'_>, ctx: &Ctx<'_>) 
             first.via
         ),
         Evidence {
-            principal: Some(first.principal.clone()),
+            principal: Some(first.principal.to_string()),
             condition: (!first.conditions.is_empty()).then(|| first.conditions.join(" and ")),
             ..Default::default()
         }
-        .detail("via", first.via.clone())
+        .detail("via", first.via.to_string())
         .detail("principals", principals.join(" ")),
     )
 }
@@ -182,12 +182,12 @@ mod tests {
             check_access_with(ID, &[through.clone()], &cfg()).status,
             Pass
         );
-        through.via = through.via.replace("role/KeyAdmin", "role/Ops");
+        through.via = through.via.replace("role/KeyAdmin", "role/Ops").into();
         assert_eq!(check_access_with(ID, &[through], &cfg()).status, Fail);
         let mut by_id = access_row("arn:aws:iam::111122223333:role/Any policy conditional");
-        by_id.conditions = vec!["StringLike aws:userId = AROAOTTERFGJHZSLLMNZP:*".into()];
+        by_id.conditions = vec!["StringLike aws:userId = AROAOTTERFGJHZSLLMNZP:*".into()].into();
         assert_eq!(check_access_with(ID, &[by_id.clone()], &cfg()).status, Pass);
-        by_id.conditions = vec!["StringLike aws:userId = ADAIABCDEFGHJLKMNOPQRST".into()];
+        by_id.conditions = vec!["StringLike aws:userId = ADAIABCDEFGHJLKMNOPQRST".into()].into();
         assert_eq!(check_access_with(ID, &[by_id], &cfg()).status, Fail);
     }
 

@@ -55,7 +55,7 @@ pub(crate) fn check(rows: &[&AccessEntry], input: &KeyInput<'_>, ctx: &Ctx<'_>) 
     let anyone = std::cell::OnceCell::new();
     let outside = |r: &AccessEntry| match &r.principal_account {
         Some(a) => !ctx.zone.is_inside(a, key_account),
-        None => r.principal == "*" && *anyone.get_or_init(|| anyone_outside(input, ctx)),
+        None => &*r.principal == "*" && *anyone.get_or_init(|| anyone_outside(input, ctx)),
     };
     let external: Vec<&AccessEntry> = rows
         .iter()
@@ -63,7 +63,7 @@ pub(crate) fn check(rows: &[&AccessEntry], input: &KeyInput<'_>, ctx: &Ctx<'_>) 
         .filter(|r| uses(r.capability) && r.verdict != AccessVerdict::NotAssessed && outside(r))
         .collect();
     if let Some(first) = external.first() {
-        let mut principals: Vec<&str> = external.iter().map(|r| r.principal.as_str()).collect();
+        let mut principals: Vec<&str> = external.iter().map(|r| &*r.principal).collect();
         principals.dedup();
         let conditions = if first.conditions.is_empty() {
             String::new()
@@ -79,7 +79,7 @@ pub(crate) fn check(rows: &[&AccessEntry], input: &KeyInput<'_>, ctx: &Ctx<'_>) 
                 first.via
             ),
             Evidence {
-                principal: Some(first.principal.clone()),
+                principal: Some(first.principal.to_string()),
                 actions: external
                     .iter()
                     .filter(|r| r.principal == first.principal)
@@ -87,7 +87,7 @@ pub(crate) fn check(rows: &[&AccessEntry], input: &KeyInput<'_>, ctx: &Ctx<'_>) 
                     .collect(),
                 ..Default::default()
             }
-            .detail("via", first.via.clone())
+            .detail("via", first.via.to_string())
             .detail("principals", principals.join(" ")),
         );
     }

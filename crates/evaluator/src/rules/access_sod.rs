@@ -26,7 +26,7 @@ pub(crate) fn check(rows: &[&AccessEntry], _input: &KeyInput<'_>, _ctx: &Ctx<'_>
     let can = |who: &str, cap: Capability| {
         rows.iter()
             .copied()
-            .find(|r| r.principal == who && r.capability == cap && is_identity(r))
+            .find(|r| &*r.principal == who && r.capability == cap && is_identity(r))
     };
     let both: Vec<(&AccessEntry, &AccessEntry)> = rows
         .iter()
@@ -56,12 +56,12 @@ pub(crate) fn check(rows: &[&AccessEntry], _input: &KeyInput<'_>, _ctx: &Ctx<'_>
             decrypt.via
         ),
         Evidence {
-            principal: Some(admin.principal.clone()),
+            principal: Some(admin.principal.to_string()),
             actions: vec!["kms:PutKeyPolicy".into(), "kms:Decrypt".into()],
             ..Default::default()
         }
-        .detail("administers_via", admin.via.clone())
-        .detail("decrypts_via", decrypt.via.clone()),
+        .detail("administers_via", admin.via.to_string())
+        .detail("decrypts_via", decrypt.via.to_string()),
     )
 }
 

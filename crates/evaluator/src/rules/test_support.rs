@@ -211,14 +211,14 @@ pub(crate) fn access_row(line: &str) -> kmsaudit_model::AccessEntry {
     .expect("verdict");
     kmsaudit_model::AccessEntry {
         principal: words[0].into(),
-        principal_account: kmsaudit_model::arn_account(words[0]).map(str::to_string),
+        principal_account: kmsaudit_model::arn_account(words[0]).map(std::sync::Arc::from),
         capability,
         verdict,
         via: "key policy Sid Test".into(),
         conditions: if verdict == AccessVerdict::Allowed {
-            vec![]
+            vec![].into()
         } else {
-            vec!["StringEquals kms:ViaService = s3.us-east-1.amazonaws.com".into()]
+            vec!["StringEquals kms:ViaService = s3.us-east-1.amazonaws.com".into()].into()
         },
     }
 }
