@@ -10,6 +10,7 @@ mod callers;
 mod classes;
 mod decide;
 mod directory;
+mod grants;
 mod guard;
 mod iam_policies;
 mod path;
@@ -28,6 +29,7 @@ use callers::{callers_of, callers_of_trust, CallerRef};
 use classes::{ClassKey, ResourcePatterns};
 use decide::{decide, Answer, Target};
 use directory::{Directory, NamedPolicy};
+use grants::{grant_for, grants_by_grantee};
 use guard::rcp_guards;
 pub(crate) use guard::RcpGuard;
 pub(crate) use iam_policies::{
@@ -421,43 +423,4 @@ fn better(a: Answer, b: Answer) -> Answer {
     } else {
         a
     }
-}
-
-/// The key's grants by grantee: for each, the grant ids, operations and constraints.
-fn grants_by_grantee(key: &KeyRecord) -> BTreeMap<String, Vec<&kmsaudit_model::Grant>> {
-    let mut out: BTreeMap<String, Vec<_>> = BTreeMap::new();
-    for g in key.grants.iter().flatten() {
-        if let Some(grantee) = &g.grantee_principal {
-            out.entry(grantee.clone()).or_default().push(g);
-        }
-    }
-    out
-}
-
-/// What the key's grants give `grantee` for `action`: certainly, under an encryption context
-/// constraint, or nothing; with the grant that does.
-fn grant_for(
-    grants: &BTreeMap<String, Vec<&kmsaudit_model::Grant>>,
-    grantee: &str,
-    action: &str,
-) -> (Tri, Option<String>) {
-    let op = action.trim_start_matches("kms:");
-    let mut result = (Tri::No, None);
-    for g in grants.get(grantee).into_iter().flatten() {
-        if !g.operations.iter().any(|o| o == op) {
-            continue;
-        }
-        let tri = match &g.constraints {
-            Some(c) if !c.is_empty() => Tri::Open(BTreeSet::from([format!(
-                "the encryption context matches grant {}'s constraints",
-                g.grant_id
-            )])),
-            _ => Tri::Yes,
-        };
-        if result.1.is_none() || tri == Tri::Yes {
-            result.1 = Some(format!("grant {}", g.grant_id));
-        }
-        result.0 = result.0.or(tri);
-    }
-    result
 }
