@@ -326,7 +326,18 @@ fn sts_error(code: &str, message: &str) -> Response<Full<Bytes>> {
 }
 
 /// An error of a query-protocol service (IAM) with this status.
-fn query_error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+/// The Organizations operations that read the tree and its SCPs and RCPs (effective access).
+pub(crate) const ORG_POLICY_READS: [&str; 6] = [
+    "ListRoots",
+    "ListOrganizationalUnitsForParent",
+    "ListAccountsForParent",
+    "ListPolicies",
+    "DescribePolicy",
+    "ListTargetsForPolicy",
+];
+
+/// An IAM (query protocol) error answer.
+pub(crate) fn query_error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
     let body = format!(
         "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>standin</RequestId></ErrorResponse>"
     );
@@ -613,15 +624,7 @@ async fn handle_proxy(
     }
 
     // IAM and the organization's tree and policies, when the profile says so.
-    let org_read = matches!(
-        op.as_str(),
-        "ListRoots"
-            | "ListOrganizationalUnitsForParent"
-            | "ListAccountsForParent"
-            | "ListPolicies"
-            | "DescribePolicy"
-            | "ListTargetsForPolicy"
-    );
+    let org_read = ORG_POLICY_READS.contains(&op.as_str());
     if profile.iam_org && (service == "IAM" || (service == "Organizations" && org_read)) {
         let fault = random_fault(state, &profile, &op_label).await;
         match (fault, service) {

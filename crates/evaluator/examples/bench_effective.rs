@@ -116,9 +116,10 @@ fn main() {
     let secs = t.elapsed().as_secs_f64();
     let total_keys = accounts * keys;
     println!(
-        "effective access: {accounts} accounts x {principals} principals, {total_keys} keys: {secs:.2} s ({:.0} keys/s), {} rows ({:.1} per key)",
+        "effective access: {accounts} accounts x {principals} principals, {total_keys} keys: {secs:.2} s ({:.0} keys/s), {} rows ({:.1} per key), {} entries stored",
         total_keys as f64 / secs,
         rows.row_count(),
-        rows.row_count() as f64 / total_keys as f64
+        rows.row_count() as f64 / total_keys as f64,
+        rows.stored_entries()
     );
 }

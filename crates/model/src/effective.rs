@@ -269,16 +269,13 @@ impl AccessTableBuilder {
             }));
     }
 
-    /// The table, keys sorted by ARN (a key added twice keeps its last entries).
+    /// The table, keys sorted by ARN (a key added twice keeps the entries it was first added
+    /// with).
     pub fn build(mut self) -> AccessTable {
         self.table.keys.sort_by(|a, b| a.arn.cmp(&b.arn));
-        self.table.keys.dedup_by(|later, earlier| {
-            let same = later.arn == earlier.arn;
-            if same {
-                std::mem::swap(later, earlier);
-            }
-            same
-        });
+        self.table
+            .keys
+            .dedup_by(|later, earlier| later.arn == earlier.arn);
         self.table
     }
 }
@@ -287,8 +284,8 @@ impl AccessTable {
     /// A table of these rows, each key its own class (tests, and rows read back from a file).
     pub fn from_rows(rows: impl IntoIterator<Item = AccessRow>) -> AccessTable {
         let mut by_key: std::collections::BTreeMap<String, Vec<AccessEntry>> = Default::default();
-        for r in rows {
-            let arn = r.key_arn.clone();
+        for mut r in rows {
+            let arn = std::mem::take(&mut r.key_arn);
             by_key.entry(arn).or_default().push(r.into());
         }
         let mut b = AccessTableBuilder::default();

@@ -36,15 +36,7 @@ fn xml(body: String) -> Response<Full<Bytes>> {
     r
 }
 
-pub(crate) fn iam_error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
-    let mut r = text(
-        status,
-        &format!("<ErrorResponse xmlns=\"{IAM_NS}\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>scale</RequestId></ErrorResponse>", escape(message)),
-    );
-    r.headers_mut()
-        .insert("content-type", "text/xml".parse().expect("static header"));
-    r
-}
+pub(crate) use crate::standin::query_error as iam_error;
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -298,16 +290,7 @@ pub(crate) fn organization_policies(
         .as_ref()
         .and_then(|o| o.policies.as_ref())
     else {
-        return matches!(
-            op,
-            "ListRoots"
-                | "ListOrganizationalUnitsForParent"
-                | "ListAccountsForParent"
-                | "ListPolicies"
-                | "DescribePolicy"
-                | "ListTargetsForPolicy"
-        )
-        .then(|| {
+        return crate::standin::ORG_POLICY_READS.contains(&op).then(|| {
             json_error(
                 StatusCode::BAD_REQUEST,
                 "AccessDeniedException",

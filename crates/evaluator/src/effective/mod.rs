@@ -78,19 +78,14 @@ pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (AccessTable, BTreeMap<Str
                         None => "the key policy was not read".into(),
                     }),
                 };
+                let mut access = |key: &KeyRecord, base: Base<'_>| {
+                    key_access(
+                        &dir, &edges, &mut views, &mut names, key, &parsed, base, now,
+                    )
+                };
                 let policy = parsed.as_ref().ok().map(|p| &*p.policy);
                 let Some(class) = patterns.class_of(key, policy) else {
-                    let own = key_access(
-                        &dir,
-                        &edges,
-                        &mut views,
-                        &mut names,
-                        key,
-                        &parsed,
-                        Base::Drop,
-                        now,
-                    );
-                    out.key(key.arn.clone(), None, own.1);
+                    out.key(key.arn.clone(), None, access(key, Base::Drop).1);
                     continue;
                 };
                 let has_grants = key.grants.as_ref().is_some_and(|g| !g.is_empty());
@@ -99,32 +94,13 @@ pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (AccessTable, BTreeMap<Str
                     // set aside.
                     let mut bare = key.clone();
                     bare.grants = Some(vec![]);
-                    let (base, rows) = key_access(
-                        &dir,
-                        &edges,
-                        &mut views,
-                        &mut names,
-                        &bare,
-                        &parsed,
-                        Base::Keep,
-                        now,
-                    );
+                    let (base, rows) = access(&bare, Base::Keep);
                     let made = (base.unwrap_or_default(), out.class(rows));
                     classes.insert(class.clone(), made);
                 }
                 let (base, id) = &classes[&class];
                 if has_grants {
-                    let own = key_access(
-                        &dir,
-                        &edges,
-                        &mut views,
-                        &mut names,
-                        key,
-                        &parsed,
-                        Base::Reuse(base),
-                        now,
-                    );
-                    out.key(key.arn.clone(), Some(*id), own.1);
+                    out.key(key.arn.clone(), Some(*id), access(key, Base::Reuse(base)).1);
                 } else {
                     out.key(key.arn.clone(), Some(*id), vec![]);
                 }
