@@ -3,7 +3,7 @@
 //! Every account's keys delegate to IAM (the default key policy); each principal holds one
 //! inline policy (a tenth allow kms:* on the account's keys, the rest kms:Decrypt on another
 //! account's keys or sts:AssumeRole on a role of their account); roles trust their account.
-//! Prints the time, rows and rows per key.
+//! Prints the time, rows and rows per key. `--snapshot FILE` works out a snapshot file instead.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +20,43 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Peak resident memory so far, in MB (Linux).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(path) = args
+        .iter()
+        .position(|a| a == "--snapshot")
+        .and_then(|i| args.get(i + 1))
+    {
+        // A snapshot file (e.g. the one `cargo xtask bench access` writes).
+        let text = std::fs::read(path).expect("reading the snapshot");
+        let snapshot: Snapshot = serde_json::from_slice(&text).expect("a snapshot");
+        drop(text);
+        let loaded = peak_rss_mb();
+        let t = Instant::now();
+        let rows = kmsaudit_evaluator::effective_access(&snapshot);
+        let keys = snapshot.keys().count();
+        println!(
+            "effective access of {path}: {keys} keys: {:.2} s, {} rows ({:.1} per key), {} entries stored, peak RSS {:.0} MB ({loaded:.0} MB after loading)",
+            t.elapsed().as_secs_f64(),
+            rows.row_count(),
+            rows.row_count() as f64 / keys.max(1) as f64,
+            rows.stored_entries(),
+            peak_rss_mb()
+        );
+        return;
+    }
     let (accounts, principals, keys) = (
         arg("--accounts", 20),
         arg("--principals", 300),

@@ -201,23 +201,25 @@ fn trust_names(trust: &crate::policy::Policy, arn: &str) -> bool {
     })
 }
 
-/// Each caller's best answer per capability, before role trust is followed.
+/// Each caller's best answer per capability.
 type Best = BTreeMap<(CallerRef, Capability), Answer>;
 
-/// What [`key_access`] does with the answers before role trust.
+/// What [`key_access`] does with the class's answers.
 #[derive(Clone, Copy)]
 enum Base<'b> {
     /// Nothing: the key is worked out alone.
     Drop,
     /// Returns them, to serve the key's class.
     Keep,
-    /// Starts from these (the class's), deciding only the key's grantees again.
+    /// Starts from these (the class's final answers, those of a key alike without grants),
+    /// deciding only the key's grantees again.
     Reuse(&'b Best),
 }
 
-/// The rows of one key. From a class's answers ([`Base::Reuse`], those of a key alike without
-/// grants) only the key's grantees are decided again: nobody else's answer depends on its
-/// grants. With [`Base::Keep`], returns the answers before role trust too.
+/// The rows of one key. From a class's answers ([`Base::Reuse`]) only the key's grantees are
+/// decided again, and only the answers their grants raise are followed through role trust
+/// (nobody else's answer depends on the key's grants): the rows are then those that can differ
+/// from the class's. With [`Base::Keep`], returns the class's answers too.
 #[allow(clippy::too_many_arguments)]
 fn key_access<'d>(
     dir: &'d Directory,
@@ -268,8 +270,7 @@ fn key_access<'d>(
             account: account.to_string(),
         });
     }
-    let mut best = reused.cloned().unwrap_or_default();
-    best.retain(|(c, _), _| !callers.contains(c));
+    let mut best = Best::default();
     for caller in &callers {
         let view = views
             .entry((caller.clone(), account.to_string()))
@@ -289,8 +290,8 @@ fn key_access<'d>(
             }
         }
     }
-    let before_roles = matches!(base, Base::Keep).then(|| best.clone());
-    through_roles(&mut best, edges, dir);
+    through_roles(&mut best, reused, edges, dir);
+    let class = matches!(base, Base::Keep).then(|| best.clone());
     // Grants that could not be listed may give anyone any use: say so, never "nobody".
     if key.grants.is_none() {
         let why = match key.error_for("KMS.ListGrants") {
@@ -325,7 +326,7 @@ fn key_access<'d>(
             }
         })
         .collect();
-    (before_roles, rows)
+    (class, rows)
 }
 
 fn parse_key_policy(text: &str) -> Result<NamedPolicy, String> {
@@ -340,11 +341,25 @@ fn parse_key_policy(text: &str) -> Result<NamedPolicy, String> {
 
 /// Gives every caller that can assume a role (up to [`MAX_ASSUME_DEPTH`] roles deep) what the
 /// role can do, the path shown, keeping each caller's best answer.
-fn through_roles(
-    best: &mut BTreeMap<(CallerRef, Capability), Answer>,
-    edges: &Edges,
-    dir: &Directory,
-) {
+///
+/// With `prior` (the final answers of the key's class), `best` holds only the answers the key
+/// raises: those are followed, each caller they reach starting from its answer in `prior`,
+/// and `best` ends with the answers that can differ from `prior`'s.
+fn through_roles(best: &mut Best, prior: Option<&Best>, edges: &Edges, dir: &Directory) {
+    if let Some(prior) = prior {
+        for (k, answer) in best.iter_mut() {
+            match prior.get(k) {
+                Some(p) if rank(p) > rank(answer) => *answer = p.clone(),
+                _ => {}
+            }
+        }
+    }
+    let start = |k: &(CallerRef, Capability)| {
+        prior
+            .and_then(|p| p.get(k))
+            .cloned()
+            .unwrap_or_else(Answer::no)
+    };
     let mut frontier: Vec<(usize, Capability, Answer)> = best
         .iter()
         .filter_map(|((c, cap), a)| match c {
@@ -368,7 +383,14 @@ fn through_roles(
                     via,
                     not_assessed: edge.not_assessed.clone().or(answer.not_assessed.clone()),
                 };
-                let slot = best.entry((caller.clone(), cap)).or_insert_with(Answer::no);
+                let k = (caller.clone(), cap);
+                let slot = match best.entry(k) {
+                    std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        let first = start(v.key());
+                        v.insert(first)
+                    }
+                };
                 if rank(&gained) > rank(slot) {
                     *slot = gained.clone();
                     if let CallerRef::Identity(i) = caller {
