@@ -309,7 +309,7 @@ pub(super) fn org_layer<'d>(
     req: &PartialRequest,
     need_allow: bool,
 ) -> (Result<Tri, String>, Tri, Option<(&'d NamedPolicy, usize)>) {
-    let (Some(tree), None) = (dir.org.tree, &dir.org.unreadable) else {
+    let (Some(_), None) = (dir.org.tree, &dir.org.unreadable) else {
         let reason = dir
             .org
             .unreadable
@@ -317,7 +317,7 @@ pub(super) fn org_layer<'d>(
             .unwrap_or_else(|| "the organization's policies were not read".into());
         return (Err(reason), Tri::No, None);
     };
-    let Some(path) = tree.path_to(account) else {
+    let Some(path) = dir.org.path_to(account) else {
         return (
             Err(format!(
                 "account {account} is not in the organization tree read"
@@ -329,7 +329,7 @@ pub(super) fn org_layer<'d>(
     let (mut allow, mut deny, mut denied_by) = (Tri::Yes, Tri::No, None);
     for level in path {
         let mut level_allow = Tri::No;
-        for p in by_target.get(level).into_iter().flatten() {
+        for p in by_target.get(*level).into_iter().flatten() {
             let m = match_policy(&p.policy, req);
             level_allow = level_allow.or(m.allow);
             if m.deny.possible() && denied_by.is_none() {

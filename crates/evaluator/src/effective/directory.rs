@@ -3,13 +3,12 @@
 //! where they are attached.
 
 use super::path::{INLINE_POLICY, MANAGED_POLICY};
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use kmsaudit_model::{
     IamPrincipal, IamPrincipalKind, IamRecord, OrgPolicies, OrgPolicyKind, Snapshot,
 };
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::policy::{parse_policy_as, Effect, Policy, PolicyKind};
 
@@ -63,11 +62,18 @@ pub(crate) struct OrgView<'s> {
     pub tree: Option<&'s OrgPolicies>,
     pub scps: FxHashMap<&'s str, Vec<NamedPolicy>>,
     pub rcps: FxHashMap<&'s str, Vec<NamedPolicy>>,
+    /// Each account's path from the root (worked out once: every decision reads it).
+    paths: FxHashMap<&'s str, Vec<&'s str>>,
     /// Why SCPs and RCPs are unknown for member accounts (not read, or read with errors).
     pub unreadable: Option<String>,
 }
 
 impl OrgView<'_> {
+    /// The path from the root to `account` in the tree read (`None`: not in it).
+    pub fn path_to(&self, account: &str) -> Option<&[&str]> {
+        self.paths.get(account).map(Vec::as_slice)
+    }
+
     /// Whether policies of `kind` apply: enabled on the root, or unknown (not read, or read
     /// with errors: a root whose policy types could not be listed lists none).
     pub fn applies(&self, kind: OrgPolicyKind) -> bool {
@@ -90,12 +96,12 @@ pub(crate) struct Directory<'s> {
     pub kms_anywhere: Vec<usize>,
     pub kms_by_account: FxHashMap<String, Vec<usize>>,
     /// Accounts whose IAM was read without error, and those read with errors or not at all.
-    pub iam_read: BTreeSet<&'s str>,
+    pub iam_read: FxHashSet<&'s str>,
     pub iam_unreadable: FxHashMap<&'s str, String>,
     pub org_id: Option<&'s str>,
     pub management: Option<&'s str>,
     /// Accounts of the organization (those the scan listed).
-    pub members: BTreeSet<&'s str>,
+    pub members: FxHashSet<&'s str>,
     pub org: OrgView<'s>,
 }
 
@@ -114,14 +120,14 @@ impl<'s> Directory<'s> {
             assumers: FxHashMap::default(),
             kms_anywhere: vec![],
             kms_by_account: FxHashMap::default(),
-            iam_read: BTreeSet::new(),
+            iam_read: FxHashSet::default(),
             iam_unreadable: FxHashMap::default(),
             org_id: snapshot.organization.as_ref().map(|o| o.id.as_str()),
             management: snapshot
                 .organization
                 .as_ref()
                 .map(|o| o.management_account_id.as_str()),
-            members: BTreeSet::new(),
+            members: FxHashSet::default(),
             org: OrgView::default(),
         };
         for account in &snapshot.accounts {
@@ -344,6 +350,11 @@ fn org_view<'s>(tree: Option<&'s OrgPolicies>, cache: &mut ParseCache) -> OrgVie
             .map(|e| format!("the organization's SCPs and RCPs not read whole: {e}")),
         ..OrgView::default()
     };
+    view.paths = tree
+        .parents
+        .keys()
+        .filter_map(|id| Some((id.as_str(), tree.path_to(id)?)))
+        .collect();
     for p in &tree.policies {
         let kind = match p.kind {
             OrgPolicyKind::ServiceControlPolicy => PolicyKind::Identity,

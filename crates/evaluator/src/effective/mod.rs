@@ -277,14 +277,15 @@ fn key_access<'d>(
             .or_insert_with(|| caller.view(dir, account, now));
         let (name, _) = caller.name(dir);
         for cap in Capability::ALL {
-            let answer = cap
-                .actions()
-                .iter()
-                .map(|action| {
-                    let grant = grant_for(&grants, &name, action);
-                    decide(dir, view, action, &target, grant)
-                })
-                .fold(Answer::no(), better);
+            let mut answer = Answer::no();
+            for action in cap.actions() {
+                let grant = grant_for(&grants, &name, action);
+                answer = better(answer, decide(dir, view, action, &target, grant));
+                if rank(&answer) == ALLOWED {
+                    // No other action can do better.
+                    break;
+                }
+            }
             if answer.verdict.possible() {
                 best.insert((caller.clone(), cap), answer);
             }
@@ -405,15 +406,18 @@ fn through_roles(best: &mut Best, prior: Option<&Best>, edges: &Edges, dir: &Dir
     }
 }
 
-/// How good an answer is for the caller: allowed, conditional, not assessed, no.
+/// How good an answer is for the caller: allowed ([`ALLOWED`]), conditional, not assessed, no.
 fn rank(a: &Answer) -> u8 {
     match (&a.verdict, &a.not_assessed) {
         (Tri::No, _) => 0,
         (_, Some(_)) => 1,
         (Tri::Open(_), None) => 2,
-        (Tri::Yes, None) => 3,
+        (Tri::Yes, None) => ALLOWED,
     }
 }
+
+/// The [`rank`] of an unconditional allow: nothing is better.
+const ALLOWED: u8 = 3;
 
 fn better(a: Answer, b: Answer) -> Answer {
     if rank(&b) > rank(&a) {

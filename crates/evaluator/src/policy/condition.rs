@@ -136,7 +136,7 @@ impl Condition {
         let plain: Vec<String> = self
             .values
             .iter()
-            .map(|v| super::variables::plain(v))
+            .map(|v| super::variables::plain(v).into_owned())
             .collect();
         let values = if plain.len() == 1 {
             plain[0].clone()

@@ -12,7 +12,7 @@ use super::condition::Condition;
 use super::parse::{Effect, Policy, Principal, PrincipalSpec, Statement};
 use super::reference::{holds, names, Caller};
 use super::variables::{has_variables, literal_text, resolve, segments, Segment};
-use super::wildcard::{arn_match, wildcard_match};
+use super::wildcard::{arn_match, wildcard_match_lowercase};
 
 /// A three-valued answer: certainly, certainly not, or only under conditions left open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,7 +131,11 @@ pub fn match_policy(policy: &Policy, request: &PartialRequest) -> PolicyMatch {
         deny: Tri::No,
         denied_by: None,
     };
-    let action = request.action.to_ascii_lowercase();
+    let action: std::borrow::Cow<str> = if request.action.bytes().any(|b| b.is_ascii_uppercase()) {
+        request.action.to_ascii_lowercase().into()
+    } else {
+        request.action.into()
+    };
     let target = literal_text(request.resource);
     for (i, st) in policy.statements.iter().enumerate() {
         let applies = applies_to(st, version, request, &action, &target);
@@ -171,7 +175,7 @@ fn action_named(pattern: &str, action: &str) -> bool {
             return false;
         }
     }
-    wildcard_match(&pattern.to_ascii_lowercase(), action)
+    wildcard_match_lowercase(pattern, action)
 }
 
 fn applies_to(

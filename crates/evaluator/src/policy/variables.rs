@@ -108,18 +108,26 @@ pub(crate) fn resolve(
 
 /// A request value as IAM wildcard matching sees it against a resolved pattern: its own `*`
 /// and `?` are the literal characters.
-pub(crate) fn literal_text(value: &str) -> String {
+pub(crate) fn literal_text(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains(['*', '?']) {
+        return value.into();
+    }
     value
         .replace('*', &LITERAL_STAR.to_string())
         .replace('?', &LITERAL_QUESTION.to_string())
+        .into()
 }
 
 /// A resolved value for explanations and exact comparison: the literal markers as `*` / `?`.
-pub(crate) fn plain(value: &str) -> String {
+pub(crate) fn plain(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains([LITERAL_STAR, LITERAL_QUESTION, LITERAL_DOLLAR]) {
+        return value.into();
+    }
     value
         .replace(LITERAL_STAR, "*")
         .replace(LITERAL_QUESTION, "?")
         .replace(LITERAL_DOLLAR, "$")
+        .into()
 }
 
 #[cfg(test)]

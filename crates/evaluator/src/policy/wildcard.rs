@@ -4,11 +4,21 @@
 
 /// Matches `text` against `pattern` byte by byte. Linear in practice: one backtrack point.
 pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
+    wildcard_match_by(pattern, text, |p, t| p == t)
+}
+
+/// [`wildcard_match`] of a pattern in any case against lowercase `text`, as if the pattern
+/// were lowercased first (without allocating it).
+pub(crate) fn wildcard_match_lowercase(pattern: &str, text: &str) -> bool {
+    wildcard_match_by(pattern, text, |p, t| p.to_ascii_lowercase() == t)
+}
+
+fn wildcard_match_by(pattern: &str, text: &str, same: impl Fn(u8, u8) -> bool) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+        if pi < p.len() && (p[pi] == b'?' || same(p[pi], t[ti])) {
             pi += 1;
             ti += 1;
         } else if pi < p.len() && p[pi] == b'*' {
@@ -60,6 +70,42 @@ pub(crate) fn has_wildcard(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::wildcard_match as m;
+
+    #[test]
+    fn a_pattern_in_any_case_matches_as_if_lowercased() {
+        let patterns = [
+            "KMS:Create*",
+            "kms:*CRYPT",
+            "Kms:?ncrypt",
+            "*",
+            "kms:Décrypt",
+            "S3:*",
+        ];
+        let texts = [
+            "kms:creategrant",
+            "kms:decrypt",
+            "kms:encrypt",
+            "kms:décrypt",
+            "s3:get",
+        ];
+        for p in patterns {
+            for t in texts {
+                assert_eq!(
+                    super::wildcard_match_lowercase(p, t),
+                    m(&p.to_ascii_lowercase(), t),
+                    "{p} against {t}"
+                );
+            }
+        }
+        assert!(super::wildcard_match_lowercase(
+            "KMS:Create*",
+            "kms:creategrant"
+        ));
+        assert!(!super::wildcard_match_lowercase(
+            "kms:create*",
+            "KMS:CREATEGRANT"
+        ));
+    }
 
     #[test]
     fn star_and_question_mark() {
