@@ -11,6 +11,10 @@ use std::time::Instant;
 
 use kmsaudit_model::*;
 
+// As the CLI does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter()

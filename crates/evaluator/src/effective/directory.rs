@@ -37,6 +37,8 @@ pub(crate) struct Identity<'s> {
     assume_resources: Option<Vec<String>>,
     /// The same for Allow statements that can match a `kms:` action.
     kms_resources: Option<Vec<String>>,
+    /// Whether one of its policies reads which identity calls (see `shapes`).
+    pub reads_caller: bool,
 }
 
 impl Identity<'_> {
@@ -103,6 +105,8 @@ pub(crate) struct Directory<'s> {
     /// Accounts of the organization (those the scan listed).
     pub members: FxHashSet<&'s str>,
     pub org: OrgView<'s>,
+    /// Whether an SCP or RCP reads which identity calls (see `shapes`).
+    pub org_reads_caller: bool,
 }
 
 impl<'s> Directory<'s> {
@@ -129,6 +133,7 @@ impl<'s> Directory<'s> {
                 .map(|o| o.management_account_id.as_str()),
             members: FxHashSet::default(),
             org: OrgView::default(),
+            org_reads_caller: false,
         };
         for account in &snapshot.accounts {
             if snapshot.organization.is_some() && account.org_status.is_some() {
@@ -183,6 +188,9 @@ impl<'s> Directory<'s> {
         }
         if let Some(org) = &snapshot.organization {
             dir.org = org_view(org.policies.as_ref(), &mut cache);
+            dir.org_reads_caller = (dir.org.scps.values().flatten())
+                .chain(dir.org.rcps.values().flatten())
+                .any(|p| super::shapes::reads_caller(&p.policy));
         }
         dir
     }
@@ -287,6 +295,10 @@ fn identity<'s>(
     let kms_resources = allowed_resources(&policies, &unreadable, |a| {
         crate::policy::prefix_compatible(a, "kms:")
     });
+    let reads_caller = policies
+        .iter()
+        .chain(&boundary)
+        .any(|p| super::shapes::reads_caller(&p.policy));
     Identity {
         record: p,
         account,
@@ -296,6 +308,7 @@ fn identity<'s>(
         unreadable,
         assume_resources,
         kms_resources,
+        reads_caller,
     }
 }
 

@@ -14,6 +14,8 @@ mod grants;
 mod guard;
 mod iam_policies;
 mod path;
+mod roles;
+mod shapes;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,8 +26,8 @@ use kmsaudit_model::{
 };
 use rayon::prelude::*;
 
-use crate::policy::{parse_policy, Tri};
-use callers::{callers_of, callers_of_trust, CallerRef};
+use crate::policy::{allow_action_masks, allowable_actions, parse_policy, Tri};
+use callers::{callers_of, CallerRef};
 use classes::{ClassKey, ResourcePatterns};
 use decide::{decide, Answer, Target};
 use directory::{Directory, NamedPolicy};
@@ -36,6 +38,7 @@ pub(crate) use iam_policies::{
     review as review_iam_policies, DecryptScope, PolicyOrigin, PolicyReach,
 };
 pub(crate) use path::last_assumed_role;
+use roles::{assume_edges, better, rank, through_roles, Edges, ALLOWED};
 use rustc_hash::FxHashMap;
 
 /// How many roles deep a chain of AssumeRole is followed.
@@ -115,91 +118,8 @@ pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (AccessTable, BTreeMap<Str
     (table, guards)
 }
 
-/// Who can assume each role: by role index, the callers whose AssumeRole its trust policy, their
-/// own IAM and the organization's policies allow.
-type Edges = BTreeMap<usize, Vec<(CallerRef, Answer)>>;
-
-fn assume_edges(dir: &Directory, now: Timestamp) -> Edges {
-    // Role by role, in parallel: an account's roles share their callers' views.
-    let mut by_account: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, role) in dir.identities.iter().enumerate() {
-        if role.trust.is_some() {
-            by_account.entry(role.account).or_default().push(i);
-        }
-    }
-    by_account
-        .into_par_iter()
-        .flat_map_iter(|(account, roles)| {
-            let mut views = Views::default();
-            roles
-                .into_iter()
-                .filter_map(|i| {
-                    let callers = role_callers(dir, i, account, &mut views, now);
-                    (!callers.is_empty()).then_some((i, callers))
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-/// The callers whose AssumeRole of role `i` its trust policy, their own IAM and the
-/// organization's policies allow.
-fn role_callers<'d>(
-    dir: &'d Directory,
-    i: usize,
-    account: &str,
-    views: &mut Views<'d>,
-    now: Timestamp,
-) -> Vec<(CallerRef, Answer)> {
-    let role = &dir.identities[i];
-    let Some(trust) = &role.trust else {
-        return vec![];
-    };
-    let target = Target {
-        arn: &role.record.arn,
-        account,
-        policy: Ok(trust),
-        rcp_applies: true,
-        is_key: false,
-    };
-    let mut out = vec![];
-    for caller in callers_of_trust(&trust.policy, dir) {
-        // The root user of a scanned account cannot call AssumeRole (its identities are
-        // enumerated instead); an unscanned account's root stands for all of them.
-        let scanned_root = matches!(&caller, CallerRef::Unscanned { arn, account }
-            if arn.ends_with(":root") && dir.iam_read.contains(account.as_str()));
-        // An identity whose own policies cannot allow AssumeRole of this role gets in only
-        // when the trust policy names it.
-        let cannot = matches!(&caller, CallerRef::Identity(j)
-            if !dir.identities[*j].may_assume(&role.record.arn)
-                && !trust_names(&trust.policy, &dir.identities[*j].record.arn));
-        if caller == CallerRef::Identity(i) || scanned_root || cannot {
-            continue;
-        }
-        let view = views
-            .entry((caller.clone(), account.to_string()))
-            .or_insert_with(|| caller.view(dir, account, now));
-        let answer = decide(dir, view, "sts:AssumeRole", &target, (Tri::No, None));
-        if answer.verdict.possible() {
-            out.push((caller, answer));
-        }
-    }
-    out
-}
-
 /// Callers as the keys of one account see them, made once.
 type Views<'d> = rustc_hash::FxHashMap<(CallerRef, String), decide::CallerView<'d>>;
-
-/// Whether a trust policy names this identity itself (not only its account).
-fn trust_names(trust: &crate::policy::Policy, arn: &str) -> bool {
-    trust.statements.iter().any(|st| match &st.principals {
-        crate::policy::PrincipalSpec::Principal(list) => list.iter().any(|p| {
-            matches!(p, crate::policy::Principal::Identity { arn: a, .. } if a == arn)
-                || matches!(p, crate::policy::Principal::Anyone)
-        }),
-        crate::policy::PrincipalSpec::NotPrincipal(_) => true,
-    })
-}
 
 /// Each caller's best answer per capability.
 type Best = BTreeMap<(CallerRef, Capability), Answer>;
@@ -271,15 +191,44 @@ fn key_access<'d>(
         });
     }
     let mut best = Best::default();
+    let actions = capability_actions();
+    let masks = parsed
+        .as_ref()
+        .map(|p| allow_action_masks(&p.policy, actions));
+    // Identities alike are decided once, on a key whose grants name nobody.
+    let shapes = match parsed {
+        Ok(p) if grants.is_empty() => shapes::Shapes::for_key_policy(&p.policy, dir),
+        _ => None,
+    };
+    let mut alike: FxHashMap<shapes::Shape, Vec<(Capability, Answer)>> = FxHashMap::default();
     for caller in &callers {
+        let shape = shapes.as_ref().and_then(|s| s.of(caller, dir));
+        if let Some(answers) = shape.as_ref().and_then(|s| alike.get(s)) {
+            for (cap, answer) in answers {
+                best.insert((caller.clone(), *cap), answer.clone());
+            }
+            continue;
+        }
+        let mut answers = vec![];
         let view = views
             .entry((caller.clone(), account.to_string()))
             .or_insert_with(|| caller.view(dir, account, now));
         let (name, _) = caller.name(dir);
+        // What the key policy cannot allow this caller, and no grant gives it, is not asked.
+        let allowable = match (parsed, &masks) {
+            (Ok(p), Ok(masks)) => allowable_actions(&p.policy, masks, &view.caller),
+            _ => u64::MAX,
+        };
+        let mut first = 0;
         for cap in Capability::ALL {
             let mut answer = Answer::no();
-            for action in cap.actions() {
+            let bits = first..first + cap.actions().len();
+            first = bits.end;
+            for (bit, action) in bits.zip(cap.actions()) {
                 let grant = grant_for(&grants, &name, action);
+                if allowable & (1 << bit) == 0 && !grant.0.possible() {
+                    continue;
+                }
                 answer = better(answer, decide(dir, view, action, &target, grant));
                 if rank(&answer) == ALLOWED {
                     // No other action can do better.
@@ -287,8 +236,14 @@ fn key_access<'d>(
                 }
             }
             if answer.verdict.possible() {
-                best.insert((caller.clone(), cap), answer);
+                answers.push((cap, answer));
             }
+        }
+        for (cap, answer) in &answers {
+            best.insert((caller.clone(), *cap), answer.clone());
+        }
+        if let Some(shape) = shape {
+            alike.insert(shape, answers);
         }
     }
     through_roles(&mut best, reused, edges, dir);
@@ -330,6 +285,18 @@ fn key_access<'d>(
     (class, rows)
 }
 
+/// The actions of every capability, in [`Capability::ALL`] order, lowercase.
+fn capability_actions() -> &'static [&'static str] {
+    static ACTIONS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    ACTIONS.get_or_init(|| {
+        Capability::ALL
+            .iter()
+            .flat_map(|c| c.actions())
+            .map(|a| &*a.to_ascii_lowercase().leak())
+            .collect()
+    })
+}
+
 fn parse_key_policy(text: &str) -> Result<NamedPolicy, String> {
     match parse_policy(text) {
         Ok(p) => Ok(NamedPolicy {
@@ -337,92 +304,5 @@ fn parse_key_policy(text: &str) -> Result<NamedPolicy, String> {
             policy: std::sync::Arc::new(p),
         }),
         Err(e) => Err(format!("the key policy cannot be read: {e}")),
-    }
-}
-
-/// Gives every caller that can assume a role (up to [`MAX_ASSUME_DEPTH`] roles deep) what the
-/// role can do, the path shown, keeping each caller's best answer.
-///
-/// With `prior` (the final answers of the key's class), `best` holds only the answers the key
-/// raises: those are followed, each caller they reach starting from its answer in `prior`,
-/// and `best` ends with the answers that can differ from `prior`'s.
-fn through_roles(best: &mut Best, prior: Option<&Best>, edges: &Edges, dir: &Directory) {
-    if let Some(prior) = prior {
-        for (k, answer) in best.iter_mut() {
-            match prior.get(k) {
-                Some(p) if rank(p) > rank(answer) => *answer = p.clone(),
-                _ => {}
-            }
-        }
-    }
-    let start = |k: &(CallerRef, Capability)| {
-        prior
-            .and_then(|p| p.get(k))
-            .cloned()
-            .unwrap_or_else(Answer::no)
-    };
-    let mut frontier: Vec<(usize, Capability, Answer)> = best
-        .iter()
-        .filter_map(|((c, cap), a)| match c {
-            CallerRef::Identity(i) if edges.contains_key(i) => Some((*i, *cap, a.clone())),
-            _ => None,
-        })
-        .collect();
-    for _ in 0..MAX_ASSUME_DEPTH {
-        let mut next = vec![];
-        for (role, cap, answer) in frontier {
-            let role_arn = &dir.identities[role].record.arn;
-            for (caller, edge) in edges.get(&role).into_iter().flatten() {
-                let mut via = vec![format!(
-                    "{}{role_arn} ({})",
-                    path::ASSUMES,
-                    edge.via.join(path::STEP)
-                )];
-                via.extend(answer.via.iter().cloned());
-                let gained = Answer {
-                    verdict: edge.verdict.clone().and(answer.verdict.clone()),
-                    via,
-                    not_assessed: edge.not_assessed.clone().or(answer.not_assessed.clone()),
-                };
-                let k = (caller.clone(), cap);
-                let slot = match best.entry(k) {
-                    std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::btree_map::Entry::Vacant(v) => {
-                        let first = start(v.key());
-                        v.insert(first)
-                    }
-                };
-                if rank(&gained) > rank(slot) {
-                    *slot = gained.clone();
-                    if let CallerRef::Identity(i) = caller {
-                        if edges.contains_key(i) {
-                            next.push((*i, cap, gained));
-                        }
-                    }
-                }
-            }
-        }
-        frontier = next;
-    }
-}
-
-/// How good an answer is for the caller: allowed ([`ALLOWED`]), conditional, not assessed, no.
-fn rank(a: &Answer) -> u8 {
-    match (&a.verdict, &a.not_assessed) {
-        (Tri::No, _) => 0,
-        (_, Some(_)) => 1,
-        (Tri::Open(_), None) => 2,
-        (Tri::Yes, None) => ALLOWED,
-    }
-}
-
-/// The [`rank`] of an unconditional allow: nothing is better.
-const ALLOWED: u8 = 3;
-
-fn better(a: Answer, b: Answer) -> Answer {
-    if rank(&b) > rank(&a) {
-        b
-    } else {
-        a
     }
 }

@@ -34,6 +34,9 @@ pub use parse::{
     parse_policy, parse_policy_as, ActionSpec, Effect, InvalidStatement, KeyScope, Policy,
     PolicyError, PolicyKind, Principal, PrincipalSpec, ResourceSpec, Statement,
 };
-pub use partial::{match_policy, statement_label, KnownContext, PartialRequest, PolicyMatch, Tri};
+pub use partial::{
+    allow_action_masks, allowable_actions, match_policy, statement_label, KnownContext,
+    PartialRequest, PolicyMatch, Tri,
+};
 pub(crate) use reach::admits;
 pub(crate) use wildcard::{arn_match, has_wildcard, prefix_compatible, wildcard_match};

@@ -154,6 +154,46 @@ pub fn match_policy(policy: &Policy, request: &PartialRequest) -> PolicyMatch {
     result
 }
 
+/// For each statement of `policy`, which of `actions` (lowercase) it names (`NotAction`
+/// applied): bit `i` for `actions[i]`; none for a Deny.
+pub fn allow_action_masks(policy: &Policy, actions: &[&str]) -> Vec<u64> {
+    debug_assert!(actions.len() <= 64);
+    let named = |st: &Statement, action: &str| {
+        st.actions.patterns.iter().any(|p| action_named(p, action)) != st.actions.negated
+    };
+    policy
+        .statements
+        .iter()
+        .map(|st| match st.effect {
+            Effect::Deny => 0,
+            Effect::Allow => (actions.iter().enumerate())
+                .filter(|(_, a)| named(st, a))
+                .fold(0, |bits, (i, _)| bits | 1 << i),
+        })
+        .collect()
+}
+
+/// Which of the actions of `masks` ([`allow_action_masks`] of `policy`) some Allow statement
+/// can give `caller`, its principal naming the caller directly or through its account,
+/// resources and conditions aside. An action without its bit is allowed by no statement
+/// ([`match_policy`] answers [`Tri::No`] for its Allow).
+pub fn allowable_actions(policy: &Policy, masks: &[u64], caller: &Caller) -> u64 {
+    let mut bits = 0u64;
+    for (st, mask) in policy.statements.iter().zip(masks) {
+        if *mask == 0 || bits & mask == *mask {
+            continue;
+        }
+        let named = match &st.principals {
+            PrincipalSpec::Principal(list) => list.iter().any(|p| names(p, caller)),
+            PrincipalSpec::NotPrincipal(list) => !list.iter().any(|p| names(p, caller)),
+        };
+        if named {
+            bits |= mask;
+        }
+    }
+    bits
+}
+
 /// A statement as a reader finds it: its `Sid`, else its position.
 pub fn statement_label(st: &Statement) -> String {
     match &st.sid {

@@ -109,7 +109,7 @@ pub(crate) fn resolve(
 /// A request value as IAM wildcard matching sees it against a resolved pattern: its own `*`
 /// and `?` are the literal characters.
 pub(crate) fn literal_text(value: &str) -> std::borrow::Cow<'_, str> {
-    if !value.contains(['*', '?']) {
+    if !value.bytes().any(|b| b == b'*' || b == b'?') {
         return value.into();
     }
     value

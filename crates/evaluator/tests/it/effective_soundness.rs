@@ -57,6 +57,8 @@ const CONDITIONS: &[&str] = &[
     ",\"Condition\":{\"StringEquals\":{\"aws:PrincipalOrgID\":\"o-exampleorg\"}}",
     ",\"Condition\":{\"StringNotEquals\":{\"aws:PrincipalAccount\":\"222222222222\"}}",
     ",\"Condition\":{\"IpAddress\":{\"aws:SourceIp\":\"10.0.0.0/8\"}}",
+    // Tells role A from its twin A2 (see `IDENTITIES`).
+    ",\"Condition\":{\"ArnLike\":{\"aws:PrincipalArn\":\"arn:aws:iam::111111111111:role/A\"}}",
 ];
 
 fn statement(rng: &mut Rng, principal: Option<&str>, deny_odds: u64) -> String {
@@ -88,8 +90,11 @@ fn document(statements: Vec<String>) -> String {
     )
 }
 
+/// `role/A2` holds the same policies and boundary as `role/A` (identities alike are decided
+/// once, unless something tells them apart).
 const IDENTITIES: &[(&str, &str)] = &[
     (KEY_ACCOUNT, "arn:aws:iam::111111111111:role/A"),
+    (KEY_ACCOUNT, "arn:aws:iam::111111111111:role/A2"),
     (KEY_ACCOUNT, "arn:aws:iam::111111111111:user/u"),
     (MEMBER, "arn:aws:iam::222222222222:role/B"),
     (OUTSIDER, "arn:aws:iam::444444444444:role/C"),
@@ -125,13 +130,23 @@ fn generate(rng: &mut Rng) -> Org {
     let mut identity = BTreeMap::new();
     let mut boundary = BTreeMap::new();
     let mut accounts: BTreeMap<&str, Vec<IamPrincipal>> = BTreeMap::new();
+    let mut twin_of_a = (vec![], None);
     for (account, arn) in IDENTITIES {
-        let docs: Vec<String> = (0..rng.next() % 3)
-            .map(|_| document(vec![statement(rng, None, 2)]))
-            .collect();
-        let bound = rng
-            .chance(2)
-            .then(|| document(vec![statement(rng, None, 0)]));
+        let twin = arn.ends_with(":role/A2");
+        let (docs, bound): (Vec<String>, Option<String>) = if twin {
+            twin_of_a.clone()
+        } else {
+            let docs = (0..rng.next() % 3)
+                .map(|_| document(vec![statement(rng, None, 2)]))
+                .collect();
+            let bound = rng
+                .chance(2)
+                .then(|| document(vec![statement(rng, None, 0)]));
+            (docs, bound)
+        };
+        if arn.ends_with(":role/A") {
+            twin_of_a = (docs.clone(), bound.clone());
+        }
         identity.insert(
             *arn,
             docs.iter()
@@ -141,7 +156,7 @@ fn generate(rng: &mut Rng) -> Org {
         let boundary_arn = bound.as_ref().map(|_| {
             format!(
                 "arn:aws:iam::{account}:policy/b-{}",
-                arn.rsplit('/').next().unwrap()
+                arn.rsplit('/').next().unwrap().trim_end_matches('2')
             )
         });
         if let Some(b) = &bound {
@@ -168,7 +183,7 @@ fn generate(rng: &mut Rng) -> Org {
             boundary: boundary_arn.clone(),
             trust_policy: None,
         });
-        if let (Some(b), Some(barn)) = (bound, boundary_arn) {
+        if let (Some(b), Some(barn), false) = (bound, boundary_arn, twin) {
             BOUNDARIES.with(|m| m.borrow_mut().push((account.to_string(), barn, b)));
         }
     }
