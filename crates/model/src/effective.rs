@@ -300,6 +300,19 @@ impl AccessTable {
         self.keys.iter().map(|k| k.arn.as_str())
     }
 
+    /// The ARN of the key at `position` (keys are sorted by ARN).
+    pub fn key_arn(&self, position: usize) -> Option<&str> {
+        self.keys.get(position).map(|k| k.arn.as_str())
+    }
+
+    /// [`AccessTable::rows`], each with its key's position (see [`AccessTable::key_arn`]).
+    pub fn numbered_rows(&self) -> impl Iterator<Item = (usize, &str, &AccessEntry)> + '_ {
+        self.keys
+            .iter()
+            .enumerate()
+            .flat_map(move |(i, k)| self.entries(k).map(move |e| (i, k.arn.as_str(), e)))
+    }
+
     /// The entries of one key, sorted by principal and capability (none: nobody can).
     pub fn of(&self, key_arn: &str) -> Vec<&AccessEntry> {
         match self.keys.binary_search_by(|k| k.arn.as_str().cmp(key_arn)) {

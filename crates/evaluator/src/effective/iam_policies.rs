@@ -64,8 +64,10 @@ pub(crate) struct PolicyReach {
     pub scope: DecryptScope,
     /// The users and roles it applies to (directly or through a group).
     pub holders: Vec<String>,
-    /// The keys a holder can decrypt through its identity policies.
-    pub reached: BTreeSet<String>,
+    /// The keys a holder can decrypt through its identity policies, by their position in the
+    /// access table (ascending, so by ARN; see `AccessTable::key_arn`): an AWS managed
+    /// policy attached in every account can reach most keys of the organization.
+    pub reached: Vec<u32>,
     /// Why reach is not known whole (a holder's decrypt on some key not assessed).
     pub unknown: Option<String>,
 }
@@ -198,7 +200,7 @@ pub(crate) fn review<'s>(snapshot: &'s Snapshot, rows: &AccessTable) -> Vec<Poli
                     account.id
                 )),
                 holders: vec![],
-                reached: BTreeSet::new(),
+                reached: vec![],
                 unknown: None,
             });
         }
@@ -229,7 +231,7 @@ pub(crate) fn review<'s>(snapshot: &'s Snapshot, rows: &AccessTable) -> Vec<Poli
                 origin,
                 scope,
                 holders,
-                reached: BTreeSet::new(),
+                reached: vec![],
                 unknown: None,
             })
         };
@@ -362,44 +364,44 @@ fn fill_reach(policies: &mut [PolicyReach], rows: &AccessTable) {
     if by_holder.is_empty() {
         return;
     }
-    let mut reached: Vec<(usize, String, Option<String>)> = vec![];
+    let mut reached: Vec<Vec<u32>> = vec![vec![]; policies.len()];
+    let mut unknown: Vec<Option<String>> = vec![None; policies.len()];
     let decrypting = rows
-        .rows()
-        .filter(|(_, r)| r.capability == Capability::Decrypt);
-    for (key_arn, row) in decrypting {
+        .numbered_rows()
+        .filter(|(_, _, r)| r.capability == Capability::Decrypt);
+    for (position, key_arn, row) in decrypting {
         let Some(held) = by_holder.get(&*row.principal) else {
             continue;
         };
         let through_iam = super::path::through_identity_policy(&row.via);
+        let position = u32::try_from(position).expect("under 4G keys");
         for &(i, covers) in held {
             if !covers.iter().any(|p| arn_match(p, key_arn)) {
                 continue;
             }
             match row.verdict {
-                AccessVerdict::NotAssessed => reached.push((
-                    i,
-                    String::new(),
-                    Some(format!(
-                        "{} on {}: {}",
-                        row.principal,
-                        key_arn,
-                        row.conditions.join("; ")
-                    )),
-                )),
-                _ if through_iam => reached.push((i, key_arn.to_string(), None)),
+                AccessVerdict::NotAssessed => {
+                    unknown[i].get_or_insert_with(|| {
+                        format!(
+                            "{} on {}: {}",
+                            row.principal,
+                            key_arn,
+                            row.conditions.join("; ")
+                        )
+                    });
+                }
+                // Rows come key by key: a key already counted is the last one.
+                _ if through_iam && reached[i].last() != Some(&position) => {
+                    reached[i].push(position)
+                }
                 _ => {}
             }
         }
     }
-    for (i, key, unknown) in reached {
-        let p = &mut policies[i];
-        match unknown {
-            Some(u) => {
-                p.unknown.get_or_insert(u);
-            }
-            None => {
-                p.reached.insert(key);
-            }
+    for ((p, keys), why) in policies.iter_mut().zip(reached).zip(unknown) {
+        p.reached = keys;
+        if let Some(why) = why {
+            p.unknown.get_or_insert(why);
         }
     }
 }

@@ -29,7 +29,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
 /// How many reached keys the evidence names.
 const KEYS_SHOWN: usize = 5;
 
-pub(crate) fn check(policy: &PolicyReach, _ctx: &Ctx<'_>) -> Outcome {
+pub(crate) fn check(policy: &PolicyReach, ctx: &Ctx<'_>) -> Outcome {
     let kind = match policy.origin {
         PolicyOrigin::CustomerManaged => "customer managed policy",
         PolicyOrigin::AwsManaged => "AWS managed policy",
@@ -76,18 +76,13 @@ pub(crate) fn check(policy: &PolicyReach, _ctx: &Ctx<'_>) -> Outcome {
             statements.join(", ")
         ));
     }
-    let accounts: std::collections::BTreeSet<&str> = policy
-        .reached
-        .iter()
-        .filter_map(|k| kmsaudit_model::arn_account(k))
-        .collect();
+    let table = ctx.access.as_ref().map(|a| &a.table);
+    let reached =
+        || (policy.reached.iter()).filter_map(|&k| table.and_then(|t| t.key_arn(k as usize)));
+    let accounts: std::collections::BTreeSet<&str> =
+        reached().filter_map(kmsaudit_model::arn_account).collect();
     let elsewhere = accounts.iter().any(|a| *a != policy.account);
-    let shown: Vec<&str> = policy
-        .reached
-        .iter()
-        .take(KEYS_SHOWN)
-        .map(String::as_str)
-        .collect();
+    let shown: Vec<&str> = reached().take(KEYS_SHOWN).collect();
     let mut outcome = Outcome::fail(
         format!(
             "The {kind} allows kms:Decrypt on every key ({}{under}) and reaches {} key(s) in {} account(s) through {} holder(s)",
