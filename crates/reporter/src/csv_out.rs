@@ -55,6 +55,10 @@ impl Row {
         self.0.push(neutralize(s.as_ref()));
         self
     }
+    /// The cells so far.
+    pub(crate) fn cells(&self) -> &[String] {
+        &self.0
+    }
     fn num(mut self, n: impl Into<i64>) -> Self {
         self.0.push(n.into().to_string());
         self

@@ -25,6 +25,9 @@ mod verify;
 mod view;
 
 use access_csv::access_csv;
+
+/// The pack's file of effective access.
+const ACCESS_CSV: &str = "access.csv";
 pub use asff::{asff_by_account, asff_id, AsffTarget};
 pub use csv_out::neutralize;
 use csv_out::{findings_csv, grants_csv, keys_csv, matrix_csv, rules_csv};
@@ -157,7 +160,7 @@ fn render_file(
                 source,
             })
         }
-        "access.csv" => access_csv(w, evaluation).map_err(io),
+        ACCESS_CSV => access_csv(w, evaluation.access.as_ref()).map_err(io),
         "grants.csv" => grants_csv(w, snapshot).map_err(io),
         "keys.csv" => keys_csv(w, snapshot, evaluation).map_err(io),
         "matrix.csv" => matrix_csv(w, snapshot, evaluation).map_err(io),
@@ -207,6 +210,29 @@ struct Hashing<W> {
     bytes: usize,
 }
 
+impl<W> Hashing<W> {
+    fn new(inner: W) -> Hashing<W> {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// What the manifest says of the file written through it.
+    fn entry(&mut self, name: &str) -> FileEntry {
+        FileEntry {
+            path: name.to_string(),
+            bytes: self.bytes,
+            sha256: std::mem::take(&mut self.hasher)
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        }
+    }
+}
+
 impl<W: Write> Write for Hashing<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
@@ -221,7 +247,7 @@ impl<W: Write> Write for Hashing<W> {
 
 /// Where the pack's files go: memory (tests, re-rendering checks) or a directory.
 trait Sink {
-    type W: Write;
+    type W: Write + Send;
     fn open(&mut self, name: &str) -> Result<Self::W, ReportError>;
     fn close(&mut self, name: &str, w: Self::W) -> Result<(), ReportError>;
 }
@@ -235,32 +261,46 @@ fn render_each(
     options: PackOptions,
     sink: &mut impl Sink,
 ) -> Result<Option<Diff>, ReportError> {
-    let mut entries = Vec::new();
     let diff = options.baseline.as_ref().map(|old| {
         diff(
             old,
             &kmsaudit_model::FindingsDocument::new(snapshot, evaluation),
         )
     });
-    for name in pack_files(&options, evaluation.access.is_some()) {
-        let mut w = Hashing {
-            inner: sink.open(name)?,
-            hasher: Sha256::new(),
-            bytes: 0,
-        };
-        render_file(name, snapshot, evaluation, diff.as_ref(), &options, &mut w)?;
-        entries.push(FileEntry {
-            path: name.to_string(),
-            bytes: w.bytes,
-            sha256: w
-                .hasher
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+    let names = pack_files(&options, evaluation.access.is_some());
+    // access.csv, by far the largest file at organization scale, is written on a thread of its
+    // own beside the others.
+    let aside = names.iter().position(|n| *n == ACCESS_CSV);
+    let mut entries: Vec<Option<FileEntry>> = names.iter().map(|_| None).collect();
+    let access_writer = aside.map(|_| sink.open(ACCESS_CSV)).transpose()?;
+    std::thread::scope(|scope| -> Result<(), ReportError> {
+        let options = &options;
+        let diff = diff.as_ref();
+        let access = access_writer.map(|inner| {
+            scope.spawn(move || {
+                let mut w = Hashing::new(inner);
+                render_file(ACCESS_CSV, snapshot, evaluation, diff, options, &mut w).map(|()| w)
+            })
         });
-        sink.close(name, w.inner)?;
-    }
+        for (i, name) in names.iter().enumerate() {
+            if Some(i) == aside {
+                continue;
+            }
+            let mut w = Hashing::new(sink.open(name)?);
+            render_file(name, snapshot, evaluation, diff, options, &mut w)?;
+            entries[i] = Some(w.entry(name));
+            sink.close(name, w.inner)?;
+        }
+        if let (Some(i), Some(handle)) = (aside, access) {
+            let mut w = handle
+                .join()
+                .expect("the access.csv writer does not panic")?;
+            entries[i] = Some(w.entry(ACCESS_CSV));
+            sink.close(ACCESS_CSV, w.inner)?;
+        }
+        Ok(())
+    })?;
+    let entries: Vec<FileEntry> = entries.into_iter().flatten().collect();
     let manifest = Manifest {
         tool: "kmsaudit".into(),
         tool_version: snapshot.metadata.tool_version.clone(),
