@@ -315,9 +315,14 @@ fn access_groups<'a>(table: &'a AccessTable, index: &HashMap<&str, u32>) -> Vec<
     let mut groups: Vec<AccessGroup<'a>> = Vec::new();
     let mut by_answer: HashMap<Answer<'a>, usize> = HashMap::new();
     let mut by_entry: HashMap<*const AccessEntry, usize> = HashMap::new();
+    // Rows come key by key: a key's index is looked up once.
+    let mut current: (&str, u32) = ("", 0);
     for (key, r) in table.rows() {
+        if !std::ptr::eq(key, current.0) {
+            current = (key, index[key]);
+        }
         if let Some(&at) = by_entry.get(&std::ptr::from_ref(r)) {
-            groups[at].keys.push(index[key]);
+            groups[at].keys.push(current.1);
             continue;
         }
         let answer = (
@@ -340,7 +345,7 @@ fn access_groups<'a>(table: &'a AccessTable, index: &HashMap<&str, u32>) -> Vec<
             groups.len() - 1
         });
         by_entry.insert(std::ptr::from_ref(r), at);
-        groups[at].keys.push(index[key]);
+        groups[at].keys.push(current.1);
     }
     for g in &mut groups {
         g.keys.sort_unstable();

@@ -208,10 +208,12 @@ fn action_named(pattern: &str, action: &str) -> bool {
     if pattern == "*" {
         return true;
     }
-    if let (Some((service, _)), Some((wanted, _))) =
-        (pattern.split_once(':'), action.split_once(':'))
-    {
-        if !service.contains(['*', '?']) && !service.eq_ignore_ascii_case(wanted) {
+    let colon = |s: &str| s.bytes().position(|b| b == b':');
+    if let (Some(p), Some(a)) = (colon(pattern), colon(action)) {
+        let (service, wanted) = (&pattern.as_bytes()[..p], &action.as_bytes()[..a]);
+        if !service.iter().any(|b| matches!(b, b'*' | b'?'))
+            && !service.eq_ignore_ascii_case(wanted)
+        {
             return false;
         }
     }
