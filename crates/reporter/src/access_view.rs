@@ -8,6 +8,10 @@ use serde::Serialize;
 
 /// Paths listed per key and side; the rest are counted.
 const MAX_PATHS: usize = 100;
+/// Accounts counted in a key's detail, those with the most principals first; the others are
+/// counted together (an organization-wide key policy reaches every account: a thousand rows per
+/// rendered key, held and rendered whole).
+const MAX_ACCOUNTS: usize = 50;
 
 /// Both sides of one key.
 #[derive(Serialize)]
@@ -27,6 +31,9 @@ pub(crate) struct WhoView {
     pub paths: Vec<PathView>,
     /// Rows not listed in `paths`.
     pub more: usize,
+    /// Accounts beyond [`MAX_ACCOUNTS`], and their principals.
+    pub more_accounts: usize,
+    pub more_accounts_principals: usize,
 }
 
 #[derive(Serialize)]
@@ -94,11 +101,18 @@ fn who(rows: &[&AccessEntry]) -> WhoView {
             conditions: r.conditions.join("; "),
         })
         .collect();
+    let total = |c: &AccountCount| c.allowed + c.conditional + c.not_assessed;
+    let mut by_account: Vec<AccountCount> = by_account.into_values().collect();
+    // Stable: accounts with as many principals stay in account order.
+    by_account.sort_by_key(|c| std::cmp::Reverse(total(c)));
+    let rest = by_account.split_off(by_account.len().min(MAX_ACCOUNTS));
     WhoView {
         principals: best.len(),
-        by_account: by_account.into_values().collect(),
+        by_account,
         paths,
         more: rows.len().saturating_sub(MAX_PATHS),
+        more_accounts: rest.len(),
+        more_accounts_principals: rest.iter().map(total).sum(),
     }
 }
 
@@ -173,5 +187,24 @@ mod tests {
             "one principal, two capabilities"
         );
         assert_eq!(v.administer.paths.len(), 2);
+        assert_eq!(v.decrypt.more_accounts, 0);
+    }
+
+    #[test]
+    fn accounts_beyond_the_cap_are_counted_together_the_largest_shown_first() {
+        let rows: Vec<AccessRow> = (0..MAX_ACCOUNTS + 10)
+            .map(|a| format!("arn:aws:iam::{:012}:role/Admin", 100_000_000_000 + a))
+            .chain((0..3).map(|i| format!("arn:aws:iam::999999999999:role/R{i}")))
+            .map(|p| row("k", &p, Capability::Decrypt, AccessVerdict::Allowed))
+            .collect();
+        let table = AccessTable::from_rows(rows);
+        let v = key_access_view(&table.of("k"));
+        assert_eq!(v.decrypt.principals, MAX_ACCOUNTS + 13);
+        assert_eq!(v.decrypt.by_account.len(), MAX_ACCOUNTS);
+        assert_eq!(v.decrypt.by_account[0].account, "999999999999");
+        assert_eq!(v.decrypt.by_account[0].allowed, 3);
+        assert_eq!(v.decrypt.by_account[1].account, "100000000000");
+        assert_eq!(v.decrypt.more_accounts, 11);
+        assert_eq!(v.decrypt.more_accounts_principals, 11);
     }
 }
