@@ -28,6 +28,7 @@ pub(crate) fn access_csv(out: &mut dyn Write, table: Option<&AccessTable>) -> st
     let Some(table) = table else {
         return Ok(());
     };
+    let mut encoder = Encoder::default();
     let mut encoded: FxHashMap<*const AccessEntry, Vec<u8>> = FxHashMap::default();
     let mut scope = "";
     let mut key_cell: (&str, Vec<u8>) = ("", vec![]);
@@ -39,11 +40,11 @@ pub(crate) fn access_csv(out: &mut dyn Write, table: Option<&AccessTable>) -> st
                 encoded.clear();
                 scope = prefix;
             }
-            key_cell = (key, cells(&[key]));
+            key_cell = (key, encoder.record(Row::default().text(key).cells()));
         }
         let rest = encoded
             .entry(std::ptr::from_ref(entry))
-            .or_insert_with(|| entry_cells(entry));
+            .or_insert_with(|| encoder.record(entry_cells(entry).cells()));
         buf.extend_from_slice(&key_cell.1);
         buf.push(b',');
         buf.extend_from_slice(rest);
@@ -56,33 +57,42 @@ pub(crate) fn access_csv(out: &mut dyn Write, table: Option<&AccessTable>) -> st
     out.write_all(&buf)
 }
 
-/// An entry's cells after the key's, as one CSV record without its terminator.
-fn entry_cells(r: &AccessEntry) -> Vec<u8> {
-    let row = Row::default()
+/// An entry's cells after the key's.
+fn entry_cells(r: &AccessEntry) -> Row {
+    Row::default()
         .text(&r.principal)
         .text(r.principal_account.as_deref().unwrap_or(""))
         .text(r.capability.as_str())
         .text(r.verdict.as_str())
         .text(&r.via)
-        .text(r.conditions.join("; "));
-    record(row.cells())
+        .text(r.conditions.join("; "))
 }
 
-/// Text cells as one CSV record without its terminator, neutralized.
-fn cells(texts: &[&str]) -> Vec<u8> {
-    let row = texts.iter().fold(Row::default(), |row, t| row.text(t));
-    record(row.cells())
+/// Encodes cells as one CSV record without its terminator.
+struct Encoder(csv::WriterBuilder);
+
+impl Default for Encoder {
+    fn default() -> Encoder {
+        let mut builder = csv::WriterBuilder::new();
+        builder.terminator(csv::Terminator::Any(b'\n'));
+        Encoder(builder)
+    }
 }
 
-fn record(cells: &[String]) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(vec![]);
-    // Writing to memory cannot fail.
-    w.write_record(cells).expect("a CSV record in memory");
-    let mut bytes = w.into_inner().expect("a CSV record in memory");
-    bytes.pop();
-    bytes
+impl Encoder {
+    fn record(&mut self, cells: &[String]) -> Vec<u8> {
+        // The writer's buffer sized to the record (its default is 8 KiB, for millions of them).
+        let size = cells.iter().map(|c| c.len() + 3).sum::<usize>() + 1;
+        let mut w = self
+            .0
+            .buffer_capacity(size)
+            .from_writer(Vec::with_capacity(size));
+        // Writing to memory cannot fail.
+        w.write_record(cells).expect("a CSV record in memory");
+        let mut bytes = w.into_inner().expect("a CSV record in memory");
+        bytes.pop();
+        bytes
+    }
 }
 
 #[cfg(test)]

@@ -130,13 +130,10 @@ pub(super) fn through_roles(best: &mut Best, prior: Option<&Best>, edges: &Edges
             let role_arn = &dir.identities[role].record.arn;
             for (caller, edge) in edges.get(&role).into_iter().flatten() {
                 // What the path gives, ranked before its words are written.
-                let gained_rank = if edge.not_assessed.is_some() || answer.not_assessed.is_some() {
-                    1
-                } else if edge.verdict == Tri::Yes && answer.verdict == Tri::Yes {
-                    ALLOWED
-                } else {
-                    2
-                };
+                let gained_rank = rank_of(
+                    edge.verdict == Tri::Yes && answer.verdict == Tri::Yes,
+                    edge.not_assessed.is_some() || answer.not_assessed.is_some(),
+                );
                 let k = (caller.clone(), cap);
                 let slot = match best.entry(k) {
                     std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
@@ -174,11 +171,18 @@ pub(super) fn through_roles(best: &mut Best, prior: Option<&Best>, edges: &Edges
 
 /// How good an answer is for the caller: allowed ([`ALLOWED`]), conditional, not assessed, no.
 pub(super) fn rank(a: &Answer) -> u8 {
-    match (&a.verdict, &a.not_assessed) {
-        (Tri::No, _) => 0,
-        (_, Some(_)) => 1,
-        (Tri::Open(_), None) => 2,
-        (Tri::Yes, None) => ALLOWED,
+    match a.verdict {
+        Tri::No => 0,
+        _ => rank_of(a.verdict == Tri::Yes, a.not_assessed.is_some()),
+    }
+}
+
+/// The [`rank`] of a possible answer: allowed outright or under conditions, assessed or not.
+fn rank_of(outright: bool, not_assessed: bool) -> u8 {
+    match (not_assessed, outright) {
+        (true, _) => 1,
+        (false, false) => 2,
+        (false, true) => ALLOWED,
     }
 }
 

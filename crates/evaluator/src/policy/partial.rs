@@ -183,15 +183,20 @@ pub fn allowable_actions(policy: &Policy, masks: &[u64], caller: &Caller) -> u64
         if *mask == 0 || bits & mask == *mask {
             continue;
         }
-        let named = match &st.principals {
-            PrincipalSpec::Principal(list) => list.iter().any(|p| names(p, caller)),
-            PrincipalSpec::NotPrincipal(list) => !list.iter().any(|p| names(p, caller)),
-        };
-        if named {
+        if spec_names(&st.principals, caller) {
             bits |= mask;
         }
     }
     bits
+}
+
+/// Whether a statement's `Principal` (or `NotPrincipal`) names the caller, an account
+/// principal naming every identity of the account.
+fn spec_names(spec: &PrincipalSpec, caller: &Caller) -> bool {
+    match spec {
+        PrincipalSpec::Principal(list) => list.iter().any(|p| names(p, caller)),
+        PrincipalSpec::NotPrincipal(list) => !list.iter().any(|p| names(p, caller)),
+    }
 }
 
 /// A statement as a reader finds it: its `Sid`, else its position.
@@ -231,7 +236,6 @@ fn applies_to(
     if action_named == st.actions.negated {
         return Tri::No;
     }
-    let principal = |list: &[_]| list.iter().any(|p| names(p, request.caller));
     let direct = |p: &Principal| match (p, request.caller) {
         (Principal::Account(_), Caller::Iam { arn, .. }) => {
             arn.ends_with(":root") && names(p, request.caller)
@@ -244,8 +248,7 @@ fn applies_to(
         {
             list.iter().any(direct)
         }
-        PrincipalSpec::Principal(list) => principal(list),
-        PrincipalSpec::NotPrincipal(list) => !principal(list),
+        spec => spec_names(spec, request.caller),
     };
     if !principal_matches {
         return Tri::No;
