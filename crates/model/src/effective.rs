@@ -322,14 +322,48 @@ impl AccessTable {
     }
 
     fn entries<'t>(&'t self, key: &'t KeyAccess) -> impl Iterator<Item = &'t AccessEntry> + 't {
+        self.numbered_entries(key, 0, 0).map(|(_, e)| e)
+    }
+
+    /// A key's entries, each with its number: `class_first` is the number of its class's
+    /// first entry, `own_first` that of its own first entry.
+    fn numbered_entries<'t>(
+        &'t self,
+        key: &'t KeyAccess,
+        class_first: u32,
+        own_first: u32,
+    ) -> impl Iterator<Item = (u32, &'t AccessEntry)> + 't {
         let base: &[AccessEntry] = key
             .class
             .and_then(|c| self.classes.get(c as usize))
             .map_or(&[], Vec::as_slice);
+        let number = |first: u32| move |(i, e): (usize, &'t AccessEntry)| (first + i as u32, e);
         Merge {
-            base: base.iter().peekable(),
-            own: key.own.iter().peekable(),
+            base: base.iter().enumerate().map(number(class_first)).peekable(),
+            own: key.own.iter().enumerate().map(number(own_first)).peekable(),
         }
+    }
+
+    /// [`AccessTable::numbered_rows`], each entry with its number below
+    /// [`AccessTable::stored_entries`]: an entry keys alike share has one number, so what is
+    /// worked out per entry can be kept in a vector rather than a map.
+    pub fn rows_with_entry_numbers(
+        &self,
+    ) -> impl Iterator<Item = (usize, &str, u32, &AccessEntry)> + '_ {
+        let mut class_first = Vec::with_capacity(self.classes.len());
+        let mut next = 0u32;
+        for c in &self.classes {
+            class_first.push(next);
+            next += u32::try_from(c.len()).expect("under 4G entries");
+        }
+        let mut own_first = next;
+        self.keys.iter().enumerate().flat_map(move |(i, k)| {
+            let first = k.class.map_or(0, |c| class_first[c as usize]);
+            let own = own_first;
+            own_first += u32::try_from(k.own.len()).expect("under 4G entries");
+            self.numbered_entries(k, first, own)
+                .map(move |(n, e)| (i, k.arn.as_str(), n, e))
+        })
     }
 
     /// Every (key ARN, entry), sorted by key, principal and capability.
@@ -357,20 +391,23 @@ impl AccessTable {
     }
 }
 
-/// Two sorted entry lists merged; on the same (principal, capability), `own` wins.
-struct Merge<'t, B: Iterator<Item = &'t AccessEntry>, O: Iterator<Item = &'t AccessEntry>> {
+/// Two sorted lists of numbered entries merged; on the same (principal, capability), `own`
+/// wins.
+struct Merge<B: Iterator, O: Iterator> {
     base: std::iter::Peekable<B>,
     own: std::iter::Peekable<O>,
 }
 
-impl<'t, B: Iterator<Item = &'t AccessEntry>, O: Iterator<Item = &'t AccessEntry>> Iterator
-    for Merge<'t, B, O>
-{
-    type Item = &'t AccessEntry;
+type Numbered<'t> = (u32, &'t AccessEntry);
 
-    fn next(&mut self) -> Option<&'t AccessEntry> {
+impl<'t, B: Iterator<Item = Numbered<'t>>, O: Iterator<Item = Numbered<'t>>> Iterator
+    for Merge<B, O>
+{
+    type Item = Numbered<'t>;
+
+    fn next(&mut self) -> Option<Numbered<'t>> {
         match (self.base.peek(), self.own.peek()) {
-            (Some(b), Some(o)) => match b.order().cmp(&o.order()) {
+            (Some(b), Some(o)) => match b.1.order().cmp(&o.1.order()) {
                 std::cmp::Ordering::Less => self.base.next(),
                 std::cmp::Ordering::Equal => {
                     self.base.next();
@@ -452,6 +489,16 @@ mod tests {
             ]
         );
         assert_eq!(table.row_count(), 7);
+        // One number per stored entry: the class's are shared by both keys, k1's own are k1's.
+        let numbers: Vec<(usize, u32)> = table
+            .rows_with_entry_numbers()
+            .map(|(k, _, n, _)| (k, n))
+            .collect();
+        assert_eq!(table.stored_entries(), 5);
+        assert_eq!(
+            numbers,
+            [(0, 0), (0, 1), (0, 3), (0, 4), (1, 0), (1, 1), (1, 2)]
+        );
         assert_eq!(table.of("k2").len(), 3);
         assert!(table.of("k3").is_empty());
         // Serialized as rows, and read back to the same rows.

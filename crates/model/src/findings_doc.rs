@@ -14,9 +14,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    arn_account, AccessEntry, AccessRow, AccessTable, AccessVerdict, AccountCoverage, Capability,
-    Evaluation, Evidence, Finding, RegionCoverage, ResourceType, RuleInfo, ScopeSummary, Severity,
-    Snapshot, Status, Timestamp,
+    arn_account, AccessGroups, AccessRow, AccountCoverage, Evaluation, Evidence, Finding,
+    RegionCoverage, ResourceType, RuleInfo, ScopeSummary, Severity, Snapshot, Status, Timestamp,
 };
 
 /// Version of the findings.json layout. Bump on any incompatible change.
@@ -56,29 +55,7 @@ pub struct FindingsDocument<'a> {
     /// Who can use or administer each key (allowed, conditional or not assessed), grouped by
     /// identical answer; absent when the scan did not read IAM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access: Option<Vec<AccessGroup<'a>>>,
-}
-
-/// One principal's capability, the same answer by the same path, on the keys listed: the
-/// default key policy of an account gives one group per principal, not one row per key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct AccessGroup<'a> {
-    /// An IAM ARN, an account root ARN, a service principal, or `*`.
-    pub principal: Cow<'a, str>,
-    /// The principal's account, when it has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub principal_account: Option<Cow<'a, str>>,
-    /// What it can do.
-    pub capability: Capability,
-    /// Whether it can.
-    pub verdict: AccessVerdict,
-    /// The path: key policy statement, IAM policy and statement, grant id, assumed roles.
-    pub via: Cow<'a, str>,
-    /// The conditions left open (conditional), or why it was not assessed.
-    #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
-    pub conditions: Cow<'a, [String]>,
-    /// The keys: indices into `resources`, ascending.
-    pub keys: Vec<u32>,
+    pub access: Option<AccessGroups<'a>>,
 }
 
 /// A resource outcomes are about.
@@ -236,7 +213,7 @@ impl<'a> FindingsDocument<'a> {
         let access = evaluation
             .access
             .as_ref()
-            .map(|table| access_groups(table, &index));
+            .map(|table| AccessGroups::of_table(table, |arn| index[arn]));
         drop(index);
         // Resource indices follow id order, so the list stays sorted by id as it was.
         FindingsDocument {
@@ -262,19 +239,22 @@ impl<'a> FindingsDocument<'a> {
 
     /// Every access row, expanded from the groups, in group order.
     pub fn access_rows(&self) -> impl Iterator<Item = AccessRow> + '_ {
-        self.access.iter().flatten().flat_map(move |g| {
-            g.keys.iter().filter_map(move |&k| {
-                Some(AccessRow {
-                    key_arn: self.resources.get(k as usize)?.id.to_string(),
-                    principal: g.principal.to_string(),
-                    principal_account: g.principal_account.as_deref().map(str::to_string),
-                    capability: g.capability,
-                    verdict: g.verdict,
-                    via: g.via.to_string(),
-                    conditions: g.conditions.to_vec(),
+        self.access
+            .iter()
+            .flat_map(AccessGroups::iter)
+            .flat_map(move |g| {
+                g.keys.iter().filter_map(move |&k| {
+                    Some(AccessRow {
+                        key_arn: self.resources.get(k as usize)?.id.to_string(),
+                        principal: g.principal.to_string(),
+                        principal_account: g.principal_account.map(str::to_string),
+                        capability: g.capability,
+                        verdict: g.verdict,
+                        via: g.via.to_string(),
+                        conditions: g.conditions.to_vec(),
+                    })
                 })
             })
-        })
     }
 
     /// Every outcome: the findings needing attention group by group, then the quiet ones.
@@ -306,52 +286,6 @@ impl<'a> FindingsDocument<'a> {
         });
         whole.chain(quiet)
     }
-}
-
-/// Groups access rows by identical answer, in first-seen order. Keys alike share their
-/// entries, so an entry seen before (by address) is not hashed again.
-fn access_groups<'a>(table: &'a AccessTable, index: &HashMap<&str, u32>) -> Vec<AccessGroup<'a>> {
-    type Answer<'r> = (&'r str, Capability, AccessVerdict, &'r str, &'r [String]);
-    let mut groups: Vec<AccessGroup<'a>> = Vec::new();
-    let mut by_answer: HashMap<Answer<'a>, usize> = HashMap::new();
-    let mut by_entry: HashMap<*const AccessEntry, usize> = HashMap::new();
-    // Rows come key by key: a key's index is looked up once.
-    let mut current: (&str, u32) = ("", 0);
-    for (key, r) in table.rows() {
-        if !std::ptr::eq(key, current.0) {
-            current = (key, index[key]);
-        }
-        if let Some(&at) = by_entry.get(&std::ptr::from_ref(r)) {
-            groups[at].keys.push(current.1);
-            continue;
-        }
-        let answer = (
-            &*r.principal,
-            r.capability,
-            r.verdict,
-            &*r.via,
-            &*r.conditions,
-        );
-        let at = *by_answer.entry(answer).or_insert_with(|| {
-            groups.push(AccessGroup {
-                principal: Cow::Borrowed(&r.principal),
-                principal_account: r.principal_account.as_deref().map(Cow::Borrowed),
-                capability: r.capability,
-                verdict: r.verdict,
-                via: Cow::Borrowed(&r.via),
-                conditions: Cow::Borrowed(&r.conditions),
-                keys: Vec::new(),
-            });
-            groups.len() - 1
-        });
-        by_entry.insert(std::ptr::from_ref(r), at);
-        groups[at].keys.push(current.1);
-    }
-    for g in &mut groups {
-        g.keys.sort_unstable();
-        g.keys.dedup();
-    }
-    groups
 }
 
 /// A key known only by its ARN.
@@ -396,6 +330,7 @@ pub fn json_schemas() -> [(&'static str, serde_json::Value); 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{AccessTable, AccessVerdict, Capability};
 
     #[test]
     fn evidence_leaves_out_what_is_empty() {
@@ -449,9 +384,9 @@ mod tests {
             aws_managed_policies: vec![],
         };
         let doc = FindingsDocument::new(&snapshot, &evaluation);
-        let groups = doc.access.as_ref().unwrap();
+        let groups: Vec<_> = doc.access.as_ref().unwrap().iter().collect();
         assert_eq!(groups.len(), 3, "{groups:#?}");
-        assert_eq!(groups[0].keys, vec![0, 1], "one group holds both keys");
+        assert_eq!(groups[0].keys, [0, 1], "one group holds both keys");
         assert_eq!(
             doc.resources.len(),
             2,

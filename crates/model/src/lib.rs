@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod access_analyzer;
+mod access_groups;
 mod effective;
 mod evaluation;
 mod finding;
@@ -28,6 +29,7 @@ pub mod synthetic_iam;
 mod text;
 
 pub use access_analyzer::{AccessAnalyzerRecord, Analyzer, AnalyzerFinding};
+pub use access_groups::{AccessGroup, AccessGroupView, AccessGroups};
 pub use effective::{
     AccessEntry, AccessRow, AccessTable, AccessTableBuilder, AccessVerdict, Capability, Interner,
 };
@@ -37,7 +39,7 @@ pub use evaluation::{
 };
 pub use finding::{Details, Evidence, Finding, ResourceType, RuleInfo, Severity, Status};
 pub use findings_doc::{
-    json_schemas, AccessGroup, DocOutcome, DocQuiet, DocResource, FindingGroup, FindingsDocument,
+    json_schemas, DocOutcome, DocQuiet, DocResource, FindingGroup, FindingsDocument,
     FINDINGS_SCHEMA_VERSION,
 };
 pub use iam::{

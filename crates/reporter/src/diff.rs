@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kmsaudit_model::{AccessVerdict, Capability, FindingsDocument, ResourceType, Severity, Status};
+use kmsaudit_model::{
+    AccessGroups, AccessVerdict, Capability, FindingsDocument, ResourceType, Severity, Status,
+};
 use serde::Serialize;
 
 use crate::csv_out::{status_cell, write, Row};
@@ -91,14 +93,14 @@ type AccessIndex<'d> = BTreeMap<(&'d str, &'d str, Capability), (AccessVerdict, 
 
 fn access_index<'d>(doc: &'d FindingsDocument<'_>) -> AccessIndex<'d> {
     let mut out = AccessIndex::new();
-    for g in doc.access.iter().flatten() {
-        for &k in &g.keys {
+    for g in doc.access.iter().flat_map(AccessGroups::iter) {
+        for &k in g.keys {
             let Some(key) = doc.resources.get(k as usize) else {
                 continue;
             };
             out.insert(
-                (key.id.as_ref(), g.principal.as_ref(), g.capability),
-                (g.verdict, g.via.as_ref()),
+                (key.id.as_ref(), g.principal, g.capability),
+                (g.verdict, g.via),
             );
         }
     }

@@ -1,0 +1,387 @@
+//! findings.json's `access`: who can use or administer each key, grouped by identical answer.
+//!
+//! Written from an evaluation's [`AccessTable`] without a group object per answer: at 1,000
+//! accounts the table gives 34 million rows in millions of groups, and each group is only its
+//! answer (an entry of the table, borrowed) and a run of one array of key indices. Read back
+//! from a file, the groups are a plain list.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{AccessEntry, AccessTable, AccessVerdict, Capability};
+
+/// One principal's capability, the same answer by the same path, on the keys listed: the
+/// default key policy of an account gives one group per principal, not one row per key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessGroup<'a> {
+    /// An IAM ARN, an account root ARN, a service principal, or `*`.
+    pub principal: Cow<'a, str>,
+    /// The principal's account, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_account: Option<Cow<'a, str>>,
+    /// What it can do.
+    pub capability: Capability,
+    /// Whether it can.
+    pub verdict: AccessVerdict,
+    /// The path: key policy statement, IAM policy and statement, grant id, assumed roles.
+    pub via: Cow<'a, str>,
+    /// The conditions left open (conditional), or why it was not assessed.
+    #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
+    pub conditions: Cow<'a, [String]>,
+    /// The keys: indices into `resources`, ascending.
+    pub keys: Cow<'a, [u32]>,
+}
+
+/// Every access group of a document, in first-seen order (see [`AccessGroups::iter`]).
+#[derive(Debug, Clone)]
+pub struct AccessGroups<'a>(Groups<'a>);
+
+#[derive(Debug, Clone)]
+enum Groups<'a> {
+    /// As read from a file.
+    Listed(Vec<AccessGroup<'a>>),
+    /// Group `g` is `answers[g]` on `keys[starts[g]..starts[g + 1]]`.
+    Compact {
+        answers: Vec<&'a AccessEntry>,
+        starts: Vec<u32>,
+        keys: Vec<u32>,
+    },
+}
+
+impl<'a> AccessGroups<'a> {
+    /// The groups of `table`'s rows; `key_index` gives each key's index into `resources`
+    /// (increasing with the key's ARN, as the table's rows come).
+    pub(crate) fn of_table(table: &'a AccessTable, key_index: impl Fn(&str) -> u32) -> Self {
+        // Each stored entry's group, found by its answer the first time the entry is seen.
+        let mut group_of = vec![u32::MAX; table.stored_entries()];
+        let mut by_answer: HashMap<SameAnswer<'a>, u32> = HashMap::new();
+        let mut answers: Vec<&'a AccessEntry> = Vec::new();
+        let mut sizes: Vec<u32> = Vec::new();
+        for (_, _, number, entry) in table.rows_with_entry_numbers() {
+            let group = &mut group_of[number as usize];
+            if *group == u32::MAX {
+                *group = *by_answer.entry(SameAnswer(entry)).or_insert_with(|| {
+                    answers.push(entry);
+                    sizes.push(0);
+                    u32::try_from(answers.len() - 1).expect("under 4G groups")
+                });
+            }
+            sizes[*group as usize] += 1;
+        }
+        drop(by_answer);
+        let mut starts = Vec::with_capacity(sizes.len() + 1);
+        let mut total = 0u32;
+        for size in &sizes {
+            starts.push(total);
+            total = total.checked_add(*size).expect("under 4G access rows");
+        }
+        starts.push(total);
+        // Each group's keys, filled in row order: ascending, as the rows come key by key.
+        let mut filled: Vec<u32> = starts[..sizes.len()].to_vec();
+        drop(sizes);
+        let mut keys = vec![0u32; total as usize];
+        let mut current = (usize::MAX, 0u32);
+        for (position, arn, number, _) in table.rows_with_entry_numbers() {
+            if position != current.0 {
+                current = (position, key_index(arn));
+            }
+            let slot = &mut filled[group_of[number as usize] as usize];
+            keys[*slot as usize] = current.1;
+            *slot += 1;
+        }
+        drop((group_of, filled));
+        let mut compact = Groups::Compact {
+            answers,
+            starts,
+            keys,
+        };
+        compact.sort_runs();
+        AccessGroups(compact)
+    }
+
+    /// How many groups.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Groups::Listed(list) => list.len(),
+            Groups::Compact { answers, .. } => answers.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every group, in order.
+    pub fn iter(&self) -> impl Iterator<Item = AccessGroupView<'_>> + '_ {
+        let (listed, compact) = match &self.0 {
+            Groups::Listed(list) => (list.as_slice(), None),
+            Groups::Compact {
+                answers,
+                starts,
+                keys,
+            } => (&[][..], Some((answers, starts, keys))),
+        };
+        let compact = compact.into_iter().flat_map(|(answers, starts, keys)| {
+            answers
+                .iter()
+                .zip(starts.windows(2))
+                .map(|(e, run)| AccessGroupView {
+                    principal: &e.principal,
+                    principal_account: e.principal_account.as_deref(),
+                    capability: e.capability,
+                    verdict: e.verdict,
+                    via: &e.via,
+                    conditions: &e.conditions,
+                    keys: &keys[run[0] as usize..run[1] as usize],
+                })
+        });
+        listed.iter().map(AccessGroup::view).chain(compact)
+    }
+}
+
+/// An [`AccessGroup`] borrowed from [`AccessGroups`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessGroupView<'d> {
+    /// As [`AccessGroup::principal`].
+    pub principal: &'d str,
+    /// As [`AccessGroup::principal_account`].
+    pub principal_account: Option<&'d str>,
+    /// What it can do.
+    pub capability: Capability,
+    /// Whether it can.
+    pub verdict: AccessVerdict,
+    /// As [`AccessGroup::via`].
+    pub via: &'d str,
+    /// As [`AccessGroup::conditions`].
+    pub conditions: &'d [String],
+    /// As [`AccessGroup::keys`].
+    pub keys: &'d [u32],
+}
+
+impl AccessGroup<'_> {
+    fn view(&self) -> AccessGroupView<'_> {
+        AccessGroupView {
+            principal: &self.principal,
+            principal_account: self.principal_account.as_deref(),
+            capability: self.capability,
+            verdict: self.verdict,
+            via: &self.via,
+            conditions: &self.conditions,
+            keys: &self.keys,
+        }
+    }
+}
+
+impl<'d> From<AccessGroupView<'d>> for AccessGroup<'d> {
+    fn from(v: AccessGroupView<'d>) -> Self {
+        AccessGroup {
+            principal: Cow::Borrowed(v.principal),
+            principal_account: v.principal_account.map(Cow::Borrowed),
+            capability: v.capability,
+            verdict: v.verdict,
+            via: Cow::Borrowed(v.via),
+            conditions: Cow::Borrowed(v.conditions),
+            keys: Cow::Borrowed(v.keys),
+        }
+    }
+}
+
+impl Groups<'_> {
+    /// Each group's keys ascending and each once (rows come key by key, so they already are
+    /// unless a table held one key's answer twice).
+    fn sort_runs(&mut self) {
+        let Groups::Compact { starts, keys, .. } = self else {
+            return;
+        };
+        let mut write = 0usize;
+        let mut read_start = 0usize;
+        for g in 0..starts.len() - 1 {
+            let read_end = starts[g + 1] as usize;
+            keys[read_start..read_end].sort_unstable();
+            starts[g] = write as u32;
+            let mut last = None;
+            for i in read_start..read_end {
+                if last != Some(keys[i]) {
+                    last = Some(keys[i]);
+                    keys[write] = keys[i];
+                    write += 1;
+                }
+            }
+            read_start = read_end;
+        }
+        *starts.last_mut().expect("one start per group and an end") = write as u32;
+        keys.truncate(write);
+        keys.shrink_to_fit();
+    }
+}
+
+impl<'a> From<Vec<AccessGroup<'a>>> for AccessGroups<'a> {
+    fn from(list: Vec<AccessGroup<'a>>) -> Self {
+        AccessGroups(Groups::Listed(list))
+    }
+}
+
+impl PartialEq for AccessGroups<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for AccessGroups<'_> {}
+
+impl Serialize for AccessGroups<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter().map(AccessGroup::from))
+    }
+}
+
+impl<'de> Deserialize<'de> for AccessGroups<'_> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<AccessGroup>::deserialize(d).map(AccessGroups::from)
+    }
+}
+
+/// Written and read as a list of [`AccessGroup`]s: the same schema.
+impl JsonSchema for AccessGroups<'_> {
+    fn inline_schema() -> bool {
+        <Vec<AccessGroup<'static>>>::inline_schema()
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        <Vec<AccessGroup<'static>>>::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        <Vec<AccessGroup<'static>>>::schema_id()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Vec<AccessGroup<'static>>>::json_schema(generator)
+    }
+}
+
+/// An entry compared by its answer (principal, capability, verdict, path, conditions).
+struct SameAnswer<'a>(&'a AccessEntry);
+
+impl SameAnswer<'_> {
+    fn answer(&self) -> (&str, Capability, AccessVerdict, &str, &[String]) {
+        let e = self.0;
+        (&e.principal, e.capability, e.verdict, &e.via, &e.conditions)
+    }
+}
+
+impl PartialEq for SameAnswer<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.answer() == other.answer()
+    }
+}
+
+impl Eq for SameAnswer<'_> {}
+
+impl Hash for SameAnswer<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.answer().hash(state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::AccessTableBuilder;
+
+    fn entry(principal: &str, capability: Capability, via: &str) -> AccessEntry {
+        AccessEntry {
+            principal: principal.into(),
+            principal_account: None,
+            capability,
+            verdict: AccessVerdict::Allowed,
+            via: via.into(),
+            conditions: Arc::from([]),
+        }
+    }
+
+    #[test]
+    fn groups_hold_every_row_once_under_its_answer() {
+        // Two classes with an answer in common, keys with their own answers laid over them.
+        let mut b = AccessTableBuilder::default();
+        let shared = || entry("role/Admin", Capability::Decrypt, "key policy");
+        let c1 = b.class(vec![
+            shared(),
+            entry("role/App", Capability::Encrypt, "key policy"),
+        ]);
+        let c2 = b.class(vec![shared()]);
+        b.key("k3".into(), Some(c2), vec![]);
+        b.key(
+            "k1".into(),
+            Some(c1),
+            vec![entry("role/App", Capability::Encrypt, "grant g1")],
+        );
+        b.key("k2".into(), Some(c1), vec![]);
+        b.key(
+            "k4".into(),
+            None,
+            vec![entry("role/App", Capability::Encrypt, "grant g1")],
+        );
+        let table = b.build();
+        // Resources as findings.json numbers them: something before the keys.
+        let index = |arn: &str| 10 + arn[1..].parse::<u32>().unwrap();
+        let groups = AccessGroups::of_table(&table, index);
+
+        let mut expected: BTreeMap<(String, Capability, String), Vec<u32>> = BTreeMap::new();
+        for (arn, e) in table.rows() {
+            let answer = (e.principal.to_string(), e.capability, e.via.to_string());
+            expected.entry(answer).or_default().push(index(arn));
+        }
+        let got: BTreeMap<(String, Capability, String), Vec<u32>> = groups
+            .iter()
+            .map(|g| {
+                let answer = (g.principal.to_string(), g.capability, g.via.to_string());
+                (answer, g.keys.to_vec())
+            })
+            .collect();
+        assert_eq!(groups.len(), 3, "one group per answer: {groups:#?}");
+        assert_eq!(got, expected);
+        assert_eq!(
+            got[&(
+                "role/Admin".into(),
+                Capability::Decrypt,
+                "key policy".into()
+            )],
+            [11, 12, 13]
+        );
+        assert_eq!(
+            got[&("role/App".into(), Capability::Encrypt, "grant g1".into())],
+            [11, 14]
+        );
+
+        // Written as a list and read back as one: the same groups.
+        let text = serde_json::to_string(&groups).unwrap();
+        let back: AccessGroups<'_> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, groups);
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+    }
+
+    #[test]
+    fn a_run_is_sorted_and_each_key_kept_once() {
+        let e = entry("role/A", Capability::Decrypt, "p");
+        let mut groups = Groups::Compact {
+            answers: vec![&e, &e, &e],
+            starts: vec![0, 3, 3, 6],
+            keys: vec![5, 1, 5, 2, 2, 0],
+        };
+        groups.sort_runs();
+        let Groups::Compact { starts, keys, .. } = groups else {
+            unreachable!()
+        };
+        assert_eq!(keys, [1, 5, 0, 2]);
+        assert_eq!(starts, [0, 2, 2, 4]);
+    }
+}
