@@ -27,15 +27,15 @@ pub(crate) enum CallerRef {
 
 impl CallerRef {
     /// The principal column of access.csv and its account.
-    pub fn name(&self, dir: &Directory) -> (String, Option<String>) {
+    pub fn name<'a>(&'a self, dir: &'a Directory) -> (&'a str, Option<&'a str>) {
         match self {
             CallerRef::Identity(i) => {
                 let id = &dir.identities[*i];
-                (id.record.arn.clone(), Some(id.account.to_string()))
+                (&id.record.arn, Some(id.account))
             }
-            CallerRef::Unscanned { arn, account } => (arn.clone(), Some(account.clone())),
-            CallerRef::Service(name) => (name.clone(), None),
-            CallerRef::Anyone => ("*".into(), None),
+            CallerRef::Unscanned { arn, account } => (arn, Some(account)),
+            CallerRef::Service(name) => (name, None),
+            CallerRef::Anyone => ("*", None),
         }
     }
 

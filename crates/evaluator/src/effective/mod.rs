@@ -273,8 +273,8 @@ fn key_access<'d>(
                 (None, _) => (AccessVerdict::Allowed, vec![]),
             };
             AccessEntry {
-                principal: names.text(&principal),
-                principal_account: principal_account.map(|a| names.text(&a)),
+                principal: names.text(principal),
+                principal_account: principal_account.map(|a| names.text(a)),
                 capability,
                 verdict,
                 via: names.text(&answer.via.join(path::STEP)),
