@@ -225,7 +225,7 @@ fn key_access<'d>(
             let bits = first..first + cap.actions().len();
             first = bits.end;
             for (bit, action) in bits.zip(cap.actions()) {
-                let grant = grant_for(&grants, &name, action);
+                let grant = grant_for(&grants, name, action);
                 if allowable & (1 << bit) == 0 && !grant.0.possible() {
                     continue;
                 }
