@@ -75,32 +75,26 @@ fn cargo() -> std::process::Command {
     let mut c =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(project_root());
-    for name in set_by_cargo_run() {
-        c.env_remove(name);
+    // What `cargo run` set for the xtask itself. ring's build script reruns when
+    // CARGO_MANIFEST_DIR or CARGO_PKG_* change in cargo's own environment, so a build started
+    // from here (them set to the xtask's) and one started from a shell (unset) rebuilt ring,
+    // rustls and every SDK crate over each other.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || matches!(
+                &*name,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            c.env_remove(&*name);
+        }
     }
     c
-}
-
-/// What `cargo run` set for the xtask itself, to be kept from the cargo it starts: ring's
-/// build script reruns when CARGO_MANIFEST_DIR or CARGO_PKG_* change in cargo's own
-/// environment, so a build started from here (them set to the xtask's) and one started from a
-/// shell (unset) rebuilt ring, rustls and every SDK crate over each other.
-pub(crate) fn set_by_cargo_run() -> Vec<std::ffi::OsString> {
-    std::env::vars_os()
-        .map(|(name, _)| name)
-        .filter(|name| {
-            let name = name.to_string_lossy();
-            name.starts_with("CARGO_PKG_")
-                || matches!(
-                    &*name,
-                    "CARGO_MANIFEST_DIR"
-                        | "CARGO_MANIFEST_PATH"
-                        | "CARGO_CRATE_NAME"
-                        | "CARGO_BIN_NAME"
-                        | "CARGO_PRIMARY_PACKAGE"
-                )
-        })
-        .collect()
 }
 
 fn run(mut cmd: std::process::Command, what: &str) -> anyhow::Result<()> {
@@ -276,18 +270,16 @@ fn test(filter: &[String]) -> anyhow::Result<()> {
         let spec_path = root.join("target/e2e/spec.json");
         std::fs::create_dir_all(spec_path.parent().expect("has a parent"))?;
         std::fs::write(&spec_path, serde_json::to_vec_pretty(&spec)?)?;
-        let nextest = cargo()
-            .args(["nextest", "--version"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+        let nextest =
+            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["nextest", "--version"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
         let mut tests =
             tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         tests.current_dir(&root);
-        for name in set_by_cargo_run() {
-            tests.env_remove(name);
-        }
         if nextest {
             tests.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
         } else {
