@@ -75,25 +75,6 @@ fn cargo() -> std::process::Command {
     let mut c =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(project_root());
-    // What `cargo run` set for the xtask itself. ring's build script reruns when
-    // CARGO_MANIFEST_DIR or CARGO_PKG_* change in cargo's own environment, so a build started
-    // from here (them set to the xtask's) and one started from a shell (unset) rebuilt ring,
-    // rustls and every SDK crate over each other.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("CARGO_PKG_")
-            || matches!(
-                &*name,
-                "CARGO_MANIFEST_DIR"
-                    | "CARGO_MANIFEST_PATH"
-                    | "CARGO_CRATE_NAME"
-                    | "CARGO_BIN_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-            )
-        {
-            c.env_remove(&*name);
-        }
-    }
     c
 }
 
