@@ -10,6 +10,7 @@ mod bench_access;
 mod bench_policy;
 mod bench_report;
 mod bench_scale;
+mod cargo_env;
 #[cfg(test)]
 mod crash;
 mod expect;
@@ -75,6 +76,7 @@ fn cargo() -> std::process::Command {
     let mut c =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(project_root());
+    cargo_env::remove_from(&mut c);
     c
 }
 
@@ -251,16 +253,16 @@ fn test(filter: &[String]) -> anyhow::Result<()> {
         let spec_path = root.join("target/e2e/spec.json");
         std::fs::create_dir_all(spec_path.parent().expect("has a parent"))?;
         std::fs::write(&spec_path, serde_json::to_vec_pretty(&spec)?)?;
-        let nextest =
-            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .args(["nextest", "--version"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
+        let nextest = cargo()
+            .args(["nextest", "--version"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
         let mut tests =
             tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         tests.current_dir(&root);
+        cargo_env::remove_from(tests.as_std_mut());
         if nextest {
             tests.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
         } else {
