@@ -3,6 +3,7 @@
 //! where they are attached.
 
 use super::path::{INLINE_POLICY, MANAGED_POLICY};
+use super::shapes::{caller_reads, CallerReads};
 use std::sync::Arc;
 
 use kmsaudit_model::{
@@ -37,8 +38,9 @@ pub(crate) struct Identity<'s> {
     assume_resources: Option<Vec<String>>,
     /// The same for Allow statements that can match a `kms:` action.
     kms_resources: Option<Vec<String>>,
-    /// Whether one of its policies reads which identity calls (see `shapes`).
-    pub reads_caller: bool,
+    /// The comparisons its policies make with the caller (`None`: they read it otherwise; see
+    /// `shapes`).
+    pub reads: Option<CallerReads>,
 }
 
 impl Identity<'_> {
@@ -105,8 +107,13 @@ pub(crate) struct Directory<'s> {
     /// Accounts of the organization (those the scan listed).
     pub members: FxHashSet<&'s str>,
     pub org: OrgView<'s>,
-    /// Whether an SCP or RCP reads which identity calls (see `shapes`).
-    pub org_reads_caller: bool,
+    /// The comparisons SCPs and RCPs make with the caller (`None`: they read it otherwise; see
+    /// `shapes`).
+    pub org_reads: Option<CallerReads>,
+    /// Accounts holding identities by what their place decides for a caller of theirs on a
+    /// resource of another account (organization membership, whether their IAM was read,
+    /// the SCPs at every level of their path): accounts of one class are alike to it.
+    pub account_class: FxHashMap<&'s str, u32>,
 }
 
 impl<'s> Directory<'s> {
@@ -133,7 +140,8 @@ impl<'s> Directory<'s> {
                 .map(|o| o.management_account_id.as_str()),
             members: FxHashSet::default(),
             org: OrgView::default(),
-            org_reads_caller: false,
+            org_reads: Some(vec![]),
+            account_class: FxHashMap::default(),
         };
         for account in &snapshot.accounts {
             if snapshot.organization.is_some() && account.org_status.is_some() {
@@ -188,10 +196,13 @@ impl<'s> Directory<'s> {
         }
         if let Some(org) = &snapshot.organization {
             dir.org = org_view(org.policies.as_ref(), &mut cache);
-            dir.org_reads_caller = (dir.org.scps.values().flatten())
+            dir.org_reads = (dir.org.scps.values().flatten())
                 .chain(dir.org.rcps.values().flatten())
-                .any(|p| super::shapes::reads_caller(&p.policy));
+                .map(|p| caller_reads(&p.policy))
+                .collect::<Option<Vec<_>>>()
+                .map(|r| r.concat());
         }
+        dir.account_class = account_classes(&dir);
         dir
     }
 
@@ -295,10 +306,12 @@ fn identity<'s>(
     let kms_resources = allowed_resources(&policies, &unreadable, |a| {
         crate::policy::prefix_compatible(a, "kms:")
     });
-    let reads_caller = policies
+    let reads = policies
         .iter()
         .chain(&boundary)
-        .any(|p| super::shapes::reads_caller(&p.policy));
+        .map(|p| caller_reads(&p.policy))
+        .collect::<Option<Vec<_>>>()
+        .map(|r| r.concat());
     Identity {
         record: p,
         account,
@@ -308,8 +321,41 @@ fn identity<'s>(
         unreadable,
         assume_resources,
         kms_resources,
-        reads_caller,
+        reads,
     }
+}
+
+/// [`Directory::account_class`]: SCPs at every level by document, and by name where the name can
+/// reach an answer (a policy with a Deny statement names itself in the path).
+fn account_classes<'s>(dir: &Directory<'s>) -> FxHashMap<&'s str, u32> {
+    type Level = Vec<(*const Policy, Option<String>)>;
+    let mut classes: FxHashMap<(bool, bool, bool, Option<Vec<Level>>), u32> = FxHashMap::default();
+    let mut out = FxHashMap::default();
+    for &account in dir.by_account.keys() {
+        let path = dir.org.path_to(account).map(|levels| {
+            levels
+                .iter()
+                .map(|level| {
+                    let scps = dir.org.scps.get(level).into_iter().flatten();
+                    scps.map(|p| {
+                        let denies = !p.policy.invalid.is_empty()
+                            || p.policy.statements.iter().any(|s| s.effect == Effect::Deny);
+                        (Arc::as_ptr(&p.policy), denies.then(|| p.label.clone()))
+                    })
+                    .collect()
+                })
+                .collect()
+        });
+        let class = (
+            dir.members.contains(account),
+            dir.is_member(account),
+            dir.iam_read.contains(account),
+            path,
+        );
+        let next = u32::try_from(classes.len()).expect("under 4G accounts");
+        out.insert(account, *classes.entry(class).or_insert(next));
+    }
+    out
 }
 
 /// The account a Resource pattern names literally; `None` when it can name any.

@@ -202,7 +202,7 @@ fn key_access<'d>(
     };
     let mut alike: FxHashMap<shapes::Shape, Vec<(Capability, Answer)>> = FxHashMap::default();
     for caller in &callers {
-        let shape = shapes.as_ref().and_then(|s| s.of(caller, dir));
+        let shape = shapes.as_ref().and_then(|s| s.of(caller, dir, account));
         if let Some(answers) = shape.as_ref().and_then(|s| alike.get(s)) {
             for (cap, answer) in answers {
                 best.insert((caller.clone(), *cap), answer.clone());

@@ -223,6 +223,35 @@ fn positive_base(b: BaseOperator) -> BaseOperator {
     }
 }
 
+/// Whether `op` compares a value as text (string, ARN, binary, Bool and `Null` operators and
+/// their negations): its outcome on a value is a function of [`text_comparisons`].
+pub(crate) fn compares_as_text(op: BaseOperator) -> bool {
+    use BaseOperator::*;
+    matches!(
+        positive_base(op),
+        StringEquals
+            | StringEqualsIgnoreCase
+            | StringLike
+            | BinaryEquals
+            | Bool
+            | ArnEquals
+            | ArnLike
+            | Null
+    )
+}
+
+/// `policy_value` compared with `value` by each positive text operator, one bit each: two
+/// values with the same bits meet every text condition on `policy_value` alike.
+pub(crate) fn text_comparisons(policy_value: &str, value: &str) -> u8 {
+    use BaseOperator::*;
+    [StringEquals, StringEqualsIgnoreCase, StringLike, ArnLike]
+        .into_iter()
+        .enumerate()
+        .fold(0, |bits, (i, op)| {
+            bits | u8::from(compare(op, policy_value, value)) << i
+        })
+}
+
 /// `policy_value` compared with one request value by a positive operator.
 fn compare(op: BaseOperator, policy_value: &str, value: &str) -> bool {
     use BaseOperator::*;

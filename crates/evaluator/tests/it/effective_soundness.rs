@@ -21,6 +21,10 @@ use kmsaudit_model::*;
 const KEY_ACCOUNT: &str = "111111111111";
 const MEMBER: &str = "222222222222";
 const OUTSIDER: &str = "444444444444";
+/// A second member account and a second outside account: their roles are twins of the first
+/// ones'.
+const MEMBER2: &str = "333333333333";
+const OUTSIDER2: &str = "555555555555";
 const ORG: &str = "o-exampleorg";
 const KEY_ARN: &str = "arn:aws:kms:us-east-1:111111111111:key/k1";
 
@@ -90,15 +94,32 @@ fn document(statements: Vec<String>) -> String {
     )
 }
 
-/// `role/A2` holds the same policies and boundary as `role/A` (identities alike are decided
-/// once, unless something tells them apart).
+/// `role/A2` holds the same policies and boundary as `role/A`, and the `B2` and `C2` roles of
+/// other accounts as `B` and `C` (identities alike are decided once, unless something tells
+/// them apart).
 const IDENTITIES: &[(&str, &str)] = &[
     (KEY_ACCOUNT, "arn:aws:iam::111111111111:role/A"),
     (KEY_ACCOUNT, "arn:aws:iam::111111111111:role/A2"),
     (KEY_ACCOUNT, "arn:aws:iam::111111111111:user/u"),
     (MEMBER, "arn:aws:iam::222222222222:role/B"),
+    (MEMBER2, "arn:aws:iam::333333333333:role/B2"),
     (OUTSIDER, "arn:aws:iam::444444444444:role/C"),
+    (OUTSIDER2, "arn:aws:iam::555555555555:role/C2"),
 ];
+
+/// The identity a twin copies.
+fn twin_of(arn: &str) -> Option<&'static str> {
+    match arn {
+        "arn:aws:iam::111111111111:role/A2" => Some("arn:aws:iam::111111111111:role/A"),
+        "arn:aws:iam::333333333333:role/B2" => Some("arn:aws:iam::222222222222:role/B"),
+        "arn:aws:iam::555555555555:role/C2" => Some("arn:aws:iam::444444444444:role/C"),
+        _ => None,
+    }
+}
+
+fn is_outsider(account: &str) -> bool {
+    account == OUTSIDER || account == OUTSIDER2
+}
 
 struct Org {
     snapshot: Snapshot,
@@ -130,11 +151,11 @@ fn generate(rng: &mut Rng) -> Org {
     let mut identity = BTreeMap::new();
     let mut boundary = BTreeMap::new();
     let mut accounts: BTreeMap<&str, Vec<IamPrincipal>> = BTreeMap::new();
-    let mut twin_of_a = (vec![], None);
+    let mut drawn: BTreeMap<&str, (Vec<String>, Option<String>)> = BTreeMap::new();
     for (account, arn) in IDENTITIES {
-        let twin = arn.ends_with(":role/A2");
-        let (docs, bound): (Vec<String>, Option<String>) = if twin {
-            twin_of_a.clone()
+        let twin = twin_of(arn);
+        let (docs, bound): (Vec<String>, Option<String>) = if let Some(of) = twin {
+            drawn[of].clone()
         } else {
             let docs = (0..rng.next() % 3)
                 .map(|_| document(vec![statement(rng, None, 2)]))
@@ -144,9 +165,7 @@ fn generate(rng: &mut Rng) -> Org {
                 .then(|| document(vec![statement(rng, None, 0)]));
             (docs, bound)
         };
-        if arn.ends_with(":role/A") {
-            twin_of_a = (docs.clone(), bound.clone());
-        }
+        drawn.insert(arn, (docs.clone(), bound.clone()));
         identity.insert(
             *arn,
             docs.iter()
@@ -183,7 +202,9 @@ fn generate(rng: &mut Rng) -> Org {
             boundary: boundary_arn.clone(),
             trust_policy: None,
         });
-        if let (Some(b), Some(barn), false) = (bound, boundary_arn, twin) {
+        // A twin in its original's account shares its boundary policy.
+        let shared = twin.is_some_and(|of| of.contains(account));
+        if let (Some(b), Some(barn), false) = (bound, boundary_arn, shared) {
             BOUNDARIES.with(|m| m.borrow_mut().push((account.to_string(), barn, b)));
         }
     }
@@ -229,7 +250,12 @@ fn generate(rng: &mut Rng) -> Org {
         document: Arc::from(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
         ),
-        targets: vec!["r-root".into(), KEY_ACCOUNT.into(), MEMBER.into()],
+        targets: vec![
+            "r-root".into(),
+            KEY_ACCOUNT.into(),
+            MEMBER.into(),
+            MEMBER2.into(),
+        ],
     }];
     for (i, d) in scp_docs.iter().enumerate() {
         policies.push(OrgPolicy {
@@ -285,6 +311,7 @@ fn generate(rng: &mut Rng) -> Org {
                 parents: BTreeMap::from([
                     (KEY_ACCOUNT.to_string(), "r-root".to_string()),
                     (MEMBER.to_string(), "r-root".to_string()),
+                    (MEMBER2.to_string(), "r-root".to_string()),
                 ]),
                 policies,
                 errors: vec![],
@@ -305,8 +332,20 @@ fn generate(rng: &mut Rng) -> Org {
                 true,
             ),
             record(
+                MEMBER2,
+                accounts.remove(MEMBER2).unwrap_or_default(),
+                vec![],
+                true,
+            ),
+            record(
                 OUTSIDER,
                 accounts.remove(OUTSIDER).unwrap_or_default(),
+                vec![],
+                false,
+            ),
+            record(
+                OUTSIDER2,
+                accounts.remove(OUTSIDER2).unwrap_or_default(),
                 vec![],
                 false,
             ),
@@ -360,7 +399,7 @@ fn concrete(org: &Org, arn: &str, account: &str, action: &str, extra: &[(&str, &
     set("aws:resourceorgid", ORG);
     set("aws:securetransport", "true");
     set("aws:principalisawsservice", "false");
-    if account != OUTSIDER {
+    if !is_outsider(account) {
         set("aws:principalorgid", ORG);
     }
     for (k, v) in extra {
@@ -376,7 +415,7 @@ fn concrete(org: &Org, arn: &str, account: &str, action: &str, extra: &[(&str, &
     };
     let d = |p: &Policy| decide(p, KEY_ARN, &request);
     let denied = |p: &Policy| d(p) == Decision::ExplicitDeny;
-    let member = account != OUTSIDER;
+    let member = !is_outsider(account);
     let identity = &org.identity[arn];
     let mut deny = denied(&org.key_policy) || identity.iter().any(denied);
     let mut id_allow = identity.iter().any(|p| d(p) == Decision::Allow);
@@ -513,6 +552,51 @@ fn keys_alike_share_their_analysis_and_keys_unlike_do_not() {
                 .collect()
         };
         differed += usize::from(strip(&first) != strip(&second));
+    }
+    assert!(
+        differed > 5,
+        "the generator must tell the twins apart: {differed}"
+    );
+}
+
+/// Identities alike are decided once (see `effective::shapes`): each twin, in its original's
+/// account or another, gets in one snapshot exactly the rows it gets with its original removed.
+#[test]
+fn identities_alike_share_their_answers_and_identities_unlike_do_not() {
+    let mut rng = Rng(91);
+    let mut differed = 0;
+    for case in 0..200 {
+        let org = generate(&mut rng);
+        let together = effective_access(&org.snapshot).to_rows();
+        for (_, twin) in IDENTITIES {
+            let Some(original) = twin_of(twin) else {
+                continue;
+            };
+            let mut without = org.snapshot.clone();
+            for a in &mut without.accounts {
+                if let Some(iam) = a.iam.as_mut() {
+                    iam.principals.retain(|p| p.arn != original);
+                }
+            }
+            let alone = effective_access(&without).to_rows();
+            let of = |rows: &[AccessRow],
+                      arn: &str|
+             -> Vec<(Capability, AccessVerdict, String, Vec<String>)> {
+                rows.iter()
+                    .filter(|r| r.principal == arn)
+                    .map(|r| (r.capability, r.verdict, r.via.clone(), r.conditions.clone()))
+                    .collect()
+            };
+            assert_eq!(
+                of(&together, twin),
+                of(&alone, twin),
+                "case {case}: {twin} beside {original}"
+            );
+            let verdicts = |arn: &str| -> Vec<(Capability, AccessVerdict)> {
+                of(&together, arn).into_iter().map(|r| (r.0, r.1)).collect()
+            };
+            differed += usize::from(verdicts(twin) != verdicts(original));
+        }
     }
     assert!(
         differed > 5,
