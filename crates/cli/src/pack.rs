@@ -343,6 +343,17 @@ fn write_pack(
         secs = started.elapsed().as_secs_f64(),
         "evaluated"
     );
+    if let Some((classes, class_entries, keys, own_entries)) =
+        evaluation.access.as_ref().map(|a| a.stored())
+    {
+        tracing::debug!(
+            classes,
+            class_entries,
+            keys,
+            own_entries,
+            "effective access stored"
+        );
+    }
     let out = pack.out().to_path_buf();
     let out = out.as_path();
     let written = kmsaudit_reporter::write_reports(snapshot, &evaluation, pack.staging(), options)

@@ -295,18 +295,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::effective::tests::entry;
     use crate::AccessTableBuilder;
-
-    fn entry(principal: &str, capability: Capability, via: &str) -> AccessEntry {
-        AccessEntry {
-            principal: principal.into(),
-            principal_account: None,
-            capability,
-            verdict: AccessVerdict::Allowed,
-            via: via.into(),
-            conditions: Arc::from([]),
-        }
-    }
 
     #[test]
     fn groups_hold_every_row_once_under_its_answer() {

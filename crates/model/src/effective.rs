@@ -281,6 +281,16 @@ impl AccessTableBuilder {
 }
 
 impl AccessTable {
+    /// How much the table stores: `(classes, entries of classes, keys, keys' own entries)`.
+    pub fn stored(&self) -> (usize, usize, usize, usize) {
+        (
+            self.classes.len(),
+            self.classes.iter().map(Vec::len).sum(),
+            self.keys.len(),
+            self.keys.iter().map(|k| k.own.len()).sum(),
+        )
+    }
+
     /// A table of these rows, each key its own class (tests, and rows read back from a file).
     pub fn from_rows(rows: impl IntoIterator<Item = AccessRow>) -> AccessTable {
         let mut by_key: std::collections::BTreeMap<String, Vec<AccessEntry>> = Default::default();
@@ -434,10 +444,11 @@ impl<'de> Deserialize<'de> for AccessTable {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn entry(principal: &str, capability: Capability, via: &str) -> AccessEntry {
+    /// An allowed entry with no account and no conditions.
+    pub(crate) fn entry(principal: &str, capability: Capability, via: &str) -> AccessEntry {
         AccessEntry {
             principal: principal.into(),
             principal_account: None,

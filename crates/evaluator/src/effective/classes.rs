@@ -1,26 +1,26 @@
 //! Keys alike: keys whose access is decided the same way, so that it is worked out once.
 //!
-//! Two keys of one account and region with the same key policy text, no grants, the same
-//! manager, and the same answer from every Resource pattern of every policy the scan read get
-//! the same rows, key ARN aside. Inside such a class the first five ARN segments are equal,
-//! so a pattern's answer can differ only by its sixth (`key/…`) segment: that is what the
-//! fingerprint records. A key whose answer could differ for another reason is alone in its
-//! class: its grants or policy were not read, or a pattern names a policy
-//! variable in its resource segment (what it resolves to depends on the caller).
+//! Two keys of one account (in any of its regions) with the same key policy text, no grants,
+//! the same manager, and the same answer from every Resource pattern of every policy the scan
+//! read get the same rows, key ARN aside: a request on a key reads its ARN only through
+//! Resource patterns (nothing else a decision knows, see `decide::known_context`, depends on
+//! the key's region or id), and that is what the fingerprint records. A key whose answer could
+//! differ for another reason is alone in its class: its grants or policy were not read, or a
+//! pattern names a policy variable (what it resolves to depends on the caller).
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::directory::Directory;
-use crate::policy::{wildcard_match, Policy};
+use crate::policy::{arn_match, Policy};
 
-/// Every distinct resource segment of the scan's policies, by the account they name.
+/// Every distinct Resource pattern of the scan's policies, by the account they name.
 #[derive(Debug, Default)]
 pub(crate) struct ResourcePatterns {
     /// By account named literally (lowercase).
     by_account: FxHashMap<String, Vec<(u32, String)>>,
-    /// Patterns whose account segment holds a wildcard or variable.
+    /// Patterns whose account segment holds a wildcard.
     any_account: Vec<(u32, String)>,
-    /// Accounts (or every account, `None`) where a resource segment names a variable.
+    /// Accounts (or every account, `variable_anywhere`) where a pattern names a variable.
     variable_accounts: FxHashSet<String>,
     variable_anywhere: bool,
 }
@@ -28,12 +28,13 @@ pub(crate) struct ResourcePatterns {
 /// What makes two keys alike.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ClassKey<'k> {
-    /// `arn:aws:kms:<region>:<account>`.
-    prefix: &'k str,
+    /// `arn:<partition>:kms`.
+    partition: &'k str,
+    account: &'k str,
     policy: &'k str,
     customer_managed: bool,
-    /// The ids of the scan's patterns that match the key's resource segment, then whether
-    /// each pattern of its own policy does.
+    /// The ids of the scan's patterns that match the key's ARN, then whether each pattern of
+    /// its own policy does.
     fingerprint: Vec<u32>,
 }
 
@@ -56,12 +57,12 @@ impl ResourcePatterns {
             }
         }
         let mut out = ResourcePatterns::default();
-        let mut seen: FxHashSet<(&str, &str)> = FxHashSet::default();
+        let mut seen: FxHashSet<&str> = FxHashSet::default();
         for pattern in all {
-            let Some((account, seg6)) = split(pattern) else {
+            let Some(account) = account_of(pattern) else {
                 continue;
             };
-            if seg6.contains("${") {
+            if pattern.contains("${") {
                 match literal(account) {
                     Some(a) => {
                         out.variable_accounts.insert(a);
@@ -70,11 +71,11 @@ impl ResourcePatterns {
                 }
                 continue;
             }
-            let id = u32::try_from(seen.len()).expect("under 4G patterns");
-            if !seen.insert((account, seg6)) {
+            if !seen.insert(pattern) {
                 continue;
             }
-            let entry = (id, seg6.to_string());
+            let id = u32::try_from(seen.len()).expect("under 4G patterns");
+            let entry = (id, pattern.to_string());
             match literal(account) {
                 Some(a) => out.by_account.entry(a).or_default().push(entry),
                 None => out.any_account.push(entry),
@@ -94,18 +95,20 @@ impl ResourcePatterns {
         // Grants unread: the key's own not-assessed rows (keys with grants share the answers
         // of everyone but their grantees, see `key_access`).
         key.grants.as_ref()?;
-        let (prefix, seg6) = key.arn.rsplit_once(':')?;
-        let account = prefix.rsplit(':').next()?.to_ascii_lowercase();
-        if self.variable_anywhere || self.variable_accounts.contains(&account) {
+        let mut fields = key.arn.splitn(6, ':');
+        let partition = fields.nth(1)?;
+        let account = fields.nth(2)?;
+        let lowercase = account.to_ascii_lowercase();
+        if self.variable_anywhere || self.variable_accounts.contains(&lowercase) {
             return None;
         }
         let mut fingerprint: Vec<u32> = self
             .by_account
-            .get(&account)
+            .get(&lowercase)
             .into_iter()
             .flatten()
             .chain(&self.any_account)
-            .filter(|(_, p)| wildcard_match(p, seg6))
+            .filter(|(_, p)| arn_match(p, &key.arn))
             .map(|(id, _)| *id)
             .collect();
         fingerprint.sort_unstable();
@@ -113,15 +116,15 @@ impl ResourcePatterns {
         fingerprint.push(u32::MAX);
         for st in parsed.map(|p| &p.statements[..]).unwrap_or_default() {
             for p in &st.resources.patterns {
-                match split(p) {
-                    Some((_, s)) if s.contains("${") => return None,
-                    Some((_, s)) => fingerprint.push(u32::from(wildcard_match(s, seg6))),
-                    None => {}
+                if p.contains("${") {
+                    return None;
                 }
+                fingerprint.push(u32::from(arn_match(p, &key.arn)));
             }
         }
         Some(ClassKey {
-            prefix,
+            partition,
+            account,
             policy,
             customer_managed: key.is_customer_managed(),
             fingerprint,
@@ -129,12 +132,12 @@ impl ResourcePatterns {
     }
 }
 
-/// A pattern's account and resource segments; `None` for `*` (matches every key alike) and
-/// for patterns with fewer than six segments (match none).
-fn split(pattern: &str) -> Option<(&str, &str)> {
+/// A pattern's account segment; `None` for `*` (matches every key alike) and for patterns
+/// with fewer than six segments (match none).
+fn account_of(pattern: &str) -> Option<&str> {
     let mut parts = pattern.splitn(6, ':');
     let account = parts.nth(4)?;
-    Some((account, parts.next()?))
+    parts.next().map(|_| account)
 }
 
 /// The account a segment names literally, lowercase.
