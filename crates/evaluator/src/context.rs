@@ -45,7 +45,7 @@ impl AccessIndex {
     }
 
     /// The entries of one key (none: nobody can).
-    pub fn of(&self, key_arn: &str) -> Vec<&kmsaudit_model::AccessEntry> {
+    pub fn of(&self, key_arn: &str) -> Vec<kmsaudit_model::AccessEntryView<'_>> {
         self.table.of(key_arn)
     }
 }

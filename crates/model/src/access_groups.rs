@@ -7,12 +7,12 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{AccessEntry, AccessTable, AccessVerdict, Capability};
+use crate::effective::Stored;
+use crate::{AccessTable, AccessVerdict, Capability};
 
 /// One principal's capability, the same answer by the same path, on the keys listed: the
 /// default key policy of an account gives one group per principal, not one row per key.
@@ -44,9 +44,10 @@ pub struct AccessGroups<'a>(Groups<'a>);
 enum Groups<'a> {
     /// As read from a file.
     Listed(Vec<AccessGroup<'a>>),
-    /// Group `g` is `answers[g]` on `keys[starts[g]..starts[g + 1]]`.
+    /// Group `g` is `answers[g]` (an entry of `table`) on `keys[starts[g]..starts[g + 1]]`.
     Compact {
-        answers: Vec<&'a AccessEntry>,
+        table: &'a AccessTable,
+        answers: Vec<Stored>,
         starts: Vec<u32>,
         keys: Vec<u32>,
     },
@@ -58,13 +59,14 @@ impl<'a> AccessGroups<'a> {
     pub(crate) fn of_table(table: &'a AccessTable, key_index: impl Fn(&str) -> u32) -> Self {
         // Each stored entry's group, found by its answer the first time the entry is seen.
         let mut group_of = vec![u32::MAX; table.stored_entries()];
-        let mut by_answer: HashMap<SameAnswer<'a>, u32> = HashMap::new();
-        let mut answers: Vec<&'a AccessEntry> = Vec::new();
+        // Equal entries are equal `Stored`s in a built table.
+        let mut by_answer: HashMap<Stored, u32> = HashMap::new();
+        let mut answers: Vec<Stored> = Vec::new();
         let mut sizes: Vec<u32> = Vec::new();
         for (_, _, number, entry) in table.rows_with_entry_numbers() {
             let group = &mut group_of[number as usize];
             if *group == u32::MAX {
-                *group = *by_answer.entry(SameAnswer(entry)).or_insert_with(|| {
+                *group = *by_answer.entry(entry).or_insert_with(|| {
                     answers.push(entry);
                     sizes.push(0);
                     u32::try_from(answers.len() - 1).expect("under 4G groups")
@@ -95,6 +97,7 @@ impl<'a> AccessGroups<'a> {
         }
         drop((group_of, filled));
         let mut compact = Groups::Compact {
+            table,
             answers,
             starts,
             keys,
@@ -121,24 +124,25 @@ impl<'a> AccessGroups<'a> {
         let (listed, compact) = match &self.0 {
             Groups::Listed(list) => (list.as_slice(), None),
             Groups::Compact {
+                table,
                 answers,
                 starts,
                 keys,
-            } => (&[][..], Some((answers, starts, keys))),
+            } => (&[][..], Some((*table, answers, starts, keys))),
         };
-        let compact = compact.into_iter().flat_map(|(answers, starts, keys)| {
-            answers
-                .iter()
-                .zip(starts.windows(2))
-                .map(|(e, run)| AccessGroupView {
-                    principal: &e.principal,
-                    principal_account: e.principal_account.as_deref(),
+        let compact = compact.into_iter().flat_map(|(table, answers, starts, keys)| {
+            answers.iter().zip(starts.windows(2)).map(|(s, run)| {
+                let e = table.view(*s);
+                AccessGroupView {
+                    principal: e.principal,
+                    principal_account: e.principal_account,
                     capability: e.capability,
                     verdict: e.verdict,
-                    via: &e.via,
-                    conditions: &e.conditions,
+                    via: e.via,
+                    conditions: e.conditions,
                     keys: &keys[run[0] as usize..run[1] as usize],
-                })
+                }
+            })
         });
         listed.iter().map(AccessGroup::view).chain(compact)
     }
@@ -265,34 +269,9 @@ impl JsonSchema for AccessGroups<'_> {
     }
 }
 
-/// An entry compared by its answer (principal, capability, verdict, path, conditions).
-struct SameAnswer<'a>(&'a AccessEntry);
-
-impl SameAnswer<'_> {
-    fn answer(&self) -> (&str, Capability, AccessVerdict, &str, &[String]) {
-        let e = self.0;
-        (&e.principal, e.capability, e.verdict, &e.via, &e.conditions)
-    }
-}
-
-impl PartialEq for SameAnswer<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.answer() == other.answer()
-    }
-}
-
-impl Eq for SameAnswer<'_> {}
-
-impl Hash for SameAnswer<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.answer().hash(state);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::Arc;
 
     use super::*;
     use crate::effective::tests::entry;
@@ -361,9 +340,13 @@ mod tests {
 
     #[test]
     fn a_run_is_sorted_and_each_key_kept_once() {
-        let e = entry("role/A", Capability::Decrypt, "p");
+        let mut b = AccessTableBuilder::default();
+        b.key("k".into(), None, vec![entry("role/A", Capability::Decrypt, "p")]);
+        let table = b.build();
+        let e = table.rows_with_entry_numbers().next().unwrap().3;
         let mut groups = Groups::Compact {
-            answers: vec![&e, &e, &e],
+            table: &table,
+            answers: vec![e, e, e],
             starts: vec![0, 3, 3, 6],
             keys: vec![5, 1, 5, 2, 2, 0],
         };

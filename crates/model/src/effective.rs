@@ -176,20 +176,15 @@ impl Interner {
 }
 
 impl AccessEntry {
-    fn order(&self) -> (&str, Capability) {
-        (&self.principal, self.capability)
-    }
-
-    /// The row it is on `key_arn`.
-    pub fn row(&self, key_arn: &str) -> AccessRow {
-        AccessRow {
-            key_arn: key_arn.to_string(),
-            principal: self.principal.to_string(),
-            principal_account: self.principal_account.as_deref().map(str::to_string),
+    /// The entry borrowed, as a table gives it back.
+    pub fn view(&self) -> AccessEntryView<'_> {
+        AccessEntryView {
+            principal: &self.principal,
+            principal_account: self.principal_account.as_deref(),
             capability: self.capability,
             verdict: self.verdict,
-            via: self.via.to_string(),
-            conditions: self.conditions.to_vec(),
+            via: &self.via,
+            conditions: &self.conditions,
         }
     }
 }
@@ -207,80 +202,235 @@ impl From<AccessRow> for AccessEntry {
     }
 }
 
+/// An entry of an [`AccessTable`], borrowed from it: the fields of [`AccessEntry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AccessEntryView<'t> {
+    /// As [`AccessRow::principal`].
+    pub principal: &'t str,
+    /// As [`AccessRow::principal_account`].
+    pub principal_account: Option<&'t str>,
+    /// What it can do.
+    pub capability: Capability,
+    /// Whether it can.
+    pub verdict: AccessVerdict,
+    /// As [`AccessRow::via`].
+    pub via: &'t str,
+    /// As [`AccessRow::conditions`].
+    pub conditions: &'t [String],
+}
+
+impl<'t> AccessEntryView<'t> {
+    fn order(&self) -> (&'t str, Capability) {
+        (self.principal, self.capability)
+    }
+
+    /// The row it is on `key_arn`.
+    pub fn row(&self, key_arn: &str) -> AccessRow {
+        AccessRow {
+            key_arn: key_arn.to_string(),
+            principal: self.principal.to_string(),
+            principal_account: self.principal_account.map(str::to_string),
+            capability: self.capability,
+            verdict: self.verdict,
+            via: self.via.to_string(),
+            conditions: self.conditions.to_vec(),
+        }
+    }
+}
+
+/// An entry as a table stores it: its principal and its answer by number (an audit's tables
+/// hold tens of millions of entries, and few distinct principals and answers). In a built
+/// table each principal and answer is stored once: equal entries are equal `Stored`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Stored {
+    principal: u32,
+    answer: u32,
+    capability: Capability,
+}
+
+type PrincipalName = (Arc<str>, Option<Arc<str>>);
+type AnswerText = (AccessVerdict, Arc<str>, Arc<[String]>);
+
 /// One key's access: its class's entries, overridden and extended by its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct KeyAccess {
     arn: String,
     class: Option<u32>,
     /// Sorted by (principal, capability); where one matches a class entry, it replaces it.
-    own: Vec<AccessEntry>,
+    own: Vec<Stored>,
 }
 
 /// Who can use or administer each key, kept once per class of keys alike: an organization's
 /// keys repeat a few policies, and each key's rows would otherwise repeat them too (an AWS
 /// managed key gives every principal of its account three rows). Each key is its class's
-/// entries with its own (its grantees' answers) laid over them. Reads as rows sorted by key,
-/// principal and capability; serializes as that list of [`AccessRow`]s.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// entries with its own (its grantees' answers) laid over them; an entry is a principal and an
+/// answer by number. Reads as rows sorted by key, principal and capability; serializes as that
+/// list of [`AccessRow`]s.
+#[derive(Debug, Clone, Default)]
 pub struct AccessTable {
     /// Sorted by ARN, each key once.
     keys: Vec<KeyAccess>,
     /// Each sorted by (principal, capability).
-    classes: Vec<Vec<AccessEntry>>,
+    classes: Vec<Vec<Stored>>,
+    principals: Vec<PrincipalName>,
+    answers: Vec<AnswerText>,
 }
 
 /// Builds an [`AccessTable`]: classes first, then each key with its class and its own entries.
 #[derive(Debug, Default)]
 pub struct AccessTableBuilder {
     table: AccessTable,
+    principal_ids: std::collections::HashMap<PrincipalName, u32>,
+    answer_ids: std::collections::HashMap<AnswerText, u32>,
 }
 
 impl AccessTableBuilder {
     /// Adds a class of entries; returns its id for [`AccessTableBuilder::key`].
     pub fn class(&mut self, mut entries: Vec<AccessEntry>) -> u32 {
-        entries.sort_by(|a, b| a.order().cmp(&b.order()));
-        self.table.classes.push(entries);
+        entries.sort_by(|a, b| a.view().order().cmp(&b.view().order()));
+        let stored = entries.into_iter().map(|e| self.store(e)).collect();
+        self.table.classes.push(stored);
         u32::try_from(self.table.classes.len() - 1).expect("under 4G classes")
     }
 
     /// Adds a key: the entries of `class` (if any) with `own` laid over them. Only the entries
     /// of `own` that differ from the class's are kept.
     pub fn key(&mut self, arn: String, class: Option<u32>, mut own: Vec<AccessEntry>) {
-        own.sort_by(|a, b| a.order().cmp(&b.order()));
+        own.sort_by(|a, b| a.view().order().cmp(&b.view().order()));
         if let Some(c) = class {
-            let base = &self.table.classes[c as usize];
+            let table = &self.table;
+            let base = &table.classes[c as usize];
             own.retain(|e| {
-                base.binary_search_by(|b| b.order().cmp(&e.order()))
-                    .map_or(true, |i| base[i] != *e)
+                let e = e.view();
+                base.binary_search_by(|b| table.view(*b).order().cmp(&e.order()))
+                    .map_or(true, |i| table.view(base[i]) != e)
             });
         }
+        let own = own.into_iter().map(|e| self.store(e)).collect();
         self.table.keys.push(KeyAccess { arn, class, own });
+    }
+
+    fn store(&mut self, e: AccessEntry) -> Stored {
+        let number = |len: usize| u32::try_from(len).expect("under 4G principals and answers");
+        let principals = &mut self.table.principals;
+        let principal = *self
+            .principal_ids
+            .entry((e.principal, e.principal_account))
+            .or_insert_with_key(|k| {
+                principals.push(k.clone());
+                number(principals.len() - 1)
+            });
+        let answers = &mut self.table.answers;
+        let answer = *self
+            .answer_ids
+            .entry((e.verdict, e.via, e.conditions))
+            .or_insert_with_key(|k| {
+                answers.push(k.clone());
+                number(answers.len() - 1)
+            });
+        Stored {
+            principal,
+            answer,
+            capability: e.capability,
+        }
     }
 
     /// Appends another builder's classes and keys.
     pub fn append(&mut self, other: AccessTableBuilder) {
-        let offset = u32::try_from(self.table.classes.len()).expect("under 4G classes");
-        self.table.classes.extend(other.table.classes);
-        self.table
-            .keys
-            .extend(other.table.keys.into_iter().map(|mut k| {
-                k.class = k.class.map(|c| c + offset);
-                k
-            }));
+        let t = &mut self.table;
+        let offset = |n: usize| u32::try_from(n).expect("under 4G classes and entries");
+        let (classes, principals, answers) = (
+            offset(t.classes.len()),
+            offset(t.principals.len()),
+            offset(t.answers.len()),
+        );
+        let shift = move |s: Stored| Stored {
+            principal: s.principal + principals,
+            answer: s.answer + answers,
+            capability: s.capability,
+        };
+        let other = other.table;
+        t.principals.extend(other.principals);
+        t.answers.extend(other.answers);
+        t.classes.extend(
+            (other.classes.into_iter()).map(|c| c.into_iter().map(shift).collect::<Vec<_>>()),
+        );
+        t.keys.extend(other.keys.into_iter().map(|k| KeyAccess {
+            arn: k.arn,
+            class: k.class.map(|c| c + classes),
+            own: k.own.into_iter().map(shift).collect(),
+        }));
     }
 
-    /// The table, keys sorted by ARN (a key added twice keeps the entries it was first added
-    /// with).
-    pub fn build(mut self) -> AccessTable {
-        self.table.keys.sort_by(|a, b| a.arn.cmp(&b.arn));
-        self.table
-            .keys
-            .dedup_by(|later, earlier| later.arn == earlier.arn);
-        self.table
+    /// The table, keys sorted by ARN (a key added twice is kept once), each principal and
+    /// answer stored once (appended builders each stored their own).
+    pub fn build(self) -> AccessTable {
+        let AccessTableBuilder {
+            mut table,
+            principal_ids,
+            answer_ids,
+        } = self;
+        drop((principal_ids, answer_ids));
+        table.keys.sort_by(|a, b| a.arn.cmp(&b.arn));
+        table.keys.dedup_by(|later, earlier| later.arn == earlier.arn);
+        let principals = once_each(&mut table.principals);
+        let answers = once_each(&mut table.answers);
+        let renumber = |s: &mut Stored| {
+            s.principal = principals[s.principal as usize];
+            s.answer = answers[s.answer as usize];
+        };
+        for class in &mut table.classes {
+            class.iter_mut().for_each(renumber);
+        }
+        for key in &mut table.keys {
+            key.own.iter_mut().for_each(renumber);
+        }
+        table
     }
 }
 
+/// Keeps the first of equal items of `pool`; returns each former item's new number.
+fn once_each<T: Clone + Eq + std::hash::Hash>(pool: &mut Vec<T>) -> Vec<u32> {
+    let mut first: std::collections::HashMap<T, u32> = Default::default();
+    let mut kept = Vec::new();
+    let numbers = pool
+        .drain(..)
+        .map(|item| {
+            let next = u32::try_from(kept.len()).expect("under 4G items");
+            *first.entry(item.clone()).or_insert_with(|| {
+                kept.push(item);
+                next
+            })
+        })
+        .collect();
+    kept.shrink_to_fit();
+    *pool = kept;
+    numbers
+}
+
+impl PartialEq for AccessTable {
+    /// The same rows, however they are stored.
+    fn eq(&self, other: &AccessTable) -> bool {
+        self.rows().eq(other.rows())
+    }
+}
+
+impl Eq for AccessTable {}
+
 impl AccessTable {
+    pub(crate) fn view(&self, s: Stored) -> AccessEntryView<'_> {
+        let (principal, account) = &self.principals[s.principal as usize];
+        let (verdict, via, conditions) = &self.answers[s.answer as usize];
+        AccessEntryView {
+            principal,
+            principal_account: account.as_deref(),
+            capability: s.capability,
+            verdict: *verdict,
+            via,
+            conditions,
+        }
+    }
+
     /// How much the table stores: `(classes, entries of classes, keys, keys' own entries)`.
     pub fn stored(&self) -> (usize, usize, usize, usize) {
         (
@@ -316,7 +466,7 @@ impl AccessTable {
     }
 
     /// [`AccessTable::rows`], each with its key's position (see [`AccessTable::key_arn`]).
-    pub fn numbered_rows(&self) -> impl Iterator<Item = (usize, &str, &AccessEntry)> + '_ {
+    pub fn numbered_rows(&self) -> impl Iterator<Item = (usize, &str, AccessEntryView<'_>)> + '_ {
         self.keys
             .iter()
             .enumerate()
@@ -324,14 +474,14 @@ impl AccessTable {
     }
 
     /// The entries of one key, sorted by principal and capability (none: nobody can).
-    pub fn of(&self, key_arn: &str) -> Vec<&AccessEntry> {
+    pub fn of(&self, key_arn: &str) -> Vec<AccessEntryView<'_>> {
         match self.keys.binary_search_by(|k| k.arn.as_str().cmp(key_arn)) {
             Ok(i) => self.entries(&self.keys[i]).collect(),
             Err(_) => vec![],
         }
     }
 
-    fn entries<'t>(&'t self, key: &'t KeyAccess) -> impl Iterator<Item = &'t AccessEntry> + 't {
+    fn entries<'t>(&'t self, key: &'t KeyAccess) -> impl Iterator<Item = AccessEntryView<'t>> + 't {
         self.numbered_entries(key, 0, 0).map(|(_, e)| e)
     }
 
@@ -342,24 +492,35 @@ impl AccessTable {
         key: &'t KeyAccess,
         class_first: u32,
         own_first: u32,
-    ) -> impl Iterator<Item = (u32, &'t AccessEntry)> + 't {
-        let base: &[AccessEntry] = key
+    ) -> impl Iterator<Item = (u32, AccessEntryView<'t>)> + 't {
+        self.numbered_stored(key, class_first, own_first)
+            .map(|(n, s)| (n, self.view(s)))
+    }
+
+    fn numbered_stored<'t>(
+        &'t self,
+        key: &'t KeyAccess,
+        class_first: u32,
+        own_first: u32,
+    ) -> impl Iterator<Item = (u32, Stored)> + 't {
+        let base: &[Stored] = key
             .class
             .and_then(|c| self.classes.get(c as usize))
             .map_or(&[], Vec::as_slice);
-        let number = |first: u32| move |(i, e): (usize, &'t AccessEntry)| (first + i as u32, e);
+        let number = move |first: u32| move |(i, s): (usize, &Stored)| (first + i as u32, *s);
         Merge {
+            table: self,
             base: base.iter().enumerate().map(number(class_first)).peekable(),
             own: key.own.iter().enumerate().map(number(own_first)).peekable(),
         }
     }
 
-    /// [`AccessTable::numbered_rows`], each entry with its number below
+    /// Each row as (key position, key ARN, entry number, entry) with its number below
     /// [`AccessTable::stored_entries`]: an entry keys alike share has one number, so what is
     /// worked out per entry can be kept in a vector rather than a map.
-    pub fn rows_with_entry_numbers(
+    pub(crate) fn rows_with_entry_numbers(
         &self,
-    ) -> impl Iterator<Item = (usize, &str, u32, &AccessEntry)> + '_ {
+    ) -> impl Iterator<Item = (usize, &str, u32, Stored)> + '_ {
         let mut class_first = Vec::with_capacity(self.classes.len());
         let mut next = 0u32;
         for c in &self.classes {
@@ -371,13 +532,13 @@ impl AccessTable {
             let first = k.class.map_or(0, |c| class_first[c as usize]);
             let own = own_first;
             own_first += u32::try_from(k.own.len()).expect("under 4G entries");
-            self.numbered_entries(k, first, own)
-                .map(move |(n, e)| (i, k.arn.as_str(), n, e))
+            self.numbered_stored(k, first, own)
+                .map(move |(n, s)| (i, k.arn.as_str(), n, s))
         })
     }
 
     /// Every (key ARN, entry), sorted by key, principal and capability.
-    pub fn rows(&self) -> impl Iterator<Item = (&str, &AccessEntry)> + '_ {
+    pub fn rows(&self) -> impl Iterator<Item = (&str, AccessEntryView<'_>)> + '_ {
         self.keys
             .iter()
             .flat_map(move |k| self.entries(k).map(move |e| (k.arn.as_str(), e)))
@@ -403,21 +564,22 @@ impl AccessTable {
 
 /// Two sorted lists of numbered entries merged; on the same (principal, capability), `own`
 /// wins.
-struct Merge<B: Iterator, O: Iterator> {
+struct Merge<'t, B: Iterator, O: Iterator> {
+    table: &'t AccessTable,
     base: std::iter::Peekable<B>,
     own: std::iter::Peekable<O>,
 }
 
-type Numbered<'t> = (u32, &'t AccessEntry);
+type Numbered = (u32, Stored);
 
-impl<'t, B: Iterator<Item = Numbered<'t>>, O: Iterator<Item = Numbered<'t>>> Iterator
-    for Merge<B, O>
-{
-    type Item = Numbered<'t>;
+impl<B: Iterator<Item = Numbered>, O: Iterator<Item = Numbered>> Iterator for Merge<'_, B, O> {
+    type Item = Numbered;
 
-    fn next(&mut self) -> Option<Numbered<'t>> {
+    fn next(&mut self) -> Option<Numbered> {
+        let table = self.table;
+        let order = |s: Stored| (&*table.principals[s.principal as usize].0, s.capability);
         match (self.base.peek(), self.own.peek()) {
-            (Some(b), Some(o)) => match b.1.order().cmp(&o.1.order()) {
+            (Some(b), Some(o)) => match order(b.1).cmp(&order(o.1)) {
                 std::cmp::Ordering::Less => self.base.next(),
                 std::cmp::Ordering::Equal => {
                     self.base.next();
@@ -485,7 +647,7 @@ pub(crate) mod tests {
         assert_eq!(table.keys[0].own.len(), 2);
         let rows: Vec<(&str, &str, Capability, &str)> = table
             .rows()
-            .map(|(k, e)| (k, &*e.principal, e.capability, &*e.via))
+            .map(|(k, e)| (k, e.principal, e.capability, e.via))
             .collect();
         assert_eq!(
             rows,

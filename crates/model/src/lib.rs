@@ -31,7 +31,8 @@ mod text;
 pub use access_analyzer::{AccessAnalyzerRecord, Analyzer, AnalyzerFinding};
 pub use access_groups::{AccessGroup, AccessGroupView, AccessGroups};
 pub use effective::{
-    AccessEntry, AccessRow, AccessTable, AccessTableBuilder, AccessVerdict, Capability, Interner,
+    AccessEntry, AccessEntryView, AccessRow, AccessTable, AccessTableBuilder, AccessVerdict,
+    Capability, Interner,
 };
 pub use evaluation::{
     AccountCoverage, Evaluation, FindingCounts, OutcomeRef, QuietOutcomes, RegionCoverage,

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use kmsaudit_model::{AccessEntry, AccessTable};
+use kmsaudit_model::{AccessEntryView, AccessTable};
 use rustc_hash::FxHashMap;
 
 use crate::csv_out::{write, Row};
@@ -29,7 +29,7 @@ pub(crate) fn access_csv(out: &mut dyn Write, table: Option<&AccessTable>) -> st
         return Ok(());
     };
     let mut encoder = Encoder::default();
-    let mut encoded: FxHashMap<*const AccessEntry, Vec<u8>> = FxHashMap::default();
+    let mut encoded: FxHashMap<SameText, Vec<u8>> = FxHashMap::default();
     let mut scope = "";
     let mut key_cell: (&str, Vec<u8>) = ("", vec![]);
     let mut buf = Vec::with_capacity(1 << 20);
@@ -43,8 +43,8 @@ pub(crate) fn access_csv(out: &mut dyn Write, table: Option<&AccessTable>) -> st
             key_cell = (key, encoder.record(Row::default().text(key).cells()));
         }
         let rest = encoded
-            .entry(std::ptr::from_ref(entry))
-            .or_insert_with(|| encoder.record(entry_cells(entry).cells()));
+            .entry(SameText::of(&entry))
+            .or_insert_with(|| encoder.record(entry_cells(&entry).cells()));
         buf.extend_from_slice(&key_cell.1);
         buf.push(b',');
         buf.extend_from_slice(rest);
@@ -57,14 +57,38 @@ pub(crate) fn access_csv(out: &mut dyn Write, table: Option<&AccessTable>) -> st
     out.write_all(&buf)
 }
 
+/// An entry by where its text is: a table stores each principal and answer once, so entries
+/// with the same text have it in the same place.
+#[derive(PartialEq, Eq, Hash)]
+struct SameText {
+    text: [*const u8; 4],
+    capability: kmsaudit_model::Capability,
+    verdict: kmsaudit_model::AccessVerdict,
+}
+
+impl SameText {
+    fn of(e: &AccessEntryView) -> SameText {
+        SameText {
+            text: [
+                e.principal.as_ptr(),
+                e.principal_account.map_or(std::ptr::null(), str::as_ptr),
+                e.via.as_ptr(),
+                e.conditions.as_ptr().cast(),
+            ],
+            capability: e.capability,
+            verdict: e.verdict,
+        }
+    }
+}
+
 /// An entry's cells after the key's.
-fn entry_cells(r: &AccessEntry) -> Row {
+fn entry_cells(r: &AccessEntryView) -> Row {
     Row::default()
-        .text(&r.principal)
-        .text(r.principal_account.as_deref().unwrap_or(""))
+        .text(r.principal)
+        .text(r.principal_account.unwrap_or(""))
         .text(r.capability.as_str())
         .text(r.verdict.as_str())
-        .text(&r.via)
+        .text(r.via)
         .text(r.conditions.join("; "))
 }
 
@@ -161,7 +185,7 @@ mod tests {
         // Keys a and b share a class: their entries are encoded once.
         let mut b = AccessTableBuilder::default();
         let mut rows = rows.into_iter();
-        let shared: Vec<AccessEntry> = rows.by_ref().take(2).map(Into::into).collect();
+        let shared: Vec<kmsaudit_model::AccessEntry> = rows.by_ref().take(2).map(Into::into).collect();
         let class = b.class(shared);
         b.key(
             "arn:aws:kms:us-east-1:111111111111:key/a".into(),

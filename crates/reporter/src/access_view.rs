@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use kmsaudit_model::{AccessEntry, AccessVerdict};
+use kmsaudit_model::{AccessEntryView, AccessVerdict};
 use serde::Serialize;
 
 /// Paths listed per key and side; the rest are counted.
@@ -55,10 +55,10 @@ pub(crate) struct PathView {
 }
 
 /// The view of one key's rows.
-pub(crate) fn key_access_view(rows: &[&AccessEntry]) -> KeyAccessView {
-    let (admin, usage): (Vec<&AccessEntry>, Vec<&AccessEntry>) =
+pub(crate) fn key_access_view(rows: &[AccessEntryView<'_>]) -> KeyAccessView {
+    let (admin, usage): (Vec<AccessEntryView>, Vec<AccessEntryView>) =
         rows.iter().partition(|r| r.capability.is_administration());
-    let decrypt: Vec<&AccessEntry> = usage
+    let decrypt: Vec<AccessEntryView> = usage
         .into_iter()
         .filter(|r| r.capability == kmsaudit_model::Capability::Decrypt)
         .collect();
@@ -68,7 +68,7 @@ pub(crate) fn key_access_view(rows: &[&AccessEntry]) -> KeyAccessView {
     }
 }
 
-fn who(rows: &[&AccessEntry]) -> WhoView {
+fn who(rows: &[AccessEntryView<'_>]) -> WhoView {
     // A principal counts once per side, by its best verdict.
     let mut best: BTreeMap<(&str, &str), AccessVerdict> = BTreeMap::new();
     for r in rows {

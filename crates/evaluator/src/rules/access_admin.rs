@@ -8,7 +8,7 @@
 //! trust, reviewed apart), and a path open only to callers whose `aws:userid` matches an
 //! allowlisted id pattern. Without an allowlist the rule does not apply.
 
-use kmsaudit_model::{AccessEntry, AccessVerdict, Capability, Evidence, Severity};
+use kmsaudit_model::{AccessEntryView, AccessVerdict, Capability, Evidence, Severity};
 
 use super::{Ctx, KeyInput, Outcome, RuleDef};
 use crate::effective::last_assumed_role;
@@ -29,7 +29,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
 const ADMINISTRATION: [Capability; 3] =
     [Capability::Policy, Capability::Disable, Capability::Delete];
 
-pub(crate) fn check(rows: &[&AccessEntry], input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
+pub(crate) fn check(rows: &[AccessEntryView<'_>], input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
     let allowlist = &ctx.config.admin_allowlist;
     if allowlist.is_empty() {
         return Outcome::not_applicable("no admin_allowlist is configured");
@@ -37,15 +37,15 @@ pub(crate) fn check(rows: &[&AccessEntry], input: &KeyInput<'_>, ctx: &Ctx<'_>) 
     let (arns, ids): (Vec<&String>, Vec<&String>) =
         allowlist.iter().partition(|p| p.starts_with("arn:"));
     let root = format!("arn:aws:iam::{}:root", input.meta.aws_account_id);
-    let administers = |r: &&AccessEntry| ADMINISTRATION.contains(&r.capability);
+    let administers = |r: &AccessEntryView| ADMINISTRATION.contains(&r.capability);
     let listed = |arn: &str| arns.iter().any(|p| wildcard_match(p, arn));
-    let outside = |r: &&AccessEntry| {
+    let outside = |r: &AccessEntryView| {
         *r.principal != *root
             && !listed(&r.principal)
             && !last_assumed_role(&r.via).is_some_and(listed)
             && !only_for_listed_ids(&r.conditions, &ids)
     };
-    let offenders: Vec<&AccessEntry> = rows
+    let offenders: Vec<AccessEntryView> = rows
         .iter()
         .copied()
         .filter(administers)

@@ -4,7 +4,7 @@
 //! key policy, a grant, or a role it can assume — once SCPs, RCPs, boundaries and Denies are
 //! applied. Service principals act for accounts the policy rules judge; they are not counted.
 
-use kmsaudit_model::{AccessEntry, AccessVerdict, Capability, Evidence, Severity};
+use kmsaudit_model::{AccessEntryView, AccessVerdict, Capability, Evidence, Severity};
 
 use super::policy_facts::external_access;
 use super::{Ctx, KeyInput, Outcome, PolicyInput, RuleDef};
@@ -50,14 +50,14 @@ fn anyone_outside(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> bool {
         .any(|(o, _)| o.principal.as_deref().is_some_and(|p| p.starts_with('*')))
 }
 
-pub(crate) fn check(rows: &[&AccessEntry], input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
+pub(crate) fn check(rows: &[AccessEntryView<'_>], input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
     let key_account = Some(input.meta.aws_account_id.as_str());
     let anyone = std::cell::OnceCell::new();
-    let outside = |r: &AccessEntry| match &r.principal_account {
+    let outside = |r: &AccessEntryView| match &r.principal_account {
         Some(a) => !ctx.zone.is_inside(a, key_account),
         None => &*r.principal == "*" && *anyone.get_or_init(|| anyone_outside(input, ctx)),
     };
-    let external: Vec<&AccessEntry> = rows
+    let external: Vec<AccessEntryView> = rows
         .iter()
         .copied()
         .filter(|r| uses(r.capability) && r.verdict != AccessVerdict::NotAssessed && outside(r))

@@ -3,7 +3,7 @@
 //! Nobody can change the key's policy any more — no principal, by any path, can call
 //! PutKeyPolicy — so no one in the account can repair it (only AWS Support can).
 
-use kmsaudit_model::{AccessEntry, AccessVerdict, Capability, Evidence, Severity};
+use kmsaudit_model::{AccessEntryView, AccessVerdict, Capability, Evidence, Severity};
 
 use super::{Ctx, KeyInput, Outcome, RuleDef};
 
@@ -16,8 +16,8 @@ pub(crate) const RULE: RuleDef = RuleDef {
     compliance: &[("NIST SP 800-53 Rev. 5", &["AC-2", "CP-9"])],
 };
 
-pub(crate) fn check(rows: &[&AccessEntry], _input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
-    let admins: Vec<&AccessEntry> = rows
+pub(crate) fn check(rows: &[AccessEntryView<'_>], _input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
+    let admins: Vec<AccessEntryView> = rows
         .iter()
         .copied()
         .filter(|r| r.capability == Capability::Policy)

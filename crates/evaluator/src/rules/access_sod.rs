@@ -4,7 +4,7 @@
 //! (key policy, IAM, grants, roles it can assume). The account root user is not counted: it is
 //! the account itself.
 
-use kmsaudit_model::{AccessEntry, AccessVerdict, Capability, Evidence, Severity};
+use kmsaudit_model::{AccessEntryView, AccessVerdict, Capability, Evidence, Severity};
 
 use super::{Ctx, KeyInput, Outcome, RuleDef};
 
@@ -17,8 +17,8 @@ pub(crate) const RULE: RuleDef = RuleDef {
     compliance: &[("NIST SP 800-53 Rev. 5", &["AC-5", "AC-6"])],
 };
 
-pub(crate) fn check(rows: &[&AccessEntry], _input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
-    let is_identity = |r: &AccessEntry| {
+pub(crate) fn check(rows: &[AccessEntryView<'_>], _input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
+    let is_identity = |r: &AccessEntryView| {
         r.principal.starts_with("arn:")
             && !r.principal.ends_with(":root")
             && r.verdict == AccessVerdict::Allowed
@@ -28,7 +28,7 @@ pub(crate) fn check(rows: &[&AccessEntry], _input: &KeyInput<'_>, _ctx: &Ctx<'_>
             .copied()
             .find(|r| &*r.principal == who && r.capability == cap && is_identity(r))
     };
-    let both: Vec<(&AccessEntry, &AccessEntry)> = rows
+    let both: Vec<(AccessEntryView, AccessEntryView)> = rows
         .iter()
         .copied()
         .filter(|r| r.capability == Capability::Policy && is_identity(r))

@@ -87,7 +87,7 @@ pub(crate) enum Check {
     Key(fn(&KeyInput<'_>, &Ctx<'_>) -> Outcome),
     /// A described customer-managed key with its effective access rows (run only when the scan
     /// read IAM).
-    Access(fn(&[&kmsaudit_model::AccessEntry], &KeyInput<'_>, &Ctx<'_>) -> Outcome),
+    Access(fn(&[kmsaudit_model::AccessEntryView<'_>], &KeyInput<'_>, &Ctx<'_>) -> Outcome),
     /// One IAM identity policy where it is used, with the keys it reaches (run only when the
     /// scan read IAM).
     IamPolicy(fn(&crate::effective::PolicyReach, &Ctx<'_>) -> Outcome),

@@ -189,7 +189,7 @@ pub(crate) fn check_access_with(
         policy: &policy,
         access_analyzer: None,
     };
-    let rows: Vec<&kmsaudit_model::AccessEntry> = rows.iter().collect();
+    let rows: Vec<kmsaudit_model::AccessEntryView<'_>> = rows.iter().map(|r| r.view()).collect();
     check(&rows, &input, &ctx)
 }
 
