@@ -6,7 +6,6 @@
 //! from a file, the groups are a plain list.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -53,28 +52,82 @@ enum Groups<'a> {
     },
 }
 
+/// Finds an entry's group. Equal entries are equal `Stored`s in a built table; groups are
+/// listed per principal and capability (a principal has few answers per capability), a list
+/// longer than [`GroupIndex::LISTED`] going on in a map: far less memory than a map of every
+/// group (millions at organization scale).
+struct GroupIndex {
+    /// The last group of each (principal, capability), `u32::MAX` for none.
+    heads: Vec<u32>,
+    /// The group listed before each group, `u32::MAX` for none.
+    next: Vec<u32>,
+    /// How many groups each list holds (at most `LISTED`).
+    listed: Vec<u8>,
+    more: std::collections::HashMap<Stored, u32>,
+}
+
+impl GroupIndex {
+    const LISTED: u8 = 32;
+
+    fn new(principals: usize) -> GroupIndex {
+        let slots = principals * Capability::ALL.len();
+        GroupIndex {
+            heads: vec![u32::MAX; slots],
+            next: Vec::new(),
+            listed: vec![0; slots],
+            more: Default::default(),
+        }
+    }
+
+    /// The group of `entry`, added to `answers` when it is new.
+    fn group(&mut self, entry: Stored, answers: &mut Vec<Stored>) -> u32 {
+        let slot = entry.principal as usize * Capability::ALL.len() + entry.capability as usize;
+        let mut at = self.heads[slot];
+        while at != u32::MAX {
+            if answers[at as usize] == entry {
+                return at;
+            }
+            at = self.next[at as usize];
+        }
+        let new = u32::try_from(answers.len()).expect("under 4G groups");
+        if self.listed[slot] < Self::LISTED {
+            self.listed[slot] += 1;
+            self.next.push(self.heads[slot]);
+            self.heads[slot] = new;
+        } else {
+            match self.more.entry(entry) {
+                std::collections::hash_map::Entry::Occupied(o) => return *o.get(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(new);
+                }
+            }
+            self.next.push(u32::MAX);
+        }
+        answers.push(entry);
+        new
+    }
+}
+
 impl<'a> AccessGroups<'a> {
     /// The groups of `table`'s rows; `key_index` gives each key's index into `resources`
     /// (increasing with the key's ARN, as the table's rows come).
     pub(crate) fn of_table(table: &'a AccessTable, key_index: impl Fn(&str) -> u32) -> Self {
         // Each stored entry's group, found by its answer the first time the entry is seen.
         let mut group_of = vec![u32::MAX; table.stored_entries()];
-        // Equal entries are equal `Stored`s in a built table.
-        let mut by_answer: HashMap<Stored, u32> = HashMap::new();
+        let mut index = GroupIndex::new(table.principal_count());
         let mut answers: Vec<Stored> = Vec::new();
         let mut sizes: Vec<u32> = Vec::new();
         for (_, _, number, entry) in table.rows_with_entry_numbers() {
             let group = &mut group_of[number as usize];
             if *group == u32::MAX {
-                *group = *by_answer.entry(entry).or_insert_with(|| {
-                    answers.push(entry);
+                *group = index.group(entry, &mut answers);
+                if *group as usize == sizes.len() {
                     sizes.push(0);
-                    u32::try_from(answers.len() - 1).expect("under 4G groups")
-                });
+                }
             }
             sizes[*group as usize] += 1;
         }
-        drop(by_answer);
+        drop(index);
         let mut starts = Vec::with_capacity(sizes.len() + 1);
         let mut total = 0u32;
         for size in &sizes {
@@ -336,6 +389,29 @@ mod tests {
         let back: AccessGroups<'_> = serde_json::from_str(&text).unwrap();
         assert_eq!(back, groups);
         assert_eq!(serde_json::to_string(&back).unwrap(), text);
+    }
+
+    #[test]
+    fn a_principal_with_many_answers_gets_one_group_per_answer() {
+        // More answers for one principal and capability than a list holds: the rest are
+        // found in the map, each still once.
+        let mut b = AccessTableBuilder::default();
+        for i in 0..80u32 {
+            let via = format!("grant g{}", i % 50);
+            b.key(
+                format!("k{i:02}"),
+                None,
+                vec![entry("role/A", Capability::Decrypt, &via)],
+            );
+        }
+        let table = b.build();
+        let groups = AccessGroups::of_table(&table, |arn| arn[1..].parse().unwrap());
+        assert_eq!(groups.len(), 50);
+        for g in groups.iter() {
+            let n: u32 = g.via["grant g".len()..].parse().unwrap();
+            let expected: Vec<u32> = [n, n + 50].into_iter().filter(|k| *k < 80).collect();
+            assert_eq!(g.keys, expected, "{}", g.via);
+        }
     }
 
     #[test]

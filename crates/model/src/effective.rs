@@ -243,9 +243,9 @@ impl<'t> AccessEntryView<'t> {
 /// table each principal and answer is stored once: equal entries are equal `Stored`s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Stored {
-    principal: u32,
-    answer: u32,
-    capability: Capability,
+    pub(crate) principal: u32,
+    pub(crate) answer: u32,
+    pub(crate) capability: Capability,
 }
 
 type PrincipalName = (Arc<str>, Option<Arc<str>>);
@@ -418,6 +418,11 @@ impl PartialEq for AccessTable {
 impl Eq for AccessTable {}
 
 impl AccessTable {
+    /// How many distinct principals the table stores ([`Stored`] numbers them from 0).
+    pub(crate) fn principal_count(&self) -> usize {
+        self.principals.len()
+    }
+
     pub(crate) fn view(&self, s: Stored) -> AccessEntryView<'_> {
         let (principal, account) = &self.principals[s.principal as usize];
         let (verdict, via, conditions) = &self.answers[s.answer as usize];
