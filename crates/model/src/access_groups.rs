@@ -183,20 +183,22 @@ impl<'a> AccessGroups<'a> {
                 keys,
             } => (&[][..], Some((*table, answers, starts, keys))),
         };
-        let compact = compact.into_iter().flat_map(|(table, answers, starts, keys)| {
-            answers.iter().zip(starts.windows(2)).map(|(s, run)| {
-                let e = table.view(*s);
-                AccessGroupView {
-                    principal: e.principal,
-                    principal_account: e.principal_account,
-                    capability: e.capability,
-                    verdict: e.verdict,
-                    via: e.via,
-                    conditions: e.conditions,
-                    keys: &keys[run[0] as usize..run[1] as usize],
-                }
-            })
-        });
+        let compact = compact
+            .into_iter()
+            .flat_map(|(table, answers, starts, keys)| {
+                answers.iter().zip(starts.windows(2)).map(|(s, run)| {
+                    let e = table.view(*s);
+                    AccessGroupView {
+                        principal: e.principal,
+                        principal_account: e.principal_account,
+                        capability: e.capability,
+                        verdict: e.verdict,
+                        via: e.via,
+                        conditions: e.conditions,
+                        keys: &keys[run[0] as usize..run[1] as usize],
+                    }
+                })
+            });
         listed.iter().map(AccessGroup::view).chain(compact)
     }
 }
@@ -417,7 +419,11 @@ mod tests {
     #[test]
     fn a_run_is_sorted_and_each_key_kept_once() {
         let mut b = AccessTableBuilder::default();
-        b.key("k".into(), None, vec![entry("role/A", Capability::Decrypt, "p")]);
+        b.key(
+            "k".into(),
+            None,
+            vec![entry("role/A", Capability::Decrypt, "p")],
+        );
         let table = b.build();
         let e = table.rows_with_entry_numbers().next().unwrap().3;
         let mut groups = Groups::Compact {

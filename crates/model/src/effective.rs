@@ -372,7 +372,9 @@ impl AccessTableBuilder {
         } = self;
         drop((principal_ids, answer_ids));
         table.keys.sort_by(|a, b| a.arn.cmp(&b.arn));
-        table.keys.dedup_by(|later, earlier| later.arn == earlier.arn);
+        table
+            .keys
+            .dedup_by(|later, earlier| later.arn == earlier.arn);
         let principals = once_each(&mut table.principals);
         let answers = once_each(&mut table.answers);
         let renumber = |s: &mut Stored| {

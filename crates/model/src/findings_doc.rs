@@ -134,10 +134,7 @@ impl<'a> FindingsDocument<'a> {
     /// The document of `evaluation`, borrowing from it and from `snapshot`.
     pub fn new(snapshot: &'a Snapshot, evaluation: &'a Evaluation) -> Self {
         // Every resource once, sorted by id: findings and quiet outcomes name them.
-        let mut all: Vec<DocResource<'a>> = evaluation
-            .findings
-            .iter()
-            .map(|f| resource(f))
+        let resources = (evaluation.findings.iter().map(|f| resource(f)))
             .chain(evaluation.quiet.iter().map(|q| DocResource {
                 id: Cow::Borrowed(&q.resource),
                 resource_type: q.resource_type,
@@ -145,15 +142,19 @@ impl<'a> FindingsDocument<'a> {
                 region: Cow::Borrowed(&q.region),
                 name: Cow::Borrowed(&q.resource_name),
             }))
-            .collect();
-        // A key with access rows is a resource even when no rule judged it.
-        all.extend(
-            evaluation
-                .access
-                .iter()
-                .flat_map(|t| t.keys())
-                .map(key_resource),
-        );
+            // A key with access rows is a resource even when no rule judged it.
+            .chain(
+                (evaluation.access.iter())
+                    .flat_map(|t| t.keys())
+                    .map(key_resource),
+            );
+        // A resource's outcomes mostly come together: repeats in a row are left out at once.
+        let mut all: Vec<DocResource<'a>> = Vec::new();
+        for r in resources {
+            if all.last().is_none_or(|last| last.id != r.id) {
+                all.push(r);
+            }
+        }
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all.dedup_by(|later, first| later.id == first.id);
         let index: HashMap<&str, u32> = all

@@ -185,7 +185,8 @@ mod tests {
         // Keys a and b share a class: their entries are encoded once.
         let mut b = AccessTableBuilder::default();
         let mut rows = rows.into_iter();
-        let shared: Vec<kmsaudit_model::AccessEntry> = rows.by_ref().take(2).map(Into::into).collect();
+        let shared: Vec<kmsaudit_model::AccessEntry> =
+            rows.by_ref().take(2).map(Into::into).collect();
         let class = b.class(shared);
         b.key(
             "arn:aws:kms:us-east-1:111111111111:key/a".into(),

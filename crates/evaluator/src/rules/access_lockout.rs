@@ -16,7 +16,11 @@ pub(crate) const RULE: RuleDef = RuleDef {
     compliance: &[("NIST SP 800-53 Rev. 5", &["AC-2", "CP-9"])],
 };
 
-pub(crate) fn check(rows: &[AccessEntryView<'_>], _input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
+pub(crate) fn check(
+    rows: &[AccessEntryView<'_>],
+    _input: &KeyInput<'_>,
+    _ctx: &Ctx<'_>,
+) -> Outcome {
     let admins: Vec<AccessEntryView> = rows
         .iter()
         .copied()

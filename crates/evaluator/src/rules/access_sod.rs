@@ -17,7 +17,11 @@ pub(crate) const RULE: RuleDef = RuleDef {
     compliance: &[("NIST SP 800-53 Rev. 5", &["AC-5", "AC-6"])],
 };
 
-pub(crate) fn check(rows: &[AccessEntryView<'_>], _input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {
+pub(crate) fn check(
+    rows: &[AccessEntryView<'_>],
+    _input: &KeyInput<'_>,
+    _ctx: &Ctx<'_>,
+) -> Outcome {
     let is_identity = |r: &AccessEntryView| {
         r.principal.starts_with("arn:")
             && !r.principal.ends_with(":root")
