@@ -172,34 +172,33 @@ impl<'a> AccessGroups<'a> {
         self.len() == 0
     }
 
-    /// Every group, in order.
-    pub fn iter(&self) -> impl Iterator<Item = AccessGroupView<'_>> + '_ {
-        let (listed, compact) = match &self.0 {
-            Groups::Listed(list) => (list.as_slice(), None),
+    /// Group `i` (in [`AccessGroups::iter`]'s order).
+    pub fn get(&self, i: usize) -> Option<AccessGroupView<'_>> {
+        match &self.0 {
+            Groups::Listed(list) => list.get(i).map(AccessGroup::view),
             Groups::Compact {
                 table,
                 answers,
                 starts,
                 keys,
-            } => (&[][..], Some((*table, answers, starts, keys))),
-        };
-        let compact = compact
-            .into_iter()
-            .flat_map(|(table, answers, starts, keys)| {
-                answers.iter().zip(starts.windows(2)).map(|(s, run)| {
-                    let e = table.view(*s);
-                    AccessGroupView {
-                        principal: e.principal,
-                        principal_account: e.principal_account,
-                        capability: e.capability,
-                        verdict: e.verdict,
-                        via: e.via,
-                        conditions: e.conditions,
-                        keys: &keys[run[0] as usize..run[1] as usize],
-                    }
-                })
-            });
-        listed.iter().map(AccessGroup::view).chain(compact)
+            } => answers.get(i).map(|s| {
+                let e = table.view(*s);
+                AccessGroupView {
+                    principal: e.principal,
+                    principal_account: e.principal_account,
+                    capability: e.capability,
+                    verdict: e.verdict,
+                    via: e.via,
+                    conditions: e.conditions,
+                    keys: &keys[starts[i] as usize..starts[i + 1] as usize],
+                }
+            }),
+        }
+    }
+
+    /// Every group, in order.
+    pub fn iter(&self) -> impl Iterator<Item = AccessGroupView<'_>> + '_ {
+        (0..self.len()).map_while(|i| self.get(i))
     }
 }
 
