@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::effective::Stored;
+use crate::access_table::Stored;
 use crate::{AccessTable, AccessVerdict, Capability};
 
 /// One principal's capability, the same answer by the same path, on the keys listed: the

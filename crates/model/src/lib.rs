@@ -11,6 +11,7 @@
 
 mod access_analyzer;
 mod access_groups;
+mod access_table;
 mod effective;
 mod evaluation;
 mod finding;
@@ -30,10 +31,8 @@ mod text;
 
 pub use access_analyzer::{AccessAnalyzerRecord, Analyzer, AnalyzerFinding};
 pub use access_groups::{AccessGroup, AccessGroupView, AccessGroups};
-pub use effective::{
-    AccessEntry, AccessEntryView, AccessRow, AccessTable, AccessTableBuilder, AccessVerdict,
-    Capability, Interner,
-};
+pub use access_table::{AccessTable, AccessTableBuilder};
+pub use effective::{AccessEntry, AccessEntryView, AccessRow, AccessVerdict, Capability, Interner};
 pub use evaluation::{
     AccountCoverage, Evaluation, FindingCounts, OutcomeRef, QuietOutcomes, RegionCoverage,
     ScopeCounts, ScopeSummary,

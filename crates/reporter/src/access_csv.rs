@@ -129,11 +129,11 @@ mod tests {
         let rows = table.rows().map(|(key, r)| {
             Row::default()
                 .text(key)
-                .text(&r.principal)
-                .text(r.principal_account.as_deref().unwrap_or(""))
+                .text(r.principal)
+                .text(r.principal_account.unwrap_or(""))
                 .text(r.capability.as_str())
                 .text(r.verdict.as_str())
-                .text(&r.via)
+                .text(r.via)
                 .text(r.conditions.join("; "))
         });
         let mut out = vec![];

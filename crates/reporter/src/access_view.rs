@@ -72,8 +72,8 @@ fn who(rows: &[AccessEntryView<'_>]) -> WhoView {
     // A principal counts once per side, by its best verdict.
     let mut best: BTreeMap<(&str, &str), AccessVerdict> = BTreeMap::new();
     for r in rows {
-        let account = r.principal_account.as_deref().unwrap_or("outside");
-        let slot = best.entry((account, &*r.principal)).or_insert(r.verdict);
+        let account = r.principal_account.unwrap_or("outside");
+        let slot = best.entry((account, r.principal)).or_insert(r.verdict);
         *slot = better(*slot, r.verdict);
     }
     let mut by_account: BTreeMap<&str, AccountCount> = BTreeMap::new();

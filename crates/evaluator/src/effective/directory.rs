@@ -202,7 +202,7 @@ impl<'s> Directory<'s> {
                 .collect::<Option<Vec<_>>>()
                 .map(|r| r.concat());
         }
-        dir.account_class = account_classes(&dir);
+        dir.account_class = super::shapes::account_classes(&dir);
         dir
     }
 
@@ -323,39 +323,6 @@ fn identity<'s>(
         kms_resources,
         reads,
     }
-}
-
-/// [`Directory::account_class`]: SCPs at every level by document, and by name where the name can
-/// reach an answer (a policy with a Deny statement names itself in the path).
-fn account_classes<'s>(dir: &Directory<'s>) -> FxHashMap<&'s str, u32> {
-    type Level = Vec<(*const Policy, Option<String>)>;
-    let mut classes: FxHashMap<(bool, bool, bool, Option<Vec<Level>>), u32> = FxHashMap::default();
-    let mut out = FxHashMap::default();
-    for &account in dir.by_account.keys() {
-        let path = dir.org.path_to(account).map(|levels| {
-            levels
-                .iter()
-                .map(|level| {
-                    let scps = dir.org.scps.get(level).into_iter().flatten();
-                    scps.map(|p| {
-                        let denies = !p.policy.invalid.is_empty()
-                            || p.policy.statements.iter().any(|s| s.effect == Effect::Deny);
-                        (Arc::as_ptr(&p.policy), denies.then(|| p.label.clone()))
-                    })
-                    .collect()
-                })
-                .collect()
-        });
-        let class = (
-            dir.members.contains(account),
-            dir.is_member(account),
-            dir.iam_read.contains(account),
-            path,
-        );
-        let next = u32::try_from(classes.len()).expect("under 4G accounts");
-        out.insert(account, *classes.entry(class).or_insert(next));
-    }
-    out
 }
 
 /// The account a Resource pattern names literally; `None` when it can name any.

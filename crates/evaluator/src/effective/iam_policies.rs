@@ -370,10 +370,10 @@ fn fill_reach(policies: &mut [PolicyReach], rows: &AccessTable) {
         .numbered_rows()
         .filter(|(_, _, r)| r.capability == Capability::Decrypt);
     for (position, key_arn, row) in decrypting {
-        let Some(held) = by_holder.get(&*row.principal) else {
+        let Some(held) = by_holder.get(row.principal) else {
             continue;
         };
-        let through_iam = super::path::through_identity_policy(&row.via);
+        let through_iam = super::path::through_identity_policy(row.via);
         let position = u32::try_from(position).expect("under 4G keys");
         for &(i, covers) in held {
             if !covers.iter().any(|p| arn_match(p, key_arn)) {

@@ -12,7 +12,7 @@
 //! its account, a key policy principal naming its ARN) is decided alone, and so is every
 //! grantee (a grant names it).
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::callers::CallerRef;
 use super::directory::Directory;
@@ -125,6 +125,52 @@ impl<'p> Shapes<'p> {
             compared,
         })
     }
+}
+
+/// SCPs at one level of an account's path: each by document, and by name where the name can
+/// reach an answer.
+type Level = Vec<(*const Policy, Option<String>)>;
+
+/// What an account's place decides for a caller of it: membership of the organization, whether
+/// it is a member account (SCPs apply), whether its IAM was read, and its path's SCPs.
+type AccountClass = (bool, bool, bool, Option<Vec<Level>>);
+
+/// [`Directory::account_class`]: SCPs at every level by document, and by name where the name can
+/// reach an answer (a policy with a Deny statement names itself in the path).
+pub(super) fn account_classes<'s>(dir: &Directory<'s>) -> FxHashMap<&'s str, u32> {
+    let mut classes: FxHashMap<AccountClass, u32> = FxHashMap::default();
+    let mut out = FxHashMap::default();
+    for &account in dir.by_account.keys() {
+        let path = dir.org.path_to(account).map(|levels| {
+            levels
+                .iter()
+                .map(|level| {
+                    let scps = dir.org.scps.get(level).into_iter().flatten();
+                    scps.map(|p| {
+                        let denies = !p.policy.invalid.is_empty()
+                            || p.policy
+                                .statements
+                                .iter()
+                                .any(|s| s.effect == crate::policy::Effect::Deny);
+                        (
+                            std::sync::Arc::as_ptr(&p.policy),
+                            denies.then(|| p.label.clone()),
+                        )
+                    })
+                    .collect()
+                })
+                .collect()
+        });
+        let class = (
+            dir.members.contains(account),
+            dir.is_member(account),
+            dir.iam_read.contains(account),
+            path,
+        );
+        let next = u32::try_from(classes.len()).expect("under 4G accounts");
+        out.insert(account, *classes.entry(class).or_insert(next));
+    }
+    out
 }
 
 /// The condition keys whose value differs between identities (see `decide::known_context`).

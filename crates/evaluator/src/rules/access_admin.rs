@@ -41,9 +41,9 @@ pub(crate) fn check(rows: &[AccessEntryView<'_>], input: &KeyInput<'_>, ctx: &Ct
     let listed = |arn: &str| arns.iter().any(|p| wildcard_match(p, arn));
     let outside = |r: &AccessEntryView| {
         *r.principal != *root
-            && !listed(&r.principal)
-            && !last_assumed_role(&r.via).is_some_and(listed)
-            && !only_for_listed_ids(&r.conditions, &ids)
+            && !listed(r.principal)
+            && !last_assumed_role(r.via).is_some_and(listed)
+            && !only_for_listed_ids(r.conditions, &ids)
     };
     let offenders: Vec<AccessEntryView> = rows
         .iter()
@@ -72,7 +72,7 @@ pub(crate) fn check(rows: &[AccessEntryView<'_>], input: &KeyInput<'_>, ctx: &Ct
             "Only allowlisted administrators can change, disable or delete the key",
         );
     };
-    let mut principals: Vec<&str> = offenders.iter().map(|r| &*r.principal).collect();
+    let mut principals: Vec<&str> = offenders.iter().map(|r| r.principal).collect();
     principals.dedup();
     let capabilities: Vec<&str> = ADMINISTRATION
         .iter()

@@ -55,7 +55,7 @@ pub(crate) fn check(rows: &[AccessEntryView<'_>], input: &KeyInput<'_>, ctx: &Ct
     let anyone = std::cell::OnceCell::new();
     let outside = |r: &AccessEntryView| match &r.principal_account {
         Some(a) => !ctx.zone.is_inside(a, key_account),
-        None => &*r.principal == "*" && *anyone.get_or_init(|| anyone_outside(input, ctx)),
+        None => r.principal == "*" && *anyone.get_or_init(|| anyone_outside(input, ctx)),
     };
     let external: Vec<AccessEntryView> = rows
         .iter()
@@ -63,7 +63,7 @@ pub(crate) fn check(rows: &[AccessEntryView<'_>], input: &KeyInput<'_>, ctx: &Ct
         .filter(|r| uses(r.capability) && r.verdict != AccessVerdict::NotAssessed && outside(r))
         .collect();
     if let Some(first) = external.first() {
-        let mut principals: Vec<&str> = external.iter().map(|r| &*r.principal).collect();
+        let mut principals: Vec<&str> = external.iter().map(|r| r.principal).collect();
         principals.dedup();
         let conditions = if first.conditions.is_empty() {
             String::new()

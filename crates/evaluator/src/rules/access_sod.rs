@@ -30,13 +30,13 @@ pub(crate) fn check(
     let can = |who: &str, cap: Capability| {
         rows.iter()
             .copied()
-            .find(|r| &*r.principal == who && r.capability == cap && is_identity(r))
+            .find(|r| r.principal == who && r.capability == cap && is_identity(r))
     };
     let both: Vec<(AccessEntryView, AccessEntryView)> = rows
         .iter()
         .copied()
         .filter(|r| r.capability == Capability::Policy && is_identity(r))
-        .filter_map(|admin| can(&admin.principal, Capability::Decrypt).map(|d| (admin, d)))
+        .filter_map(|admin| can(admin.principal, Capability::Decrypt).map(|d| (admin, d)))
         .collect();
     let Some((admin, decrypt)) = both.first() else {
         let unknown = rows.iter().copied().find(|r| {
