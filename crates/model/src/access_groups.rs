@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::access_table::Stored;
-use crate::{AccessTable, AccessVerdict, Capability};
+use crate::{AccessEntryView, AccessTable, AccessVerdict, Capability};
 
 /// One principal's capability, the same answer by the same path, on the keys listed: the
 /// default key policy of an account gives one group per principal, not one row per key.
@@ -181,17 +181,9 @@ impl<'a> AccessGroups<'a> {
                 answers,
                 starts,
                 keys,
-            } => answers.get(i).map(|s| {
-                let e = table.view(*s);
-                AccessGroupView {
-                    principal: e.principal,
-                    principal_account: e.principal_account,
-                    capability: e.capability,
-                    verdict: e.verdict,
-                    via: e.via,
-                    conditions: e.conditions,
-                    keys: &keys[starts[i] as usize..starts[i + 1] as usize],
-                }
+            } => answers.get(i).map(|s| AccessGroupView {
+                answer: table.view(*s),
+                keys: &keys[starts[i] as usize..starts[i + 1] as usize],
             }),
         }
     }
@@ -202,21 +194,11 @@ impl<'a> AccessGroups<'a> {
     }
 }
 
-/// An [`AccessGroup`] borrowed from [`AccessGroups`].
+/// An [`AccessGroup`] borrowed from [`AccessGroups`]: its answer and its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccessGroupView<'d> {
-    /// As [`AccessGroup::principal`].
-    pub principal: &'d str,
-    /// As [`AccessGroup::principal_account`].
-    pub principal_account: Option<&'d str>,
-    /// What it can do.
-    pub capability: Capability,
-    /// Whether it can.
-    pub verdict: AccessVerdict,
-    /// As [`AccessGroup::via`].
-    pub via: &'d str,
-    /// As [`AccessGroup::conditions`].
-    pub conditions: &'d [String],
+    /// The principal, capability, verdict, path and conditions the group's keys share.
+    pub answer: AccessEntryView<'d>,
     /// As [`AccessGroup::keys`].
     pub keys: &'d [u32],
 }
@@ -224,27 +206,29 @@ pub struct AccessGroupView<'d> {
 impl AccessGroup<'_> {
     fn view(&self) -> AccessGroupView<'_> {
         AccessGroupView {
-            principal: &self.principal,
-            principal_account: self.principal_account.as_deref(),
-            capability: self.capability,
-            verdict: self.verdict,
-            via: &self.via,
-            conditions: &self.conditions,
+            answer: AccessEntryView {
+                principal: &self.principal,
+                principal_account: self.principal_account.as_deref(),
+                capability: self.capability,
+                verdict: self.verdict,
+                via: &self.via,
+                conditions: &self.conditions,
+            },
             keys: &self.keys,
         }
     }
 }
 
 impl<'d> From<AccessGroupView<'d>> for AccessGroup<'d> {
-    fn from(v: AccessGroupView<'d>) -> Self {
+    fn from(AccessGroupView { answer: a, keys }: AccessGroupView<'d>) -> Self {
         AccessGroup {
-            principal: Cow::Borrowed(v.principal),
-            principal_account: v.principal_account.map(Cow::Borrowed),
-            capability: v.capability,
-            verdict: v.verdict,
-            via: Cow::Borrowed(v.via),
-            conditions: Cow::Borrowed(v.conditions),
-            keys: Cow::Borrowed(v.keys),
+            principal: Cow::Borrowed(a.principal),
+            principal_account: a.principal_account.map(Cow::Borrowed),
+            capability: a.capability,
+            verdict: a.verdict,
+            via: Cow::Borrowed(a.via),
+            conditions: Cow::Borrowed(a.conditions),
+            keys: Cow::Borrowed(keys),
         }
     }
 }
@@ -366,7 +350,11 @@ mod tests {
         let got: BTreeMap<(String, Capability, String), Vec<u32>> = groups
             .iter()
             .map(|g| {
-                let answer = (g.principal.to_string(), g.capability, g.via.to_string());
+                let answer = (
+                    g.answer.principal.to_string(),
+                    g.answer.capability,
+                    g.answer.via.to_string(),
+                );
                 (answer, g.keys.to_vec())
             })
             .collect();
@@ -409,9 +397,9 @@ mod tests {
         let groups = AccessGroups::of_table(&table, |arn| arn[1..].parse().unwrap());
         assert_eq!(groups.len(), 50);
         for g in groups.iter() {
-            let n: u32 = g.via["grant g".len()..].parse().unwrap();
+            let n: u32 = g.answer.via["grant g".len()..].parse().unwrap();
             let expected: Vec<u32> = [n, n + 50].into_iter().filter(|k| *k < 80).collect();
-            assert_eq!(g.keys, expected, "{}", g.via);
+            assert_eq!(g.keys, expected, "{}", g.answer.via);
         }
     }
 

@@ -258,21 +258,11 @@ impl AccessTable {
     }
 
     fn entries<'t>(&'t self, key: &'t KeyAccess) -> impl Iterator<Item = AccessEntryView<'t>> + 't {
-        self.numbered_entries(key, 0, 0).map(|(_, e)| e)
+        self.numbered_stored(key, 0, 0).map(|(_, s)| self.view(s))
     }
 
-    /// A key's entries, each with its number: `class_first` is the number of its class's
-    /// first entry, `own_first` that of its own first entry.
-    fn numbered_entries<'t>(
-        &'t self,
-        key: &'t KeyAccess,
-        class_first: u32,
-        own_first: u32,
-    ) -> impl Iterator<Item = (u32, AccessEntryView<'t>)> + 't {
-        self.numbered_stored(key, class_first, own_first)
-            .map(|(n, s)| (n, self.view(s)))
-    }
-
+    /// A key's stored entries, each with its number: `class_first` is the number of its
+    /// class's first entry, `own_first` that of its own first entry.
     fn numbered_stored<'t>(
         &'t self,
         key: &'t KeyAccess,
@@ -323,8 +313,8 @@ impl AccessTable {
     /// How many entries are stored: the classes' and the keys' own (what memory holds, against
     /// [`AccessTable::row_count`], what is read back).
     pub fn stored_entries(&self) -> usize {
-        self.classes.iter().map(Vec::len).sum::<usize>()
-            + self.keys.iter().map(|k| k.own.len()).sum::<usize>()
+        let (_, class_entries, _, own_entries) = self.stored();
+        class_entries + own_entries
     }
 
     /// How many rows [`AccessTable::rows`] gives.

@@ -244,17 +244,8 @@ impl<'a> FindingsDocument<'a> {
             .iter()
             .flat_map(AccessGroups::iter)
             .flat_map(move |g| {
-                g.keys.iter().filter_map(move |&k| {
-                    Some(AccessRow {
-                        key_arn: self.resources.get(k as usize)?.id.to_string(),
-                        principal: g.principal.to_string(),
-                        principal_account: g.principal_account.map(str::to_string),
-                        capability: g.capability,
-                        verdict: g.verdict,
-                        via: g.via.to_string(),
-                        conditions: g.conditions.to_vec(),
-                    })
-                })
+                (g.keys.iter())
+                    .filter_map(move |&k| Some(g.answer.row(&self.resources.get(k as usize)?.id)))
             })
     }
 

@@ -106,15 +106,13 @@ fn access_rows(doc: &FindingsDocument<'_>) -> Vec<(u32, u32)> {
         let g = groups.get(g as usize).expect("a group of the document");
         (
             doc.resources[k as usize].id.as_ref(),
-            g.principal,
-            g.capability,
+            g.answer.principal,
+            g.answer.capability,
         )
     };
-    // Stable: where a document repeats a row, the last group holds it.
+    // A row a document repeats counts once.
     rows.sort_by(|a, b| order(a).cmp(&order(b)));
-    rows.reverse();
     rows.dedup_by(|a, b| order(a) == order(b));
-    rows.reverse();
     rows
 }
 
@@ -126,7 +124,8 @@ fn read_row<'d>(
     let g = doc.access.as_ref().and_then(|a| a.get(g as usize));
     let g = g.expect("a group of the document");
     let key = doc.resources[k as usize].id.as_ref();
-    ((key, g.principal, g.capability), (g.verdict, g.via))
+    let a = g.answer;
+    ((key, a.principal, a.capability), (a.verdict, a.via))
 }
 
 fn access_rank(v: Option<AccessVerdict>) -> Option<u8> {

@@ -28,7 +28,7 @@ pub(crate) struct ResourcePatterns {
 /// What makes two keys alike.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ClassKey<'k> {
-    /// `arn:<partition>:kms`.
+    /// The key ARN's partition (`aws`, `aws-cn`...).
     partition: &'k str,
     account: &'k str,
     policy: &'k str,
