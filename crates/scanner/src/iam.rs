@@ -26,16 +26,11 @@ pub(crate) fn client(config: &SdkConfig, counter: &crate::CallCounter) -> aws_sd
 }
 
 impl Scanner {
-    /// After the accounts: the AWS managed policies they attach (once each) and the
-    /// organization's SCPs and RCPs.
-    pub(crate) async fn read_shared_access_data(
+    /// After the accounts: the AWS managed policies they attach, once each.
+    pub(crate) async fn read_attached_aws_managed(
         &self,
-        organization: Option<&mut kmsaudit_model::Organization>,
         accounts: &[kmsaudit_model::AccountRecord],
     ) -> Vec<ManagedPolicy> {
-        if let Some(org) = organization {
-            org.policies = Some(self.read_org_policies().await);
-        }
         let mut arns = BTreeSet::new();
         for iam in accounts.iter().filter_map(|a| a.iam.as_ref()) {
             let attached = iam

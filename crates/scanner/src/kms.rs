@@ -13,8 +13,21 @@ use kmsaudit_model::{Issue, KeyRecord, RegionAccess, RegionRecord, Tag, TagSourc
 use crate::classify::{self, issue};
 use crate::{convert, is_opt_in, Scanner};
 
-/// Keys of one account × region read at once, at most.
+/// Keys of one account × region read at once: at least this many...
 const KEYS_IN_FLIGHT_PER_REGION: usize = 16;
+/// ...and at most this many, for a region that holds thousands (see `keys_in_flight`).
+const MOST_KEYS_IN_FLIGHT_PER_REGION: usize = 128;
+
+/// How many of a region's keys are read at once. A large region is the scan's critical path:
+/// its ListGrants run at their pace (50/s at half the quota) only if enough keys are in flight
+/// to cover what a key waits for while the whole organization is read at once (a key slot, a
+/// request permit, two round trips). Keys waiting for their pace hold no request permit, so
+/// more of them cost only a key slot each.
+fn keys_in_flight(keys: usize, concurrency: usize) -> usize {
+    (keys / 16)
+        .clamp(KEYS_IN_FLIGHT_PER_REGION, MOST_KEYS_IN_FLIGHT_PER_REGION)
+        .min(concurrency.max(1))
+}
 
 /// The clients of one account × region.
 pub(crate) struct RegionClients {
@@ -127,9 +140,10 @@ impl Scanner {
         };
         // Enough keys in flight to cover the latency; the pace of the region's quotas is the
         // limit beyond that, and every region of every account in flight shares the permits.
+        let in_flight = keys_in_flight(key_ids.len(), self.plan.concurrency);
         let keys = stream::iter(key_ids)
             .map(|k| self.read_key(&clients.kms, k, !bulk_tags))
-            .buffer_unordered(self.plan.concurrency.clamp(1, KEYS_IN_FLIGHT_PER_REGION))
+            .buffer_unordered(in_flight)
             .collect::<Vec<KeyRecord>>();
         let analyzer = async {
             if self.plan.access_analyzer && (has_keys || self.may_hold_org_analyzer(account_id)) {
@@ -305,5 +319,22 @@ impl Scanner {
             None => {}
         }
         key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keys_in_flight;
+
+    #[test]
+    fn a_region_with_more_keys_has_more_of_them_in_flight_within_bounds() {
+        assert_eq!(keys_in_flight(0, 256), 16);
+        assert_eq!(keys_in_flight(200, 256), 16);
+        assert_eq!(keys_in_flight(300, 256), 18);
+        assert_eq!(keys_in_flight(1_000, 256), 62);
+        assert_eq!(keys_in_flight(4_472, 256), 128);
+        // --concurrency caps it, as it caps every request in flight.
+        assert_eq!(keys_in_flight(4_472, 8), 8);
+        assert_eq!(keys_in_flight(10, 0), 1);
     }
 }

@@ -255,7 +255,7 @@ pub async fn scan(
     (scanner.progress)(Progress::AccountsListed {
         total: to_scan.len(),
     });
-    let scanned: Vec<AccountRecord> = stream::iter(to_scan)
+    let scanned = stream::iter(to_scan)
         .map(|listed| {
             let scanner = scanner.clone();
             // Each account on its own task: accounts proceed independently and use both cores.
@@ -270,16 +270,23 @@ pub async fn scan(
             }
         })
         .buffer_unordered(plan.concurrency.clamp(1, ACCOUNTS_IN_FLIGHT))
-        .collect()
-        .await;
-    accounts.extend(scanned);
+        .collect::<Vec<AccountRecord>>();
     let mut organization = listing.organization;
-    let aws_managed_policies = match plan.effective_access {
-        true => {
-            scanner
-                .read_shared_access_data(organization.as_mut(), &accounts)
-                .await
+    // The organization's SCPs and RCPs while the accounts are read: a few hundred calls one
+    // after another (the tree level by level) that would otherwise follow the last account.
+    let org_policies = async {
+        match plan.effective_access && organization.is_some() {
+            true => Some(scanner.read_org_policies().await),
+            false => None,
         }
+    };
+    let (scanned, org_policies) = tokio::join!(scanned, org_policies);
+    accounts.extend(scanned);
+    if let (Some(org), Some(policies)) = (organization.as_mut(), org_policies) {
+        org.policies = Some(policies);
+    }
+    let aws_managed_policies = match plan.effective_access {
+        true => scanner.read_attached_aws_managed(&accounts).await,
         false => vec![],
     };
 
@@ -357,7 +364,7 @@ impl Scanner {
         let this = &self;
         let config = &config;
         let id_ref = &id;
-        let scanned: Vec<RegionRecord> = stream::iter(regions)
+        let scanned = stream::iter(regions)
             .map(|region| async move {
                 let r = this.scan_region(config, id_ref, region).await;
                 let errors = r.keys.iter().filter(|k| !k.errors.is_empty()).count();
@@ -380,12 +387,17 @@ impl Scanner {
                 r
             })
             .buffer_unordered(64)
-            .collect()
-            .await;
+            .collect::<Vec<RegionRecord>>();
+        // The account's IAM while its regions are read.
+        let iam = async {
+            match self.plan.effective_access {
+                true => Some(self.read_iam(config, id_ref).await),
+                false => None,
+            }
+        };
+        let (scanned, iam) = tokio::join!(scanned, iam);
         record.regions.extend(scanned);
-        if self.plan.effective_access {
-            record.iam = Some(self.read_iam(config, &id).await);
-        }
+        record.iam = iam;
         let keys = record.regions.iter().map(|r| r.keys.len()).sum();
         (self.progress)(Progress::AccountDone {
             account_id: id,
