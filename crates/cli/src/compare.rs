@@ -103,10 +103,20 @@ pub(crate) fn load_findings(
     if !std::fs::metadata(&file).map_err(cannot_read)?.is_file() {
         return Err(usage(format!("{}: not a regular file", file.display())));
     }
-    let bytes = std::fs::read(&file).map_err(cannot_read)?;
-    if let Ok(doc) = serde_json::from_slice::<kmsaudit_model::FindingsDocument>(&bytes) {
-        return Ok(doc);
+    // Typed straight from the stream: a large organization's findings.json runs to gigabytes,
+    // which a baseline or `diff` would otherwise hold whole beside what it reads from them.
+    let reader = std::io::BufReader::with_capacity(
+        1 << 20,
+        std::fs::File::open(&file).map_err(cannot_read)?,
+    );
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    if let Ok(doc) = <kmsaudit_model::FindingsDocument as serde::Deserialize>::deserialize(&mut de)
+    {
+        if de.end().is_ok() {
+            return Ok(doc);
+        }
     }
+    drop(de);
     let (snapshot, _) = load_snapshot(&file)?;
     let evaluation = kmsaudit_evaluator::evaluate(&snapshot, config);
     let text = serde_json::to_vec(&kmsaudit_model::FindingsDocument::new(

@@ -3,7 +3,7 @@
 //! Written from an evaluation's [`AccessTable`] without a group object per answer: at 1,000
 //! accounts the table gives 34 million rows in millions of groups, and each group is only its
 //! answer (an entry of the table, borrowed) and a run of one array of key indices. Read back
-//! from a file, the groups are a plain list.
+//! from a file, each distinct text is held once and a group is numbers (`ReadGroups`).
 
 use std::borrow::Cow;
 
@@ -41,8 +41,10 @@ pub struct AccessGroups<'a>(Groups<'a>);
 
 #[derive(Debug, Clone)]
 enum Groups<'a> {
-    /// As read from a file.
+    /// As built from a list.
     Listed(Vec<AccessGroup<'a>>),
+    /// As read from a file: each distinct text and condition list held once.
+    Read(ReadGroups),
     /// Group `g` is `answers[g]` (an entry of `table`) on `keys[starts[g]..starts[g + 1]]`.
     Compact {
         table: &'a AccessTable,
@@ -50,6 +52,110 @@ enum Groups<'a> {
         starts: Vec<u32>,
         keys: Vec<u32>,
     },
+}
+
+/// Groups read from a file. Millions of groups name a few thousand principals and paths: each
+/// text is stored once and a group holds numbers (a baseline's groups would otherwise cost
+/// gigabytes of repeated text).
+#[derive(Debug, Clone, Default)]
+struct ReadGroups {
+    texts: Vec<Box<str>>,
+    condition_lists: Vec<Box<[String]>>,
+    groups: Vec<ReadGroup>,
+    /// Group `g`'s keys are `keys[starts[g]..starts[g + 1]]`.
+    starts: Vec<u32>,
+    keys: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ReadGroup {
+    principal: u32,
+    /// `u32::MAX` for none.
+    principal_account: u32,
+    via: u32,
+    conditions: u32,
+    capability: Capability,
+    verdict: AccessVerdict,
+}
+
+/// Builds [`ReadGroups`] one group at a time.
+#[derive(Default)]
+struct ReadGroupsBuilder {
+    read: ReadGroups,
+    text_numbers: std::collections::HashMap<Box<str>, u32>,
+    list_numbers: std::collections::HashMap<Box<[String]>, u32>,
+}
+
+impl ReadGroupsBuilder {
+    fn text(&mut self, text: &str) -> u32 {
+        if let Some(&n) = self.text_numbers.get(text) {
+            return n;
+        }
+        let n = u32::try_from(self.read.texts.len()).expect("under 4G texts");
+        self.read.texts.push(text.into());
+        self.text_numbers.insert(text.into(), n);
+        n
+    }
+
+    fn push(&mut self, group: AccessGroup<'_>) {
+        let conditions = match self.list_numbers.get(&*group.conditions) {
+            Some(&n) => n,
+            None => {
+                let n = u32::try_from(self.read.condition_lists.len()).expect("under 4G lists");
+                let list: Box<[String]> = group.conditions.iter().cloned().collect();
+                self.read.condition_lists.push(list.clone());
+                self.list_numbers.insert(list, n);
+                n
+            }
+        };
+        let read = ReadGroup {
+            principal: self.text(&group.principal),
+            principal_account: group
+                .principal_account
+                .as_deref()
+                .map_or(u32::MAX, |a| self.text(a)),
+            via: self.text(&group.via),
+            conditions,
+            capability: group.capability,
+            verdict: group.verdict,
+        };
+        if self.read.starts.is_empty() {
+            self.read.starts.push(0);
+        }
+        self.read.groups.push(read);
+        self.read.keys.extend_from_slice(&group.keys);
+        let end = u32::try_from(self.read.keys.len()).expect("under 4G access rows");
+        self.read.starts.push(end);
+    }
+
+    fn finish(mut self) -> ReadGroups {
+        if self.read.starts.is_empty() {
+            self.read.starts.push(0);
+        }
+        self.read.texts.shrink_to_fit();
+        self.read.groups.shrink_to_fit();
+        self.read.keys.shrink_to_fit();
+        self.read
+    }
+}
+
+impl ReadGroups {
+    fn get(&self, i: usize) -> Option<AccessGroupView<'_>> {
+        let g = self.groups.get(i)?;
+        let text = |n: u32| &*self.texts[n as usize];
+        Some(AccessGroupView {
+            answer: AccessEntryView {
+                principal: text(g.principal),
+                principal_account: (g.principal_account != u32::MAX)
+                    .then(|| text(g.principal_account)),
+                capability: g.capability,
+                verdict: g.verdict,
+                via: text(g.via),
+                conditions: &self.condition_lists[g.conditions as usize],
+            },
+            keys: &self.keys[self.starts[i] as usize..self.starts[i + 1] as usize],
+        })
+    }
 }
 
 /// Finds an entry's group. Equal entries are equal `Stored`s in a built table; groups are
@@ -128,6 +234,8 @@ impl<'a> AccessGroups<'a> {
             sizes[*group as usize] += 1;
         }
         drop(index);
+        // Grown by doubling: its slack would sit beside the key indices allocated next.
+        answers.shrink_to_fit();
         let mut starts = Vec::with_capacity(sizes.len() + 1);
         let mut total = 0u32;
         for size in &sizes {
@@ -135,20 +243,22 @@ impl<'a> AccessGroups<'a> {
             total = total.checked_add(*size).expect("under 4G access rows");
         }
         starts.push(total);
-        // Each group's keys, filled in row order: ascending, as the rows come key by key.
-        let mut filled: Vec<u32> = starts[..sizes.len()].to_vec();
         drop(sizes);
+        // Each group's keys, filled in row order: ascending, as the rows come key by key. Each
+        // group's start is its fill cursor, which ends at the next group's start.
         let mut keys = vec![0u32; total as usize];
         let mut current = (usize::MAX, 0u32);
         for (position, arn, number, _) in table.rows_with_entry_numbers() {
             if position != current.0 {
                 current = (position, key_index(arn));
             }
-            let slot = &mut filled[group_of[number as usize] as usize];
+            let slot = &mut starts[group_of[number as usize] as usize];
             keys[*slot as usize] = current.1;
             *slot += 1;
         }
-        drop((group_of, filled));
+        drop(group_of);
+        starts.pop();
+        starts.insert(0, 0);
         let mut compact = Groups::Compact {
             table,
             answers,
@@ -163,6 +273,7 @@ impl<'a> AccessGroups<'a> {
     pub fn len(&self) -> usize {
         match &self.0 {
             Groups::Listed(list) => list.len(),
+            Groups::Read(read) => read.groups.len(),
             Groups::Compact { answers, .. } => answers.len(),
         }
     }
@@ -176,6 +287,7 @@ impl<'a> AccessGroups<'a> {
     pub fn get(&self, i: usize) -> Option<AccessGroupView<'_>> {
         match &self.0 {
             Groups::Listed(list) => list.get(i).map(AccessGroup::view),
+            Groups::Read(read) => read.get(i),
             Groups::Compact {
                 table,
                 answers,
@@ -284,7 +396,25 @@ impl Serialize for AccessGroups<'_> {
 
 impl<'de> Deserialize<'de> for AccessGroups<'_> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Vec::<AccessGroup>::deserialize(d).map(AccessGroups::from)
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = ReadGroups;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of access groups")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ReadGroups, A::Error> {
+                let mut builder = ReadGroupsBuilder::default();
+                while let Some(group) = seq.next_element::<AccessGroup>()? {
+                    builder.push(group);
+                }
+                Ok(builder.finish())
+            }
+        }
+        d.deserialize_seq(Visit)
+            .map(|read| AccessGroups(Groups::Read(read)))
     }
 }
 
@@ -425,5 +555,40 @@ mod tests {
         };
         assert_eq!(keys, [1, 5, 0, 2]);
         assert_eq!(starts, [0, 2, 2, 4]);
+    }
+
+    #[test]
+    fn groups_read_back_equal_those_written_and_hold_each_text_once() {
+        let mut b = AccessTableBuilder::default();
+        let class = b.class(vec![
+            entry("role/Admin", Capability::Decrypt, "key policy"),
+            entry("role/Admin", Capability::Policy, "key policy"),
+            entry("role/App", Capability::Encrypt, "key policy"),
+        ]);
+        for k in 1..=3 {
+            b.key(
+                format!("k{k}"),
+                Some(class),
+                vec![entry(
+                    "role/App",
+                    Capability::Decrypt,
+                    &format!("grant g{k}"),
+                )],
+            );
+        }
+        let table = b.build();
+        let written = AccessGroups::of_table(&table, |arn| arn[1..].parse().unwrap());
+        let text = serde_json::to_string(&written).unwrap();
+        let read: AccessGroups = serde_json::from_str(&text).unwrap();
+        assert_eq!(read, written);
+        assert_eq!(read.len(), 6);
+        let Groups::Read(pools) = &read.0 else {
+            panic!("read groups are pooled")
+        };
+        // role/Admin, role/App, "key policy", three grants.
+        assert_eq!(pools.texts.len(), 6, "{:?}", pools.texts);
+        assert_eq!(pools.condition_lists.len(), 1);
+        let empty: AccessGroups = serde_json::from_str("[]").unwrap();
+        assert!(empty.is_empty() && empty.get(0).is_none());
     }
 }

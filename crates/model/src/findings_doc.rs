@@ -157,6 +157,9 @@ impl<'a> FindingsDocument<'a> {
         }
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all.dedup_by(|later, first| later.id == first.id);
+        // Findings and quiet outcomes name a resource many times: the list grew to several
+        // times what stays, and the access groups are built next, beside it.
+        all.shrink_to_fit();
         let index: HashMap<&str, u32> = all
             .iter()
             .enumerate()
