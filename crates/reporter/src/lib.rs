@@ -14,10 +14,12 @@ mod access_view;
 mod asff;
 mod csv_out;
 mod diff;
+mod hashing;
 mod html;
 mod html_escape;
 mod ocsf;
 mod options;
+mod pipelined;
 mod publish;
 mod signature;
 mod snapshot_file;
@@ -25,6 +27,7 @@ mod verify;
 mod view;
 
 use access_csv::access_csv;
+use hashing::Hashing;
 
 /// The pack's file of effective access.
 const ACCESS_CSV: &str = "access.csv";
@@ -203,48 +206,6 @@ mod erased {
     }
 }
 
-/// A writer that hashes and counts what passes through it.
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-    bytes: usize,
-}
-
-impl<W> Hashing<W> {
-    fn new(inner: W) -> Hashing<W> {
-        Hashing {
-            inner,
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
-    }
-
-    /// What the manifest says of the file written through it.
-    fn entry(&mut self, name: &str) -> FileEntry {
-        FileEntry {
-            path: name.to_string(),
-            bytes: self.bytes,
-            sha256: std::mem::take(&mut self.hasher)
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        }
-    }
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Where the pack's files go: memory (tests, re-rendering checks) or a directory.
 trait Sink {
     type W: Write + Send;
@@ -279,7 +240,15 @@ fn render_each(
         let access = access_writer.map(|inner| {
             scope.spawn(move || {
                 let mut w = Hashing::new(inner);
-                render_file(ACCESS_CSV, snapshot, evaluation, diff, options, &mut w).map(|()| w)
+                pipelined::on_two_threads(
+                    &mut w,
+                    |out| render_file(ACCESS_CSV, snapshot, evaluation, diff, options, out),
+                    |source| ReportError::Io {
+                        path: ACCESS_CSV.into(),
+                        source,
+                    },
+                )
+                .map(|()| w)
             })
         });
         for (i, name) in names.iter().enumerate() {
