@@ -1,8 +1,8 @@
 //! `cargo xtask bench scale`: generates an organization, serves it from the scale stand-in
 //! (latency, quotas, real paging), scans it with the release binary as a process under GNU time,
 //! checks every verdict against the generator's ground truth (its own snapshot, evaluated), then
-//! does the same as 4 shards run one after another and merged. Ends with the line the issue asks
-//! for.
+//! does the same as 4 shards run one after another and merged, then reports the single scan's
+//! snapshot again with `kmsaudit report`. Ends with the lines the issue asks for.
 
 use std::path::{Path, PathBuf};
 
@@ -126,6 +126,7 @@ pub async fn run(root: &Path, args: ScaleArgs) -> anyhow::Result<()> {
     let sizes = pack_sizes(&dir)?;
     eprintln!("bench scale: pack {sizes}");
     lines.push(format!("scale: {}", line(&args, keys, &single)));
+    lines.push(report_of_snapshot(&standin, &bin, &dir, &out).await?);
     for l in &lines {
         println!("{l}");
     }
@@ -226,6 +227,45 @@ async fn kmsaudit_raw(
         timed.wall_secs, timed.cpu_secs
     );
     Ok((timed.wall_secs, timed.peak_rss_kib as f64 / 1024.0))
+}
+
+/// `kmsaudit report` of the scan's snapshot, every output: its line, once its files are the
+/// scan's own (their SHA256SUMS lines equal).
+async fn report_of_snapshot(
+    standin: &ScaleStandIn,
+    bin: &Path,
+    scanned: &Path,
+    out: &Path,
+) -> anyhow::Result<String> {
+    let dir = out.join("report");
+    let args: Vec<String> = vec![
+        "--out".into(),
+        dir.display().to_string(),
+        "--fail-on".into(),
+        "none".into(),
+        scanned.join("snapshot.json").display().to_string(),
+    ];
+    let (wall, rss) = kmsaudit_raw(standin, bin, "report", &args).await?;
+    let sums = |dir: &Path| -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+        let text = std::fs::read_to_string(dir.join("SHA256SUMS"))?;
+        Ok(text
+            .lines()
+            .filter_map(|l| l.split_once("  "))
+            .map(|(hash, name)| (name.to_string(), hash.to_string()))
+            .collect())
+    };
+    let (theirs, ours) = (sums(scanned)?, sums(&dir)?);
+    for name in ["access.csv", "findings.json", "findings.csv", "report.html"] {
+        anyhow::ensure!(
+            theirs.contains_key(name) && theirs.get(name) == ours.get(name),
+            "{name} of the report differs from the scan's"
+        );
+    }
+    // Gigabytes, and the same as the scan's.
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(format!(
+        "report of the scan's snapshot: wall {wall:.1} s, peak RSS {rss:.0} MB, access.csv, findings.json, findings.csv and report.html equal to the scan's"
+    ))
 }
 
 /// The pack's verdicts (findings.json) against the truth, as of the scan's start.

@@ -97,7 +97,8 @@ impl ReadGroupsBuilder {
         n
     }
 
-    fn push(&mut self, group: AccessGroup<'_>) {
+    /// Fails past 4G keys in all, which no file this tool writes holds.
+    fn push(&mut self, group: AccessGroup<'_>) -> Result<(), &'static str> {
         let conditions = match self.list_numbers.get(&*group.conditions) {
             Some(&n) => n,
             None => {
@@ -124,8 +125,9 @@ impl ReadGroupsBuilder {
         }
         self.read.groups.push(read);
         self.read.keys.extend_from_slice(&group.keys);
-        let end = u32::try_from(self.read.keys.len()).expect("under 4G access rows");
+        let end = u32::try_from(self.read.keys.len()).map_err(|_| "more than 4G access rows")?;
         self.read.starts.push(end);
+        Ok(())
     }
 
     fn finish(mut self) -> ReadGroups {
@@ -408,7 +410,7 @@ impl<'de> Deserialize<'de> for AccessGroups<'_> {
             ) -> Result<ReadGroups, A::Error> {
                 let mut builder = ReadGroupsBuilder::default();
                 while let Some(group) = seq.next_element::<AccessGroup>()? {
-                    builder.push(group);
+                    builder.push(group).map_err(serde::de::Error::custom)?;
                 }
                 Ok(builder.finish())
             }
