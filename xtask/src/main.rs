@@ -345,22 +345,32 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
                 .env(env, value);
                 cmd
             };
-            run(
+            // Both run whatever the first finds: each property's figures are wanted.
+            let key_policy = run(
                 property(
                     "soundness::the_analysis",
                     "KMSAUDIT_SOUNDNESS_CASES",
                     flag("--cases", "1000000"),
                 ),
                 "soundness property (release)",
-            )?;
-            run(
+            );
+            let effective = run(
                 property(
                     "effective_soundness",
                     "KMSAUDIT_EFFECTIVE_CASES",
                     flag("--orgs", "20000"),
                 ),
                 "effective access soundness (release)",
-            )
+            );
+            let failed: Vec<String> = [key_policy.err(), effective.err()]
+                .into_iter()
+                .flatten()
+                .map(|e| e.to_string())
+                .collect();
+            if !failed.is_empty() {
+                bail!("{}", failed.join("; "));
+            }
+            Ok(())
         }
         Some("report") => {
             let keys = rest
