@@ -210,3 +210,59 @@ pub fn under_gnu_time_with(
         cpu_secs,
     })
 }
+
+/// `cargo xtask bench soundness [--cases N] [--orgs N]`: the evaluator's soundness properties at
+/// bench scale (release build).
+pub fn soundness(rest: &[String]) -> anyhow::Result<()> {
+    // The key policy analysis, then effective access over generated organizations.
+    let flag = |name: &str, default: &str| {
+        rest.iter()
+            .position(|a| a == name)
+            .and_then(|i| rest.get(i + 1))
+            .cloned()
+            .unwrap_or_else(|| default.into())
+    };
+    let property = |filter: &str, env: &str, value: String| {
+        let mut cmd = crate::cargo();
+        cmd.args([
+            "test",
+            "--release",
+            "--quiet",
+            "-p",
+            "kmsaudit-evaluator",
+            "--test",
+            "it",
+            filter,
+            "--",
+            "--nocapture",
+        ])
+        .env(env, value);
+        cmd
+    };
+    // Both run whatever the first finds: each property's figures are wanted.
+    let key_policy = crate::run(
+        property(
+            "soundness::the_analysis",
+            "KMSAUDIT_SOUNDNESS_CASES",
+            flag("--cases", "1000000"),
+        ),
+        "soundness property (release)",
+    );
+    let effective = crate::run(
+        property(
+            "effective_soundness",
+            "KMSAUDIT_EFFECTIVE_CASES",
+            flag("--orgs", "20000"),
+        ),
+        "effective access soundness (release)",
+    );
+    let failed: Vec<String> = [key_policy.err(), effective.err()]
+        .into_iter()
+        .flatten()
+        .map(|e| e.to_string())
+        .collect();
+    if !failed.is_empty() {
+        anyhow::bail!("{}", failed.join("; "));
+    }
+    Ok(())
+}

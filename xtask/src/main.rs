@@ -318,60 +318,7 @@ fn bench(what: Option<&str>, rest: &[String]) -> anyhow::Result<()> {
             run(build, "cargo build --release -p kmsaudit")?;
             run_async(bench::scan(&project_root(), accounts, keys))
         }
-        Some("soundness") => {
-            // The evaluator's soundness properties at bench scale (release build): the key
-            // policy analysis, then effective access over generated organizations.
-            let flag = |name: &str, default: &str| {
-                rest.iter()
-                    .position(|a| a == name)
-                    .and_then(|i| rest.get(i + 1))
-                    .cloned()
-                    .unwrap_or_else(|| default.into())
-            };
-            let property = |filter: &str, env: &str, value: String| {
-                let mut cmd = cargo();
-                cmd.args([
-                    "test",
-                    "--release",
-                    "--quiet",
-                    "-p",
-                    "kmsaudit-evaluator",
-                    "--test",
-                    "it",
-                    filter,
-                    "--",
-                    "--nocapture",
-                ])
-                .env(env, value);
-                cmd
-            };
-            // Both run whatever the first finds: each property's figures are wanted.
-            let key_policy = run(
-                property(
-                    "soundness::the_analysis",
-                    "KMSAUDIT_SOUNDNESS_CASES",
-                    flag("--cases", "1000000"),
-                ),
-                "soundness property (release)",
-            );
-            let effective = run(
-                property(
-                    "effective_soundness",
-                    "KMSAUDIT_EFFECTIVE_CASES",
-                    flag("--orgs", "20000"),
-                ),
-                "effective access soundness (release)",
-            );
-            let failed: Vec<String> = [key_policy.err(), effective.err()]
-                .into_iter()
-                .flatten()
-                .map(|e| e.to_string())
-                .collect();
-            if !failed.is_empty() {
-                bail!("{}", failed.join("; "));
-            }
-            Ok(())
-        }
+        Some("soundness") => bench::soundness(rest),
         Some("report") => {
             let keys = rest
                 .iter()
