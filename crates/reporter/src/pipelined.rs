@@ -32,7 +32,7 @@ pub(crate) fn on_two_threads<W: Write + Send, T, E>(
         });
         let mut front = Front {
             chunk: Vec::with_capacity(CHUNK),
-            full: Some(full),
+            full,
             to_reuse,
         };
         let produced = produce(&mut front);
@@ -53,8 +53,8 @@ pub(crate) fn on_two_threads<W: Write + Send, T, E>(
 /// The making side: gathers bytes into chunks and hands each over when full.
 struct Front {
     chunk: Vec<u8>,
-    /// `None` once the last chunk is handed over.
-    full: Option<SyncSender<Vec<u8>>>,
+    /// Dropped with the front, which ends the storing thread's loop.
+    full: SyncSender<Vec<u8>>,
     to_reuse: Receiver<Vec<u8>>,
 }
 
@@ -65,12 +65,12 @@ impl Front {
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
         let chunk = std::mem::replace(&mut self.chunk, next);
-        match &self.full {
-            Some(full) if !chunk.is_empty() => full
-                .send(chunk)
-                .map_err(|_| std::io::Error::other("the file's writer stopped")),
-            _ => Ok(()),
+        if chunk.is_empty() {
+            return Ok(());
         }
+        self.full
+            .send(chunk)
+            .map_err(|_| std::io::Error::other("the file's writer stopped"))
     }
 }
 
