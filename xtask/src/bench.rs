@@ -47,6 +47,7 @@ fn synthetic(accounts: usize, keys_per_account: usize, regions: &[&str]) -> Fixt
                 deny_key_policy: false,
                 describe_patch: BTreeMap::new(),
                 rotation_patch: BTreeMap::new(),
+                last_use: None,
                 expect_fail: vec![],
                 expect_not_assessed: vec![],
                 expect_pass: vec![],

@@ -155,6 +155,10 @@ pub struct Key {
     /// Fields added to GetKeyRotationStatus (RotationPeriodInDays, which moto lacks).
     #[serde(default)]
     pub rotation_patch: BTreeMap<String, toml::Value>,
+    /// What the stand-in's GetKeyLastUsage answers (moto has none); without it, a Decrypt a
+    /// day before the scan.
+    #[serde(default)]
+    pub last_use: Option<LastUseDef>,
     /// Rules expected to FAIL on this key.
     #[serde(default)]
     pub expect_fail: Vec<String>,
@@ -166,6 +170,19 @@ pub struct Key {
     pub expect_pass: Vec<String>,
     #[serde(default)]
     pub expect_not_applicable: Vec<String>,
+}
+
+/// A key's last use, relative to the scan: `used` `days_ago` by `operation`; `never_used`
+/// since a creation `days_ago`; `no_recorded_use` since tracking began (23 April 2026);
+/// `denied` (the key policy does not allow kms:GetKeyLastUsage).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LastUseDef {
+    pub state: String,
+    #[serde(default)]
+    pub days_ago: i64,
+    #[serde(default)]
+    pub operation: Option<String>,
 }
 
 fn default_spec() -> String {
@@ -261,6 +278,14 @@ impl Fixture {
                 k.name,
                 k.account
             );
+            if let Some(u) = &k.last_use {
+                anyhow::ensure!(
+                    ["used", "never_used", "no_recorded_use", "denied"].contains(&u.state.as_str()),
+                    "key {}: last_use state {:?} is not used, never_used, no_recorded_use or denied",
+                    k.name,
+                    u.state
+                );
+            }
             anyhow::ensure!(
                 self.policies.contains_key(&k.policy),
                 "key {} names unknown policy {}",

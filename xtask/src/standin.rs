@@ -43,6 +43,8 @@ pub struct FixtureFaults {
     pub regions_not_enabled: BTreeSet<(String, String)>,
     pub describe_patch: BTreeMap<String, serde_json::Map<String, Value>>,
     pub rotation_patch: BTreeMap<String, serde_json::Map<String, Value>>,
+    /// Each key's last use as the fixture declares it, by key id (moto has no GetKeyLastUsage).
+    pub last_use: BTreeMap<String, crate::fixture::LastUseDef>,
     pub analyzers: Vec<StandInAnalyzer>,
     pub findings: Vec<StandInFinding>,
 }
@@ -115,6 +117,9 @@ impl FixtureFaults {
                         .map(|(f, v)| (f.clone(), toml_to_json(v)))
                         .collect(),
                 );
+            }
+            if let Some(u) = &k.last_use {
+                faults.last_use.insert(key_id.clone(), u.clone());
             }
             if !k.rotation_patch.is_empty() {
                 faults.rotation_patch.insert(
@@ -623,6 +628,10 @@ async fn handle_proxy(
         }
     }
 
+    if service == "KMS" && op == "GetKeyLastUsage" {
+        return Ok(last_use(state, &key_id));
+    }
+
     // IAM and the organization's tree and policies, when the profile says so.
     let org_read = ORG_POLICY_READS.contains(&op.as_str());
     if profile.iam_org && (service == "IAM" || (service == "Organizations" && org_read)) {
@@ -736,6 +745,60 @@ async fn handle_proxy(
         }
     }
     Ok(resp)
+}
+
+/// GetKeyLastUsage as the fixture declares it, in days before the start of today (UTC: the
+/// same answer all day); undeclared keys were used by a Decrypt a day before.
+fn last_use(state: &State, key_id: &str) -> Response<Full<Bytes>> {
+    use kmsaudit_model::LastUseState as S;
+    let declared = (state.faults.last_use.iter())
+        .find(|(k, _)| key_id.ends_with(k.as_str()))
+        .map(|(_, u)| u.clone());
+    let u = declared.unwrap_or(crate::fixture::LastUseDef {
+        state: "used".into(),
+        days_ago: 1,
+        operation: None,
+    });
+    let today = jiff::Timestamp::now().as_second() / 86_400 * 86_400;
+    let ago =
+        |days: i64| jiff::Timestamp::from_second(today - days * 86_400).expect("a valid time");
+    let long_ago: jiff::Timestamp = "2025-01-01T00:00:00Z".parse().expect("a valid time");
+    let (last, created) = match u.state.as_str() {
+        "used" => (
+            S::Used {
+                operation: u.operation.clone().unwrap_or_else(|| "Decrypt".into()),
+                at: ago(u.days_ago),
+                cloudtrail_event_id: Some(format!("{:0>8}-0000-4000-8000-000000000001", u.days_ago)),
+            },
+            long_ago,
+        ),
+        "never_used" => (S::NeverUsed { since: ago(u.days_ago) }, ago(u.days_ago)),
+        "no_recorded_use" => (
+            S::NoRecordedUse {
+                since: "2026-04-23T00:00:00Z".parse().expect("a valid time"),
+            },
+            long_ago,
+        ),
+        _ => {
+            return aws_json_error(
+                StatusCode::BAD_REQUEST,
+                "AccessDeniedException",
+                "not authorized to perform: kms:GetKeyLastUsage on this resource because no resource-based policy allows it",
+            )
+        }
+    };
+    let meta = kmsaudit_model::KeyMetadata {
+        arn: key_id.to_string(),
+        creation_date: Some(created),
+        ..Default::default()
+    };
+    let body = crate::scale::last_use_answer(&last, &meta).expect("an answer for an allowed key");
+    let mut resp = text(StatusCode::OK, &body.to_string());
+    resp.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    resp
 }
 
 fn aa_json(status: StatusCode, v: Value) -> Response<Full<Bytes>> {

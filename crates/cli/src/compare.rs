@@ -126,3 +126,25 @@ pub(crate) fn load_findings(
     .context("serializing the findings")?;
     serde_json::from_slice(&text).context("re-reading the findings")
 }
+
+/// The baseline's last-use answers that no use since can change a verdict, by key ARN: a use
+/// less than `unused_days` (less a day's margin) before now keeps KMS-KEY-UNUSED passing
+/// whatever happened since, so it is carried instead of asked again. Never-used, unread and old
+/// answers are asked again, and the scanner asks again for any key not enabled now.
+pub(crate) fn settled_last_use(
+    baseline: &kmsaudit_model::FindingsDocument<'_>,
+    unused_days: i64,
+) -> std::collections::HashMap<String, kmsaudit_model::LastUse> {
+    let now = jiff::Timestamp::now();
+    baseline
+        .last_use
+        .iter()
+        .filter(|k| match k.last_use.state {
+            kmsaudit_model::LastUseState::Used { at, .. } => {
+                (now.as_second() - at.as_second()) / 86_400 < unused_days - 1
+            }
+            _ => false,
+        })
+        .map(|k| (k.key.to_string(), k.last_use.clone().into_owned()))
+        .collect()
+}

@@ -20,6 +20,9 @@ pub struct EvalConfig {
     pub max_grants: usize,
     pub imported_expiry_days: i64,
     pub max_principals: usize,
+    /// Days without a successful cryptographic use after which a key counts as unused, and
+    /// within which a use counts as recent (KMS-KEY-UNUSED, KMS-KEY-DESTROY-IN-USE).
+    pub unused_days: i64,
     /// Regions multi-Region replicas may live in. Empty: any region.
     pub allowed_regions: Vec<String>,
     #[serde(rename = "suppress")]
@@ -37,6 +40,7 @@ impl Default for EvalConfig {
             max_grants: 20,
             imported_expiry_days: 30,
             max_principals: 10,
+            unused_days: 90,
             allowed_regions: vec![],
             suppressions: vec![],
         }

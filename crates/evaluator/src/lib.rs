@@ -49,10 +49,11 @@ pub fn policy_rule_ids() -> Vec<&'static str> {
 /// Evaluates every rule over every key, account and region of the snapshot.
 pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
     let mut ctx = Ctx::for_snapshot(snapshot, config);
-    let active: Vec<_> = rules::active_rules(
-        snapshot.metadata.scope.access_analyzer,
-        ctx.access.is_some(),
-    )
+    let active: Vec<_> = rules::active_rules(rules::ScanReads {
+        access_analyzer: snapshot.metadata.scope.access_analyzer,
+        effective_access: ctx.access.is_some(),
+        last_use: snapshot.metadata.scope.last_use,
+    })
     .collect();
     let keys: Vec<_> = snapshot.keys().collect();
     let cache = PolicyCache::build(&keys, &ctx);
@@ -199,10 +200,11 @@ pub fn evaluate_counts(
     config: &EvalConfig,
 ) -> BTreeMap<(Status, Severity), u64> {
     let ctx = Ctx::for_snapshot(snapshot, config);
-    let active: Vec<_> = rules::active_rules(
-        snapshot.metadata.scope.access_analyzer,
-        ctx.access.is_some(),
-    )
+    let active: Vec<_> = rules::active_rules(rules::ScanReads {
+        access_analyzer: snapshot.metadata.scope.access_analyzer,
+        effective_access: ctx.access.is_some(),
+        last_use: snapshot.metadata.scope.last_use,
+    })
     .collect();
     let keys: Vec<_> = snapshot.keys().collect();
     let cache = PolicyCache::build(&keys, &ctx);

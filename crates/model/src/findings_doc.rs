@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    arn_account, AccessGroups, AccessRow, AccountCoverage, Evaluation, Evidence, Finding,
+    arn_account, AccessGroups, AccessRow, AccountCoverage, Evaluation, Evidence, Finding, LastUse,
     RegionCoverage, ResourceType, RuleInfo, ScopeSummary, Severity, Snapshot, Status, Timestamp,
 };
 
@@ -56,6 +56,20 @@ pub struct FindingsDocument<'a> {
     /// identical answer; absent when the scan did not read IAM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<AccessGroups<'a>>,
+    /// Each customer managed key's last use, sorted by key ARN; empty when the scan did not
+    /// read it. A later scan's `--baseline` reads it back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_use: Vec<KeyLastUse<'a>>,
+}
+
+/// One key's last use in findings.json.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KeyLastUse<'a> {
+    /// The key's ARN.
+    pub key: Cow<'a, str>,
+    /// What GetKeyLastUsage said, and when.
+    #[serde(flatten)]
+    pub last_use: Cow<'a, LastUse>,
 }
 
 /// A resource outcomes are about.
@@ -238,6 +252,7 @@ impl<'a> FindingsDocument<'a> {
             regions: Cow::Borrowed(&evaluation.regions),
             warnings: Cow::Borrowed(&evaluation.warnings),
             access,
+            last_use: key_last_uses(snapshot),
         }
     }
 
@@ -281,6 +296,22 @@ impl<'a> FindingsDocument<'a> {
         });
         whole.chain(quiet)
     }
+}
+
+/// Every key's last use, sorted by ARN.
+fn key_last_uses(snapshot: &Snapshot) -> Vec<KeyLastUse<'_>> {
+    let mut all: Vec<KeyLastUse<'_>> = (snapshot.accounts.iter())
+        .flat_map(|a| a.regions.iter())
+        .flat_map(|r| r.keys.iter())
+        .filter_map(|k| {
+            Some(KeyLastUse {
+                key: Cow::Borrowed(&k.arn),
+                last_use: Cow::Borrowed(k.last_use.as_ref()?),
+            })
+        })
+        .collect();
+    all.sort_by(|a, b| a.key.cmp(&b.key));
+    all
 }
 
 /// A key known only by its ARN.

@@ -28,6 +28,10 @@ pub struct KeyRecord {
     pub aliases: Vec<String>,
     /// Sorted by tag key. `None` when not read.
     pub tags: Option<Vec<Tag>>,
+    /// GetKeyLastUsage's answer. `None` when not asked (AWS managed keys, or the scan did not
+    /// collect last use).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_use: Option<crate::LastUse>,
     /// One entry per failed call, sorted by operation.
     pub errors: Vec<Issue>,
 }

@@ -20,6 +20,7 @@ mod findings_doc;
 pub mod fixtures;
 mod iam;
 mod key;
+mod last_use;
 mod scope;
 mod snapshot;
 mod strict;
@@ -39,7 +40,7 @@ pub use evaluation::{
 };
 pub use finding::{Details, Evidence, Finding, ResourceType, RuleInfo, Severity, Status};
 pub use findings_doc::{
-    json_schemas, DocOutcome, DocQuiet, DocResource, FindingGroup, FindingsDocument,
+    json_schemas, DocOutcome, DocQuiet, DocResource, FindingGroup, FindingsDocument, KeyLastUse,
     FINDINGS_SCHEMA_VERSION,
 };
 pub use iam::{
@@ -49,6 +50,7 @@ pub use iam::{
 pub use key::{
     Grant, GrantConstraints, KeyMetadata, KeyRecord, MultiRegionConfiguration, RotationStatus, Tag,
 };
+pub use last_use::{Idle, LastUse, LastUseState};
 pub use scope::{ScanScope, Shard, TagSource};
 pub use snapshot::{
     AccountAccess, AccountRecord, CallerIdentity, Coverage, Issue, Organization, RegionAccess,

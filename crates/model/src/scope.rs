@@ -24,6 +24,10 @@ pub struct ScanScope {
     /// The part of the organization this scan covered, when it was one shard of several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+    /// Whether each customer managed key's last use was read (GetKeyLastUsage); the usage
+    /// rules run only then.
+    #[serde(default)]
+    pub last_use: bool,
     /// Where the keys' tags were read from (snapshots older than this field: per key).
     #[serde(default = "TagSource::per_key")]
     pub tags_from: TagSource,

@@ -130,6 +130,15 @@ pub fn synthetic_org_over(accounts_n: usize, keys: usize) -> Snapshot {
                     key: "owner".into(),
                     value: format!("team-{}", n % 7),
                 }]),
+                last_use: Some(LastUse {
+                    state: synthetic_last_use(
+                        (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                        "2025-06-01T00:00:00Z".parse().unwrap(),
+                        "2026-11-23T00:00:00Z".parse().unwrap(),
+                    ),
+                    read_at: "2026-11-23T00:00:00Z".parse().unwrap(),
+                    from_baseline: false,
+                }),
                 errors: vec![],
             });
         }
@@ -164,6 +173,7 @@ pub fn synthetic_org_over(accounts_n: usize, keys: usize) -> Snapshot {
             scope: ScanScope {
                 role_name: "OrganizationAccountAccessRole".into(),
                 access_analyzer: true,
+                last_use: true,
                 ..Default::default()
             },
             ..Default::default()
@@ -175,5 +185,40 @@ pub fn synthetic_org_over(accounts_n: usize, keys: usize) -> Snapshot {
         }),
         accounts,
         aws_managed_policies: vec![],
+    }
+}
+
+/// A realistic mix of last-use answers, picked by `h` (any well-mixed number): 60 % used in the
+/// 20 days before `now`, 12 % used 100 to 199 days before, 10 % never used since `created`, 18 %
+/// nothing recorded since tracking began (23 April 2026).
+pub fn synthetic_last_use(h: u64, created: Timestamp, now: Timestamp) -> LastUseState {
+    let days_before = |d: u64| {
+        Timestamp::from_second(now.as_second() - (d as i64) * 86_400 - (h % 86_000) as i64)
+            .expect("a time after 1970")
+    };
+    let operations = ["Decrypt", "GenerateDataKey", "Encrypt", "ReEncrypt"];
+    match h % 100 {
+        0..60 => LastUseState::Used {
+            operation: operations[(h >> 8) as usize % operations.len()].into(),
+            at: days_before((h >> 16) % 20),
+            cloudtrail_event_id: Some(format!(
+                "{:08x}-0000-4000-8000-{:012x}",
+                h >> 32,
+                h & 0xffff_ffff_ffff
+            )),
+        },
+        60..72 => LastUseState::Used {
+            operation: "Decrypt".into(),
+            at: days_before(100 + (h >> 16) % 100),
+            cloudtrail_event_id: Some(format!(
+                "{:08x}-0000-4000-8000-{:012x}",
+                h >> 32,
+                h & 0xffff_ffff_ffff
+            )),
+        },
+        72..82 => LastUseState::NeverUsed { since: created },
+        _ => LastUseState::NoRecordedUse {
+            since: "2026-04-23T00:00:00Z".parse().expect("a valid time"),
+        },
     }
 }

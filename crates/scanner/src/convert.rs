@@ -125,6 +125,44 @@ pub(crate) fn key_policy(
     out.policy().unwrap_or_default().to_string()
 }
 
+/// GetKeyLastUsage's answer in one of its states. KMS gives the tracking start as the later of
+/// the key's creation and the start of tracking: a later one leaves use before it unknown.
+pub(crate) fn last_use(
+    out: &aws_sdk_kms::operation::get_key_last_usage::GetKeyLastUsageOutput,
+) -> model::LastUseState {
+    use model::LastUseState;
+    if let Some((data, at)) = out
+        .key_last_usage()
+        .and_then(|d| d.timestamp().map(|t| (d, t)))
+    {
+        return LastUseState::Used {
+            operation: data
+                .operation()
+                .map_or("unknown", |o| o.as_str())
+                .to_string(),
+            at: time(at),
+            cloudtrail_event_id: data.cloud_trail_event_id().map(str::to_string),
+        };
+    }
+    match (out.tracking_start_date(), out.key_creation_date()) {
+        (Some(tracking), Some(created)) if time(tracking) <= time(created) => {
+            LastUseState::NeverUsed {
+                since: time(created),
+            }
+        }
+        (Some(tracking), _) => LastUseState::NoRecordedUse {
+            since: time(tracking),
+        },
+        (None, _) => LastUseState::NotAssessed {
+            issue: model::Issue::new(
+                "KMS.GetKeyLastUsage",
+                "IncompleteResponse",
+                "neither a last use nor a TrackingStartDate in the answer",
+            ),
+        },
+    }
+}
+
 fn key_metadata(m: &aws_sdk_kms::types::KeyMetadata) -> model::KeyMetadata {
     model::KeyMetadata {
         key_id: m.key_id().to_string(),

@@ -141,9 +141,19 @@ impl Scanner {
         // Enough keys in flight to cover the latency; the pace of the region's quotas is the
         // limit beyond that, and every region of every account in flight shares the permits.
         let in_flight = keys_in_flight(key_ids.len(), self.plan.concurrency);
+        // Each described key goes on to its last use, asked at that operation's own pace.
+        let last_use = match (&self.last_use, has_keys) {
+            (Some(book), true) => Some(book.start_region(clients.kms.clone(), account_id, &region)),
+            _ => None,
+        };
         let keys = stream::iter(key_ids)
             .map(|k| self.read_key(&clients.kms, k, !bulk_tags))
             .buffer_unordered(in_flight)
+            .inspect(|k| {
+                if let Some(queue) = &last_use {
+                    queue.push(k)
+                }
+            })
             .collect::<Vec<KeyRecord>>();
         let analyzer = async {
             if self.plan.access_analyzer && (has_keys || self.may_hold_org_analyzer(account_id)) {

@@ -33,6 +33,7 @@ mod counter;
 mod credentials;
 mod iam;
 mod kms;
+mod last_use;
 mod org;
 mod org_policies;
 mod pace;
@@ -93,6 +94,14 @@ pub struct ScanPlan {
     pub tags_from: TagSource,
     /// Read IAM (every account) and the organization's SCPs and RCPs, for effective access.
     pub effective_access: bool,
+    /// Read each customer managed key's last use (GetKeyLastUsage).
+    pub last_use: bool,
+    /// Once everything else is read, how long to wait for last-use answers still being asked
+    /// (their quota is 5/s per account and region); keys not reached are NOT_ASSESSED.
+    pub last_use_wait: Duration,
+    /// Last-use answers from a baseline that no use since could change a verdict, by key ARN:
+    /// not asked again while the key stays enabled.
+    pub known_last_use: Arc<std::collections::HashMap<String, kmsaudit_model::LastUse>>,
 }
 
 impl Default for ScanPlan {
@@ -114,6 +123,9 @@ impl Default for ScanPlan {
             ca_bundle: None,
             tags_from: TagSource::TaggingApi,
             effective_access: true,
+            last_use: true,
+            last_use_wait: Duration::from_secs(30),
+            known_last_use: Default::default(),
         }
     }
 }
@@ -181,6 +193,8 @@ struct Scanner {
     /// The accounts that can hold an organization analyzer (the management account and
     /// Access Analyzer's delegated administrators), once known; unset or `None`: any account.
     analyzer_homes: std::sync::OnceLock<Option<Vec<String>>>,
+    /// Last-use answers as they come (`None`: not collected).
+    last_use: Option<Arc<last_use::LastUseBook>>,
 }
 
 impl Scanner {
@@ -234,6 +248,9 @@ pub async fn scan(
         caller_account: caller.account_id.clone(),
         accounts_api,
         analyzer_homes: std::sync::OnceLock::new(),
+        last_use: plan
+            .last_use
+            .then(|| Arc::new(last_use::LastUseBook::new(plan.known_last_use.clone()))),
     });
 
     let listing = scanner.list_accounts().await?;
@@ -289,6 +306,9 @@ pub async fn scan(
         true => scanner.read_attached_aws_managed(&accounts).await,
         false => vec![],
     };
+    if let Some(book) = &scanner.last_use {
+        book.finish(plan.last_use_wait, &mut accounts).await;
+    }
 
     let (api_calls, api_errors) = counter.snapshot();
     let mut snapshot = Snapshot {
@@ -309,6 +329,7 @@ pub async fn scan(
                 access_analyzer: plan.access_analyzer,
                 shard: plan.shard,
                 tags_from: plan.tags_from,
+                last_use: plan.last_use,
             },
             api_calls,
             api_errors,

@@ -23,8 +23,9 @@ use tokio::time::Instant;
 
 /// Default request quotas (requests per second, per account and region) of the KMS operations
 /// the scan makes, from the KMS Developer Guide's "Request quotas" table.
-pub const KMS_QUOTAS: [(&str, f64); 7] = [
+pub const KMS_QUOTAS: [(&str, f64); 8] = [
     ("DescribeKey", 2000.0),
+    ("GetKeyLastUsage", 5.0),
     ("GetKeyPolicy", 1000.0),
     ("GetKeyRotationStatus", 1000.0),
     ("ListAliases", 500.0),

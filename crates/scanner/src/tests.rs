@@ -47,6 +47,7 @@ fn scanner() -> Scanner {
         caller_account: "111122223333".into(),
         accounts_api: mock_client!(aws_sdk_account, RuleMode::MatchAny, &[]),
         analyzer_homes: Default::default(),
+        last_use: None,
     }
 }
 

@@ -198,6 +198,9 @@ pub fn generate(spec: ScaleSpec, root: &Path) -> anyhow::Result<ScaleOrg> {
 
     // One AWS managed key per account × region with keys, the rest customer managed.
     let managed = (spec.keys / 33).min(with_keys);
+    // Last use is set relative to the start of today: recent uses are recent whenever it runs.
+    let now = Timestamp::from_second(Timestamp::now().as_second() / 86_400 * 86_400)
+        .expect("a valid time");
     let mut findings: Vec<(usize, usize, AnalyzerFinding)> = vec![];
     for n in 0..spec.keys {
         let (a, r) = if n < managed {
@@ -246,7 +249,13 @@ pub fn generate(spec: ScaleSpec, root: &Path) -> anyhow::Result<ScaleOrg> {
                     },
                 ));
             }
-            customer_key(&account, region, key_id, arn, n, h, policy)
+            let mut key = customer_key(&account, region, key_id, arn, n, h, policy);
+            key.last_use = Some(LastUse {
+                state: synthetic::synthetic_last_use(h.rotate_left(17), stamp(n as i64), now),
+                read_at: now,
+                from_baseline: false,
+            });
+            key
         };
         let rr = region_pos[region.as_str()];
         accounts[a].regions[rr].keys.push(key);
@@ -284,6 +293,7 @@ pub fn generate(spec: ScaleSpec, root: &Path) -> anyhow::Result<ScaleOrg> {
                 role_name: ROLE.into(),
                 partition: "aws".into(),
                 access_analyzer: true,
+                last_use: true,
                 ..Default::default()
             },
             ..Default::default()

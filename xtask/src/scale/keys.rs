@@ -175,6 +175,7 @@ pub(crate) fn customer_key(
         grants: Some(grants),
         aliases,
         tags: Some(tags),
+        last_use: None,
         errors: vec![],
     }
 }

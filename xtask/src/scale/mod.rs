@@ -33,9 +33,12 @@ pub mod generate;
 mod keys;
 mod kms;
 #[cfg(test)]
+mod last_use_tests;
+#[cfg(test)]
 mod tests;
 
 pub use generate::{ScaleOrg, ScaleSpec};
+pub(crate) use kms::last_use_answer;
 
 /// How the stand-in behaves besides answering.
 #[derive(Debug, Clone, Copy, Default)]
@@ -325,17 +328,64 @@ pub struct Verdicts {
     pub total: usize,
     /// What differs: truth verdicts not reproduced, then verdicts the truth does not have.
     pub wrong: Vec<String>,
+    /// Usage verdicts NOT_ASSESSED because the key's last use was not reached within the
+    /// scan's wait (counted apart: neither right nor wrong).
+    pub not_reached: usize,
+    /// Keys whose last use the scan asked, carried from its baseline, or did not reach.
+    pub last_use_keys: [usize; 3],
+}
+
+/// What of a scan decides which verdicts it can have: its start ("now"), whether it read last
+/// use, and the keys whose last use it did not reach in time.
+pub struct ScanFacts {
+    pub started_at: jiff::Timestamp,
+    pub last_use: bool,
+    pub not_reached: std::collections::HashSet<String>,
+    /// Keys whose last use the scan asked, carried from its baseline, or did not reach.
+    pub last_use_keys: [usize; 3],
+}
+
+impl ScanFacts {
+    pub fn of(scanned: &kmsaudit_model::Snapshot) -> ScanFacts {
+        let not_reached: std::collections::HashSet<String> = scanned
+            .keys()
+            .filter(|(_, _, k)| {
+                matches!(&k.last_use, Some(kmsaudit_model::LastUse {
+                    state: kmsaudit_model::LastUseState::NotAssessed { issue }, ..
+                }) if issue.code == "NotReached")
+            })
+            .map(|(_, _, k)| k.arn.clone())
+            .collect();
+        let carried = (scanned.keys())
+            .filter(|(_, _, k)| k.last_use.as_ref().is_some_and(|u| u.from_baseline))
+            .count();
+        let with_answer = (scanned.keys())
+            .filter(|(_, _, k)| k.last_use.is_some())
+            .count();
+        let last_use_keys = [
+            with_answer - carried - not_reached.len(),
+            carried,
+            not_reached.len(),
+        ];
+        ScanFacts {
+            started_at: scanned.metadata.started_at,
+            last_use: scanned.metadata.scope.last_use,
+            not_reached,
+            last_use_keys,
+        }
+    }
 }
 
 /// Evaluates the truth as of the scan's start and compares every (rule, resource) verdict of
 /// it with `got`.
 pub fn compare_verdicts(
     truth: &kmsaudit_model::Snapshot,
-    scan_started_at: jiff::Timestamp,
+    scan: &ScanFacts,
     got: &kmsaudit_model::FindingsDocument<'_>,
 ) -> Verdicts {
     let mut truth = truth.clone();
-    truth.metadata.started_at = scan_started_at;
+    truth.metadata.started_at = scan.started_at;
+    truth.metadata.scope.last_use = scan.last_use;
     let evaluation =
         kmsaudit_evaluator::evaluate(&truth, &kmsaudit_evaluator::EvalConfig::default());
     let expected = kmsaudit_model::FindingsDocument::new(&truth, &evaluation);
@@ -343,11 +393,17 @@ pub fn compare_verdicts(
         .outcomes()
         .map(|o| ((o.rule_id, o.resource.id.as_ref()), o.status))
         .collect();
-    let (mut right, mut total, mut wrong) = (0, 0, vec![]);
+    let (mut right, mut total, mut wrong, mut not_reached) = (0, 0, vec![], 0);
     for o in expected.outcomes() {
         total += 1;
         match got.remove(&(o.rule_id, o.resource.id.as_ref())) {
             Some(s) if s == o.status => right += 1,
+            Some(kmsaudit_model::Status::NotAssessed)
+                if matches!(o.rule_id, "KMS-KEY-UNUSED" | "KMS-KEY-DESTROY-IN-USE")
+                    && scan.not_reached.contains(o.resource.id.as_ref()) =>
+            {
+                not_reached += 1
+            }
             found => wrong.push(format!(
                 "{} on {}: expected {:?}, got {found:?}",
                 o.rule_id, o.resource.id, o.status
@@ -361,5 +417,7 @@ pub fn compare_verdicts(
         right,
         total,
         wrong,
+        not_reached,
+        last_use_keys: scan.last_use_keys,
     }
 }

@@ -97,3 +97,34 @@ pub(crate) fn active_findings<'c>(input: &KeyInput<'_>, ctx: &'c Ctx<'_>) -> &'c
         .map(Vec::as_slice)
         .unwrap_or(&[])
 }
+
+/// Evidence of a key's last use: its state, when, by which operation and CloudTrail event, and
+/// whether the answer was carried from a baseline. When it was read is left to keys.csv and
+/// findings.json: two scans with the same answers give the same findings.
+pub(crate) fn last_use_evidence(last_use: &kmsaudit_model::LastUse, ev: Evidence) -> Evidence {
+    use kmsaudit_model::LastUseState as S;
+    let mut ev = ev.detail("last_use_state", last_use.state.name());
+    ev = match &last_use.state {
+        S::Used {
+            operation,
+            at,
+            cloudtrail_event_id,
+        } => {
+            let ev = ev
+                .detail("last_used_at", at.to_string())
+                .detail("last_use_operation", operation.clone());
+            match cloudtrail_event_id {
+                Some(id) => ev.detail("cloudtrail_event_id", id.clone()),
+                None => ev,
+            }
+        }
+        S::NeverUsed { since } => ev.detail("never_used_since", since.to_string()),
+        S::NoRecordedUse { since } => ev.detail("tracking_since", since.to_string()),
+        S::NotAssessed { issue } => ev.detail("last_use_error", issue.to_string()),
+    };
+    if last_use.from_baseline {
+        ev.detail("last_use_from", "baseline")
+    } else {
+        ev
+    }
+}

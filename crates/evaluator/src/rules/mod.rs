@@ -50,6 +50,8 @@ mod rotation_disabled;
 mod rotation_period;
 mod scan_not_assessed;
 mod tags_required;
+mod usage_destroy_in_use;
+mod usage_unused;
 
 /// A catalog entry as written in a rule module.
 pub(crate) struct RuleDef {
@@ -119,6 +121,8 @@ pub(crate) struct Rule {
     pub needs_access_analyzer: bool,
     /// Runs only when the scan read IAM (effective access was computed).
     pub needs_effective_access: bool,
+    /// Runs only when the scan read the keys' last use.
+    pub needs_last_use: bool,
     pub lint_flag: Option<LintFlag>,
 }
 
@@ -128,7 +132,15 @@ const fn rule(def: &'static RuleDef, check: Check) -> Rule {
         check,
         needs_access_analyzer: false,
         needs_effective_access: false,
+        needs_last_use: false,
         lint_flag: None,
+    }
+}
+
+const fn usage_rule(def: &'static RuleDef, check: Check) -> Rule {
+    Rule {
+        needs_last_use: true,
+        ..rule(def, check)
     }
 }
 
@@ -203,6 +215,11 @@ pub(crate) static RULES: &[Rule] = &[
     rule(&grant_duplicate::RULE, Key(grant_duplicate::check)),
     rule(&multi_region::RULE, Key(multi_region::check)),
     rule(&tags_required::RULE, Key(tags_required::check)),
+    usage_rule(&usage_unused::RULE, Key(usage_unused::check)),
+    usage_rule(
+        &usage_destroy_in_use::RULE,
+        Key(usage_destroy_in_use::check),
+    ),
     access_rule(
         &access_external::RULE,
         Check::Access(access_external::check),
@@ -231,15 +248,21 @@ pub(crate) static RULES: &[Rule] = &[
     ),
 ];
 
-/// The rules that run given whether Access Analyzer was queried and IAM was read.
-pub(crate) fn active_rules(
-    access_analyzer: bool,
-    effective_access: bool,
-) -> impl Iterator<Item = &'static Rule> {
+/// What a scan read besides the keys, which decides the rules that run.
+#[derive(Clone, Copy)]
+pub(crate) struct ScanReads {
+    pub access_analyzer: bool,
+    pub effective_access: bool,
+    pub last_use: bool,
+}
+
+/// The rules that run given what the scan read.
+pub(crate) fn active_rules(reads: ScanReads) -> impl Iterator<Item = &'static Rule> {
     RULES
         .iter()
-        .filter(move |r| access_analyzer || !r.needs_access_analyzer)
-        .filter(move |r| effective_access || !r.needs_effective_access)
+        .filter(move |r| reads.access_analyzer || !r.needs_access_analyzer)
+        .filter(move |r| reads.effective_access || !r.needs_effective_access)
+        .filter(move |r| reads.last_use || !r.needs_last_use)
 }
 
 /// The policy rules with their checks, in catalog order.

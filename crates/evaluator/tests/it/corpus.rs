@@ -69,6 +69,13 @@ struct KeyCase {
     /// Rules whose findings must be muted.
     #[serde(default)]
     muted: Vec<String>,
+    /// GetKeyLastUsage's answer (`{ state = "used", operation = ..., at = ... }`); the scan then
+    /// read last use.
+    #[serde(default)]
+    last_use: Option<LastUseState>,
+    /// The deletion date of a key pending deletion.
+    #[serde(default)]
+    deletion_date: Option<Timestamp>,
 }
 
 /// The corpus's scan start: "now" of every time condition, in lint-policy and in a scan.
@@ -106,6 +113,7 @@ fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
             aws_account_id: case.key_account.clone(),
             enabled: key.state == "Enabled",
             key_state: key.state.clone(),
+            deletion_date: key.deletion_date,
             key_usage: "ENCRYPT_DECRYPT".into(),
             key_spec: "SYMMETRIC_DEFAULT".into(),
             key_manager: "CUSTOMER".into(),
@@ -121,6 +129,11 @@ fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
         grants: Some(vec![]),
         aliases: key.aliases.clone(),
         tags: Some(vec![]),
+        last_use: key.last_use.clone().map(|state| LastUse {
+            state,
+            read_at: scan_start(),
+            from_baseline: false,
+        }),
         errors: vec![],
     };
     let accounts = case
@@ -151,6 +164,10 @@ fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
         schema_version: SCHEMA_VERSION,
         metadata: ScanMetadata {
             started_at: scan_start(),
+            scope: ScanScope {
+                last_use: key.last_use.is_some(),
+                ..Default::default()
+            },
             ..Default::default()
         },
         organization: Some(Organization {
@@ -362,6 +379,8 @@ fn lint_and_scan_agree_on_every_corpus_policy() {
                 state: enabled(),
                 aliases: vec![],
                 muted: vec![],
+                last_use: None,
+                deletion_date: None,
             };
             let evaluation = evaluate(&one_key_snapshot(case, &key), &config);
             let policy_rule =
