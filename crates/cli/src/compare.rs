@@ -127,24 +127,32 @@ pub(crate) fn load_findings(
     serde_json::from_slice(&text).context("re-reading the findings")
 }
 
-/// The baseline's last-use answers that no use since can change a verdict, by key ARN: a use
-/// less than `unused_days` (less a day's margin) before now keeps KMS-KEY-UNUSED passing
-/// whatever happened since, so it is carried instead of asked again. Never-used, unread and old
-/// answers are asked again, and the scanner asks again for any key not enabled now.
-pub(crate) fn settled_last_use(
+/// The baseline's last-use answers by key ARN, each marked settled when no use since can change
+/// a verdict: a use less than `unused_days` (less a day's margin) before now keeps
+/// KMS-KEY-UNUSED passing whatever happened since. Settled answers are carried instead of asked
+/// again (while the key stays enabled); the others are asked again, and stand, marked as carried,
+/// only for a key the scan does not reach in time. Answers that were not read are left out.
+pub(crate) fn baseline_last_use(
     baseline: &kmsaudit_model::FindingsDocument<'_>,
     unused_days: i64,
-) -> std::collections::HashMap<String, kmsaudit_model::LastUse> {
+) -> std::collections::HashMap<String, kmsaudit_scanner::BaselineLastUse> {
+    use kmsaudit_model::LastUseState as S;
     let now = jiff::Timestamp::now();
     baseline
         .last_use
         .iter()
-        .filter(|k| match k.last_use.state {
-            kmsaudit_model::LastUseState::Used { at, .. } => {
-                (now.as_second() - at.as_second()) / 86_400 < unused_days - 1
-            }
-            _ => false,
+        .filter(|k| !matches!(k.last_use.state, S::NotAssessed { .. }))
+        .map(|k| {
+            let settled = match k.last_use.state {
+                S::Used { at, .. } => (now.as_second() - at.as_second()) / 86_400 < unused_days - 1,
+                _ => false,
+            };
+            let mut answer = k.last_use.clone().into_owned();
+            answer.from_baseline = false;
+            (
+                k.key.to_string(),
+                kmsaudit_scanner::BaselineLastUse { answer, settled },
+            )
         })
-        .map(|k| (k.key.to_string(), k.last_use.clone().into_owned()))
         .collect()
 }

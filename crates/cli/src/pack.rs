@@ -96,8 +96,8 @@ pub(crate) fn scan(
         ca_bundle,
         last_use: !args.no_last_use,
         last_use_wait: Duration::from_secs(args.last_use_wait),
-        known_last_use: std::sync::Arc::new(match &options.baseline {
-            Some(baseline) => crate::compare::settled_last_use(baseline, config.unused_days),
+        baseline_last_use: std::sync::Arc::new(match &options.baseline {
+            Some(baseline) => crate::compare::baseline_last_use(baseline, config.unused_days),
             None => Default::default(),
         }),
         tags_from: match args.tags_from {

@@ -304,6 +304,13 @@ pub(crate) fn keys_csv(
         "highest_failing_severity",
         "not_assessed_findings",
         "collection_errors",
+        "last_use_state",
+        "last_used_at",
+        "last_use_operation",
+        "last_use_cloudtrail_event_id",
+        "last_use_tracked_since",
+        "last_use_read_at",
+        "last_use_note",
     ];
     let mut per_key: std::collections::BTreeMap<
         &str,
@@ -365,8 +372,49 @@ pub(crate) fn keys_csv(
                     .collect::<Vec<_>>()
                     .join("; "),
             )
+            .last_use(k.last_use.as_ref())
     });
     write(out, &header, rows)
+}
+
+impl Row {
+    /// keys.csv's last-use cells: state, when used, operation, CloudTrail event id, since when
+    /// tracked without use, when read, and a note (carried from the baseline, or the error).
+    fn last_use(self, last_use: Option<&kmsaudit_model::LastUse>) -> Row {
+        use kmsaudit_model::LastUseState as S;
+        let Some(u) = last_use else {
+            return (0..7).fold(self, |row, _| row.text(""));
+        };
+        let (at, operation, event, since, note) = match &u.state {
+            S::Used {
+                operation,
+                at,
+                cloudtrail_event_id,
+            } => (
+                Some(*at),
+                operation.as_str(),
+                cloudtrail_event_id.as_deref().unwrap_or(""),
+                None,
+                String::new(),
+            ),
+            S::NeverUsed { since } | S::NoRecordedUse { since } => {
+                (None, "", "", Some(*since), String::new())
+            }
+            S::NotAssessed { issue } => (None, "", "", None, issue.to_string()),
+        };
+        let note = if u.from_baseline {
+            "carried from the baseline".to_string()
+        } else {
+            note
+        };
+        self.text(u.state.name())
+            .time(at)
+            .text(operation)
+            .text(event)
+            .time(since)
+            .time(Some(u.read_at))
+            .text(note)
+    }
 }
 
 /// One row per grant.

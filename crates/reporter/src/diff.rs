@@ -66,6 +66,53 @@ pub struct Diff {
     /// Access gained and lost on keys both audits hold; empty unless both read IAM.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub access: Vec<AccessChange>,
+    /// Keys that became unused or were used again (KMS-KEY-UNUSED turned), with their last
+    /// use before and now; empty unless both read last use.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub usage: Vec<UsageChange>,
+}
+
+/// A key that became unused, or was used again, between two audits.
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageChange {
+    /// `key_became_unused` or `key_used_again`.
+    pub change: &'static str,
+    pub key_arn: String,
+    /// The last use each audit read, in words.
+    pub old_last_use: String,
+    pub new_last_use: String,
+}
+
+/// Keys whose KMS-KEY-UNUSED verdict turned between FAIL and PASS.
+fn usage_changes(
+    old: &FindingsDocument<'_>,
+    new: &FindingsDocument<'_>,
+    entries: &[Entry],
+) -> Vec<UsageChange> {
+    let described = |doc: &FindingsDocument<'_>, arn: &str| -> String {
+        doc.last_use
+            .binary_search_by(|u| u.key.as_ref().cmp(arn))
+            .ok()
+            .map(|i| doc.last_use[i].last_use.state.describe())
+            .unwrap_or_default()
+    };
+    entries
+        .iter()
+        .filter(|e| e.rule_id == "KMS-KEY-UNUSED")
+        .filter_map(|e| {
+            let change = match (e.change, e.old_status.as_deref(), e.new_status.as_deref()) {
+                (Change::New, Some("PASS"), _) => "key_became_unused",
+                (Change::Fixed, _, Some("PASS")) => "key_used_again",
+                _ => return None,
+            };
+            Some(UsageChange {
+                change,
+                key_arn: e.resource.clone(),
+                old_last_use: described(old, &e.resource),
+                new_last_use: described(new, &e.resource),
+            })
+        })
+        .collect()
 }
 
 /// One principal's capability on one key, gained or lost.
@@ -343,6 +390,12 @@ pub fn diff(old: &FindingsDocument<'_>, new: &FindingsDocument<'_>) -> Diff {
             counts.insert(change, access.iter().filter(|a| a.change == change).count());
         }
     }
+    let usage = usage_changes(old, new, &entries);
+    if !old.last_use.is_empty() && !new.last_use.is_empty() {
+        for change in ["key_became_unused", "key_used_again"] {
+            counts.insert(change, usage.iter().filter(|u| u.change == change).count());
+        }
+    }
     Diff {
         old_scan_started_at: old.scan_started_at.to_string(),
         new_scan_started_at: new.scan_started_at.to_string(),
@@ -351,6 +404,7 @@ pub fn diff(old: &FindingsDocument<'_>, new: &FindingsDocument<'_>) -> Diff {
         keys_added,
         keys_removed,
         access,
+        usage,
     }
 }
 
@@ -417,8 +471,27 @@ pub fn diff_csv(diff: &Diff) -> std::io::Result<Vec<u8>> {
                 a.via
             ))
     });
+    let usage = diff.usage.iter().map(|u| {
+        Row::default()
+            .text(u.change)
+            .text("KMS-KEY-UNUSED")
+            .text("")
+            .text(kmsaudit_model::arn_account(&u.key_arn).unwrap_or(""))
+            .text(u.key_arn.split(':').nth(3).unwrap_or(""))
+            .text(&u.key_arn)
+            .text("")
+            .text("")
+            .text(format!(
+                "before: {}; now: {}",
+                u.old_last_use, u.new_last_use
+            ))
+    });
     let mut out = Vec::new();
-    write(&mut out, &header, changed.chain(keys).chain(access))?;
+    write(
+        &mut out,
+        &header,
+        changed.chain(keys).chain(access).chain(usage),
+    )?;
     Ok(out)
 }
 
@@ -511,5 +584,54 @@ mod tests {
         let d = diff(&doc(None), &new);
         assert!(d.access.is_empty() && !d.counts.contains_key("access_gained"));
         assert!(diff(&new, &new).access.is_empty());
+    }
+
+    /// K1 unused (FAIL) when `k1_unused`, else K2, each with its last use.
+    fn usage_doc(k1_unused: bool) -> FindingsDocument<'static> {
+        let mut v = serde_json::to_value(doc(None)).unwrap();
+        v["rules"] = serde_json::json!([{"id": "KMS-KEY-UNUSED", "severity": "low", "title": "t",
+            "rationale": "r", "remediation": "m", "compliance": {}}]);
+        let (failing, passing) = if k1_unused { (0, 1) } else { (1, 0) };
+        v["findings"] = serde_json::json!([{"rule_id": "KMS-KEY-UNUSED", "severity": "low",
+            "status": "FAIL", "muted": false, "message": "unused", "evidence": {},
+            "resources": [failing]}]);
+        v["quiet"] = serde_json::json!([{"resource": passing, "pass": [0], "not_applicable": []}]);
+        v["last_use"] = serde_json::json!([
+            {"key": K1, "state": "used", "operation": "Decrypt",
+             "at": if k1_unused { "2026-05-01T00:00:00Z" } else { "2026-11-30T00:00:00Z" },
+             "read_at": "2026-12-01T00:00:00Z"},
+            {"key": K2, "state": "never_used", "since": "2026-01-01T00:00:00Z",
+             "read_at": "2026-12-01T00:00:00Z"},
+        ]);
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn keys_that_became_unused_or_were_used_again_are_named_with_both_last_uses() {
+        let (old, new) = (usage_doc(true), usage_doc(false));
+        let d = diff(&old, &new);
+        let got: Vec<(&str, &str)> = d
+            .usage
+            .iter()
+            .map(|u| (u.change, u.key_arn.as_str()))
+            .collect();
+        assert_eq!(got, [("key_used_again", K1), ("key_became_unused", K2)]);
+        assert_eq!(
+            d.usage[0].old_last_use,
+            "last used by Decrypt on 2026-05-01"
+        );
+        assert_eq!(
+            d.usage[0].new_last_use,
+            "last used by Decrypt on 2026-11-30"
+        );
+        assert_eq!(d.counts["key_became_unused"], 1);
+        assert_eq!(d.counts["key_used_again"], 1);
+        let csv = String::from_utf8(diff_csv(&d).unwrap()).unwrap();
+        assert!(
+            csv.contains("key_used_again,KMS-KEY-UNUSED,,111122223333,us-east-1"),
+            "{csv}"
+        );
+        // Without last use on both sides, nothing is counted.
+        assert!(!diff(&doc(None), &new).counts.contains_key("key_used_again"));
     }
 }

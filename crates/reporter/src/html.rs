@@ -220,6 +220,19 @@ pub fn render_html(
                     .as_ref()
                     .map(|g| g.len().to_string())
                     .unwrap_or_else(|| "not read".into()),
+                last_use: k
+                    .last_use
+                    .as_ref()
+                    .map(|u| {
+                        let read = u.read_at.strftime("%Y-%m-%d %H:%M UTC");
+                        let from = if u.from_baseline {
+                            " (carried from the baseline)"
+                        } else {
+                            ""
+                        };
+                        format!("{}; read {read}{from}", u.state.describe())
+                    })
+                    .unwrap_or_default(),
                 tags: k.tags_text(", ").unwrap_or_else(|| "not read".into()),
                 errors: k.errors.iter().map(|e| e.to_string()).collect(),
                 policy: pretty_policy(k),
@@ -241,6 +254,7 @@ pub fn render_html(
         head_script: HEAD_SCRIPT,
         baseline: diff.map(baseline_view),
         effective_access: evaluation.access.is_some(),
+        last_use_summary: last_use_summary(snapshot),
         by_region,
         by_framework,
         tool_version: m.tool_version.clone(),
@@ -431,4 +445,34 @@ fn baseline_view(diff: &crate::Diff) -> BaselineView {
         fixed,
         fixed_total,
     }
+}
+
+/// "Last use (GetKeyLastUsage) of N customer managed keys: ..." for the scope section.
+fn last_use_summary(snapshot: &Snapshot) -> Option<String> {
+    use kmsaudit_model::LastUseState as S;
+    if !snapshot.metadata.scope.last_use {
+        return None;
+    }
+    let mut counts = [0usize; 6];
+    for (_, _, k) in snapshot.keys() {
+        let Some(u) = &k.last_use else { continue };
+        counts[match &u.state {
+            S::Used { .. } => 0,
+            S::NeverUsed { .. } => 1,
+            S::NoRecordedUse { .. } => 2,
+            S::NotAssessed { issue } if issue.code == "NotReached" => 4,
+            S::NotAssessed { .. } => 3,
+        }] += 1;
+        if u.from_baseline {
+            counts[5] += 1;
+        }
+    }
+    let [used, never, none, failed, not_reached, carried] = counts;
+    Some(format!(
+        "Last use (GetKeyLastUsage) of {} customer managed keys: {used} used, {never} never used \
+         since creation, {none} with no recorded use since tracking began, {failed} not read \
+         (error), {not_reached} not reached within the wait; {carried} answers carried from the \
+         baseline.",
+        counts[..5].iter().sum::<usize>()
+    ))
 }

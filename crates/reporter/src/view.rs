@@ -17,6 +17,8 @@ pub(crate) struct View<'a> {
     pub head_script: &'static str,
     pub baseline: Option<BaselineView>,
     /// The scan read IAM: effective access is shown per key.
+    /// How each customer managed key's last use was read, when the scan read it.
+    pub last_use_summary: Option<String>,
     pub effective_access: bool,
     pub by_region: Vec<RegionView>,
     pub by_framework: Vec<FrameworkView>,
@@ -163,6 +165,8 @@ pub(crate) struct KeyView {
     pub origin: String,
     pub rotation: String,
     pub grants: String,
+    /// GetKeyLastUsage's answer in words, with when it was read; empty when not read.
+    pub last_use: String,
     pub tags: String,
     pub errors: Vec<String>,
     pub policy: String,

@@ -5,9 +5,10 @@
 //! hold up the scan: every account × region with keys gets its own task, fed the keys as they
 //! are described, which asks one key at a time at the operation's own pace (`pace.rs`) and
 //! outlives its account. Keys that would otherwise be deleted or are disabled go first, then keys
-//! with no earlier answer. Once everything else is read, the scan waits at most
-//! `ScanPlan::last_use_wait` for what is still being asked; a key not reached by then is
-//! NOT_ASSESSED with that reason, never "unused".
+//! with no earlier answer, then keys whose baseline answer is oldest. Once everything else is
+//! read, the scan waits at most `ScanPlan::last_use_wait` for what is still being asked; a key
+//! not reached by then keeps its baseline answer (marked as carried, with when it was read), or
+//! is NOT_ASSESSED with that reason, never "unused".
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -33,11 +34,21 @@ struct Queued {
     arn: String,
 }
 
+/// A baseline's answer for one key, and whether it is settled: a use recent enough that no use
+/// since can change a verdict, so that a key still enabled is not asked again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaselineLastUse {
+    /// The answer the baseline holds.
+    pub answer: LastUse,
+    /// Not asked again while the key stays enabled.
+    pub settled: bool,
+}
+
 /// Whether a key should go before others: its deletion or disabling may be a mistake that only
-/// its recent use can show.
-fn priority(key: &KeyRecord, known: bool) -> u8 {
+/// its recent use can show; then keys the baseline has no answer for.
+fn priority(key: &KeyRecord, in_baseline: bool) -> u8 {
     let state = key.metadata.as_ref().map_or("", |m| m.key_state.as_str());
-    match (state, known) {
+    match (state, in_baseline) {
         ("PendingDeletion" | "PendingReplicaDeletion" | "Disabled", _) => 0,
         (_, false) => 1,
         (_, true) => 2,
@@ -50,14 +61,15 @@ pub(crate) struct LastUseBook {
     /// Answers by key ARN, recorded as they come (a task stopped at the deadline keeps them).
     answers: Mutex<HashMap<String, LastUse>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
-    /// Answers carried from a baseline, by key ARN: asked again only for keys not enabled now.
-    known: Arc<HashMap<String, LastUse>>,
+    /// A baseline's answers by key ARN: settled ones are not asked again for keys still
+    /// enabled, and any stands for a key not reached.
+    baseline: Arc<HashMap<String, BaselineLastUse>>,
 }
 
 /// One account × region's queue: feed it each described key, then drop it.
 pub(crate) struct RegionQueue {
     sender: mpsc::UnboundedSender<Queued>,
-    known: Arc<HashMap<String, LastUse>>,
+    baseline: Arc<HashMap<String, BaselineLastUse>>,
     order: std::sync::atomic::AtomicU64,
 }
 
@@ -72,14 +84,19 @@ impl RegionQueue {
             .metadata
             .as_ref()
             .is_some_and(|m| m.key_state == "Enabled");
-        if enabled && self.known.contains_key(&key.arn) {
+        let baseline = self.baseline.get(&key.arn);
+        if enabled && baseline.is_some_and(|b| b.settled) {
             return;
         }
-        let order = self
-            .order
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Among keys the baseline answered, the oldest answer first; the others as described.
+        let order = match baseline {
+            Some(b) => b.answer.read_at.as_second().max(0) as u64,
+            None => self
+                .order
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        };
         let _ = self.sender.send(Queued {
-            priority: priority(key, self.known.contains_key(&key.arn)),
+            priority: priority(key, baseline.is_some()),
             order,
             key_id: key.key_id.clone(),
             arn: key.arn.clone(),
@@ -88,9 +105,9 @@ impl RegionQueue {
 }
 
 impl LastUseBook {
-    pub(crate) fn new(known: Arc<HashMap<String, LastUse>>) -> LastUseBook {
+    pub(crate) fn new(baseline: Arc<HashMap<String, BaselineLastUse>>) -> LastUseBook {
         LastUseBook {
-            known,
+            baseline,
             ..Default::default()
         }
     }
@@ -146,7 +163,7 @@ impl LastUseBook {
         self.tasks.lock().expect("last-use lock").push(task);
         RegionQueue {
             sender,
-            known: self.known.clone(),
+            baseline: self.baseline.clone(),
             order: Default::default(),
         }
     }
@@ -182,12 +199,12 @@ impl LastUseBook {
                     stats[0] += 1;
                     answer
                 }
-                None => match self.known.get(&key.arn) {
+                None => match self.baseline.get(&key.arn) {
                     Some(carried) => {
                         stats[1] += 1;
                         LastUse {
                             from_baseline: true,
-                            ..carried.clone()
+                            ..carried.answer.clone()
                         }
                     }
                     None => {
@@ -265,30 +282,40 @@ mod tests {
     }
 
     #[test]
-    fn an_enabled_key_with_a_carried_answer_is_not_asked_again_and_others_are() {
-        let mut known = HashMap::new();
-        for state in ["Enabled", "Disabled"] {
-            known.insert(
+    fn an_enabled_key_with_a_settled_answer_is_not_asked_again_and_others_are() {
+        let mut baseline = HashMap::new();
+        for (state, settled) in [("Enabled", true), ("Disabled", true), ("Unsettled", false)] {
+            baseline.insert(
                 key(state).arn,
-                LastUse {
-                    state: LastUseState::Used {
-                        operation: "Decrypt".into(),
-                        at: "2026-11-30T00:00:00Z".parse().unwrap(),
-                        cloudtrail_event_id: None,
+                BaselineLastUse {
+                    answer: LastUse {
+                        state: LastUseState::Used {
+                            operation: "Decrypt".into(),
+                            at: "2026-11-30T00:00:00Z".parse().unwrap(),
+                            cloudtrail_event_id: None,
+                        },
+                        read_at: "2026-12-01T00:00:00Z".parse().unwrap(),
+                        from_baseline: false,
                     },
-                    read_at: "2026-12-01T00:00:00Z".parse().unwrap(),
-                    from_baseline: false,
+                    settled,
                 },
             );
         }
         let (sender, mut receiver) = mpsc::unbounded_channel();
         let queue = RegionQueue {
             sender,
-            known: Arc::new(known),
+            baseline: Arc::new(baseline),
             order: Default::default(),
         };
-        for state in ["Enabled", "Disabled", "PendingDeletion"] {
-            queue.push(&key(state));
+        let mut unsettled = key("Unsettled");
+        unsettled.metadata.as_mut().unwrap().key_state = "Enabled".into();
+        for k in [
+            key("Enabled"),
+            key("Disabled"),
+            key("PendingDeletion"),
+            unsettled,
+        ] {
+            queue.push(&k);
         }
         let mut aws_managed = key("Enabled");
         aws_managed.metadata.as_mut().unwrap().key_manager = "AWS".into();
@@ -299,6 +326,6 @@ mod tests {
         while let Ok(q) = receiver.try_recv() {
             asked.push(q.key_id);
         }
-        assert_eq!(asked, ["Disabled", "PendingDeletion"]);
+        assert_eq!(asked, ["Disabled", "PendingDeletion", "Unsettled"]);
     }
 }

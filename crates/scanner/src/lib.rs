@@ -44,6 +44,7 @@ mod signing;
 pub use aws_types::SdkConfig;
 pub use counter::CallCounter;
 pub use credentials::load_base_config;
+pub use last_use::BaselineLastUse;
 pub use pace::KMS_QUOTAS;
 pub use regions::{is_opt_in, partition_regions};
 pub use security_hub::{
@@ -99,9 +100,9 @@ pub struct ScanPlan {
     /// Once everything else is read, how long to wait for last-use answers still being asked
     /// (their quota is 5/s per account and region); keys not reached are NOT_ASSESSED.
     pub last_use_wait: Duration,
-    /// Last-use answers from a baseline that no use since could change a verdict, by key ARN:
-    /// not asked again while the key stays enabled.
-    pub known_last_use: Arc<std::collections::HashMap<String, kmsaudit_model::LastUse>>,
+    /// A baseline's last-use answers by key ARN: settled ones are not asked again while the key
+    /// stays enabled, and any answer stands (marked as carried) for a key not reached in time.
+    pub baseline_last_use: Arc<std::collections::HashMap<String, BaselineLastUse>>,
 }
 
 impl Default for ScanPlan {
@@ -125,7 +126,7 @@ impl Default for ScanPlan {
             effective_access: true,
             last_use: true,
             last_use_wait: Duration::from_secs(30),
-            known_last_use: Default::default(),
+            baseline_last_use: Default::default(),
         }
     }
 }
@@ -250,7 +251,7 @@ pub async fn scan(
         analyzer_homes: std::sync::OnceLock::new(),
         last_use: plan
             .last_use
-            .then(|| Arc::new(last_use::LastUseBook::new(plan.known_last_use.clone()))),
+            .then(|| Arc::new(last_use::LastUseBook::new(plan.baseline_last_use.clone()))),
     });
 
     let listing = scanner.list_accounts().await?;

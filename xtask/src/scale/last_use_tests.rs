@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use kmsaudit_model::{Issue, LastUse, LastUseState, Snapshot, Status};
-use kmsaudit_scanner::ScanPlan;
+use kmsaudit_scanner::{BaselineLastUse, ScanPlan};
 
 use super::tests::{assert_truth, scan_planned};
 use super::{start, Behaviour, ScaleSpec, ScaleStandIn};
@@ -163,14 +163,18 @@ async fn keys_not_reached_are_not_assessed_and_a_baseline_spares_settled_keys() 
     let full = scan_planned(&standin, with_last_use(Duration::from_secs(120))).await;
     assert_truth(&standin, &full);
     let now = full.metadata.started_at;
-    let settled: HashMap<String, LastUse> = customer_keys(&full)
+    let settled: HashMap<String, BaselineLastUse> = customer_keys(&full)
         .filter_map(|k| {
             let u = k.last_use.clone()?;
+            let answer = |u: LastUse| BaselineLastUse {
+                answer: u,
+                settled: true,
+            };
             match u.state {
                 LastUseState::Used { at, .. }
                     if (now.as_second() - at.as_second()) < 60 * 86_400 =>
                 {
-                    Some((k.arn.clone(), u))
+                    Some((k.arn.clone(), answer(u)))
                 }
                 _ => None,
             }
@@ -183,7 +187,7 @@ async fn keys_not_reached_are_not_assessed_and_a_baseline_spares_settled_keys() 
     assert!(enabled_settled > 0);
     standin.reset();
     let plan = ScanPlan {
-        known_last_use: std::sync::Arc::new(settled),
+        baseline_last_use: std::sync::Arc::new(settled),
         ..with_last_use(Duration::from_secs(120))
     };
     let again = scan_planned(&standin, plan).await;
@@ -194,4 +198,36 @@ async fn keys_not_reached_are_not_assessed_and_a_baseline_spares_settled_keys() 
         .count() as u64;
     assert_eq!(carried, enabled_settled);
     assert_truth(&standin, &again);
+
+    // No time to wait, but a baseline answer for every key: a key not reached keeps it, marked
+    // as carried; none is left NOT_ASSESSED.
+    let every: HashMap<String, BaselineLastUse> = customer_keys(&full)
+        .map(|k| {
+            let answer = k.last_use.clone().unwrap();
+            (
+                k.arn.clone(),
+                BaselineLastUse {
+                    answer,
+                    settled: false,
+                },
+            )
+        })
+        .collect();
+    standin.reset();
+    let plan = ScanPlan {
+        baseline_last_use: std::sync::Arc::new(every),
+        ..with_last_use(Duration::ZERO)
+    };
+    let hurried = scan_planned(&standin, plan).await;
+    let unread = customer_keys(&hurried)
+        .filter(|k| {
+            matches!(
+                k.last_use.as_ref().unwrap().state,
+                LastUseState::NotAssessed { .. }
+            )
+        })
+        .count();
+    assert_eq!(unread, 0);
+    assert!(customer_keys(&hurried).any(|k| k.last_use.as_ref().unwrap().from_baseline));
+    assert_truth(&standin, &hurried);
 }

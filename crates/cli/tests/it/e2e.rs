@@ -284,9 +284,61 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
         .collect();
     assert_eq!(hostile.len(), 1);
     assert!(hostile[0].starts_with("'="), "{}", hostile[0]);
+    check_last_use(&spec, &keys_csv, &html, &doc);
 
     validate_against_schemas(&out);
     validate_ocsf(&out);
+}
+
+/// Each demo key's last use, as the fixture declares it, in keys.csv, findings.json and the
+/// report: the four states, the operation and CloudTrail event id of a use, and the scope line.
+fn check_last_use(spec: &Spec, keys_csv: &[u8], html: &str, doc: &serde_json::Value) {
+    let arn = |name: &str| {
+        spec.raw["seeded"]["keys"][name][0]
+            .as_str()
+            .expect("seeded key")
+            .to_string()
+    };
+    let mut reader = csv::Reader::from_reader(keys_csv);
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (key, state, operation, event) = (
+        column("key_arn"),
+        column("last_use_state"),
+        column("last_use_operation"),
+        column("last_use_cloudtrail_event_id"),
+    );
+    let rows: BTreeMap<String, csv::StringRecord> = reader
+        .records()
+        .map(|r| r.unwrap())
+        .map(|r| (r[key].to_string(), r))
+        .collect();
+    for (name, want, op) in [
+        ("mgmt-standard", "used", "Decrypt"),
+        ("mgmt-aws-default", "used", "GenerateDataKey"),
+        ("mgmt-pending-deletion", "used", "Decrypt"),
+        ("mgmt-no-rotation", "never_used", ""),
+        ("mgmt-hmac", "no_recorded_use", ""),
+        ("prod-policy-denied", "not_assessed", ""),
+    ] {
+        let row = &rows[&arn(name)];
+        assert_eq!(&row[state], want, "{name}");
+        assert_eq!(&row[operation], op, "{name}");
+        assert_eq!(row[event].is_empty(), op.is_empty(), "{name}");
+    }
+    let listed = doc["last_use"]
+        .as_array()
+        .expect("findings.json lists last use");
+    let customer = rows
+        .values()
+        .filter(|r| &r[column("key_manager")] == "CUSTOMER")
+        .count();
+    assert_eq!(listed.len(), customer);
+    assert!(
+        html.contains("Last use (GetKeyLastUsage) of"),
+        "the scope says how last use was read"
+    );
+    assert!(html.contains("<dt>Last use</dt><dd>last used by Decrypt on"));
 }
 
 /// findings.ocsf.json, asked for with `--output-formats ocsf`, holds every outcome of the pack
