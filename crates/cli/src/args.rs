@@ -218,15 +218,11 @@ pub(crate) struct ScanArgs {
     #[arg(long, env = "KMSAUDIT_NO_LAST_USE")]
     pub(crate) no_last_use: bool,
     /// Once everything else is read, wait at most this many seconds for last-use answers still
-    /// being asked (GetKeyLastUsage allows 5 requests/s per account and region); keys not
-    /// reached are NOT_ASSESSED, and a later scan with --baseline asks them first.
-    #[arg(
-        long,
-        default_value_t = 30,
-        env = "KMSAUDIT_LAST_USE_WAIT",
-        value_name = "SECONDS"
-    )]
-    pub(crate) last_use_wait: u64,
+    /// being asked (GetKeyLastUsage allows 5 requests/s per account and region). Keys not
+    /// reached keep the baseline's answer, marked as carried, or are NOT_ASSESSED. Default: 30,
+    /// or 0 with --baseline (its answers stand for the keys not reached).
+    #[arg(long, env = "KMSAUDIT_LAST_USE_WAIT", value_name = "SECONDS")]
+    pub(crate) last_use_wait: Option<u64>,
     /// Scan only shard I of N of the organization's accounts (1 <= I <= N; an account's shard
     /// is its id modulo N, plus 1), for `kmsaudit merge` to join.
     #[arg(long, env = "KMSAUDIT_SHARD", value_name = "I/N")]

@@ -95,7 +95,10 @@ pub(crate) fn scan(
         quota_share: args.quota_share,
         ca_bundle,
         last_use: !args.no_last_use,
-        last_use_wait: Duration::from_secs(args.last_use_wait),
+        last_use_wait: Duration::from_secs(args.last_use_wait.unwrap_or(match options.baseline {
+            Some(_) => 0,
+            None => 30,
+        })),
         baseline_last_use: std::sync::Arc::new(match &options.baseline {
             Some(baseline) => crate::compare::baseline_last_use(baseline, config.unused_days),
             None => Default::default(),

@@ -5,10 +5,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kmsaudit_model::{AccessVerdict, Capability, FindingsDocument, ResourceType, Severity, Status};
+use rustc_hash::FxHashMap;
+
+use kmsaudit_model::{AccessVerdict, FindingsDocument, ResourceType, Severity, Status};
 use serde::Serialize;
 
 use crate::csv_out::{status_cell, write, Row};
+use crate::diff_access::access_changes;
+pub use crate::diff_access::AccessChange;
 
 /// How one (rule, resource) outcome changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -115,159 +119,20 @@ fn usage_changes(
         .collect()
 }
 
-/// One principal's capability on one key, gained or lost.
-///
-/// Ranked allowed over conditional over none: conditional → allowed is gained, allowed →
-/// conditional is lost. A row NOT_ASSESSED on either side is left out (nothing is known to
-/// have changed: the findings diff reports the lost sight).
-#[derive(Debug, Clone, Serialize)]
-pub struct AccessChange {
-    /// `access_gained` or `access_lost`.
-    pub change: &'static str,
-    pub key_arn: String,
-    pub principal: String,
-    pub capability: Capability,
-    pub old_verdict: Option<AccessVerdict>,
-    pub new_verdict: Option<AccessVerdict>,
-    /// The path of the newer answer (the older one for access lost).
-    pub via: String,
-}
-
-/// Each (key, principal, capability) of a document as (key's resource index, group index),
-/// sorted by key ARN, principal and capability. Eight bytes a row: a document of 1,000
-/// accounts holds tens of millions.
-fn access_rows(doc: &FindingsDocument<'_>) -> Vec<(u32, u32)> {
-    let Some(groups) = &doc.access else {
-        return vec![];
-    };
-    let mut rows = Vec::new();
-    for (i, g) in groups.iter().enumerate() {
-        let group = u32::try_from(i).expect("under 4G groups");
-        let known = g
-            .keys
-            .iter()
-            .filter(|&&k| (k as usize) < doc.resources.len());
-        rows.extend(known.map(|&k| (k, group)));
-    }
-    let order = |&(k, g): &(u32, u32)| {
-        let g = groups.get(g as usize).expect("a group of the document");
-        (
-            doc.resources[k as usize].id.as_ref(),
-            g.answer.principal,
-            g.answer.capability,
-        )
-    };
-    // A row a document repeats counts once.
-    rows.sort_by(|a, b| order(a).cmp(&order(b)));
-    rows.dedup_by(|a, b| order(a) == order(b));
-    rows
-}
-
-/// A row of [`access_rows`]: its (key ARN, principal, capability), and its verdict and path.
-fn read_row<'d>(
-    doc: &'d FindingsDocument<'_>,
-    (k, g): (u32, u32),
-) -> ((&'d str, &'d str, Capability), (AccessVerdict, &'d str)) {
-    let g = doc.access.as_ref().and_then(|a| a.get(g as usize));
-    let g = g.expect("a group of the document");
-    let key = doc.resources[k as usize].id.as_ref();
-    let a = g.answer;
-    ((key, a.principal, a.capability), (a.verdict, a.via))
-}
-
-fn access_rank(v: Option<AccessVerdict>) -> Option<u8> {
-    match v {
-        None => Some(0),
-        Some(AccessVerdict::Conditional) => Some(1),
-        Some(AccessVerdict::Allowed) => Some(2),
-        Some(AccessVerdict::NotAssessed) => None,
-    }
-}
-
-/// Access gained and lost between two documents that both computed it, on keys both hold.
-fn access_changes(
-    old: &FindingsDocument<'_>,
-    new: &FindingsDocument<'_>,
-    kept_keys: &BTreeSet<String>,
-) -> Vec<AccessChange> {
-    if old.access.is_none() || new.access.is_none() {
-        return vec![];
-    }
-    let (before, after) = (access_rows(old), access_rows(new));
-    let (old_doc, new_doc) = (old, new);
-    let (old, new) = (|row| read_row(old_doc, row), |row| read_row(new_doc, row));
-    let (mut b_rows, mut a_rows) = (before.into_iter().peekable(), after.into_iter().peekable());
-    let mut out = Vec::new();
-    loop {
-        // The next (key, principal, capability) of either document, with each one's answer.
-        let (at, b, a) = match (b_rows.peek(), a_rows.peek()) {
-            (None, None) => break,
-            (Some(&x), None) => {
-                b_rows.next();
-                let (at, v) = old(x);
-                (at, Some(v), None)
-            }
-            (None, Some(&y)) => {
-                a_rows.next();
-                let (at, v) = new(y);
-                (at, None, Some(v))
-            }
-            (Some(&x), Some(&y)) => {
-                let ((bx, vb), (ay, va)) = (old(x), new(y));
-                match bx.cmp(&ay) {
-                    std::cmp::Ordering::Less => {
-                        b_rows.next();
-                        (bx, Some(vb), None)
-                    }
-                    std::cmp::Ordering::Greater => {
-                        a_rows.next();
-                        (ay, None, Some(va))
-                    }
-                    std::cmp::Ordering::Equal => {
-                        b_rows.next();
-                        a_rows.next();
-                        (bx, Some(vb), Some(va))
-                    }
-                }
-            }
-        };
-        if !kept_keys.contains(at.0) {
-            continue;
-        }
-        let (Some(rb), Some(ra)) = (access_rank(b.map(|x| x.0)), access_rank(a.map(|x| x.0)))
-        else {
-            continue;
-        };
-        let (change, shown) = match ra.cmp(&rb) {
-            std::cmp::Ordering::Greater => ("access_gained", a),
-            std::cmp::Ordering::Less => ("access_lost", b),
-            std::cmp::Ordering::Equal => continue,
-        };
-        out.push(AccessChange {
-            change,
-            key_arn: at.0.to_string(),
-            principal: at.1.to_string(),
-            capability: at.2,
-            old_verdict: b.map(|x| x.0),
-            new_verdict: a.map(|x| x.0),
-            via: shown.map(|x| x.1.to_string()).unwrap_or_default(),
-        });
-    }
-    out
-}
-
-/// What one pack says of one (rule, resource).
-struct Seen {
+/// What one pack says of one (rule, resource), borrowed from its document.
+struct Seen<'d> {
     status: Status,
     muted: bool,
     severity: Severity,
-    message: String,
-    account: String,
-    region: String,
+    message: &'d str,
+    account: &'d str,
+    region: &'d str,
 }
 
-fn index(doc: &FindingsDocument<'_>) -> BTreeMap<(String, String), Seen> {
-    let rule_severity: BTreeMap<&str, Severity> = doc
+/// Every outcome of a document by (rule id, resource id), borrowed: millions at organization
+/// scale, so no text is copied.
+fn index<'d>(doc: &'d FindingsDocument<'_>) -> FxHashMap<(&'d str, &'d str), Seen<'d>> {
+    let rule_severity: FxHashMap<&str, Severity> = doc
         .rules
         .iter()
         .map(|r| (r.id.as_str(), r.severity))
@@ -275,38 +140,39 @@ fn index(doc: &FindingsDocument<'_>) -> BTreeMap<(String, String), Seen> {
     doc.outcomes()
         .map(|o| {
             let (severity, message) = match o.group {
-                Some(g) => (g.severity, g.message.to_string()),
+                Some(g) => (g.severity, g.message.as_ref()),
                 None => (
                     rule_severity
                         .get(o.rule_id)
                         .copied()
                         .unwrap_or(Severity::Info),
-                    String::new(),
+                    "",
                 ),
             };
             (
-                (o.rule_id.to_string(), o.resource.id.to_string()),
+                (o.rule_id, o.resource.id.as_ref()),
                 Seen {
                     status: o.status,
                     muted: o.muted,
                     severity,
                     message,
-                    account: o.resource.account.to_string(),
-                    region: o.resource.region.to_string(),
+                    account: o.resource.account.as_ref(),
+                    region: o.resource.region.as_ref(),
                 },
             )
         })
         .collect()
 }
 
-fn failing(s: Option<&Seen>) -> bool {
+fn failing(s: Option<&Seen<'_>>) -> bool {
     s.is_some_and(|s| s.status == Status::Fail && !s.muted)
 }
 
 /// Compares two findings documents.
 pub fn diff(old: &FindingsDocument<'_>, new: &FindingsDocument<'_>) -> Diff {
     let (before, after) = (index(old), index(new));
-    let keys: BTreeSet<&(String, String)> = before.keys().chain(after.keys()).collect();
+    // Every (rule, resource) of either document once: the old ones, then the new only.
+    let keys = (before.keys()).chain(after.keys().filter(|k| !before.contains_key(*k)));
     let mut entries = Vec::new();
     for key in keys {
         let (b, a) = (before.get(key), after.get(key));
@@ -334,14 +200,14 @@ pub fn diff(old: &FindingsDocument<'_>, new: &FindingsDocument<'_>) -> Diff {
         let shown = shown.expect("one side holds the outcome");
         entries.push(Entry {
             change,
-            rule_id: key.0.clone(),
+            rule_id: key.0.to_string(),
             severity: shown.severity,
-            resource: key.1.clone(),
-            account_id: shown.account.clone(),
-            region: shown.region.clone(),
+            resource: key.1.to_string(),
+            account_id: shown.account.to_string(),
+            region: shown.region.to_string(),
             old_status: b.map(|s| status_cell(s.status, s.muted)),
             new_status: a.map(|s| status_cell(s.status, s.muted)),
-            message: shown.message.clone(),
+            message: shown.message.to_string(),
         });
     }
     entries.sort_by(|x, y| {
@@ -498,6 +364,7 @@ pub fn diff_csv(diff: &Diff) -> std::io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kmsaudit_model::Capability;
 
     const K1: &str = "arn:aws:kms:us-east-1:111122223333:key/k1";
     const K2: &str = "arn:aws:kms:us-east-1:111122223333:key/k2";
@@ -615,13 +482,14 @@ mod tests {
             .iter()
             .map(|u| (u.change, u.key_arn.as_str()))
             .collect();
-        assert_eq!(got, [("key_used_again", K1), ("key_became_unused", K2)]);
+        // In the order of the changes: new findings before fixed ones.
+        assert_eq!(got, [("key_became_unused", K2), ("key_used_again", K1)]);
         assert_eq!(
-            d.usage[0].old_last_use,
+            d.usage[1].old_last_use,
             "last used by Decrypt on 2026-05-01"
         );
         assert_eq!(
-            d.usage[0].new_last_use,
+            d.usage[1].new_last_use,
             "last used by Decrypt on 2026-11-30"
         );
         assert_eq!(d.counts["key_became_unused"], 1);

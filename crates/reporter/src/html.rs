@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine;
 
 use crate::access_view::key_access_view;
+use crate::scope_view;
 use crate::view::{
     anchor, coverage_css, finding_view, pretty_policy, severity_chart, status_css, AccountView,
     BaselineView, Count, DiffEntryView, FrameworkView, KeyView, RegionIssueView, RegionView,
@@ -254,7 +255,7 @@ pub fn render_html(
         head_script: HEAD_SCRIPT,
         baseline: diff.map(baseline_view),
         effective_access: evaluation.access.is_some(),
-        last_use_summary: last_use_summary(snapshot),
+        last_use_summary: scope_view::last_use_summary(snapshot),
         by_region,
         by_framework,
         tool_version: m.tool_version.clone(),
@@ -277,7 +278,7 @@ pub fn render_html(
             .regions
             .as_ref()
             .map(|r| r.join(", "))
-            .unwrap_or_else(|| regions_source(snapshot)),
+            .unwrap_or_else(|| scope_view::regions_source(snapshot)),
         scope,
         accounts,
         region_issues,
@@ -371,38 +372,6 @@ fn region_summary(snapshot: &Snapshot, evaluation: &Evaluation) -> Vec<RegionVie
     out.into_values().collect()
 }
 
-/// Where the scanned accounts' regions came from, when the scan named none.
-fn regions_source(snapshot: &Snapshot) -> String {
-    use kmsaudit_model::RegionSource;
-    let (mut listed, mut built_in, mut why) = (0, 0, None);
-    for a in &snapshot.accounts {
-        match &a.regions_from {
-            Some(RegionSource::ListRegions) => listed += 1,
-            Some(RegionSource::BuiltIn { reason, regions }) => {
-                built_in += 1;
-                why.get_or_insert((reason.as_str(), *regions));
-            }
-            None => {}
-        }
-    }
-    let mut parts = Vec::new();
-    if listed > 0 {
-        parts.push(format!(
-            "as account:ListRegions lists them for {listed} accounts"
-        ));
-    }
-    if let Some((reason, regions)) = why {
-        parts.push(format!(
-            "kmsaudit's built-in list of {regions} regions for {built_in} accounts, where ListRegions did not answer ({reason}); a region opened after this release is not scanned there"
-        ));
-    }
-    if parts.is_empty() {
-        "every enabled region".into()
-    } else {
-        format!("every enabled region: {}", parts.join("; "))
-    }
-}
-
 /// At most this many new and fixed findings are listed at the top; diff.csv has them all.
 const MAX_RENDERED_CHANGES: usize = 200;
 
@@ -445,34 +414,4 @@ fn baseline_view(diff: &crate::Diff) -> BaselineView {
         fixed,
         fixed_total,
     }
-}
-
-/// "Last use (GetKeyLastUsage) of N customer managed keys: ..." for the scope section.
-fn last_use_summary(snapshot: &Snapshot) -> Option<String> {
-    use kmsaudit_model::LastUseState as S;
-    if !snapshot.metadata.scope.last_use {
-        return None;
-    }
-    let mut counts = [0usize; 6];
-    for (_, _, k) in snapshot.keys() {
-        let Some(u) = &k.last_use else { continue };
-        counts[match &u.state {
-            S::Used { .. } => 0,
-            S::NeverUsed { .. } => 1,
-            S::NoRecordedUse { .. } => 2,
-            S::NotAssessed { issue } if issue.code == "NotReached" => 4,
-            S::NotAssessed { .. } => 3,
-        }] += 1;
-        if u.from_baseline {
-            counts[5] += 1;
-        }
-    }
-    let [used, never, none, failed, not_reached, carried] = counts;
-    Some(format!(
-        "Last use (GetKeyLastUsage) of {} customer managed keys: {used} used, {never} never used \
-         since creation, {none} with no recorded use since tracking began, {failed} not read \
-         (error), {not_reached} not reached within the wait; {carried} answers carried from the \
-         baseline.",
-        counts[..5].iter().sum::<usize>()
-    ))
 }

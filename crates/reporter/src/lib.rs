@@ -14,13 +14,16 @@ mod access_view;
 mod asff;
 mod csv_out;
 mod diff;
+mod diff_access;
 mod hashing;
 mod html;
 mod html_escape;
+mod keys_csv;
 mod ocsf;
 mod options;
 mod pipelined;
 mod publish;
+mod scope_view;
 mod signature;
 mod snapshot_file;
 mod verify;
@@ -33,9 +36,10 @@ use hashing::Hashing;
 const ACCESS_CSV: &str = "access.csv";
 pub use asff::{asff_by_account, asff_id, AsffTarget};
 pub use csv_out::neutralize;
-use csv_out::{findings_csv, grants_csv, keys_csv, matrix_csv, rules_csv};
+use csv_out::{findings_csv, grants_csv, matrix_csv, rules_csv};
 pub use diff::{diff, diff_csv, Change, Diff, Entry};
 pub use html::{content_security_policy, render_html};
+use keys_csv::keys_csv;
 use options::{pack_files, CONFIG_JSON, SNAPSHOT_GZ, SNAPSHOT_JSON};
 pub use options::{OutputFormat, PackOptions};
 pub use publish::{check_out_dir, PackDir, PackDirError};
@@ -128,7 +132,7 @@ fn render_file(
     name: &str,
     snapshot: &Snapshot,
     evaluation: &Evaluation,
-    diff: Option<&Diff>,
+    (diff, doc): (Option<&Diff>, Option<&kmsaudit_model::FindingsDocument<'_>>),
     options: &PackOptions,
     w: &mut dyn Write,
 ) -> Result<(), ReportError> {
@@ -145,10 +149,13 @@ fn render_file(
     match name {
         CONFIG_JSON => w.write_all(&options.config_json).map_err(io),
         "findings.csv" => findings_csv(w, snapshot, evaluation).map_err(io),
-        "findings.json" => {
-            let doc = kmsaudit_model::FindingsDocument::new(snapshot, evaluation);
-            compact("findings.json", w, &doc)
-        }
+        "findings.json" => match doc {
+            Some(doc) => compact("findings.json", w, doc),
+            None => {
+                let doc = kmsaudit_model::FindingsDocument::new(snapshot, evaluation);
+                compact("findings.json", w, &doc)
+            }
+        },
         "findings.asff.json" => {
             asff::write_asff(w, snapshot, evaluation, &options.asff).map_err(|source| {
                 ReportError::Json {
@@ -219,16 +226,19 @@ trait Sink {
 fn render_each(
     snapshot: &Snapshot,
     evaluation: &Evaluation,
-    options: PackOptions,
+    mut options: PackOptions,
     sink: &mut impl Sink,
 ) -> Result<Option<Diff>, ReportError> {
-    let diff = options.baseline.as_ref().map(|old| {
-        diff(
-            old,
-            &kmsaudit_model::FindingsDocument::new(snapshot, evaluation),
-        )
-    });
     let names = pack_files(&options, evaluation.access.is_some());
+    // The baseline is let go once compared: at organization scale it holds gigabytes. The
+    // document compared with it is the one findings.json is written from, built once.
+    let (diff, doc) = match options.baseline.take() {
+        Some(old) => {
+            let doc = kmsaudit_model::FindingsDocument::new(snapshot, evaluation);
+            (Some(diff(&old, &doc)), Some(doc))
+        }
+        None => (None, None),
+    };
     // access.csv, by far the largest file at organization scale, is written on a thread of its
     // own beside the others.
     let aside = names.iter().position(|n| *n == ACCESS_CSV);
@@ -236,7 +246,7 @@ fn render_each(
     let access_writer = aside.map(|_| sink.open(ACCESS_CSV)).transpose()?;
     std::thread::scope(|scope| -> Result<(), ReportError> {
         let options = &options;
-        let diff = diff.as_ref();
+        let diff = (diff.as_ref(), doc.as_ref());
         let access = access_writer.map(|inner| {
             scope.spawn(move || {
                 let mut w = Hashing::new(inner);

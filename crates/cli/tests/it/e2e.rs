@@ -290,6 +290,26 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
     validate_ocsf(&out);
 }
 
+/// A CSV file with its `last_use_read_at` cells emptied (when a scan asked, not what it read).
+fn without_read_times(csv_text: &str) -> String {
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let Some(column) = headers.iter().position(|h| h == "last_use_read_at") else {
+        return csv_text.to_string();
+    };
+    let mut out = csv::Writer::from_writer(vec![]);
+    out.write_record(&headers).unwrap();
+    for record in reader.records() {
+        let record = record.unwrap();
+        let cells = record
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| if i == column { "" } else { cell });
+        out.write_record(cells).unwrap();
+    }
+    String::from_utf8(out.into_inner().unwrap()).unwrap()
+}
+
 /// Each demo key's last use, as the fixture declares it, in keys.csv, findings.json and the
 /// report: the four states, the operation and CloudTrail event id of a use, and the scope line.
 fn check_last_use(spec: &Spec, keys_csv: &[u8], html: &str, doc: &serde_json::Value) {
@@ -634,6 +654,8 @@ fn sharded_scans_merged_equal_one_unsharded_scan() {
     ] {
         let (x, y) = (read(&whole.join(file)), read(&merged.join(file)));
         let (x, y) = (String::from_utf8_lossy(&x), String::from_utf8_lossy(&y));
+        // When each scan read a key's last use is its own: the answers must agree.
+        let (x, y) = (without_read_times(&x), without_read_times(&y));
         let differing: Vec<(&str, &str)> = x
             .lines()
             .zip(y.lines())
