@@ -156,3 +156,69 @@ pub(crate) fn baseline_last_use(
         })
         .collect()
 }
+
+/// A baseline read on a thread of its own beside the scan.
+pub(crate) struct BaselineBeside {
+    /// Its last-use answers, for the scan, once read.
+    pub(crate) last_uses: kmsaudit_scanner::BaselineLastUses,
+    failed: std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<String>>>,
+    reader: std::thread::JoinHandle<anyhow::Result<kmsaudit_model::FindingsDocument<'static>>>,
+}
+
+/// Starts reading the baseline at `path` beside the scan. A file that is not there (or not a
+/// regular file) is a usage error now, before any AWS call.
+pub(crate) fn read_beside(path: &Path, config: &EvalConfig) -> anyhow::Result<BaselineBeside> {
+    let file = if path.is_dir() {
+        path.join("findings.json")
+    } else {
+        path.to_path_buf()
+    };
+    let meta = std::fs::metadata(&file)
+        .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+    if !meta.is_file() {
+        return Err(usage(format!("{}: not a regular file", file.display())));
+    }
+    let (answers, arriving) = tokio::sync::oneshot::channel();
+    let (failure, failed) = tokio::sync::oneshot::channel();
+    let (path, config) = (path.to_path_buf(), config.clone());
+    let reader = std::thread::spawn(move || match load_findings(&path, &config) {
+        Ok(doc) => {
+            let _ = answers.send(baseline_last_use(&doc, config.unused_days));
+            Ok(doc)
+        }
+        Err(e) => {
+            let _ = failure.send(format!("{e:#}"));
+            Err(e)
+        }
+    });
+    Ok(BaselineBeside {
+        last_uses: kmsaudit_scanner::BaselineLastUses::arriving(arriving),
+        failed: std::sync::Mutex::new(Some(failed)),
+        reader,
+    })
+}
+
+impl BaselineBeside {
+    /// Resolves only if the baseline could not be read: the scan is then stopped, a usage error
+    /// as it would have been before the scan.
+    pub(crate) async fn failure(&self) -> anyhow::Error {
+        let failed = self.failed.lock().expect("baseline lock").take();
+        match failed {
+            Some(failed) => match failed.await {
+                Ok(message) => usage(message),
+                Err(_) => std::future::pending().await,
+            },
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The baseline's document, once read (waits for the reader).
+    pub(crate) fn document(
+        self,
+    ) -> anyhow::Result<std::sync::Arc<kmsaudit_model::FindingsDocument<'static>>> {
+        match self.reader.join() {
+            Ok(doc) => Ok(std::sync::Arc::new(doc?)),
+            Err(_) => Err(anyhow::anyhow!("reading the baseline panicked")),
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! The pack as evidence: signing it with a KMS key (`--sign-with`) and `kmsaudit verify`.
+//! The pack as evidence: signing it with a KMS key (`--sign-with`) and `kmsaudit verify`; and how
+//! calls reach AWS (`AwsAccess`, the `--ca-bundle` file, the STS endpoint errors name).
 
 use std::path::Path;
 
@@ -146,4 +147,28 @@ pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
         out!("{}", kmsaudit_model::for_terminal(p));
     }
     Ok(exit::TOOL_ERROR)
+}
+
+/// A CA bundle file's PEM certificates (`--ca-bundle`): unreadable, or holding none, is a usage
+/// error.
+pub(crate) fn read_ca_bundle(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let pem = std::fs::read(path)
+        .map_err(|e| crate::usage(format!("cannot read the CA bundle {}: {e}", path.display())))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(crate::usage(format!(
+            "the CA bundle {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        )));
+    }
+    Ok(pem)
+}
+
+/// The STS endpoint a scan's first call goes to, as the SDK picks it: the flag, then
+/// `AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`, else AWS's own for the region.
+pub(crate) fn sts_endpoint(flag: Option<&str>) -> String {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    flag.map(str::to_string)
+        .or_else(|| env("AWS_ENDPOINT_URL_STS"))
+        .or_else(|| env("AWS_ENDPOINT_URL"))
+        .unwrap_or_else(|| "AWS's regional STS endpoint".into())
 }

@@ -54,8 +54,17 @@ pub(crate) fn scan(
     // not a wasted scan.
     kmsaudit_reporter::check_out_dir(&args.out, args.evaluation.force)
         .map_err(|e| usage(e.to_string()))?;
-    let mut options = pack_options(&args.evaluation, false, &config)?;
+    // The baseline is read beside the scan (a large organization's takes tens of seconds): its
+    // last-use answers reach the scan when read, the document the pack afterwards. A baseline
+    // that cannot be found fails now; one that does not read stops the scan when that is known.
+    let mut options = pack_options(&args.evaluation, false, &config, false)?;
     options.asff.region = hub_region.clone();
+    let baseline = args
+        .evaluation
+        .baseline
+        .as_deref()
+        .map(|path| crate::compare::read_beside(path, &config))
+        .transpose()?;
     let hub = args.security_hub.then(|| kmsaudit_scanner::HubAccess {
         region: hub_region.clone(),
         role_name: args.role_name.clone(),
@@ -64,20 +73,11 @@ pub(crate) fn scan(
         session_duration: args.session_duration.map(Duration::from_secs),
         partition: String::new(),
     });
-    let ca_bundle = match &args.ca_bundle {
-        None => None,
-        Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|e| usage(format!("cannot read the CA bundle {}: {e}", path.display())))?;
-            if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-                return Err(usage(format!(
-                    "the CA bundle {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                    path.display()
-                )));
-            }
-            Some(pem)
-        }
-    };
+    let ca_bundle = args
+        .ca_bundle
+        .as_deref()
+        .map(crate::evidence::read_ca_bundle)
+        .transpose()?;
     let plan = ScanPlan {
         role_name: args.role_name,
         external_id: args.external_id,
@@ -95,14 +95,14 @@ pub(crate) fn scan(
         quota_share: args.quota_share,
         ca_bundle,
         last_use: !args.no_last_use,
-        last_use_wait: Duration::from_secs(args.last_use_wait.unwrap_or(match options.baseline {
+        last_use_wait: Duration::from_secs(args.last_use_wait.unwrap_or(match baseline {
             Some(_) => 0,
             None => 30,
         })),
-        baseline_last_use: std::sync::Arc::new(match &options.baseline {
-            Some(baseline) => crate::compare::baseline_last_use(baseline, config.unused_days),
-            None => Default::default(),
-        }),
+        baseline_last_use: baseline
+            .as_ref()
+            .map(|b| b.last_uses.clone())
+            .unwrap_or_default(),
         tags_from: match args.tags_from {
             crate::TagsFrom::TaggingApi => kmsaudit_model::TagSource::TaggingApi,
             crate::TagsFrom::ListResourceTags => kmsaudit_model::TagSource::ListResourceTags,
@@ -125,9 +125,26 @@ pub(crate) fn scan(
             args.endpoint_url.as_deref(),
         )
         .await;
-        kmsaudit_scanner::scan(plan, base, progress.callback()).await
+        let scan = kmsaudit_scanner::scan(plan, base, progress.callback());
+        match baseline.as_ref() {
+            Some(b) => tokio::select! {
+                snapshot = scan => Ok(snapshot),
+                failure = b.failure() => Err(failure),
+            },
+            None => Ok(scan.await),
+        }
     });
+    let snapshot = match snapshot {
+        Ok(snapshot) => snapshot,
+        Err(baseline_failure) => {
+            progress.finish(false);
+            return Err(baseline_failure);
+        }
+    };
     progress.finish(snapshot.is_ok());
+    if let Some(b) = baseline {
+        options.baseline = Some(b.document()?);
+    }
     // The runtime's worker threads end here: what they allocated during the scan goes back to
     // the allocator for the evaluation to reuse, instead of staying in their thread-local heaps.
     drop(runtime);
@@ -137,7 +154,7 @@ pub(crate) fn scan(
             kmsaudit_scanner::ScanError::CallerIdentity(_) => {
                 format!(
                     " (STS endpoint: {})",
-                    sts_endpoint(aws.endpoint_url.as_deref())
+                    crate::evidence::sts_endpoint(aws.endpoint_url.as_deref())
                 )
             }
         };
@@ -196,7 +213,7 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
         args.evaluation.output_formats = crate::snapshot_io::formats_beside(&args.snapshot);
     }
     let (snapshot, compressed) = load_snapshot(&args.snapshot)?;
-    let mut options = pack_options(&args.evaluation, compressed, &config)?;
+    let mut options = pack_options(&args.evaluation, compressed, &config, true)?;
     options.asff.region = recorded_hub_region(&snapshot);
     let pack = begin_pack(&args.out, args.evaluation.force)?;
     write_pack(
@@ -242,7 +259,7 @@ pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<u8> {
                 .join(", ")
         ))
     })?;
-    let mut options = pack_options(&args.evaluation, false, &config)?;
+    let mut options = pack_options(&args.evaluation, false, &config, true)?;
     options.asff.region = recorded_hub_region(&merged);
     let pack = begin_pack(&args.out, args.evaluation.force)?;
     write_pack(
@@ -261,12 +278,13 @@ fn pack_options(
     args: &crate::EvaluationArgs,
     read_compressed: bool,
     config: &EvalConfig,
+    read_baseline: bool,
 ) -> anyhow::Result<kmsaudit_reporter::PackOptions> {
     let baseline = match &args.baseline {
-        Some(path) => Some(std::sync::Arc::new(crate::compare::load_findings(
+        Some(path) if read_baseline => Some(std::sync::Arc::new(crate::compare::load_findings(
             path, config,
         )?)),
-        None => None,
+        _ => None,
     };
     use crate::OutputFormatArg as A;
     use kmsaudit_reporter::OutputFormat as F;
@@ -411,16 +429,6 @@ fn write_pack(
         Some(false) => exit::OK,
         None => crate::summary::exit_code(&evaluation, fail_on),
     })
-}
-
-/// The STS endpoint a scan's first call goes to, as the SDK picks it: the flag, then
-/// `AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`, else AWS's own for the region.
-fn sts_endpoint(flag: Option<&str>) -> String {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    flag.map(str::to_string)
-        .or_else(|| env("AWS_ENDPOINT_URL_STS"))
-        .or_else(|| env("AWS_ENDPOINT_URL"))
-        .unwrap_or_else(|| "AWS's regional STS endpoint".into())
 }
 
 /// The Security Hub region a scan recorded (findings.asff.json names it), else AWS_REGION,

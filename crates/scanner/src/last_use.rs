@@ -15,6 +15,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::{BoxFuture, FutureExt, Shared};
 use kmsaudit_model::{AccountRecord, Issue, KeyRecord, LastUse, LastUseState};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -44,10 +45,61 @@ pub struct BaselineLastUse {
     pub settled: bool,
 }
 
+type BaselineMap = Arc<HashMap<String, BaselineLastUse>>;
+
+/// A baseline's last-use answers by key ARN, possibly still being read when the scan starts:
+/// the queues wait for them before their first call, the rest of the scan does not.
+#[derive(Clone)]
+pub struct BaselineLastUses(Shared<BoxFuture<'static, BaselineMap>>);
+
+impl BaselineLastUses {
+    /// Answers known now.
+    pub fn ready(answers: HashMap<String, BaselineLastUse>) -> BaselineLastUses {
+        let answers = Arc::new(answers);
+        BaselineLastUses(async move { answers }.boxed().shared())
+    }
+
+    /// Answers that arrive through `receiver`; none if its sender is dropped unsent.
+    pub fn arriving(
+        receiver: tokio::sync::oneshot::Receiver<HashMap<String, BaselineLastUse>>,
+    ) -> BaselineLastUses {
+        BaselineLastUses(
+            async move { Arc::new(receiver.await.unwrap_or_default()) }
+                .boxed()
+                .shared(),
+        )
+    }
+
+    async fn get(&self) -> BaselineMap {
+        self.0.clone().await
+    }
+}
+
+impl Default for BaselineLastUses {
+    fn default() -> Self {
+        BaselineLastUses::ready(HashMap::new())
+    }
+}
+
+impl std::fmt::Debug for BaselineLastUses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.peek() {
+            Some(answers) => write!(f, "BaselineLastUses({} answers)", answers.len()),
+            None => f.write_str("BaselineLastUses(being read)"),
+        }
+    }
+}
+
+/// A described key, as its region's queue receives it.
+struct Described {
+    key_id: String,
+    arn: String,
+    state: String,
+}
+
 /// Whether a key should go before others: its deletion or disabling may be a mistake that only
 /// its recent use can show; then keys the baseline has no answer for.
-fn priority(key: &KeyRecord, in_baseline: bool) -> u8 {
-    let state = key.metadata.as_ref().map_or("", |m| m.key_state.as_str());
+fn priority(state: &str, in_baseline: bool) -> u8 {
     match (state, in_baseline) {
         ("PendingDeletion" | "PendingReplicaDeletion" | "Disabled", _) => 0,
         (_, false) => 1,
@@ -63,49 +115,50 @@ pub(crate) struct LastUseBook {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// A baseline's answers by key ARN: settled ones are not asked again for keys still
     /// enabled, and any stands for a key not reached.
-    baseline: Arc<HashMap<String, BaselineLastUse>>,
+    baseline: BaselineLastUses,
 }
 
 /// One account × region's queue: feed it each described key, then drop it.
 pub(crate) struct RegionQueue {
-    sender: mpsc::UnboundedSender<Queued>,
-    baseline: Arc<HashMap<String, BaselineLastUse>>,
-    order: std::sync::atomic::AtomicU64,
+    sender: mpsc::UnboundedSender<Described>,
 }
 
 impl RegionQueue {
-    /// Queues a described customer managed key, unless its baseline answer stands: a key that
-    /// is enabled and whose carried use cannot change a verdict.
+    /// Queues a described customer managed key (its task decides, with the baseline, whether
+    /// and when to ask).
     pub(crate) fn push(&self, key: &KeyRecord) {
         if !key.is_customer_managed() {
             return;
         }
-        let enabled = key
-            .metadata
-            .as_ref()
-            .is_some_and(|m| m.key_state == "Enabled");
-        let baseline = self.baseline.get(&key.arn);
-        if enabled && baseline.is_some_and(|b| b.settled) {
-            return;
-        }
-        // Among keys the baseline answered, the oldest answer first; the others as described.
-        let order = match baseline {
-            Some(b) => b.answer.read_at.as_second().max(0) as u64,
-            None => self
-                .order
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        };
-        let _ = self.sender.send(Queued {
-            priority: priority(key, baseline.is_some()),
-            order,
+        let _ = self.sender.send(Described {
             key_id: key.key_id.clone(),
             arn: key.arn.clone(),
+            state: key
+                .metadata
+                .as_ref()
+                .map_or(String::new(), |m| m.key_state.clone()),
         });
     }
 }
 
+/// Where a described key goes, given the baseline: `None` when its baseline answer stands (the
+/// key is enabled and the answer settled), else its place in the queue. Among keys the
+/// baseline answered, the oldest answer first; the others in the order described.
+fn queued(key: Described, baseline: &HashMap<String, BaselineLastUse>, seq: u64) -> Option<Queued> {
+    let known = baseline.get(&key.arn);
+    if key.state == "Enabled" && known.is_some_and(|b| b.settled) {
+        return None;
+    }
+    Some(Queued {
+        priority: priority(&key.state, known.is_some()),
+        order: known.map_or(seq, |b| b.answer.read_at.as_second().max(0) as u64),
+        key_id: key.key_id,
+        arn: key.arn,
+    })
+}
+
 impl LastUseBook {
-    pub(crate) fn new(baseline: Arc<HashMap<String, BaselineLastUse>>) -> LastUseBook {
+    pub(crate) fn new(baseline: BaselineLastUses) -> LastUseBook {
         LastUseBook {
             baseline,
             ..Default::default()
@@ -119,20 +172,29 @@ impl LastUseBook {
         account_id: &str,
         region: &str,
     ) -> RegionQueue {
-        let (sender, mut receiver) = mpsc::unbounded_channel::<Queued>();
+        let (sender, mut receiver) = mpsc::unbounded_channel::<Described>();
         let book = self.clone();
         let (account, region) = (account_id.to_string(), region.to_string());
         let task = tokio::spawn(async move {
+            let baseline = book.baseline.get().await;
             let mut waiting = BinaryHeap::new();
             let mut open = true;
+            let mut seq = 0;
             loop {
-                while let Ok(q) = receiver.try_recv() {
-                    waiting.push(Reverse(q));
+                while let Ok(key) = receiver.try_recv() {
+                    seq += 1;
+                    waiting.extend(queued(key, &baseline, seq).map(Reverse));
                 }
                 let next = match waiting.pop() {
                     Some(Reverse(q)) => q,
                     None if open => match receiver.recv().await {
-                        Some(q) => q,
+                        Some(key) => {
+                            seq += 1;
+                            match queued(key, &baseline, seq) {
+                                Some(q) => q,
+                                None => continue,
+                            }
+                        }
                         None => {
                             open = false;
                             continue;
@@ -161,11 +223,7 @@ impl LastUseBook {
             }
         });
         self.tasks.lock().expect("last-use lock").push(task);
-        RegionQueue {
-            sender,
-            baseline: self.baseline.clone(),
-            order: Default::default(),
-        }
+        RegionQueue { sender }
     }
 
     /// Waits up to `wait` for the tasks still asking, stops the rest, and writes every customer
@@ -186,6 +244,7 @@ impl LastUseBook {
                 t.abort();
             }
         }
+        let baseline = self.baseline.get().await;
         let mut answers = std::mem::take(&mut *self.answers.lock().expect("last-use lock"));
         let mut stats = [0usize; 3];
         for key in accounts
@@ -199,7 +258,7 @@ impl LastUseBook {
                     stats[0] += 1;
                     answer
                 }
-                None => match self.baseline.get(&key.arn) {
+                None => match baseline.get(&key.arn) {
                     Some(carried) => {
                         stats[1] += 1;
                         LastUse {
@@ -246,27 +305,21 @@ fn not_reached(wait: Duration) -> Issue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kmsaudit_model::KeyMetadata;
 
-    fn key(state: &str) -> KeyRecord {
-        KeyRecord {
-            arn: format!("arn:aws:kms:us-east-1:111122223333:key/{state}"),
-            key_id: state.into(),
-            metadata: Some(KeyMetadata {
-                key_state: state.into(),
-                key_manager: "CUSTOMER".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
+    fn described(name: &str, state: &str) -> Described {
+        Described {
+            key_id: name.into(),
+            arn: format!("arn:aws:kms:us-east-1:111122223333:key/{name}"),
+            state: state.into(),
         }
     }
 
     #[test]
     fn keys_that_may_be_destroyed_go_first_then_keys_never_answered() {
-        assert_eq!(priority(&key("PendingDeletion"), true), 0);
-        assert_eq!(priority(&key("Disabled"), false), 0);
-        assert_eq!(priority(&key("Enabled"), false), 1);
-        assert_eq!(priority(&key("Enabled"), true), 2);
+        assert_eq!(priority("PendingDeletion", true), 0);
+        assert_eq!(priority("Disabled", false), 0);
+        assert_eq!(priority("Enabled", false), 1);
+        assert_eq!(priority("Enabled", true), 2);
         let mut heap = BinaryHeap::new();
         for (i, (p, id)) in [(1, "b"), (0, "z"), (1, "a"), (2, "c")].iter().enumerate() {
             heap.push(Reverse(Queued {
@@ -283,49 +336,69 @@ mod tests {
 
     #[test]
     fn an_enabled_key_with_a_settled_answer_is_not_asked_again_and_others_are() {
-        let mut baseline = HashMap::new();
-        for (state, settled) in [("Enabled", true), ("Disabled", true), ("Unsettled", false)] {
-            baseline.insert(
-                key(state).arn,
-                BaselineLastUse {
-                    answer: LastUse {
-                        state: LastUseState::Used {
-                            operation: "Decrypt".into(),
-                            at: "2026-11-30T00:00:00Z".parse().unwrap(),
-                            cloudtrail_event_id: None,
-                        },
-                        read_at: "2026-12-01T00:00:00Z".parse().unwrap(),
-                        from_baseline: false,
-                    },
-                    settled,
-                },
-            );
-        }
-        let (sender, mut receiver) = mpsc::unbounded_channel();
-        let queue = RegionQueue {
-            sender,
-            baseline: Arc::new(baseline),
-            order: Default::default(),
+        let answer = |read_at: &str| LastUse {
+            state: LastUseState::Used {
+                operation: "Decrypt".into(),
+                at: "2026-11-30T00:00:00Z".parse().unwrap(),
+                cloudtrail_event_id: None,
+            },
+            read_at: read_at.parse().unwrap(),
+            from_baseline: false,
         };
-        let mut unsettled = key("Unsettled");
-        unsettled.metadata.as_mut().unwrap().key_state = "Enabled".into();
-        for k in [
-            key("Enabled"),
-            key("Disabled"),
-            key("PendingDeletion"),
-            unsettled,
+        let mut baseline = HashMap::new();
+        for (name, settled, read_at) in [
+            ("settled", true, "2026-12-01T00:00:00Z"),
+            ("disabled", true, "2026-12-01T00:00:00Z"),
+            ("newer", false, "2026-12-01T00:00:00Z"),
+            ("older", false, "2026-11-01T00:00:00Z"),
         ] {
-            queue.push(&k);
+            let answer = BaselineLastUse {
+                answer: answer(read_at),
+                settled,
+            };
+            baseline.insert(described(name, "").arn, answer);
         }
-        let mut aws_managed = key("Enabled");
-        aws_managed.metadata.as_mut().unwrap().key_manager = "AWS".into();
-        aws_managed.arn.push('2');
-        queue.push(&aws_managed);
-        drop(queue);
-        let mut asked = vec![];
-        while let Ok(q) = receiver.try_recv() {
-            asked.push(q.key_id);
+        let keys = [
+            described("settled", "Enabled"),
+            described("disabled", "Disabled"),
+            described("pending", "PendingDeletion"),
+            described("newer", "Enabled"),
+            described("older", "Enabled"),
+            described("unknown", "Enabled"),
+        ];
+        let mut heap = BinaryHeap::new();
+        for (seq, key) in keys.into_iter().enumerate() {
+            heap.extend(queued(key, &baseline, seq as u64).map(Reverse));
         }
-        assert_eq!(asked, ["Disabled", "PendingDeletion", "Unsettled"]);
+        let asked: Vec<String> =
+            std::iter::from_fn(|| heap.pop().map(|Reverse(q)| q.key_id)).collect();
+        // Among keys of one priority, those without an answer before the oldest answers.
+        assert_eq!(asked, ["pending", "disabled", "unknown", "older", "newer"]);
+    }
+
+    #[tokio::test]
+    async fn answers_still_being_read_arrive_and_a_dropped_sender_gives_none() {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let arriving = BaselineLastUses::arriving(receiver);
+        assert_eq!(format!("{arriving:?}"), "BaselineLastUses(being read)");
+        let mut answers = HashMap::new();
+        answers.insert(
+            "k".to_string(),
+            BaselineLastUse {
+                answer: LastUse {
+                    state: LastUseState::NeverUsed {
+                        since: "2026-01-01T00:00:00Z".parse().unwrap(),
+                    },
+                    read_at: "2026-12-01T00:00:00Z".parse().unwrap(),
+                    from_baseline: false,
+                },
+                settled: false,
+            },
+        );
+        sender.send(answers).unwrap();
+        assert_eq!(arriving.get().await.len(), 1);
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        drop(sender);
+        assert!(BaselineLastUses::arriving(receiver).get().await.is_empty());
     }
 }

@@ -44,7 +44,7 @@ mod signing;
 pub use aws_types::SdkConfig;
 pub use counter::CallCounter;
 pub use credentials::load_base_config;
-pub use last_use::BaselineLastUse;
+pub use last_use::{BaselineLastUse, BaselineLastUses};
 pub use pace::KMS_QUOTAS;
 pub use regions::{is_opt_in, partition_regions};
 pub use security_hub::{
@@ -102,7 +102,7 @@ pub struct ScanPlan {
     pub last_use_wait: Duration,
     /// A baseline's last-use answers by key ARN: settled ones are not asked again while the key
     /// stays enabled, and any answer stands (marked as carried) for a key not reached in time.
-    pub baseline_last_use: Arc<std::collections::HashMap<String, BaselineLastUse>>,
+    pub baseline_last_use: BaselineLastUses,
 }
 
 impl Default for ScanPlan {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use kmsaudit_model::{Issue, LastUse, LastUseState, Snapshot, Status};
-use kmsaudit_scanner::{BaselineLastUse, ScanPlan};
+use kmsaudit_scanner::{BaselineLastUse, BaselineLastUses, ScanPlan};
 
 use super::tests::{assert_truth, scan_planned};
 use super::{start, Behaviour, ScaleSpec, ScaleStandIn};
@@ -187,7 +187,7 @@ async fn keys_not_reached_are_not_assessed_and_a_baseline_spares_settled_keys() 
     assert!(enabled_settled > 0);
     standin.reset();
     let plan = ScanPlan {
-        baseline_last_use: std::sync::Arc::new(settled),
+        baseline_last_use: BaselineLastUses::ready(settled),
         ..with_last_use(Duration::from_secs(120))
     };
     let again = scan_planned(&standin, plan).await;
@@ -215,7 +215,7 @@ async fn keys_not_reached_are_not_assessed_and_a_baseline_spares_settled_keys() 
         .collect();
     standin.reset();
     let plan = ScanPlan {
-        baseline_last_use: std::sync::Arc::new(every),
+        baseline_last_use: BaselineLastUses::ready(every),
         ..with_last_use(Duration::ZERO)
     };
     let hurried = scan_planned(&standin, plan).await;
