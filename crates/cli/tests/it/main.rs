@@ -4,6 +4,7 @@
 mod cli;
 mod e2e;
 mod e2e_access;
+mod e2e_baseline;
 mod evidence;
 mod hostile;
 mod pack_safety;
