@@ -274,6 +274,21 @@ pub fn diff(old: &FindingsDocument<'_>, new: &FindingsDocument<'_>) -> Diff {
     }
 }
 
+/// A diff.csv row about a key: its account and region read from the ARN, no severity, then
+/// the old status, new status and message cells.
+fn key_row(change: &str, rule_id: &str, key_arn: &str, [old, new, message]: [&str; 3]) -> Row {
+    Row::default()
+        .text(change)
+        .text(rule_id)
+        .text("")
+        .text(kmsaudit_model::arn_account(key_arn).unwrap_or(""))
+        .text(key_arn.split(':').nth(3).unwrap_or(""))
+        .text(key_arn)
+        .text(old)
+        .text(new)
+        .text(message)
+}
+
 /// diff.csv: one row per changed outcome, then one per key added or removed, written as the
 /// pack's other CSV files are (BOM, CRLF, text cells neutralised).
 pub fn diff_csv(diff: &Diff) -> std::io::Result<Vec<u8>> {
@@ -306,51 +321,27 @@ pub fn diff_csv(diff: &Diff) -> std::io::Result<Vec<u8>> {
     ]
     .into_iter()
     .flat_map(|(change, keys)| {
-        keys.iter().map(move |k| {
-            Row::default()
-                .text(change)
-                .text("")
-                .text("")
-                .text(kmsaudit_model::arn_account(k).unwrap_or(""))
-                .text(k.split(':').nth(3).unwrap_or(""))
-                .text(k)
-                .text("")
-                .text("")
-                .text("")
-        })
+        keys.iter()
+            .map(move |k| key_row(change, "", k, ["", "", ""]))
     });
     let access = diff.access.iter().map(|a| {
         let verdict = |v: Option<AccessVerdict>| v.map_or("", AccessVerdict::as_str);
-        Row::default()
-            .text(a.change)
-            .text("")
-            .text("")
-            .text(kmsaudit_model::arn_account(&a.key_arn).unwrap_or(""))
-            .text(a.key_arn.split(':').nth(3).unwrap_or(""))
-            .text(&a.key_arn)
-            .text(verdict(a.old_verdict))
-            .text(verdict(a.new_verdict))
-            .text(format!(
-                "{} {} via {}",
-                a.principal,
-                a.capability.as_str(),
-                a.via
-            ))
+        let path = format!("{} {} via {}", a.principal, a.capability.as_str(), a.via);
+        let cells = [
+            verdict(a.old_verdict),
+            verdict(a.new_verdict),
+            path.as_str(),
+        ];
+        key_row(a.change, "", &a.key_arn, cells)
     });
     let usage = diff.usage.iter().map(|u| {
-        Row::default()
-            .text(u.change)
-            .text("KMS-KEY-UNUSED")
-            .text("")
-            .text(kmsaudit_model::arn_account(&u.key_arn).unwrap_or(""))
-            .text(u.key_arn.split(':').nth(3).unwrap_or(""))
-            .text(&u.key_arn)
-            .text("")
-            .text("")
-            .text(format!(
-                "before: {}; now: {}",
-                u.old_last_use, u.new_last_use
-            ))
+        let uses = format!("before: {}; now: {}", u.old_last_use, u.new_last_use);
+        key_row(
+            u.change,
+            "KMS-KEY-UNUSED",
+            &u.key_arn,
+            ["", "", uses.as_str()],
+        )
     });
     let mut out = Vec::new();
     write(

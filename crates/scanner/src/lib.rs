@@ -11,7 +11,8 @@
 //! or a test's mocked HTTP client); nothing else of the SDK appears in the public API.
 //!
 //! One file per AWS service or concern: `org.rs` (Organizations and account selection),
-//! `credentials.rs` (STS), `kms.rs` (regions and keys), `access_analyzer.rs`, `convert.rs` (every
+//! `credentials.rs` (STS), `kms.rs` (regions and keys), `last_use.rs` (each key's last use, read apart),
+//! `access_analyzer.rs`, `convert.rs` (every
 //! SDK shape read into the model), `classify.rs` (SDK errors into issues), `counter.rs`.
 
 use std::sync::Arc;

@@ -58,14 +58,12 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
             "The key is {} and was not used in the last {n} days: {}",
             m.key_state,
             state.describe()
-        ))
-        .with_evidence(ev),
+        )),
         Idle::Days(_) => Outcome::pass(format!(
             "The key is {} and {}",
             m.key_state,
             state.describe()
-        ))
-        .with_evidence(ev),
+        )),
         Idle::AtLeast(d) => Outcome::not_assessed(format!(
             "no recorded use in the {d} days since KMS began tracking this key, fewer than {n}; \
              use before then is unknown"

@@ -61,9 +61,7 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
              use before then is unknown"
         ))
         .with_evidence(ev()),
-        Idle::Days(_) => {
-            Outcome::pass(format!("The key was {}", state.describe())).with_evidence(ev())
-        }
+        Idle::Days(_) => Outcome::pass(format!("The key was {}", state.describe())),
     }
 }
 
