@@ -23,6 +23,10 @@ pub struct EvalConfig {
     /// Days without a successful cryptographic use after which a key counts as unused, and
     /// within which a use counts as recent (KMS-KEY-UNUSED, KMS-KEY-DESTROY-IN-USE).
     pub unused_days: i64,
+    /// The shortest deletion waiting period (7 to 30 days) a key may be scheduled with: a key
+    /// policy, SCP or RCP should deny `ScheduleKeyDeletion` with any shorter one
+    /// (KMS-KEY-DELETION-WINDOW).
+    pub min_deletion_window_days: i64,
     /// Regions multi-Region replicas may live in. Empty: any region.
     pub allowed_regions: Vec<String>,
     #[serde(rename = "suppress")]
@@ -41,6 +45,7 @@ impl Default for EvalConfig {
             imported_expiry_days: 30,
             max_principals: 10,
             unused_days: 90,
+            min_deletion_window_days: 30,
             allowed_regions: vec![],
             suppressions: vec![],
         }
@@ -95,6 +100,12 @@ pub enum ConfigError {
         /// The value as written.
         value: String,
     },
+    /// A deletion waiting period KMS does not accept.
+    #[error("min_deletion_window_days = {value}: KMS waiting periods are 7 to 30 days")]
+    BadWindow {
+        /// The value as written.
+        value: i64,
+    },
 }
 
 /// Every problem of a configuration, in file order.
@@ -127,6 +138,11 @@ impl EvalConfig {
                 errors.push(ConfigError::BadAccount { value: a.clone() });
             }
         }
+        if !(7..=30).contains(&self.min_deletion_window_days) {
+            errors.push(ConfigError::BadWindow {
+                value: self.min_deletion_window_days,
+            });
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -144,6 +160,7 @@ mod tests {
         let config: EvalConfig = toml::from_str(
             r#"
             trusted_accounts = ["123", "111122223333", "x"]
+            min_deletion_window_days = 45
             [[suppress]]
             rule = "KMS-GRANT-*"
             resource = "*"
@@ -153,7 +170,8 @@ mod tests {
         )
         .unwrap();
         let errors = config.validate().unwrap_err();
-        assert_eq!(errors.0.len(), 3, "{errors}");
+        assert_eq!(errors.0.len(), 4, "{errors}");
+        assert!(errors.to_string().contains("min_deletion_window_days = 45"));
         assert!(errors
             .to_string()
             .contains("suppression 1 for `KMS-GRANT-*`"));

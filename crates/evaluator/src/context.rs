@@ -20,6 +20,8 @@ pub(crate) struct Ctx<'a> {
     pub analyzers: AnalyzerView,
     /// Effective access by key, when the snapshot holds IAM data (see `effective`).
     pub access: Option<AccessIndex>,
+    /// What guards each customer-managed key's destruction (see `effective::deletion_guard`).
+    pub deletion_guards: crate::effective::DeletionGuards,
 }
 
 /// Effective access, with what the access rules read besides it.
@@ -64,6 +66,7 @@ impl<'a> Ctx<'a> {
             now,
             analyzers: AnalyzerView::default(),
             access: None,
+            deletion_guards: Default::default(),
         }
     }
 
@@ -76,8 +79,9 @@ impl<'a> Ctx<'a> {
             config,
         );
         // Effective access is computed when the scan read IAM.
-        let access = snapshot.accounts.iter().any(|a| a.iam.is_some()).then(|| {
-            let (table, guards) = crate::effective::rows_and_guards(snapshot);
+        let read_iam = snapshot.accounts.iter().any(|a| a.iam.is_some());
+        let (access, deletion_guards) = crate::effective::analyse(snapshot, config, read_iam);
+        let access = access.map(|(table, guards)| {
             let iam_policies = crate::effective::review_iam_policies(snapshot, &table);
             AccessIndex {
                 iam_policies,
@@ -87,6 +91,7 @@ impl<'a> Ctx<'a> {
         Ctx {
             analyzers: AnalyzerView::of(snapshot),
             access,
+            deletion_guards,
             ..Ctx::new(config, zone, snapshot.metadata.started_at)
         }
     }

@@ -147,7 +147,10 @@ async fn keys_not_reached_are_not_assessed_and_a_baseline_spares_settled_keys() 
         .outcomes()
         .filter(|o| not_reached.contains(&o.resource))
     {
-        if o.rule_id == "KMS-KEY-UNUSED" || o.rule_id == "KMS-KEY-DESTROY-IN-USE" {
+        if matches!(
+            o.rule_id,
+            "KMS-KEY-UNUSED" | "KMS-KEY-DESTROY-IN-USE" | "KMS-KEY-DELETION-UNGUARDED"
+        ) {
             assert!(
                 matches!(o.status, Status::NotAssessed | Status::NotApplicable),
                 "{} {}: {:?}",

@@ -399,8 +399,10 @@ pub fn compare_verdicts(
         match got.remove(&(o.rule_id, o.resource.id.as_ref())) {
             Some(s) if s == o.status => right += 1,
             Some(kmsaudit_model::Status::NotAssessed)
-                if matches!(o.rule_id, "KMS-KEY-UNUSED" | "KMS-KEY-DESTROY-IN-USE")
-                    && scan.not_reached.contains(o.resource.id.as_ref()) =>
+                if matches!(
+                    o.rule_id,
+                    "KMS-KEY-UNUSED" | "KMS-KEY-DESTROY-IN-USE" | "KMS-KEY-DELETION-UNGUARDED"
+                ) && scan.not_reached.contains(o.resource.id.as_ref()) =>
             {
                 not_reached += 1
             }

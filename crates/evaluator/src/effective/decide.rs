@@ -290,7 +290,7 @@ pub(crate) fn decide(
 }
 
 /// The words naming statement `i` of a named policy.
-fn by(p: &NamedPolicy, i: Option<usize>) -> Option<String> {
+pub(super) fn by(p: &NamedPolicy, i: Option<usize>) -> Option<String> {
     i.map(|i| {
         format!(
             "{} {}",

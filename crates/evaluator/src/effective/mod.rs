@@ -9,6 +9,7 @@
 mod callers;
 mod classes;
 mod decide;
+mod deletion_guard;
 mod directory;
 mod grants;
 mod guard;
@@ -30,6 +31,9 @@ use crate::policy::{allow_action_masks, allowable_actions, parse_policy, Tri};
 use callers::{callers_of, CallerRef};
 use classes::{ClassKey, ResourcePatterns};
 use decide::{decide, Answer, Target};
+#[cfg(test)]
+pub(crate) use deletion_guard::{DeletionGuard, RecentUseGuard, WindowGuard};
+pub(crate) use deletion_guard::{DeletionGuards, Guard};
 use directory::{Directory, NamedPolicy};
 use grants::{grant_for, grants_by_grantee};
 use guard::rcp_guards;
@@ -52,12 +56,32 @@ pub fn effective_access(snapshot: &Snapshot) -> AccessTable {
 
 /// [`effective_access`] and what RCPs do to outside callers per member account
 /// ([`rcp_guards`]), from one reading of the scan's IAM and organization policies.
-pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (AccessTable, BTreeMap<String, RcpGuard>) {
-    let now = snapshot.metadata.started_at;
+pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> AccessAndGuards {
+    rows_and_guards_in(snapshot, &Directory::build(snapshot))
+}
+
+/// Effective access with what RCPs do to outside callers per member account.
+pub(crate) type AccessAndGuards = (AccessTable, BTreeMap<String, RcpGuard>);
+
+/// What guards each key's destruction ([`deletion_guards`]) and, when the scan read IAM
+/// (`with_access`), [`rows_and_guards`]: one reading of the scan's IAM and organization
+/// policies serves both.
+pub(crate) fn analyse(
+    snapshot: &Snapshot,
+    config: &crate::config::EvalConfig,
+    with_access: bool,
+) -> (Option<AccessAndGuards>, DeletionGuards) {
     let dir = Directory::build(snapshot);
-    let guards = rcp_guards(snapshot, &dir);
-    let edges = assume_edges(&dir, now);
-    let patterns = ResourcePatterns::build(&dir);
+    let deletion = deletion_guard::deletion_guards(snapshot, &dir, config);
+    let access = with_access.then(|| rows_and_guards_in(snapshot, &dir));
+    (access, deletion)
+}
+
+fn rows_and_guards_in(snapshot: &Snapshot, dir: &Directory) -> AccessAndGuards {
+    let now = snapshot.metadata.started_at;
+    let guards = rcp_guards(snapshot, dir);
+    let edges = assume_edges(dir, now);
+    let patterns = ResourcePatterns::build(dir);
     // Account by account: a caller looks the same to every key of one account, and keys alike
     // (see `classes`) are worked out once.
     let table = snapshot
@@ -82,9 +106,7 @@ pub(crate) fn rows_and_guards(snapshot: &Snapshot) -> (AccessTable, BTreeMap<Str
                     }),
                 };
                 let mut access = |key: &KeyRecord, base: Base<'_>| {
-                    key_access(
-                        &dir, &edges, &mut views, &mut names, key, &parsed, base, now,
-                    )
+                    key_access(dir, &edges, &mut views, &mut names, key, &parsed, base, now)
                 };
                 let policy = parsed.as_ref().ok().map(|p| &*p.policy);
                 let Some(class) = patterns.class_of(key, policy) else {

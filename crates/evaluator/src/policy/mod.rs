@@ -35,8 +35,8 @@ pub use parse::{
     PolicyError, PolicyKind, Principal, PrincipalSpec, ResourceSpec, Statement,
 };
 pub use partial::{
-    allow_action_masks, allowable_actions, match_policy, statement_label, KnownContext,
-    PartialRequest, PolicyMatch, Tri,
+    allow_action_masks, allowable_actions, deny_statements, match_policy, statement_label,
+    KnownContext, PartialRequest, PolicyMatch, Tri,
 };
 pub(crate) use reach::admits;
 pub(crate) use wildcard::{arn_match, has_wildcard, prefix_compatible, wildcard_match};

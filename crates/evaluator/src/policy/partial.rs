@@ -154,6 +154,26 @@ pub fn match_policy(policy: &Policy, request: &PartialRequest) -> PolicyMatch {
     result
 }
 
+/// Each Deny statement of `policy` that can apply to `request`, by its position, with whether
+/// it does: unlike [`match_policy`], which joins them, each keeps its own open conditions.
+pub fn deny_statements<'p>(
+    policy: &'p Policy,
+    request: &'p PartialRequest<'p>,
+) -> impl Iterator<Item = (usize, Tri)> + 'p {
+    let action = request.action.to_ascii_lowercase();
+    let target = literal_text(request.resource);
+    let version = policy.version.as_deref();
+    policy
+        .statements
+        .iter()
+        .enumerate()
+        .filter(|(_, st)| st.effect == Effect::Deny)
+        .filter_map(move |(i, st)| {
+            let applies = applies_to(st, version, request, &action, &target);
+            applies.possible().then_some((i, applies))
+        })
+}
+
 /// For each statement of `policy`, which of `actions` (lowercase) it names (`NotAction`
 /// applied): bit `i` for `actions[i]`; none for a Deny.
 pub fn allow_action_masks(policy: &Policy, actions: &[&str]) -> Vec<u64> {

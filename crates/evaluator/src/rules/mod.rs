@@ -27,6 +27,7 @@ mod access_lockout;
 mod access_rcp;
 mod access_sod;
 mod deletion_scheduled;
+mod deletion_window;
 mod grant_broad;
 mod grant_duplicate;
 mod grant_excessive;
@@ -50,6 +51,7 @@ mod rotation_disabled;
 mod rotation_period;
 mod scan_not_assessed;
 mod tags_required;
+mod usage_deletion_unguarded;
 mod usage_destroy_in_use;
 mod usage_unused;
 
@@ -220,6 +222,11 @@ pub(crate) static RULES: &[Rule] = &[
         &usage_destroy_in_use::RULE,
         Key(usage_destroy_in_use::check),
     ),
+    usage_rule(
+        &usage_deletion_unguarded::RULE,
+        Key(usage_deletion_unguarded::check),
+    ),
+    rule(&deletion_window::RULE, Key(deletion_window::check)),
     access_rule(
         &access_external::RULE,
         Check::Access(access_external::check),

@@ -99,6 +99,22 @@ pub(crate) fn check_key_with(
     check_key_guarded(rule_id, key, aa, config, None)
 }
 
+/// [`check_key`] with what guards the key's deletion worked out as `guard` says.
+pub(crate) fn check_key_deletion_guarded(
+    rule_id: &str,
+    key: &kmsaudit_model::KeyRecord,
+    guard: crate::effective::DeletionGuard,
+) -> super::Outcome {
+    check_key_in(
+        rule_id,
+        key,
+        None,
+        &EvalConfig::default(),
+        None,
+        Some(guard),
+    )
+}
+
 /// [`check_key_with`] in a scan that read IAM, the key's account guarded by RCPs as `guard`
 /// says.
 pub(crate) fn check_key_guarded(
@@ -107,6 +123,17 @@ pub(crate) fn check_key_guarded(
     aa: Option<&kmsaudit_model::AccessAnalyzerRecord>,
     config: &EvalConfig,
     guard: Option<crate::effective::RcpGuard>,
+) -> super::Outcome {
+    check_key_in(rule_id, key, aa, config, guard, None)
+}
+
+fn check_key_in(
+    rule_id: &str,
+    key: &kmsaudit_model::KeyRecord,
+    aa: Option<&kmsaudit_model::AccessAnalyzerRecord>,
+    config: &EvalConfig,
+    guard: Option<crate::effective::RcpGuard>,
+    deletion: Option<crate::effective::DeletionGuard>,
 ) -> super::Outcome {
     let check = RULES
         .iter()
@@ -119,6 +146,9 @@ pub(crate) fn check_key_guarded(
     if let Some(guard) = guard {
         let guards = [(KEY_ACCOUNT.to_string(), guard)].into();
         ctx.access = Some(crate::context::AccessIndex::new(Default::default(), guards));
+    }
+    if let Some(deletion) = deletion {
+        ctx.deletion_guards.insert(key.arn.clone(), deletion);
     }
     let policy = crate::policy_cache::policy_state(key, &ctx);
     let input = super::KeyInput {

@@ -76,6 +76,68 @@ struct KeyCase {
     /// The deletion date of a key pending deletion.
     #[serde(default)]
     deletion_date: Option<Timestamp>,
+    /// The key's tags (`{ env = "prod" }`).
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    /// The organization's SCPs and RCPs as read (absent: not read). Both types are enabled,
+    /// `FullAWSAccess` sits on the root and the key's account, and these are attached to the key's account.
+    #[serde(default)]
+    org_policies: Option<OrgCase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrgCase {
+    #[serde(default)]
+    scps: Vec<String>,
+    #[serde(default)]
+    rcps: Vec<String>,
+}
+
+/// The organization's policies a case declares, as the scan reads them.
+fn org_policies(case: &Case, org: &OrgCase) -> OrgPolicies {
+    let policy = |i: usize, kind, text: &str, target: &str| OrgPolicy {
+        id: format!("p-{i}"),
+        name: match kind {
+            OrgPolicyKind::ServiceControlPolicy => format!("scp{i}"),
+            _ => format!("rcp{i}"),
+        },
+        kind,
+        document: text.into(),
+        targets: vec![target.to_string()],
+    };
+    let full =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let mut policies = vec![OrgPolicy {
+        targets: vec!["r-root".into(), case.key_account.clone()],
+        ..policy(0, OrgPolicyKind::ServiceControlPolicy, full, "r-root")
+    }];
+    let declared = org
+        .scps
+        .iter()
+        .map(|t| (OrgPolicyKind::ServiceControlPolicy, t))
+        .chain(
+            org.rcps
+                .iter()
+                .map(|t| (OrgPolicyKind::ResourceControlPolicy, t)),
+        );
+    for (i, (kind, text)) in declared.enumerate() {
+        policies.push(policy(i + 1, kind, text, &case.key_account));
+    }
+    OrgPolicies {
+        root_id: "r-root".into(),
+        enabled: vec![
+            OrgPolicyKind::ServiceControlPolicy,
+            OrgPolicyKind::ResourceControlPolicy,
+        ],
+        parents: case
+            .org_accounts
+            .iter()
+            .map(|a| (a.clone(), "r-root".to_string()))
+            .collect(),
+        policies,
+        errors: vec![],
+    }
 }
 
 /// The corpus's scan start: "now" of every time condition, in lint-policy and in a scan.
@@ -128,7 +190,15 @@ fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
         }),
         grants: Some(vec![]),
         aliases: key.aliases.clone(),
-        tags: Some(vec![]),
+        tags: Some(
+            key.tags
+                .iter()
+                .map(|(k, v)| Tag {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+        ),
         last_use: key.last_use.clone().map(|state| LastUse {
             state,
             read_at: scan_start(),
@@ -172,6 +242,8 @@ fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
         },
         organization: Some(Organization {
             id: case.org_id.clone(),
+            management_account_id: "999999999999".into(),
+            policies: key.org_policies.as_ref().map(|o| org_policies(case, o)),
             ..Default::default()
         }),
         accounts,
@@ -381,6 +453,8 @@ fn lint_and_scan_agree_on_every_corpus_policy() {
                 muted: vec![],
                 last_use: None,
                 deletion_date: None,
+                tags: BTreeMap::new(),
+                org_policies: None,
             };
             let evaluation = evaluate(&one_key_snapshot(case, &key), &config);
             let policy_rule =
