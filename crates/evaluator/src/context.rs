@@ -21,7 +21,7 @@ pub(crate) struct Ctx<'a> {
     /// Effective access by key, when the snapshot holds IAM data (see `effective`).
     pub access: Option<AccessIndex>,
     /// What guards each customer-managed key's destruction (see `effective::deletion_guard`).
-    pub deletion_guards: crate::effective::DeletionGuards,
+    pub deletion_guards: crate::effective::DeletionGuards<'a>,
 }
 
 /// Effective access, with what the access rules read besides it.
@@ -71,7 +71,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The context of a scan: its accounts form the zone, its start is "now".
-    pub fn for_snapshot(snapshot: &Snapshot, config: &'a EvalConfig) -> Ctx<'a> {
+    pub fn for_snapshot(snapshot: &'a Snapshot, config: &'a EvalConfig) -> Ctx<'a> {
         let zone = TrustZone::new(
             snapshot.organization.as_ref().map(|o| o.id.clone()),
             // Without Organizations (accounts named by hand) only the scanned accounts are known.

@@ -11,19 +11,20 @@
 //! caller can avoid it. The key's own facts (aliases, tags, spec) are known, as KMS knows them.
 
 use jiff::Timestamp;
-use kmsaudit_model::{KeyRecord, LastUseState, OrgPolicyKind, Snapshot};
+use kmsaudit_model::{Idle, KeyRecord, LastUseState, Snapshot, Tag};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use super::decide::{by, known_context, org_layer};
+use super::decide::known_context;
+use super::deletion_probe::Probe;
 use super::directory::{Directory, NamedPolicy};
 use super::parse_key_policy;
 use crate::config::EvalConfig;
 use crate::policy::reference::Caller;
-use crate::policy::{deny_statements, KnownContext, PartialRequest, Tri};
+use crate::policy::{Effect, KnownContext, Policy};
 
 /// What stands between callers of the key's account and one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Guard {
     /// Denied by this statement to every caller, but those the conditions in `except` (in
     /// words: the Deny holds only when they do) leave out.
@@ -40,16 +41,15 @@ impl Guard {
     }
 }
 
-/// `DisableKey` and `ScheduleKeyDeletion` on a key used `days` ago.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `DisableKey` and `ScheduleKeyDeletion` on a key used recently, at its days without use.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct RecentUseGuard {
-    pub days: i64,
     pub disable: Guard,
     pub schedule: Guard,
 }
 
 /// `ScheduleKeyDeletion` with a waiting period shorter than the minimum.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct WindowGuard {
     /// A waiting period shorter than the minimum that is not denied (`None`: each is).
     pub allowed_window: Option<i64>,
@@ -57,7 +57,7 @@ pub(crate) struct WindowGuard {
 }
 
 /// What guards one key's destruction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct DeletionGuard {
     /// Set for an enabled key used within `unused_days`.
     pub recent_use: Option<RecentUseGuard>,
@@ -65,36 +65,117 @@ pub(crate) struct DeletionGuard {
     pub short_window: Option<WindowGuard>,
 }
 
-/// By key ARN: the customer-managed keys that are not already pending deletion.
-pub(crate) type DeletionGuards = FxHashMap<String, DeletionGuard>;
+/// What guards each customer-managed key not pending deletion, by ARN. Keys alike share one
+/// answer (a large organization has few distinct ones).
+#[derive(Debug, Default)]
+pub(crate) struct DeletionGuards<'s> {
+    by_key: FxHashMap<&'s str, u32>,
+    unique: Vec<DeletionGuard>,
+}
 
-/// Condition keys that name who calls, or how (through an AWS service).
-const WHO_CALLS: &[&str] = &[
-    "aws:principalarn",
-    "aws:principaltag/",
-    "aws:userid",
-    "aws:username",
-    "aws:principaltype",
-    "aws:viaawsservice",
-    "aws:calledvia",
-    "aws:sourceidentity",
-];
+impl<'s> DeletionGuards<'s> {
+    pub fn get(&self, arn: &str) -> Option<&DeletionGuard> {
+        self.by_key.get(arn).map(|&i| &self.unique[i as usize])
+    }
 
-/// KMS's shortest waiting period.
-const SHORTEST_WINDOW: i64 = 7;
+    #[cfg(test)]
+    pub fn insert(&mut self, arn: &'s str, guard: DeletionGuard) {
+        self.unique.push(guard);
+        self.by_key.insert(arn, (self.unique.len() - 1) as u32);
+    }
+}
 
-pub(super) fn deletion_guards(
-    snapshot: &Snapshot,
+/// What decides a key's answer besides its account: keys of one account alike in all of it
+/// get the same answer. Each fact counts only where a Deny that can apply reads it (see
+/// [`Reads`]): the ARN where one names resources other than `*`, the aliases where one reads
+/// `kms:ResourceAliases`, and so on.
+#[derive(PartialEq, Eq, Hash)]
+struct Alike<'s> {
+    policy: Option<&'s str>,
+    enabled: bool,
+    recent: bool,
+    trailing_days: Option<i64>,
+    aliases: Option<&'s [String]>,
+    tags: Option<Option<&'s [Tag]>>,
+    facts: Option<([&'s str; 3], Option<bool>)>,
+    arn: Option<&'s str>,
+}
+
+/// What of a key the Deny statements of some policies read.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Reads {
+    arn: bool,
+    aliases: bool,
+    tags: bool,
+    facts: bool,
+    trailing_days: bool,
+}
+
+impl Reads {
+    fn of(policy: &Policy) -> Reads {
+        let mut r = Reads::default();
+        for st in policy
+            .statements
+            .iter()
+            .filter(|st| st.effect == Effect::Deny)
+        {
+            let patterns = &st.resources.patterns;
+            r.arn |= st.resources.negated || patterns.iter().any(|p| p != "*");
+            for c in &st.conditions {
+                if c.values.iter().any(|v| v.contains("${")) {
+                    return Reads::everything();
+                }
+                let k = c.key.as_str();
+                r.aliases |= k == "kms:resourcealiases";
+                r.tags |= k.starts_with("aws:resourcetag/");
+                r.facts |= matches!(
+                    k,
+                    "kms:keyspec" | "kms:keyusage" | "kms:keyorigin" | "kms:multiregion"
+                );
+                r.trailing_days |= k == "kms:trailingdayswithoutkeyusage";
+            }
+        }
+        r
+    }
+
+    fn everything() -> Reads {
+        Reads {
+            arn: true,
+            aliases: true,
+            tags: true,
+            facts: true,
+            trailing_days: true,
+        }
+    }
+
+    fn or(self, o: Reads) -> Reads {
+        Reads {
+            arn: self.arn || o.arn,
+            aliases: self.aliases || o.aliases,
+            tags: self.tags || o.tags,
+            facts: self.facts || o.facts,
+            trailing_days: self.trailing_days || o.trailing_days,
+        }
+    }
+}
+
+pub(super) fn deletion_guards<'s>(
+    snapshot: &'s Snapshot,
     dir: &Directory,
     config: &EvalConfig,
-) -> DeletionGuards {
+) -> DeletionGuards<'s> {
     let now = snapshot.metadata.started_at;
-    snapshot
+    // Per account: each key's index into the account's distinct answers, and those answers.
+    let per_account: Vec<_> = snapshot
         .accounts
         .par_iter()
-        .flat_map_iter(|account| {
-            let mut policies: FxHashMap<&str, Result<NamedPolicy, String>> = FxHashMap::default();
-            let mut out = vec![];
+        .map(|account| {
+            let mut policies: FxHashMap<&str, (Result<NamedPolicy, String>, Reads)> =
+                FxHashMap::default();
+            let mut alike: FxHashMap<Alike, u32> = FxHashMap::default();
+            let (mut keys, mut unique) = (vec![], vec![]);
+            let org_reads = org_reads(dir, &account.id);
+            let mut base: Option<(KnownContext, Caller)> = None;
             for key in account.regions.iter().flat_map(|r| &r.keys) {
                 let Some(m) = &key.metadata else { continue };
                 if !m.is_customer_managed()
@@ -102,239 +183,272 @@ pub(super) fn deletion_guards(
                 {
                     continue;
                 }
-                let policy = match key.policy.as_deref() {
-                    Some(text) => policies
-                        .entry(text)
-                        .or_insert_with(|| parse_key_policy(text))
-                        .clone(),
-                    None => Err("the key policy was not read".into()),
+                let (policy, reads) = match key.policy.as_deref() {
+                    Some(text) => policies.entry(text).or_insert_with(|| {
+                        let parsed = parse_key_policy(text);
+                        let reads = match &parsed {
+                            Ok(p) => Reads::of(&p.policy),
+                            Err(_) => Reads::default(),
+                        };
+                        (parsed, reads)
+                    }),
+                    None => &(
+                        Err("the key policy was not read".to_string()),
+                        Reads::default(),
+                    ),
                 };
-                let probe = Probe::new(dir, key, &m.aws_account_id, policy.as_ref(), now);
-                out.push((key.arn.clone(), probe.guards(key, config)));
-            }
-            out
-        })
-        .collect()
-}
-
-/// Requests by an unnamed caller of the key's account on one key.
-struct Probe<'a> {
-    dir: &'a Directory<'a>,
-    account: &'a str,
-    arn: &'a str,
-    caller: Caller,
-    known: KnownContext,
-    policy: Result<&'a NamedPolicy, &'a String>,
-    now: Timestamp,
-}
-
-impl<'a> Probe<'a> {
-    fn new(
-        dir: &'a Directory<'a>,
-        key: &'a KeyRecord,
-        account: &'a str,
-        policy: Result<&'a NamedPolicy, &'a String>,
-        now: Timestamp,
-    ) -> Probe<'a> {
-        let partition = key.arn.split(':').nth(1).unwrap_or("aws");
-        let mut known = known_context(dir, None, Some(account), None, "", account, now);
-        let mut set = |k: &str, v: Vec<String>| {
-            known.values.insert(k.to_string(), v);
-        };
-        if let Some(m) = &key.metadata {
-            set("kms:keyspec", vec![m.key_spec.clone()]);
-            set("kms:keyusage", vec![m.key_usage.clone()]);
-            set("kms:keyorigin", vec![m.origin.clone()]);
-            if let Some(multi) = m.multi_region {
-                set("kms:multiregion", vec![multi.to_string()]);
-            }
-        }
-        if key.aliases.is_empty() {
-            known.absent.insert("kms:resourcealiases".into());
-        } else {
-            set("kms:resourcealiases", key.aliases.clone());
-        }
-        for tag in key.tags.iter().flatten() {
-            set(
-                &format!("aws:resourcetag/{}", tag.key.to_ascii_lowercase()),
-                vec![tag.value.clone()],
-            );
-        }
-        Probe {
-            dir,
-            account,
-            arn: &key.arn,
-            caller: Caller::Iam {
-                arn: format!("arn:{partition}:iam::{account}:role/kmsaudit-any-principal"),
-                account: account.to_string(),
-            },
-            known,
-            policy,
-            now,
-        }
-    }
-
-    fn guards(&self, key: &KeyRecord, config: &EvalConfig) -> DeletionGuard {
-        const TRAILING: &str = "kms:trailingdayswithoutkeyusage";
-        const WINDOW: &str = "kms:schedulekeydeletionpendingwindowindays";
-        let enabled = key
-            .metadata
-            .as_ref()
-            .is_some_and(|m| m.key_state == "Enabled");
-        let recent_days = match key.last_use.as_ref().map(|l| &l.state) {
-            Some(state @ LastUseState::Used { .. }) if enabled => match state.idle(self.now) {
-                kmsaudit_model::Idle::Days(d) if d < config.unused_days => Some(d),
-                _ => None,
-            },
-            _ => None,
-        };
-        let recent_use = recent_days.map(|days| {
-            let mut known = self.known.clone();
-            known.values.insert(TRAILING.into(), vec![days.to_string()]);
-            let schedule = self.guard("kms:ScheduleKeyDeletion", &known);
-            known.absent.insert(WINDOW.into());
-            RecentUseGuard {
-                days,
-                disable: self.guard("kms:DisableKey", &known),
-                schedule,
-            }
-        });
-        let min = config.min_deletion_window_days;
-        let short_window = (min > SHORTEST_WINDOW).then(|| {
-            let at = |window: i64| {
-                let mut known = self.known.clone();
-                known.values.insert(WINDOW.into(), vec![window.to_string()]);
-                self.guard("kms:ScheduleKeyDeletion", &known)
-            };
-            let shortest = at(SHORTEST_WINDOW);
-            if !shortest.holds() {
-                return WindowGuard {
-                    allowed_window: Some(SHORTEST_WINDOW),
-                    guard: shortest,
+                let reads = reads.or(org_reads);
+                let enabled = m.key_state == "Enabled";
+                let recent_days = recent_use_days(key, enabled, now, config);
+                let facts = Alike {
+                    policy: key.policy.as_deref(),
+                    enabled,
+                    recent: recent_days.is_some(),
+                    trailing_days: recent_days.filter(|_| reads.trailing_days),
+                    aliases: reads.aliases.then_some(key.aliases.as_slice()),
+                    tags: reads.tags.then_some(key.tags.as_deref()),
+                    facts: reads
+                        .facts
+                        .then_some(([&m.key_spec, &m.key_usage, &m.origin], m.multi_region)),
+                    arn: reads.arn.then_some(key.arn.as_str()),
                 };
-            }
-            match at(min - 1) {
-                g if g.holds() => WindowGuard {
-                    allowed_window: None,
-                    guard: shortest,
-                },
-                g => WindowGuard {
-                    allowed_window: Some(min - 1),
-                    guard: g,
-                },
-            }
-        });
-        DeletionGuard {
-            recent_use,
-            short_window,
-        }
-    }
-
-    /// The key policy's Denies, then the SCPs' and RCPs' along the account's path, each
-    /// statement on its own.
-    fn guard(&self, action: &str, known: &KnownContext) -> Guard {
-        let action = action.to_ascii_lowercase();
-        let request = PartialRequest {
-            caller: &self.caller,
-            action: &action,
-            resource: self.arn,
-            known,
-            through_account: true,
-        };
-        let mut denies: Vec<(Tri, Option<String>)> = vec![];
-        let mut unknown: Option<String> = None;
-        match self.policy {
-            Ok(p) => add_statements(&mut denies, p, &request),
-            Err(reason) => unknown = Some(reason.clone()),
-        }
-        let dir = self.dir;
-        if dir.is_member(self.account) {
-            let kinds = [
-                (OrgPolicyKind::ServiceControlPolicy, &dir.org.scps),
-                (OrgPolicyKind::ResourceControlPolicy, &dir.org.rcps),
-            ];
-            for (kind, by_target) in kinds {
-                if !dir.org.applies(kind) {
-                    continue;
-                }
-                let scp = kind == OrgPolicyKind::ServiceControlPolicy;
-                match org_layer(dir, self.account, by_target, &request, scp) {
-                    (Err(reason), _, _) => {
-                        unknown.get_or_insert(reason);
-                        continue;
+                let index = match alike.get(&facts) {
+                    Some(&i) => i,
+                    None => {
+                        let (known, caller) = base.get_or_insert_with(|| {
+                            let partition = key.arn.split(':').nth(1).unwrap_or("aws");
+                            let a = m.aws_account_id.as_str();
+                            (
+                                known_context(dir, None, Some(a), None, "", a, now),
+                                Caller::Iam {
+                                    arn: format!(
+                                        "arn:{partition}:iam::{a}:role/kmsaudit-any-principal"
+                                    ),
+                                    account: a.to_string(),
+                                },
+                            )
+                        });
+                        let probe = Probe {
+                            dir,
+                            account: &m.aws_account_id,
+                            arn: &key.arn,
+                            caller,
+                            policy: policy.as_ref(),
+                        };
+                        let mut known = with_key_facts(known.clone(), key);
+                        unique.push(probe.guards(&mut known, recent_days, config));
+                        let i = (unique.len() - 1) as u32;
+                        alike.insert(facts, i);
+                        i
                     }
-                    // An SCP allow-list that leaves the action out denies it too.
-                    (Ok(Tri::No), _, _) if scp => denies.push((
-                        Tri::Yes,
-                        Some(
-                            "the SCPs along the account's path (none allows it at some level)"
-                                .into(),
-                        ),
-                    )),
-                    _ => {}
-                }
-                let path = dir.org.path_to(self.account).unwrap_or_default();
-                for p in path
-                    .iter()
-                    .flat_map(|level| by_target.get(*level))
-                    .flatten()
-                {
-                    add_statements(&mut denies, p, &request);
-                }
+                };
+                keys.push((key.arn.as_str(), index));
             }
-        }
-        decide_layers(denies, unknown)
-    }
-}
-
-/// Each Deny statement of `p` that can apply, with the words naming it.
-fn add_statements(
-    denies: &mut Vec<(Tri, Option<String>)>,
-    p: &NamedPolicy,
-    request: &PartialRequest,
-) {
-    for (i, t) in deny_statements(&p.policy, request) {
-        denies.push((t, by(p, Some(i))));
-    }
-}
-
-/// The strongest guard among the Deny statements that can apply.
-fn decide_layers(layers: Vec<(Tri, Option<String>)>, unknown: Option<String>) -> Guard {
-    let label = |by: &Option<String>| by.clone().unwrap_or_else(|| "a Deny".into());
-    if let Some((_, by)) = layers.iter().find(|(t, _)| *t == Tri::Yes) {
-        return Guard::Denied {
-            by: label(by),
-            except: vec![],
-        };
-    }
-    let who_calls = |c: &String| {
-        let c = c.to_ascii_lowercase();
-        WHO_CALLS.iter().any(|k| c.contains(k))
-    };
-    let excepted = layers.iter().find_map(|(t, by)| match t {
-        Tri::Open(c) if c.iter().all(who_calls) => Some((by, c)),
-        _ => None,
-    });
-    if let Some((by, except)) = excepted {
-        return Guard::Denied {
-            by: label(by),
-            except: except.iter().cloned().collect(),
-        };
-    }
-    if let Some(reason) = unknown {
-        return Guard::Unknown(reason);
-    }
-    Guard::Open(
-        layers
+            (keys, unique)
+        })
+        .collect();
+    let mut out = DeletionGuards::default();
+    let mut seen: FxHashMap<DeletionGuard, u32> = FxHashMap::default();
+    for (keys, unique) in per_account {
+        let global: Vec<u32> = unique
             .into_iter()
-            .filter_map(|(t, by)| match t {
-                Tri::Open(c) => Some(format!(
-                    "{} denies it only when {}",
-                    label(&by),
-                    c.into_iter().collect::<Vec<_>>().join(" and ")
-                )),
-                _ => None,
+            .map(|g| {
+                let next = out.unique.len() as u32;
+                *seen.entry(g.clone()).or_insert_with(|| {
+                    out.unique.push(g);
+                    next
+                })
             })
-            .collect(),
-    )
+            .collect();
+        out.by_key
+            .extend(keys.into_iter().map(|(arn, i)| (arn, global[i as usize])));
+    }
+    out
+}
+
+/// The days since an enabled key's last use, when that is within `unused_days`.
+fn recent_use_days(
+    key: &KeyRecord,
+    enabled: bool,
+    now: Timestamp,
+    config: &EvalConfig,
+) -> Option<i64> {
+    match key.last_use.as_ref().map(|l| &l.state) {
+        Some(state @ LastUseState::Used { .. }) if enabled => match state.idle(now) {
+            Idle::Days(d) if d < config.unused_days => Some(d),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// What the Denies of the SCPs and RCPs along `account`'s path read.
+fn org_reads(dir: &Directory, account: &str) -> Reads {
+    let path = dir.org.path_to(account).unwrap_or_default();
+    [&dir.org.scps, &dir.org.rcps]
+        .iter()
+        .flat_map(|by_target| path.iter().flat_map(|level| by_target.get(*level)))
+        .flatten()
+        .fold(Reads::default(), |r, p| r.or(Reads::of(&p.policy)))
+}
+
+/// The account's context with what KMS knows of the key: its spec, usage, origin, aliases and
+/// tags.
+fn with_key_facts(mut known: KnownContext, key: &KeyRecord) -> KnownContext {
+    let mut set = |k: &str, v: Vec<String>| {
+        known.values.insert(k.to_string(), v);
+    };
+    if let Some(m) = &key.metadata {
+        set("kms:keyspec", vec![m.key_spec.clone()]);
+        set("kms:keyusage", vec![m.key_usage.clone()]);
+        set("kms:keyorigin", vec![m.origin.clone()]);
+        if let Some(multi) = m.multi_region {
+            set("kms:multiregion", vec![multi.to_string()]);
+        }
+    }
+    if key.aliases.is_empty() {
+        known.absent.insert("kms:resourcealiases".into());
+    } else {
+        set("kms:resourcealiases", key.aliases.clone());
+    }
+    for tag in key.tags.iter().flatten() {
+        set(
+            &format!("aws:resourcetag/{}", tag.key.to_ascii_lowercase()),
+            vec![tag.value.clone()],
+        );
+    }
+    known
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kmsaudit_model::*;
+
+    const ACCOUNT: &str = "111122223333";
+
+    /// Keys of one standalone account (no organization), each with this policy and used
+    /// `used_days_ago` before the scan.
+    /// Each key's answer, by ARN, and how many distinct answers were worked out.
+    struct Answers(std::collections::BTreeMap<String, DeletionGuard>, usize);
+
+    impl Answers {
+        fn get(&self, arn: &str) -> Option<&DeletionGuard> {
+            self.0.get(arn)
+        }
+    }
+
+    fn guards(policy: &str, arns: &[&str], used_days_ago: i64) -> Answers {
+        let now: Timestamp = "2026-11-23T00:00:00Z".parse().unwrap();
+        let keys = arns
+            .iter()
+            .map(|arn| {
+                let mut k = fixtures::customer_key(arn);
+                k.policy = Some(policy.into());
+                k.last_use = Some(LastUse {
+                    state: LastUseState::Used {
+                        operation: "Decrypt".into(),
+                        at: Timestamp::from_second(now.as_second() - used_days_ago * 86_400)
+                            .unwrap(),
+                        cloudtrail_event_id: None,
+                    },
+                    read_at: now,
+                    from_baseline: false,
+                });
+                k
+            })
+            .collect();
+        let snapshot = Snapshot {
+            schema_version: SCHEMA_VERSION,
+            metadata: ScanMetadata {
+                started_at: now,
+                ..Default::default()
+            },
+            organization: None,
+            accounts: vec![fixtures::scanned_account(ACCOUNT, false, keys, None)],
+            aws_managed_policies: vec![],
+        };
+        let g = deletion_guards(
+            &snapshot,
+            &Directory::build(&snapshot),
+            &EvalConfig::default(),
+        );
+        let by_key = arns
+            .iter()
+            .filter_map(|a| Some((a.to_string(), g.get(a)?.clone())))
+            .collect();
+        Answers(by_key, g.unique.len())
+    }
+
+    fn arn(id: &str) -> String {
+        format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{id}")
+    }
+
+    fn deny(resource: &str, condition: &str) -> String {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},{{"Sid":"Guard","Effect":"Deny","Principal":"*","Action":["kms:DisableKey","kms:ScheduleKeyDeletion"],"Resource":"{resource}","Condition":{condition}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn keys_alike_share_one_answer_and_a_deny_naming_one_key_guards_that_key_only() {
+        let (a, b) = (arn("a"), arn("b"));
+        let trailing = r#"{"NumericLessThan":{"kms:TrailingDaysWithoutKeyUsage":"90"}}"#;
+        let g = guards(&deny("*", trailing), &[&a, &b], 3);
+        assert_eq!(g.1, 1);
+        assert!(g
+            .get(&a)
+            .unwrap()
+            .recent_use
+            .as_ref()
+            .unwrap()
+            .schedule
+            .holds());
+
+        let g = guards(&deny(&a, trailing), &[&a, &b], 3);
+        let schedule = |k: &str| g.get(k).unwrap().recent_use.clone().unwrap().schedule;
+        assert!(schedule(&a).holds());
+        assert_eq!(schedule(&b), Guard::Open(vec![]));
+    }
+
+    #[test]
+    fn the_trailing_days_are_the_keys_own() {
+        let a = arn("a");
+        let within_30 = r#"{"NumericLessThan":{"kms:TrailingDaysWithoutKeyUsage":"30"}}"#;
+        let recent = guards(&deny("*", within_30), &[&a], 3);
+        let recent = recent.get(&a).unwrap().recent_use.clone().unwrap();
+        assert!(recent.disable.holds() && recent.schedule.holds());
+        let older = guards(&deny("*", within_30), &[&a], 45);
+        let older = older.get(&a).unwrap().recent_use.clone().unwrap();
+        assert_eq!(older.schedule, Guard::Open(vec![]));
+        // Unused for longer than unused_days: not asked.
+        assert!(guards(&deny("*", within_30), &[&a], 200)
+            .get(&a)
+            .unwrap()
+            .recent_use
+            .is_none());
+    }
+
+    #[test]
+    fn a_deny_on_who_calls_guards_with_its_exception_and_one_on_a_vpc_does_not() {
+        let a = arn("a");
+        let who = r#"{"ArnNotLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/BreakGlass"}}"#;
+        let g = guards(&deny("*", who), &[&a], 3);
+        match g.get(&a).unwrap().recent_use.clone().unwrap().disable {
+            Guard::Denied { by, except } => {
+                assert!(by.contains("Guard"), "{by}");
+                assert!(
+                    except.iter().any(|c| c.contains("BreakGlass")),
+                    "{except:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let vpc = r#"{"StringNotEquals":{"aws:SourceVpce":"vpce-1"}}"#;
+        let g = guards(&deny("*", vpc), &[&a], 3);
+        assert!(matches!(
+            g.get(&a).unwrap().recent_use.clone().unwrap().disable,
+            Guard::Open(only) if only.iter().any(|c| c.contains("vpce-1"))
+        ));
+    }
 }

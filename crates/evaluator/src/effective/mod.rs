@@ -10,6 +10,7 @@ mod callers;
 mod classes;
 mod decide;
 mod deletion_guard;
+mod deletion_probe;
 mod directory;
 mod grants;
 mod guard;
@@ -66,11 +67,11 @@ pub(crate) type AccessAndGuards = (AccessTable, BTreeMap<String, RcpGuard>);
 /// What guards each key's destruction ([`deletion_guards`]) and, when the scan read IAM
 /// (`with_access`), [`rows_and_guards`]: one reading of the scan's IAM and organization
 /// policies serves both.
-pub(crate) fn analyse(
-    snapshot: &Snapshot,
+pub(crate) fn analyse<'s>(
+    snapshot: &'s Snapshot,
     config: &crate::config::EvalConfig,
     with_access: bool,
-) -> (Option<AccessAndGuards>, DeletionGuards) {
+) -> (Option<AccessAndGuards>, DeletionGuards<'s>) {
     let dir = Directory::build(snapshot);
     let deletion = deletion_guard::deletion_guards(snapshot, &dir, config);
     let access = with_access.then(|| rows_and_guards_in(snapshot, &dir));

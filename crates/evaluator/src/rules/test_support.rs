@@ -148,7 +148,7 @@ fn check_key_in(
         ctx.access = Some(crate::context::AccessIndex::new(Default::default(), guards));
     }
     if let Some(deletion) = deletion {
-        ctx.deletion_guards.insert(key.arn.clone(), deletion);
+        ctx.deletion_guards.insert(&key.arn, deletion);
     }
     let policy = crate::policy_cache::policy_state(key, &ctx);
     let input = super::KeyInput {

@@ -43,8 +43,8 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
         .deletion_guards
         .get(&input.key.arn)
         .and_then(|g| g.recent_use.as_ref());
-    let guard = match (state.idle(ctx.now), state, guard) {
-        (Idle::Days(d), LastUseState::Used { .. }, Some(g)) if d < n => g,
+    let (days, guard) = match (state.idle(ctx.now), state, guard) {
+        (Idle::Days(d), LastUseState::Used { .. }, Some(g)) if d < n => (d, g),
         (Idle::Days(d), LastUseState::Used { .. }, None) if d < n => {
             return Outcome::not_assessed("what guards the key's deletion was not worked out");
         }
@@ -74,7 +74,6 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
             ));
         }
     }
-    let days = guard.days;
     let open: Vec<&str> = actions
         .iter()
         .filter(|(_, g)| matches!(g, Guard::Open(_)))
@@ -178,11 +177,7 @@ mod tests {
 
     fn guarded(disable: Guard, schedule: Guard) -> DeletionGuard {
         DeletionGuard {
-            recent_use: Some(RecentUseGuard {
-                days: 3,
-                disable,
-                schedule,
-            }),
+            recent_use: Some(RecentUseGuard { disable, schedule }),
             short_window: None,
         }
     }
