@@ -213,10 +213,15 @@ pub(crate) struct ScanArgs {
     /// Do not read IAM, SCPs and RCPs (effective access, access.csv, is then not computed).
     #[arg(long, env = "KMSAUDIT_NO_EFFECTIVE_ACCESS")]
     pub(crate) no_effective_access: bool,
-    /// Do not read each key's last use (GetKeyLastUsage); KMS-KEY-UNUSED and
-    /// KMS-KEY-DESTROY-IN-USE then do not run.
+    /// Do not read each key's last use (GetKeyLastUsage); KMS-KEY-UNUSED,
+    /// KMS-KEY-DESTROY-IN-USE and KMS-KEY-DELETION-UNGUARDED then do not run.
     #[arg(long, env = "KMSAUDIT_NO_LAST_USE")]
     pub(crate) no_last_use: bool,
+    /// Do not read monitoring (CloudTrail trails, CloudWatch Logs metric filters, alarms, SNS
+    /// subscriptions, EventBridge rules); KMS-MONITORING-TRAIL and KMS-MONITORING-ALERT then do
+    /// not run.
+    #[arg(long, env = "KMSAUDIT_NO_MONITORING")]
+    pub(crate) no_monitoring: bool,
     /// Once everything else is read, wait at most this many seconds for last-use answers still
     /// being asked (GetKeyLastUsage allows 5 requests/s per account and region). Keys not
     /// reached keep the baseline's answer, marked as carried, or are NOT_ASSESSED. Default: 30,

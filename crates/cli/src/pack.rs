@@ -107,6 +107,7 @@ pub(crate) fn scan(
             crate::TagsFrom::TaggingApi => kmsaudit_model::TagSource::TaggingApi,
             crate::TagsFrom::ListResourceTags => kmsaudit_model::TagSource::ListResourceTags,
         },
+        monitoring: !args.no_monitoring,
     };
     let aws = crate::evidence::AwsAccess {
         profile: args.profile.clone(),

@@ -121,6 +121,7 @@ fn main() {
                 principals,
                 ..Default::default()
             }),
+            monitoring: None,
         });
     }
     let snapshot = Snapshot {

@@ -22,6 +22,8 @@ pub(crate) struct Ctx<'a> {
     pub access: Option<AccessIndex>,
     /// What guards each customer-managed key's destruction (see `effective::deletion_guard`).
     pub deletion_guards: crate::effective::DeletionGuards<'a>,
+    /// Trails, log groups, alarms and topics across accounts (see `monitor`).
+    pub monitor: crate::monitor::MonitorIndex<'a>,
 }
 
 /// Effective access, with what the access rules read besides it.
@@ -67,6 +69,7 @@ impl<'a> Ctx<'a> {
             analyzers: AnalyzerView::default(),
             access: None,
             deletion_guards: Default::default(),
+            monitor: Default::default(),
         }
     }
 
@@ -92,6 +95,7 @@ impl<'a> Ctx<'a> {
             analyzers: AnalyzerView::of(snapshot),
             access,
             deletion_guards,
+            monitor: crate::monitor::MonitorIndex::build(snapshot),
             ..Ctx::new(config, zone, snapshot.metadata.started_at)
         }
     }

@@ -161,6 +161,7 @@ pub(crate) fn scope_findings(
                 let outcome = match rule.check {
                     Check::Reach { region: reach, .. } => reach(region),
                     Check::Region(check) => check(region, ctx),
+                    Check::AccountRegion(check) => check(account, region, ctx),
                     Check::Policy(_)
                     | Check::Key(_)
                     | Check::Access(_)

@@ -23,6 +23,7 @@ mod coverage;
 mod effective;
 mod findings;
 mod lint;
+mod monitor;
 #[deny(missing_docs)]
 pub mod policy;
 mod policy_cache;
@@ -53,6 +54,7 @@ pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
         access_analyzer: snapshot.metadata.scope.access_analyzer,
         effective_access: ctx.access.is_some(),
         last_use: snapshot.metadata.scope.last_use,
+        monitoring: snapshot.metadata.scope.monitoring,
     })
     .collect();
     let keys: Vec<_> = snapshot.keys().collect();
@@ -204,6 +206,7 @@ pub fn evaluate_counts(
         access_analyzer: snapshot.metadata.scope.access_analyzer,
         effective_access: ctx.access.is_some(),
         last_use: snapshot.metadata.scope.last_use,
+        monitoring: snapshot.metadata.scope.monitoring,
     })
     .collect();
     let keys: Vec<_> = snapshot.keys().collect();

@@ -146,7 +146,6 @@ fn scan_env<'a>(key: policy::KeyScope<'a>, ctx: &'a Ctx<'_>) -> policy::Analysis
 }
 
 /// Reads and analyzes a key's policy for the scan of `ctx`, or says why it cannot be.
-#[cfg(test)]
 pub(crate) fn policy_state(key: &KeyRecord, ctx: &Ctx<'_>) -> PolicyState {
     analyzed_state(key, ctx.zone.org_id.as_deref(), ctx.now)
 }

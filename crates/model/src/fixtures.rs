@@ -50,5 +50,6 @@ pub fn scanned_account(
             access_analyzer: None,
         }],
         iam,
+        monitoring: None,
     }
 }

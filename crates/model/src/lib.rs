@@ -21,6 +21,7 @@ pub mod fixtures;
 mod iam;
 mod key;
 mod last_use;
+mod monitoring;
 mod scope;
 mod snapshot;
 mod strict;
@@ -51,6 +52,11 @@ pub use key::{
     Grant, GrantConstraints, KeyMetadata, KeyRecord, MultiRegionConfiguration, RotationStatus, Tag,
 };
 pub use last_use::{Idle, LastUse, LastUseState};
+pub use monitoring::{
+    AdvancedSelector, Alarm, BasicSelector, EventRule, FieldSelector, LogGroupFilters,
+    MetricFilter, MetricName, MonitoringRecord, RegionAlarms, RegionMonitoring, Topic, Trail,
+    TrailSelectors,
+};
 pub use scope::{ScanScope, Shard, TagSource};
 pub use snapshot::{
     AccountAccess, AccountRecord, CallerIdentity, Coverage, Issue, Organization, RegionAccess,

@@ -28,6 +28,10 @@ pub struct ScanScope {
     /// rules run only then.
     #[serde(default)]
     pub last_use: bool,
+    /// Whether each account's monitoring was read (CloudTrail, CloudWatch Logs metric filters,
+    /// alarms, SNS, EventBridge); the monitoring rules run only then.
+    #[serde(default)]
+    pub monitoring: bool,
     /// Where the keys' tags were read from (snapshots older than this field: per key).
     #[serde(default = "TagSource::per_key")]
     pub tags_from: TagSource,

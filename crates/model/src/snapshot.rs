@@ -240,6 +240,9 @@ pub struct AccountRecord {
     /// The account's IAM, when the scan read it (`None`: not read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iam: Option<crate::IamRecord>,
+    /// The monitoring of its keys, when the scan read it (`None`: not read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<crate::MonitoringRecord>,
 }
 
 /// Where an account's list of regions came from.

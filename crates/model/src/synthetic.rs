@@ -153,6 +153,7 @@ pub fn synthetic_org_over(accounts_n: usize, keys: usize) -> Snapshot {
             regions_from: None,
             regions: region_records,
             iam: None,
+            monitoring: None,
         });
     }
     Snapshot {

@@ -280,3 +280,21 @@ pub(crate) fn finding_summary(
         updated_at: Some(time(f.updated_at())),
     }
 }
+
+/// A trail as DescribeTrails lists it, seen from `region` (a trail without a home region is
+/// taken as living there).
+pub(crate) fn trail(t: &aws_sdk_cloudtrail::types::Trail, region: &str) -> kmsaudit_model::Trail {
+    kmsaudit_model::Trail {
+        arn: t.trail_arn().unwrap_or_default().to_string(),
+        name: t.name().unwrap_or_default().to_string(),
+        home_region: t.home_region().unwrap_or(region).to_string(),
+        multi_region: t.is_multi_region_trail().unwrap_or(false),
+        organization_trail: t.is_organization_trail().unwrap_or(false),
+        log_file_validation: t.log_file_validation_enabled().unwrap_or(false),
+        kms_key_id: t.kms_key_id().map(str::to_string),
+        log_group_arn: t.cloud_watch_logs_log_group_arn().map(str::to_string),
+        logging: None,
+        selectors: None,
+        error: None,
+    }
+}

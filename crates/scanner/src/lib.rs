@@ -12,7 +12,7 @@
 //!
 //! One file per AWS service or concern: `org.rs` (Organizations and account selection),
 //! `credentials.rs` (STS), `kms.rs` (regions and keys), `last_use.rs` (each key's last use, read apart),
-//! `access_analyzer.rs`, `convert.rs` (every
+//! `monitoring.rs` (CloudTrail, CloudWatch Logs, CloudWatch, SNS, EventBridge), `access_analyzer.rs`, `convert.rs` (every
 //! SDK shape read into the model), `classify.rs` (SDK errors into issues), `counter.rs`.
 
 use std::sync::Arc;
@@ -35,6 +35,7 @@ mod credentials;
 mod iam;
 mod kms;
 mod last_use;
+mod monitoring;
 mod org;
 mod org_policies;
 mod pace;
@@ -104,6 +105,9 @@ pub struct ScanPlan {
     /// A baseline's last-use answers by key ARN: settled ones are not asked again while the key
     /// stays enabled, and any answer stands (marked as carried) for a key not reached in time.
     pub baseline_last_use: BaselineLastUses,
+    /// Read each account's monitoring: CloudTrail trails, the metric filters of their log
+    /// groups, alarms, SNS topics, EventBridge rules.
+    pub monitoring: bool,
 }
 
 impl Default for ScanPlan {
@@ -128,6 +132,7 @@ impl Default for ScanPlan {
             last_use: true,
             last_use_wait: Duration::from_secs(30),
             baseline_last_use: Default::default(),
+            monitoring: true,
         }
     }
 }
@@ -197,6 +202,8 @@ struct Scanner {
     analyzer_homes: std::sync::OnceLock<Option<Vec<String>>>,
     /// Last-use answers as they come (`None`: not collected).
     last_use: Option<Arc<last_use::LastUseBook>>,
+    /// The organization's management account, once known (`None`: no organization).
+    management: std::sync::OnceLock<Option<String>>,
 }
 
 impl Scanner {
@@ -253,6 +260,7 @@ pub async fn scan(
         last_use: plan
             .last_use
             .then(|| Arc::new(last_use::LastUseBook::new(plan.baseline_last_use.clone()))),
+        management: std::sync::OnceLock::new(),
     });
 
     let listing = scanner.list_accounts().await?;
@@ -261,6 +269,11 @@ pub async fn scan(
             .map(|h| h.into_iter().map(str::to_string).collect())
     });
     let _ = scanner.analyzer_homes.set(homes);
+    let management = listing
+        .organization
+        .as_ref()
+        .map(|o| o.management_account_id.clone());
+    let _ = scanner.management.set(management);
     let mut accounts = Vec::new();
     let mut to_scan = Vec::new();
     for listed in listing.accounts {
@@ -332,6 +345,7 @@ pub async fn scan(
                 shard: plan.shard,
                 tags_from: plan.tags_from,
                 last_use: plan.last_use,
+                monitoring: plan.monitoring,
             },
             api_calls,
             api_errors,
@@ -421,6 +435,9 @@ impl Scanner {
         let (scanned, iam) = tokio::join!(scanned, iam);
         record.regions.extend(scanned);
         record.iam = iam;
+        if self.plan.monitoring {
+            record.monitoring = Some(self.read_monitoring(config, id_ref, &record.regions).await);
+        }
         let keys = record.regions.iter().map(|r| r.keys.len()).sum();
         (self.progress)(Progress::AccountDone {
             account_id: id,

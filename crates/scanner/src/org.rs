@@ -36,6 +36,7 @@ impl ListedAccount {
             regions_from: None,
             regions: vec![],
             iam: None,
+            monitoring: None,
         }
     }
 }

@@ -48,6 +48,7 @@ fn scanner() -> Scanner {
         accounts_api: mock_client!(aws_sdk_account, RuleMode::MatchAny, &[]),
         analyzer_homes: Default::default(),
         last_use: None,
+        management: Default::default(),
     }
 }
 

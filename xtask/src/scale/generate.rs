@@ -187,6 +187,7 @@ pub fn generate(spec: ScaleSpec, root: &Path) -> anyhow::Result<ScaleOrg> {
                     })
                     .collect(),
                 iam: None,
+                monitoring: None,
             }
         })
         .collect();

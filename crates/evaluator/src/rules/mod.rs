@@ -16,7 +16,9 @@ mod policy_facts;
 
 pub(crate) use input::{with_policy, KeyInput, PolicyInput, PolicyState};
 pub(crate) use outcome::{Offense, Outcome, PolicyVerdict};
-pub(crate) use policy_facts::{external_parties, iam_policies_enabled, non_root, per_principal};
+pub(crate) use policy_facts::{
+    allows_anyone, external_parties, iam_policies_enabled, non_root, per_principal,
+};
 
 mod aa_analyzer_missing;
 mod aa_disagreement;
@@ -35,6 +37,8 @@ mod grant_external;
 mod iam_decrypt_all;
 mod imported_expiry;
 mod key_disabled;
+mod monitoring_alert;
+mod monitoring_trail;
 mod multi_region;
 mod policy_admin_allowlist;
 mod policy_external;
@@ -99,6 +103,8 @@ pub(crate) enum Check {
     Account(fn(&AccountRecord, &Ctx<'_>) -> Option<Outcome>),
     /// One account × region (`None`: no verdict there).
     Region(fn(&RegionRecord, &Ctx<'_>) -> Option<Outcome>),
+    /// One account × region with its account (`None`: no verdict there).
+    AccountRegion(fn(&AccountRecord, &RegionRecord, &Ctx<'_>) -> Option<Outcome>),
     /// Whether the scan could read each account, region and key (`None`: nothing to report).
     Reach {
         account: fn(&AccountRecord) -> Outcome,
@@ -125,6 +131,8 @@ pub(crate) struct Rule {
     pub needs_effective_access: bool,
     /// Runs only when the scan read the keys' last use.
     pub needs_last_use: bool,
+    /// Runs only when the scan read the accounts' monitoring.
+    pub needs_monitoring: bool,
     pub lint_flag: Option<LintFlag>,
 }
 
@@ -135,6 +143,7 @@ const fn rule(def: &'static RuleDef, check: Check) -> Rule {
         needs_access_analyzer: false,
         needs_effective_access: false,
         needs_last_use: false,
+        needs_monitoring: false,
         lint_flag: None,
     }
 }
@@ -142,6 +151,13 @@ const fn rule(def: &'static RuleDef, check: Check) -> Rule {
 const fn usage_rule(def: &'static RuleDef, check: Check) -> Rule {
     Rule {
         needs_last_use: true,
+        ..rule(def, check)
+    }
+}
+
+const fn monitoring_rule(def: &'static RuleDef, check: Check) -> Rule {
+    Rule {
+        needs_monitoring: true,
         ..rule(def, check)
     }
 }
@@ -245,6 +261,14 @@ pub(crate) static RULES: &[Rule] = &[
         &aa_analyzer_missing::RULE,
         Region(aa_analyzer_missing::check),
     ),
+    monitoring_rule(
+        &monitoring_trail::RULE,
+        Check::AccountRegion(monitoring_trail::check),
+    ),
+    monitoring_rule(
+        &monitoring_alert::RULE,
+        Check::AccountRegion(monitoring_alert::check),
+    ),
     rule(
         &scan_not_assessed::RULE,
         Check::Reach {
@@ -261,6 +285,7 @@ pub(crate) struct ScanReads {
     pub access_analyzer: bool,
     pub effective_access: bool,
     pub last_use: bool,
+    pub monitoring: bool,
 }
 
 /// The rules that run given what the scan read.
@@ -270,6 +295,7 @@ pub(crate) fn active_rules(reads: ScanReads) -> impl Iterator<Item = &'static Ru
         .filter(move |r| reads.access_analyzer || !r.needs_access_analyzer)
         .filter(move |r| reads.effective_access || !r.needs_effective_access)
         .filter(move |r| reads.last_use || !r.needs_last_use)
+        .filter(move |r| reads.monitoring || !r.needs_monitoring)
 }
 
 /// The policy rules with their checks, in catalog order.

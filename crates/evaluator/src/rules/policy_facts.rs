@@ -72,6 +72,15 @@ pub(crate) fn outsider_effective(actions: ActionSet) -> Option<ActionSet> {
     (!effective.is_empty()).then_some(effective)
 }
 
+/// Whether the policy lets anyone (any account, or no credentials) use or manage the key, as
+/// KMS-POLICY-PUBLIC judges it.
+pub(crate) fn allows_anyone(analysis: &crate::policy::Analysis) -> bool {
+    analysis.accesses.iter().any(|a| {
+        matches!(&a.who, crate::policy::Who::Everyone { reach, .. } if reach.is_anyone())
+            && outsider_effective(a.actions).is_some()
+    })
+}
+
 /// Whether IAM policies of the key account can grant access to the key at all.
 pub(crate) fn iam_policies_enabled(input: &PolicyInput<'_>) -> bool {
     input

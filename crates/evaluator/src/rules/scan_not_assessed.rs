@@ -75,6 +75,7 @@ mod tests {
             regions_from: None,
             regions: vec![],
             iam: None,
+            monitoring: None,
         }
     }
 

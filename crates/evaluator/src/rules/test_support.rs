@@ -252,3 +252,103 @@ pub(crate) fn access_row(line: &str) -> kmsaudit_model::AccessEntry {
         },
     }
 }
+
+/// The management account of [`monitored_org`], which holds the trail's key.
+pub(crate) const MONITOR_MANAGEMENT: &str = "111111111111";
+/// Its member, holding one key in us-east-1.
+pub(crate) const MONITOR_MEMBER: &str = "222222222222";
+/// The key [`org_trail`] encrypts its logs with: enabled, rotated, root-only policy.
+pub(crate) const TRAIL_KEY: &str = "arn:aws:kms:us-east-1:111111111111:key/trail";
+
+/// A healthy organization trail of the management account, multi-Region, delivering to
+/// `/trail/org` in us-east-1.
+pub(crate) fn org_trail() -> kmsaudit_model::Trail {
+    kmsaudit_model::Trail {
+        arn: format!("arn:aws:cloudtrail:us-east-1:{MONITOR_MANAGEMENT}:trail/org"),
+        name: "org".into(),
+        home_region: "us-east-1".into(),
+        multi_region: true,
+        organization_trail: true,
+        log_file_validation: true,
+        kms_key_id: Some(TRAIL_KEY.into()),
+        log_group_arn: Some(format!(
+            "arn:aws:logs:us-east-1:{MONITOR_MANAGEMENT}:log-group:/trail/org:*"
+        )),
+        logging: Some(true),
+        selectors: Some(kmsaudit_model::TrailSelectors::Basic { selectors: vec![] }),
+        error: None,
+    }
+}
+
+/// The monitoring of one account that lists `trails` in us-east-1 (and holds them).
+pub(crate) fn monitoring_of(
+    trails: Vec<kmsaudit_model::Trail>,
+) -> kmsaudit_model::MonitoringRecord {
+    kmsaudit_model::MonitoringRecord {
+        regions: vec![kmsaudit_model::RegionMonitoring {
+            region: "us-east-1".into(),
+            trails: trails.iter().map(|t| t.arn.clone()).collect(),
+            ..Default::default()
+        }],
+        trails,
+        ..Default::default()
+    }
+}
+
+/// An organization of [`MONITOR_MANAGEMENT`] and [`MONITOR_MEMBER`] with these monitoring
+/// records, read.
+pub(crate) fn monitored_org(
+    management: Option<kmsaudit_model::MonitoringRecord>,
+    member: Option<kmsaudit_model::MonitoringRecord>,
+) -> kmsaudit_model::Snapshot {
+    use kmsaudit_model::*;
+    let mut trail_key = test_key();
+    trail_key.arn = TRAIL_KEY.into();
+    trail_key.metadata.as_mut().unwrap().arn = TRAIL_KEY.into();
+    trail_key.metadata.as_mut().unwrap().aws_account_id = MONITOR_MANAGEMENT.into();
+    let member_key =
+        fixtures::customer_key(&format!("arn:aws:kms:us-east-1:{MONITOR_MEMBER}:key/k"));
+    let mut accounts = vec![
+        fixtures::scanned_account(MONITOR_MANAGEMENT, true, vec![trail_key], None),
+        fixtures::scanned_account(MONITOR_MEMBER, true, vec![member_key], None),
+    ];
+    accounts[0].monitoring = management;
+    accounts[1].monitoring = member;
+    Snapshot {
+        schema_version: SCHEMA_VERSION,
+        metadata: ScanMetadata {
+            started_at: "2026-11-23T00:00:00Z".parse().unwrap(),
+            scope: ScanScope {
+                monitoring: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        organization: Some(Organization {
+            id: ORG_ID.into(),
+            management_account_id: MONITOR_MANAGEMENT.into(),
+            ..Default::default()
+        }),
+        accounts,
+        aws_managed_policies: vec![],
+    }
+}
+
+/// Runs the account × region rule `rule_id` on us-east-1 of `account` in `snapshot`.
+pub(crate) fn check_monitored(
+    rule_id: &str,
+    snapshot: &kmsaudit_model::Snapshot,
+    account: &str,
+) -> Option<super::Outcome> {
+    let check = RULES
+        .iter()
+        .find_map(|r| match r.check {
+            Check::AccountRegion(check) if r.def.id == rule_id => Some(check),
+            _ => None,
+        })
+        .expect("unknown account × region rule");
+    let config = EvalConfig::default();
+    let ctx = Ctx::for_snapshot(snapshot, &config);
+    let a = snapshot.accounts.iter().find(|a| a.id == account).unwrap();
+    check(a, &a.regions[0], &ctx)
+}

@@ -40,6 +40,7 @@ fn account(id: &str, access: AccountAccess, aa: Option<AccessAnalyzerRecord>) ->
         regions_from: None,
         regions,
         iam: None,
+        monitoring: None,
     }
 }
 

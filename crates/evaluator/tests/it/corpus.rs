@@ -228,6 +228,7 @@ fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
                 vec![]
             },
             iam: None,
+            monitoring: None,
         })
         .collect();
     Snapshot {

@@ -73,6 +73,7 @@ fn hostile_snapshot() -> Snapshot {
                     access_analyzer: None,
                 }],
                 iam: None,
+                monitoring: None,
             },
             AccountRecord {
                 id: "222233334444".into(),
@@ -85,6 +86,7 @@ fn hostile_snapshot() -> Snapshot {
                 regions_from: None,
                 regions: vec![],
                 iam: None,
+                monitoring: None,
             },
         ],
         aws_managed_policies: vec![],
