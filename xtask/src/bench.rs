@@ -73,6 +73,7 @@ fn synthetic(accounts: usize, keys_per_account: usize, regions: &[&str]) -> Fixt
         scps: vec![],
         rcps: vec![],
         access: vec![],
+        monitoring: Default::default(),
     }
 }
 

@@ -26,6 +26,9 @@ pub struct Fixture {
     pub analyzers: Vec<AnalyzerDef>,
     #[serde(default)]
     pub aa_findings: Vec<AaFindingDef>,
+    /// CloudTrail trails, metric filters, alarms, topics and EventBridge rules.
+    #[serde(default)]
+    pub monitoring: crate::seed_monitoring::MonitoringDefs,
     /// Findings on accounts and account × regions (`account/...` resources).
     #[serde(default)]
     pub expect_scope: Vec<ScopeExpectation>,

@@ -20,6 +20,7 @@ mod moto;
 mod scale;
 mod seed;
 mod seed_iam;
+mod seed_monitoring;
 mod standin;
 #[cfg(test)]
 mod tidy;

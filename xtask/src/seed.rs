@@ -293,6 +293,9 @@ pub async fn seed(fixture: &Fixture, moto: &str) -> anyhow::Result<Seeded> {
         }
         seeded.keys.insert(key.name.clone(), (arn, key_id));
     }
+    crate::seed_monitoring::seed(&fixture.monitoring, &seeded, &seeded.keys, &configs, moto)
+        .await
+        .context("seeding trails, metric filters, topics and EventBridge rules")?;
     seeded.evidence = Some(seed_evidence_account(&base).await?);
     for account in fixture.accounts.iter().filter(|a| a.suspended) {
         orgs.close_account()

@@ -47,6 +47,9 @@ pub struct FixtureFaults {
     pub last_use: BTreeMap<String, crate::fixture::LastUseDef>,
     pub analyzers: Vec<StandInAnalyzer>,
     pub findings: Vec<StandInFinding>,
+    /// CloudWatch DescribeAlarms answers (CBOR, which moto does not speak), by account and
+    /// region, from the fixture's `[[monitoring.alarms]]`.
+    pub alarms: BTreeMap<(String, String), Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +98,14 @@ fn toml_to_json(v: &toml::Value) -> Value {
 impl FixtureFaults {
     pub fn from_fixture(fixture: &Fixture, seeded: &Seeded) -> anyhow::Result<FixtureFaults> {
         let mut faults = FixtureFaults::default();
+        for id in seeded.accounts.values() {
+            for region in kmsaudit_scanner::partition_regions("aws") {
+                faults.alarms.insert(
+                    (id.clone(), region.to_string()),
+                    crate::seed_monitoring::alarms_cbor(&fixture.monitoring, seeded, id, &region),
+                );
+            }
+        }
         for a in &fixture.accounts {
             let id = seeded.account(&a.name)?.to_string();
             if a.deny_assume_role {
@@ -630,6 +641,23 @@ async fn handle_proxy(
 
     if service == "KMS" && op == "GetKeyLastUsage" {
         return Ok(last_use(state, &key_id));
+    }
+    if forward_path.ends_with("/operation/DescribeAlarms") {
+        let body = state
+            .faults
+            .alarms
+            .get(&(account.clone(), region.clone()))
+            .cloned()
+            .unwrap_or_default();
+        let mut r = Response::new(Full::new(Bytes::from(body)));
+        for (name, value) in [
+            ("content-type", "application/cbor"),
+            ("smithy-protocol", "rpc-v2-cbor"),
+        ] {
+            r.headers_mut()
+                .insert(name, value.parse().expect("static header"));
+        }
+        return Ok(r);
     }
 
     // IAM and the organization's tree and policies, when the profile says so.
