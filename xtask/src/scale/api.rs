@@ -115,6 +115,18 @@ pub(crate) fn operation(call: &Call) -> String {
         "account" => "Account.ListRegions".into(),
         "tagging" => format!("Tagging.{}", call.target.as_deref().unwrap_or("?")),
         "iam" => super::access::iam_operation(call),
+        "cloudtrail" | "events" => format!(
+            "{}.{}",
+            if call.service == "events" {
+                "EventBridge"
+            } else {
+                "CloudTrail"
+            },
+            call.target
+                .as_deref()
+                .and_then(|t| t.rsplit('.').next())
+                .unwrap_or("?")
+        ),
         s => format!("{s}.?"),
     }
 }
@@ -140,6 +152,7 @@ pub(crate) fn answer(state: &State, call: &Call) -> Response<Full<Bytes>> {
         "account" => list_regions(state, call),
         "tagging" => super::kms::tagging(state, call),
         "iam" => super::access::iam(state, call),
+        "cloudtrail" | "events" => super::monitoring::answer(state, call),
         s => json_error(
             StatusCode::NOT_FOUND,
             "UnknownOperationException",

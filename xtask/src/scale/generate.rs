@@ -295,6 +295,7 @@ pub fn generate(spec: ScaleSpec, root: &Path) -> anyhow::Result<ScaleOrg> {
                 partition: "aws".into(),
                 access_analyzer: true,
                 last_use: true,
+                monitoring: true,
                 ..Default::default()
             },
             ..Default::default()
@@ -310,6 +311,9 @@ pub fn generate(spec: ScaleSpec, root: &Path) -> anyhow::Result<ScaleOrg> {
     };
     if spec.principals > 0 {
         kmsaudit_model::synthetic_iam::with_iam(&mut truth, spec.principals);
+    }
+    for (i, a) in truth.accounts.iter_mut().enumerate() {
+        a.monitoring = Some(super::monitoring::truth(a, i == 0, &enabled));
     }
     truth.normalize();
     let account_index = truth

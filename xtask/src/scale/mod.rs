@@ -34,6 +34,7 @@ mod keys;
 mod kms;
 #[cfg(test)]
 mod last_use_tests;
+mod monitoring;
 #[cfg(test)]
 mod tests;
 
@@ -340,6 +341,7 @@ pub struct Verdicts {
 pub struct ScanFacts {
     pub started_at: jiff::Timestamp,
     pub last_use: bool,
+    pub monitoring: bool,
     pub not_reached: std::collections::HashSet<String>,
     /// Keys whose last use the scan asked, carried from its baseline, or did not reach.
     pub last_use_keys: [usize; 3],
@@ -370,6 +372,7 @@ impl ScanFacts {
         ScanFacts {
             started_at: scanned.metadata.started_at,
             last_use: scanned.metadata.scope.last_use,
+            monitoring: scanned.metadata.scope.monitoring,
             not_reached,
             last_use_keys,
         }
@@ -386,6 +389,10 @@ pub fn compare_verdicts(
     let mut truth = truth.clone();
     truth.metadata.started_at = scan.started_at;
     truth.metadata.scope.last_use = scan.last_use;
+    truth.metadata.scope.monitoring = scan.monitoring;
+    if !scan.monitoring {
+        truth.accounts.iter_mut().for_each(|a| a.monitoring = None);
+    }
     let evaluation =
         kmsaudit_evaluator::evaluate(&truth, &kmsaudit_evaluator::EvalConfig::default());
     let expected = kmsaudit_model::FindingsDocument::new(&truth, &evaluation);

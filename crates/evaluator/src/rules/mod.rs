@@ -327,7 +327,7 @@ pub(crate) fn catalog() -> impl Iterator<Item = &'static RuleDef> {
 /// Tidy: the catalog and the rule files agree, every rule documents and tests itself, and no
 /// rule borrows from a sibling rule's module.
 #[cfg(test)]
-mod catalog_tests {
+mod tests {
     use std::collections::{BTreeMap, BTreeSet};
     use std::path::Path;
 

@@ -140,20 +140,27 @@ fn problems(t: &Trail, ctx: &Ctx<'_>) -> (Vec<String>, Vec<String>) {
         (None, _) => p.push("its logs are not encrypted with a KMS key".into()),
         (Some(id), None) => u.push(format!("its KMS key {id} was not among the keys read")),
         (Some(id), Some(key)) => {
-            let state = key.metadata.as_ref().map(|m| m.key_state.as_str());
-            if state != Some("Enabled") {
-                p.push(format!(
-                    "its KMS key {id} is {}",
-                    state.unwrap_or("not described")
-                ));
+            match key.metadata.as_ref().map(|m| m.key_state.as_str()) {
+                Some("Enabled") => {}
+                Some(state) => p.push(format!("its KMS key {id} is {state}")),
+                None => u.push(format!("its KMS key {id} was not described")),
             }
-            if key.rotation.as_ref().is_some_and(|r| !r.enabled) {
-                p.push(format!("its KMS key {id} is not rotated"));
+            match (&key.rotation, key.error_for("KMS.GetKeyRotationStatus")) {
+                (Some(r), _) if !r.enabled => p.push(format!("its KMS key {id} is not rotated")),
+                (None, Some(e)) => u.push(format!("the rotation of its KMS key {id}: {e}")),
+                _ => {}
             }
-            if let PolicyState::Analyzed(a) = crate::policy_cache::policy_state(key, ctx) {
-                if allows_anyone(&a) {
-                    p.push(format!("its KMS key {id} has a policy that allows anyone"));
+            match crate::policy_cache::policy_state(key, ctx) {
+                PolicyState::Analyzed(a) if allows_anyone(&a) => {
+                    p.push(format!("its KMS key {id} has a policy that allows anyone"))
                 }
+                PolicyState::Analyzed(_) => {}
+                PolicyState::Unread(why) => {
+                    u.push(format!("the policy of its KMS key {id}: {why}"))
+                }
+                PolicyState::Unparseable(e) => u.push(format!(
+                    "the policy of its KMS key {id} is not understood: {e}"
+                )),
             }
         }
     }
