@@ -256,6 +256,7 @@ pub fn render_html(
         baseline: diff.map(baseline_view),
         effective_access: evaluation.access.is_some(),
         last_use_summary: scope_view::last_use_summary(snapshot),
+        monitoring: scope_view::monitoring_rows(snapshot, evaluation),
         by_region,
         by_framework,
         tool_version: m.tool_version.clone(),

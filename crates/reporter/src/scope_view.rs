@@ -1,4 +1,5 @@
-//! The report's scope section in words: where the regions came from, how last use was read.
+//! The report's scope section in words: where the regions came from, how last use was read,
+//! and the monitoring coverage of each account × region holding keys.
 
 use kmsaudit_model::Snapshot;
 
@@ -62,4 +63,75 @@ pub(crate) fn last_use_summary(snapshot: &Snapshot) -> Option<String> {
          baseline.",
         counts[..5].iter().sum::<usize>()
     ))
+}
+
+/// One account × region holding keys: its trail and alert verdicts.
+#[derive(serde::Serialize)]
+pub(crate) struct MonitoringRow {
+    pub account_id: String,
+    pub account_name: String,
+    pub region: String,
+    pub trail: &'static str,
+    pub trail_note: String,
+    pub alert: &'static str,
+    pub alert_note: String,
+    /// Whether CloudWatch.7's exact filter text is there (`""`: not said).
+    pub cloudwatch_7: String,
+}
+
+/// The monitoring coverage per account × region, when the scan read monitoring.
+pub(crate) fn monitoring_rows(
+    snapshot: &Snapshot,
+    evaluation: &kmsaudit_model::Evaluation,
+) -> Option<Vec<MonitoringRow>> {
+    if !snapshot.metadata.scope.monitoring {
+        return None;
+    }
+    const RULES: [&str; 2] = ["KMS-MONITORING-TRAIL", "KMS-MONITORING-ALERT"];
+    let statuses: std::collections::HashMap<(&str, &str), kmsaudit_model::Status> = evaluation
+        .outcomes()
+        .filter(|o| RULES.contains(&o.rule_id))
+        .map(|o| ((o.rule_id, o.resource), o.status))
+        .collect();
+    let findings: std::collections::HashMap<(&str, &str), &kmsaudit_model::Finding> = evaluation
+        .findings
+        .iter()
+        .filter(|f| RULES.contains(&&*f.rule_id))
+        .map(|f| ((&*f.rule_id, &*f.resource), f))
+        .collect();
+    let mut rows = vec![];
+    for a in &snapshot.accounts {
+        for r in &a.regions {
+            let resource = format!("account/{}/region/{}", a.id, r.region);
+            let verdict = |rule: &str| {
+                let status = statuses.get(&(rule, resource.as_str()))?;
+                let note = findings
+                    .get(&(rule, resource.as_str()))
+                    .map(|f| f.message.to_string())
+                    .unwrap_or_default();
+                Some((status.as_str(), note))
+            };
+            let (Some((trail, trail_note)), Some((alert, alert_note))) =
+                (verdict(RULES[0]), verdict(RULES[1]))
+            else {
+                continue;
+            };
+            let cloudwatch_7 = findings
+                .get(&(RULES[1], resource.as_str()))
+                .and_then(|f| f.evidence.details.get("cloudwatch_7_exact_filter"))
+                .unwrap_or_default()
+                .to_string();
+            rows.push(MonitoringRow {
+                account_id: a.id.clone(),
+                account_name: a.name.clone().unwrap_or_default(),
+                region: r.region.clone(),
+                trail,
+                trail_note,
+                alert,
+                alert_note,
+                cloudwatch_7,
+            });
+        }
+    }
+    Some(rows)
 }

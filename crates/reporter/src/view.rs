@@ -19,6 +19,8 @@ pub(crate) struct View<'a> {
     /// The scan read IAM: effective access is shown per key.
     /// How each customer managed key's last use was read, when the scan read it.
     pub last_use_summary: Option<String>,
+    /// Monitoring coverage per account × region holding keys, when the scan read it.
+    pub monitoring: Option<Vec<crate::scope_view::MonitoringRow>>,
     pub effective_access: bool,
     pub by_region: Vec<RegionView>,
     pub by_framework: Vec<FrameworkView>,

@@ -144,6 +144,16 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
         .collect();
     assert!(absent.is_empty(), "expected findings absent: {absent:#?}");
 
+    // The scope section shows monitoring per account × region holding keys: 7 in the demo,
+    // with why each fails and whether CloudWatch.7's exact text is there.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("Monitoring coverage per account × region holding keys (7)"),
+        "the scope section lists monitoring"
+    );
+    assert!(html.contains("metric filter kms-look-alike matches none of the three events"));
+    assert!(html.contains("present: CloudWatch.7 would pass on the text"));
+
     // Every listed account appears once, with the right coverage; discovered = assessed + not.
     let accounts = doc["accounts"].as_array().unwrap();
     assert_eq!(accounts.len(), 6);
