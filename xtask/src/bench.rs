@@ -48,6 +48,7 @@ fn synthetic(accounts: usize, keys_per_account: usize, regions: &[&str]) -> Fixt
                 describe_patch: BTreeMap::new(),
                 rotation_patch: BTreeMap::new(),
                 last_use: None,
+                calls: vec![],
                 expect_fail: vec![],
                 expect_not_assessed: vec![],
                 expect_pass: vec![],

@@ -162,6 +162,9 @@ pub struct Key {
     /// day before the scan.
     #[serde(default)]
     pub last_use: Option<LastUseDef>,
+    /// What the stand-in's CloudTrail LookupEvents answers for the key (moto has none).
+    #[serde(default)]
+    pub calls: Vec<CallDef>,
     /// Rules expected to FAIL on this key.
     #[serde(default)]
     pub expect_fail: Vec<String>,
@@ -186,6 +189,17 @@ pub struct LastUseDef {
     pub days_ago: i64,
     #[serde(default)]
     pub operation: Option<String>,
+}
+
+/// One CloudTrail event naming a key, `days_ago` before the start of today (UTC).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallDef {
+    pub days_ago: i64,
+    pub name: String,
+    pub caller: String,
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 fn default_spec() -> String {

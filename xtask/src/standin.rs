@@ -50,6 +50,8 @@ pub struct FixtureFaults {
     /// CloudWatch DescribeAlarms answers (CBOR, which moto does not speak), by account and
     /// region, from the fixture's `[[monitoring.alarms]]`.
     pub alarms: BTreeMap<(String, String), Vec<u8>>,
+    /// CloudTrail LookupEvents answers by key ARN (moto has none).
+    pub calls: BTreeMap<String, Vec<crate::fixture::CallDef>>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +134,9 @@ impl FixtureFaults {
             if let Some(u) = &k.last_use {
                 faults.last_use.insert(key_id.clone(), u.clone());
             }
+            faults
+                .calls
+                .insert(seeded.keys[&k.name].0.clone(), k.calls.clone());
             if !k.rotation_patch.is_empty() {
                 faults.rotation_patch.insert(
                     key_id.clone(),
@@ -642,6 +647,9 @@ async fn handle_proxy(
     if service == "KMS" && op == "GetKeyLastUsage" {
         return Ok(last_use(state, &key_id));
     }
+    if target.ends_with(".LookupEvents") {
+        return Ok(lookup_events(state, &json_body));
+    }
     if forward_path.ends_with("/operation/DescribeAlarms") {
         let body = state
             .faults
@@ -773,6 +781,44 @@ async fn handle_proxy(
         }
     }
     Ok(resp)
+}
+
+/// CloudTrail LookupEvents by resource name (a key ARN) as the fixture declares its calls.
+fn lookup_events(state: &State, request: &Value) -> Response<Full<Bytes>> {
+    let arn = request["LookupAttributes"][0]["AttributeValue"]
+        .as_str()
+        .unwrap_or_default();
+    let today = jiff::Timestamp::now().as_second() / 86_400 * 86_400;
+    let events: Vec<Value> = state
+        .faults
+        .calls
+        .get(arn)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut record = json!({"eventSource": "kms.amazonaws.com", "eventName": c.name});
+            if let Some(e) = &c.error {
+                record["errorCode"] = json!(e);
+            }
+            json!({
+                "EventId": format!("{i:08}-0000-4000-8000-00000000e0e0"),
+                "EventName": c.name,
+                "EventTime": today - c.days_ago * 86_400 + 3600,
+                "Username": c.caller,
+                "EventSource": "kms.amazonaws.com",
+                "CloudTrailEvent": record.to_string(),
+            })
+        })
+        .collect();
+    let mut r = Response::new(Full::new(Bytes::from(
+        json!({"Events": events}).to_string(),
+    )));
+    r.headers_mut().insert(
+        "content-type",
+        "application/x-amz-json-1.1".parse().expect("static header"),
+    );
+    r
 }
 
 /// GetKeyLastUsage as the fixture declares it, in days before the start of today (UTC: the

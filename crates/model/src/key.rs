@@ -32,6 +32,10 @@ pub struct KeyRecord {
     /// collect last use).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_use: Option<crate::LastUse>,
+    /// The latest CloudTrail events naming the key (LookupEvents), read for keys pending
+    /// deletion or disabled only. `None` when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent_events: Option<crate::KeyEvents>,
     /// One entry per failed call, sorted by operation.
     pub errors: Vec<Issue>,
 }

@@ -105,6 +105,44 @@ impl LastUseState {
     }
 }
 
+/// What CloudTrail's LookupEvents says of one key: the latest events naming it (one page,
+/// newest first, within 90 days).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct KeyEvents {
+    /// Newest first.
+    pub events: Vec<KeyEvent>,
+    /// LookupEvents failed: the events are unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::Issue>,
+}
+
+/// One CloudTrail event naming a key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct KeyEvent {
+    /// When it happened.
+    pub time: Timestamp,
+    /// The API call (`Decrypt`, `ScheduleKeyDeletion`...).
+    pub name: String,
+    /// Who made it (CloudTrail's user name: a user, a role session, a service).
+    pub caller: String,
+    /// Its error code when it failed (`DisabledException`, `KMSInvalidStateException`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}
+
+impl KeyEvents {
+    /// The calls that failed because of the key's state (disabled, pending deletion) at or
+    /// after `since`.
+    pub fn failing_since(&self, since: Timestamp) -> impl Iterator<Item = &KeyEvent> {
+        self.events.iter().filter(move |e| {
+            e.time >= since
+                && e.error_code
+                    .as_deref()
+                    .is_some_and(|c| matches!(c, "DisabledException" | "KMSInvalidStateException"))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

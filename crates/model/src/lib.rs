@@ -51,7 +51,7 @@ pub use iam::{
 pub use key::{
     Grant, GrantConstraints, KeyMetadata, KeyRecord, MultiRegionConfiguration, RotationStatus, Tag,
 };
-pub use last_use::{Idle, LastUse, LastUseState};
+pub use last_use::{Idle, KeyEvent, KeyEvents, LastUse, LastUseState};
 pub use monitoring::{
     AdvancedSelector, Alarm, BasicSelector, EventRule, FieldSelector, LogGroupFilters,
     MetricFilter, MetricName, MonitoringRecord, RegionAlarms, RegionMonitoring, Topic, Trail,

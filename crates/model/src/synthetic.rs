@@ -140,6 +140,7 @@ pub fn synthetic_org_over(accounts_n: usize, keys: usize) -> Snapshot {
                     from_baseline: false,
                 }),
                 errors: vec![],
+                recent_events: None,
             });
         }
         accounts.push(AccountRecord {

@@ -298,3 +298,21 @@ pub(crate) fn trail(t: &aws_sdk_cloudtrail::types::Trail, region: &str) -> kmsau
         error: None,
     }
 }
+
+/// One event of LookupEvents: its time, name, caller, and the error code its record carries.
+pub(crate) fn key_event(e: &aws_sdk_cloudtrail::types::Event) -> Option<kmsaudit_model::KeyEvent> {
+    let time = e.event_time()?;
+    let record: Option<serde_json::Value> = e
+        .cloud_trail_event()
+        .and_then(|text| serde_json::from_str(text).ok());
+    Some(kmsaudit_model::KeyEvent {
+        time: jiff::Timestamp::from_second(time.secs()).ok()?,
+        name: crate::classify::sanitize(e.event_name().unwrap_or_default()),
+        caller: crate::classify::sanitize(e.username().unwrap_or_default()),
+        error_code: record
+            .as_ref()
+            .and_then(|r| r.get("errorCode"))
+            .and_then(|c| c.as_str())
+            .map(crate::classify::sanitize),
+    })
+}

@@ -12,7 +12,8 @@
 //!
 //! One file per AWS service or concern: `org.rs` (Organizations and account selection),
 //! `credentials.rs` (STS), `kms.rs` (regions and keys), `last_use.rs` (each key's last use, read apart),
-//! `monitoring.rs` (CloudTrail, CloudWatch Logs, CloudWatch, SNS, EventBridge), `access_analyzer.rs`, `convert.rs` (every
+//! `monitoring.rs` (CloudTrail, CloudWatch Logs, CloudWatch, SNS, EventBridge), `key_events.rs`
+//! (who calls keys pending deletion or disabled), `access_analyzer.rs`, `convert.rs` (every
 //! SDK shape read into the model), `classify.rs` (SDK errors into issues), `counter.rs`.
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ mod convert;
 mod counter;
 mod credentials;
 mod iam;
+mod key_events;
 mod kms;
 mod last_use;
 mod monitoring;
@@ -435,9 +437,7 @@ impl Scanner {
         let (scanned, iam) = tokio::join!(scanned, iam);
         record.regions.extend(scanned);
         record.iam = iam;
-        if self.plan.monitoring {
-            record.monitoring = Some(self.read_monitoring(config, id_ref, &record.regions).await);
-        }
+        self.read_after_regions(config, &mut record).await;
         let keys = record.regions.iter().map(|r| r.keys.len()).sum();
         (self.progress)(Progress::AccountDone {
             account_id: id,

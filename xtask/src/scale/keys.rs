@@ -177,5 +177,6 @@ pub(crate) fn customer_key(
         tags: Some(tags),
         last_use: None,
         errors: vec![],
+        recent_events: None,
     }
 }

@@ -2,7 +2,7 @@
 //! multi-Region, logging, validated, not encrypted with KMS and without a log group; no account
 //! has an EventBridge rule. The truth holds what a scan reads of it ([`truth`]), the stand-in
 //! answers CloudTrail (DescribeTrails, GetTrailStatus, GetEventSelectors) and EventBridge
-//! (ListRules) from the same ([`answer`]).
+//! (ListRules) from the same ([`answer`]), and LookupEvents with no event.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -104,6 +104,7 @@ pub(crate) fn answer(state: &State, call: &Call) -> Response<Full<Bytes>> {
             &json!({ "TrailARN": trail.arn, "EventSelectors": [] }),
             false,
         ),
+        ("cloudtrail", "LookupEvents") => json(&json!({ "Events": [] }), false),
         ("cloudtrail", _) => json_error(
             StatusCode::BAD_REQUEST,
             "TrailNotFoundException",

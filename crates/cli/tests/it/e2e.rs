@@ -153,6 +153,26 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
     );
     assert!(html.contains("metric filter kms-look-alike matches none of the three events"));
     assert!(html.contains("present: CloudWatch.7 would pass on the text"));
+    // CloudTrail LookupEvents names who still calls the keys pending deletion or disabled.
+    let destroy: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule_id"] == "KMS-KEY-DESTROY-IN-USE")
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert!(
+        destroy
+            .iter()
+            .any(|m| m.contains("still being called") && m.contains("orders-batch")),
+        "{destroy:?}"
+    );
+    assert!(
+        destroy
+            .iter()
+            .any(|m| m.contains("KMSInvalidStateException") && m.contains("billing-app")),
+        "{destroy:?}"
+    );
 
     // Every listed account appears once, with the right coverage; discovered = assessed + not.
     let accounts = doc["accounts"].as_array().unwrap();

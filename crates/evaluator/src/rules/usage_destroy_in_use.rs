@@ -37,23 +37,69 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
     if let Some(date) = m.deletion_date {
         ev = ev.detail("deletion_date", date.to_string());
     }
-    let ev = last_use_evidence(last_use, ev);
+    let mut ev = last_use_evidence(last_use, ev);
+    // Who still calls it, and whether those calls fail (CloudTrail LookupEvents).
+    let since = ctx.now - jiff::SignedDuration::from_hours(24 * n);
+    let mut calls = String::new();
+    match &input.key.recent_events {
+        Some(events) if events.error.is_none() => {
+            let failing: Vec<_> = events.failing_since(since).collect();
+            let callers: std::collections::BTreeSet<&str> =
+                events.events.iter().map(|e| e.caller.as_str()).collect();
+            if !callers.is_empty() {
+                ev = ev.detail(
+                    "recent_callers",
+                    callers.into_iter().collect::<Vec<_>>().join(", "),
+                );
+            }
+            if !failing.is_empty() {
+                let codes: std::collections::BTreeSet<&str> = failing
+                    .iter()
+                    .filter_map(|e| e.error_code.as_deref())
+                    .collect();
+                let by: std::collections::BTreeSet<&str> =
+                    failing.iter().map(|e| e.caller.as_str()).collect();
+                calls = format!(
+                    "{} call(s) to it failed in the last {n} days ({}), by {}",
+                    failing.len(),
+                    codes.into_iter().collect::<Vec<_>>().join(", "),
+                    by.into_iter().collect::<Vec<_>>().join(", ")
+                );
+                ev = ev.detail("failing_calls", calls.clone());
+            }
+        }
+        Some(events) => {
+            if let Some(e) = &events.error {
+                ev = ev.detail("lookup_events", format!("not read: {e}"));
+            }
+        }
+        None => {}
+    }
+    let fate = match m.deletion_date {
+        Some(date) if pending => format!("will be deleted on {date}"),
+        _ if pending => "is pending deletion".to_string(),
+        _ => "is disabled".to_string(),
+    };
     let state = &last_use.state;
     match state.idle(ctx.now) {
         Idle::Days(d) if d < n && matches!(state, LastUseState::Used { .. }) => {
-            let fate = match m.deletion_date {
-                Some(date) if pending => format!("will be deleted on {date}"),
-                _ if pending => "is pending deletion".to_string(),
-                _ => "is disabled".to_string(),
+            let also = if calls.is_empty() {
+                String::new()
+            } else {
+                format!("; {calls}")
             };
             Outcome::fail(
                 format!(
-                    "The key {fate}, but was {} ({d} days ago)",
+                    "The key {fate}, but was {} ({d} days ago){also}",
                     state.describe()
                 ),
                 ev,
             )
         }
+        _ if !calls.is_empty() => Outcome::fail(
+            format!("The key {fate}, but is still being called: {calls}"),
+            ev,
+        ),
         Idle::Days(d) | Idle::AtLeast(d) if d >= n => Outcome::pass(format!(
             "The key is {} and was not used in the last {n} days: {}",
             m.key_state,
@@ -187,5 +233,31 @@ mod tests {
             ),
             NotApplicable
         );
+    }
+
+    #[test]
+    fn calls_failing_now_fail_even_without_a_recent_success() {
+        let mut k = key("Disabled", used("2026-01-02T00:00:00Z"));
+        let event = |name: &str, at: &str, error: Option<&str>| KeyEvent {
+            time: at.parse().unwrap(),
+            name: name.into(),
+            caller: "orders-app".into(),
+            error_code: error.map(str::to_string),
+        };
+        k.recent_events = Some(KeyEvents {
+            events: vec![
+                event("Decrypt", "2026-11-21T00:00:00Z", Some("DisabledException")),
+                event("DescribeKey", "2026-11-20T00:00:00Z", None),
+            ],
+            error: None,
+        });
+        let o = check_key_with("KMS-KEY-DESTROY-IN-USE", &k, None, &Default::default());
+        assert_eq!(o.status, Fail);
+        assert!(o.message.contains("still being called"), "{}", o.message);
+        assert!(o.message.contains("DisabledException") && o.message.contains("orders-app"));
+        // Only successful calls: nothing is failing, and the last success is old.
+        k.recent_events.as_mut().unwrap().events.remove(0);
+        let o = check_key_with("KMS-KEY-DESTROY-IN-USE", &k, None, &Default::default());
+        assert_eq!(o.status, Pass);
     }
 }

@@ -205,6 +205,7 @@ fn one_key_snapshot(case: &Case, key: &KeyCase) -> Snapshot {
             from_baseline: false,
         }),
         errors: vec![],
+        recent_events: None,
     };
     let accounts = case
         .org_accounts
