@@ -34,6 +34,8 @@ pub(crate) struct RegionClients {
     pub kms: aws_sdk_kms::Client,
     pub aa: aws_sdk_accessanalyzer::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// LookupEvents of the keys pending deletion or disabled.
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
 }
 
 impl Scanner {
@@ -60,7 +62,15 @@ impl Scanner {
             )))
             .interceptor(self.counter.clone())
             .build();
+        let cloudtrail = aws_sdk_cloudtrail::config::Builder::from(config)
+            .region(Region::new(region.to_string()))
+            .retry_partition(RetryPartition::new(format!(
+                "cloudtrail-{account_id}-{region}"
+            )))
+            .interceptor(self.counter.clone())
+            .build();
         RegionClients {
+            cloudtrail: aws_sdk_cloudtrail::Client::from_conf(cloudtrail),
             kms: aws_sdk_kms::Client::from_conf(kms),
             aa: aws_sdk_accessanalyzer::Client::from_conf(aa),
             tagging: aws_sdk_resourcegroupstagging::Client::from_conf(tagging),
@@ -143,7 +153,12 @@ impl Scanner {
         let in_flight = keys_in_flight(key_ids.len(), self.plan.concurrency);
         // Each described key goes on to its last use, asked at that operation's own pace.
         let last_use = match (&self.last_use, has_keys) {
-            (Some(book), true) => Some(book.start_region(clients.kms.clone(), account_id, &region)),
+            (Some(book), true) => Some(book.start_region(
+                clients.kms.clone(),
+                clients.cloudtrail.clone(),
+                account_id,
+                &region,
+            )),
             _ => None,
         };
         let keys = stream::iter(key_ids)

@@ -116,11 +116,17 @@ pub(crate) struct LastUseBook {
     /// A baseline's answers by key ARN: settled ones are not asked again for keys still
     /// enabled, and any stands for a key not reached.
     baseline: BaselineLastUses,
+    /// CloudTrail events of keys pending deletion or disabled, by ARN (`key_events.rs`).
+    events: Mutex<HashMap<String, kmsaudit_model::KeyEvents>>,
+    /// The pause between two LookupEvents of one account × region.
+    lookup_pause: Duration,
 }
 
 /// One account × region's queue: feed it each described key, then drop it.
 pub(crate) struct RegionQueue {
     sender: mpsc::UnboundedSender<Described>,
+    /// The region's LookupEvents queue: ARNs of keys pending deletion or disabled.
+    events: mpsc::UnboundedSender<String>,
 }
 
 impl RegionQueue {
@@ -129,6 +135,13 @@ impl RegionQueue {
     pub(crate) fn push(&self, key: &KeyRecord) {
         if !key.is_customer_managed() {
             return;
+        }
+        if key
+            .metadata
+            .as_ref()
+            .is_some_and(|m| crate::key_events::wanted(&m.key_state))
+        {
+            let _ = self.events.send(key.arn.clone());
         }
         let _ = self.sender.send(Described {
             key_id: key.key_id.clone(),
@@ -158,20 +171,29 @@ fn queued(key: Described, baseline: &HashMap<String, BaselineLastUse>, seq: u64)
 }
 
 impl LastUseBook {
-    pub(crate) fn new(baseline: BaselineLastUses) -> LastUseBook {
+    /// The book of a scan: its baseline's answers, LookupEvents at its quota share.
+    pub(crate) fn new(plan: &crate::ScanPlan) -> LastUseBook {
         LastUseBook {
-            baseline,
+            baseline: plan.baseline_last_use.clone(),
+            lookup_pause: crate::key_events::pause(plan.quota_share),
             ..Default::default()
         }
+    }
+
+    pub(crate) fn record_events(&self, arn: String, events: kmsaudit_model::KeyEvents) {
+        self.events.lock().expect("events lock").insert(arn, events);
     }
 
     /// Starts the task that asks one account × region's keys, and returns its queue.
     pub(crate) fn start_region(
         self: &Arc<Self>,
         kms: aws_sdk_kms::Client,
+        cloudtrail: aws_sdk_cloudtrail::Client,
         account_id: &str,
         region: &str,
     ) -> RegionQueue {
+        let (events, lookups) =
+            crate::key_events::spawn(self.clone(), cloudtrail, self.lookup_pause);
         let (sender, mut receiver) = mpsc::unbounded_channel::<Described>();
         let book = self.clone();
         let (account, region) = (account_id.to_string(), region.to_string());
@@ -222,8 +244,9 @@ impl LastUseBook {
                     .insert(next.arn, answer);
             }
         });
-        self.tasks.lock().expect("last-use lock").push(task);
-        RegionQueue { sender }
+        let mut tasks = self.tasks.lock().expect("last-use lock");
+        tasks.extend([task, lookups]);
+        RegionQueue { sender, events }
     }
 
     /// Waits up to `wait` for the tasks still asking, stops the rest, and writes every customer
@@ -246,6 +269,7 @@ impl LastUseBook {
         }
         let baseline = self.baseline.get().await;
         let mut answers = std::mem::take(&mut *self.answers.lock().expect("last-use lock"));
+        let mut events = std::mem::take(&mut *self.events.lock().expect("events lock"));
         let mut stats = [0usize; 3];
         for key in accounts
             .iter_mut()
@@ -253,6 +277,15 @@ impl LastUseBook {
             .flat_map(|r| r.keys.iter_mut())
             .filter(|k| k.is_customer_managed())
         {
+            let wanted =
+                (key.metadata.as_ref()).is_some_and(|m| crate::key_events::wanted(&m.key_state));
+            if wanted {
+                key.recent_events = Some(
+                    events
+                        .remove(&key.arn)
+                        .unwrap_or_else(crate::key_events::not_reached),
+                );
+            }
             key.last_use = Some(match answers.remove(&key.arn) {
                 Some(answer) => {
                     stats[0] += 1;

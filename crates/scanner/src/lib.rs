@@ -261,7 +261,7 @@ pub async fn scan(
         analyzer_homes: std::sync::OnceLock::new(),
         last_use: plan
             .last_use
-            .then(|| Arc::new(last_use::LastUseBook::new(plan.baseline_last_use.clone()))),
+            .then(|| Arc::new(last_use::LastUseBook::new(&plan))),
         management: std::sync::OnceLock::new(),
     });
 

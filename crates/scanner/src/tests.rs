@@ -72,7 +72,13 @@ fn clients_with_tagging(rules: &[&Rule], tagging: &[&Rule]) -> RegionClients {
             .region(Region::new("us-east-1"))
             .build(),
     );
-    RegionClients { kms, aa, tagging }
+    let cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[]);
+    RegionClients {
+        kms,
+        aa,
+        tagging,
+        cloudtrail,
+    }
 }
 
 fn arn(id: &str) -> String {
