@@ -86,8 +86,25 @@ async fn last_use_at_its_quota_with_faults_is_not_assessed_never_unused() {
     let scanned = scan_planned(&standin, with_last_use(Duration::from_secs(120))).await;
     let took = began.elapsed();
     let stats = standin.stats();
+    // Neither GetKeyLastUsage (5/s) nor LookupEvents (2/s, asked for keys pending deletion
+    // or disabled) goes over its quota.
     assert_eq!(stats.throttled_by_quota, 0, "{stats:?}");
     assert!(stats.throttled_injected > 0, "{stats:?}");
+    let wanted = customer_keys(&scanned)
+        .filter(|k| {
+            k.metadata
+                .as_ref()
+                .is_some_and(|m| m.key_state != "Enabled")
+        })
+        .count() as u64;
+    assert!(
+        wanted > 0,
+        "the organization holds keys pending deletion or disabled"
+    );
+    assert!(
+        stats.by_operation["CloudTrail.LookupEvents"] >= wanted,
+        "{stats:?}"
+    );
     let customer = customer_keys(&scanned).count() as u64;
     assert!(
         stats.by_operation["KMS.GetKeyLastUsage"] >= customer,

@@ -270,12 +270,25 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
             ),
         };
     }
-    if call.service == "kms" {
-        // The published quotas: the scanner's own table (the KMS Developer Guide's).
-        if let Some(&(op, quota)) = kmsaudit_scanner::KMS_QUOTAS
+    // The published quotas: KMS's from the scanner's own table (the KMS Developer Guide's),
+    // CloudTrail LookupEvents' 2/s per account and region.
+    let quota = match call.service.as_str() {
+        "kms" => kmsaudit_scanner::KMS_QUOTAS
             .iter()
             .find(|(op, _)| Some(*op) == call.target.as_deref())
+            .copied(),
+        "cloudtrail"
+            if call
+                .target
+                .as_deref()
+                .is_some_and(|t| t.ends_with(".LookupEvents")) =>
         {
+            Some(("LookupEvents", 2.0))
+        }
+        _ => None,
+    };
+    {
+        if let Some((op, quota)) = quota {
             let now = Instant::now();
             let allowed = state
                 .buckets

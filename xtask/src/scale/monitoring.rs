@@ -104,7 +104,14 @@ pub(crate) fn answer(state: &State, call: &Call) -> Response<Full<Bytes>> {
             &json!({ "TrailARN": trail.arn, "EventSelectors": [] }),
             false,
         ),
-        ("cloudtrail", "LookupEvents") => json(&json!({ "Events": [] }), false),
+        ("cloudtrail", "LookupEvents") => {
+            // One page of at most 50 events, as CloudTrail validates it; no key has events here.
+            let input: serde_json::Value = serde_json::from_slice(&call.body).unwrap_or_default();
+            match super::api::limit(input.get("MaxResults"), 50, 50, false) {
+                Ok(_) => json(&json!({ "Events": [] }), false),
+                Err(refused) => refused,
+            }
+        }
         ("cloudtrail", _) => json_error(
             StatusCode::BAD_REQUEST,
             "TrailNotFoundException",
