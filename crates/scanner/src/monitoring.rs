@@ -413,3 +413,123 @@ fn may_match_kms(rule: &EventRule) -> bool {
         || p.contains("anything-but")
         || p.contains("wildcard")
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_credential_types::Credentials;
+    use aws_smithy_types::body::SdkBody;
+    use kmsaudit_model::{KeyRecord, RegionAccess, RegionRecord, TrailSelectors};
+    use serde_json::json;
+
+    const ACCOUNT: &str = "111122223333";
+    const TRAIL: &str = "arn:aws:cloudtrail:us-east-1:111122223333:trail/org";
+
+    /// An HTTP client that answers as CloudTrail and EventBridge would: one multi-Region trail
+    /// homed in us-east-1 (its status says where it was asked), advanced selectors, a KMS rule
+    /// with a target in us-east-1, and ListRules denied in eu-west-1.
+    fn aws() -> SdkConfig {
+        let client = aws_smithy_http_client::test_util::infallible_client_fn(|req| {
+            let target = req
+                .headers()
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let host = req.uri().host().unwrap_or_default().to_string();
+            let (status, body) = match target.as_str() {
+                "DescribeTrails" => (
+                    200,
+                    json!({"trailList": [{
+                    "Name": "org", "TrailARN": TRAIL, "HomeRegion": "us-east-1",
+                    "IsMultiRegionTrail": true, "LogFileValidationEnabled": true,
+                    "KmsKeyId": "arn:aws:kms:us-east-1:111122223333:key/k"}]}),
+                ),
+                "GetTrailStatus" => (200, json!({"IsLogging": host.contains("us-east-1")})),
+                "GetEventSelectors" => (
+                    200,
+                    json!({"TrailARN": TRAIL, "AdvancedEventSelectors": [
+                    {"Name": "management", "FieldSelectors": [
+                        {"Field": "eventCategory", "Equals": ["Management"]}]}]}),
+                ),
+                "ListRules" if host.contains("eu-west-1") => (
+                    400,
+                    json!({"__type": "AccessDeniedException", "message": "not allowed"}),
+                ),
+                "ListRules" => (
+                    200,
+                    json!({"Rules": [
+                    {"Name": "kms", "State": "ENABLED", "EventPattern": "{\"source\":[\"aws.kms\"]}"},
+                    {"Name": "nightly", "State": "ENABLED", "ScheduleExpression": "rate(1 day)"}]}),
+                ),
+                "ListTargetsByRule" => (
+                    200,
+                    json!({"Targets": [
+                    {"Id": "1", "Arn": "arn:aws:sns:us-east-1:111122223333:alerts"}]}),
+                ),
+                other => (
+                    400,
+                    json!({"__type": "UnknownOperationException", "message": other}),
+                ),
+            };
+            http::Response::builder()
+                .status(status)
+                .header("content-type", "application/x-amz-json-1.1")
+                .body(SdkBody::from(body.to_string()))
+                .unwrap()
+        });
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "AKID", "secret", None, None, "test",
+            )))
+            .http_client(client)
+            .build()
+    }
+
+    fn region(name: &str) -> RegionRecord {
+        let key = KeyRecord {
+            arn: format!("arn:aws:kms:{name}:{ACCOUNT}:key/k-{name}"),
+            ..Default::default()
+        };
+        RegionRecord {
+            region: name.into(),
+            access: RegionAccess::Scanned,
+            aliases_error: None,
+            keys: vec![key],
+            access_analyzer: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_trail_is_read_once_in_its_home_region_and_failures_stay_where_they_belong() {
+        let scanner = crate::tests::scanner();
+        let regions = [region("eu-west-1"), region("us-east-1")];
+        let m = scanner.read_monitoring(&aws(), ACCOUNT, &regions).await;
+        assert_eq!(m.trails.len(), 1, "{m:?}");
+        let t = &m.trails[0];
+        assert_eq!(t.logging, Some(true), "status asked in the home region");
+        assert!(
+            matches!(&t.selectors, Some(TrailSelectors::Advanced { selectors }) if selectors.len() == 1)
+        );
+        assert_eq!(m.regions.len(), 2);
+        assert!(m.regions.iter().all(|r| r.trails == [TRAIL.to_string()]));
+        let eu = &m.regions[0];
+        assert_eq!(eu.region, "eu-west-1");
+        assert_eq!(
+            eu.event_rules_error.as_ref().map(|i| i.code.as_str()),
+            Some("AccessDeniedException")
+        );
+        let us = &m.regions[1];
+        // Only rules with an event pattern are kept; targets are counted.
+        assert_eq!(us.event_rules.len(), 1);
+        assert_eq!(us.event_rules[0].targets, 1);
+        // No log group: no filters, alarms or topics asked.
+        assert!(m.log_groups.is_empty() && m.alarms.is_empty() && m.topics.is_empty());
+    }
+}

@@ -29,7 +29,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use kmsaudit_model::{RegionAccess, RegionSource};
 
-fn scanner() -> Scanner {
+pub(crate) fn scanner() -> Scanner {
     let base = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
