@@ -178,9 +178,24 @@ fn lookup<'v>(event: &'v Value, path: &[Step]) -> Option<&'v Value> {
     })
 }
 
-/// `*` matches any run of characters.
+/// `*` matches any run of characters; nothing else is special (`?` is itself).
 fn glob(pattern: &str, text: &str) -> bool {
-    crate::policy::wildcard_match(pattern, text)
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -485,6 +500,9 @@ mod tests {
     #[test]
     fn wildcards_negation_tests_and_numbers() {
         assert!(hits("{ $.eventName = Schedule* }", "ScheduleKeyDeletion"));
+        assert!(hits("{ $.eventName = *Key* }", "DisableKey"));
+        assert!(!hits("{ $.eventName = Disable?ey }", "DisableKey"), "? is no wildcard");
+        assert!(!hits("{ $.eventName = Disable }", "DisableKey"));
         assert!(!hits("{ $.eventName != DisableKey }", "DisableKey"));
         assert!(hits("{ $.errorCode NOT EXISTS }", "DisableKey"));
         assert!(hits("{ $.responseElements IS NULL }", "DisableKey"));
