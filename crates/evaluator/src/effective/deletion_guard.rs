@@ -451,4 +451,23 @@ mod tests {
             Guard::Open(only) if only.iter().any(|c| c.contains("vpce-1"))
         ));
     }
+
+    #[test]
+    fn a_deny_with_not_principal_guards_with_those_principals_excepted() {
+        let a = arn("a");
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},{{"Sid":"OnlyBreakGlass","Effect":"Deny","NotPrincipal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/BreakGlass"}},"Action":["kms:DisableKey","kms:ScheduleKeyDeletion"],"Resource":"*"}}]}}"#
+        );
+        let g = guards(&policy, &[&a], 3);
+        match g.get(&a).unwrap().recent_use.clone().unwrap().schedule {
+            Guard::Denied { by, except } => {
+                assert!(by.contains("OnlyBreakGlass"), "{by}");
+                assert!(
+                    except.iter().any(|c| c.contains("role/BreakGlass")),
+                    "{except:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

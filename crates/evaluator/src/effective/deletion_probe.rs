@@ -8,7 +8,7 @@ use super::deletion_guard::{DeletionGuard, Guard, RecentUseGuard, WindowGuard};
 use super::directory::{Directory, NamedPolicy};
 use crate::config::EvalConfig;
 use crate::policy::reference::Caller;
-use crate::policy::{deny_statements, KnownContext, PartialRequest, Tri};
+use crate::policy::{deny_statements, KnownContext, PartialRequest, PrincipalSpec, Tri};
 
 /// Condition keys that name who calls, or how (through an AWS service).
 const WHO_CALLS: &[&str] = &[
@@ -147,6 +147,18 @@ fn add_statements(
     request: &PartialRequest,
 ) {
     for (i, t) in deny_statements(&p.policy, request) {
+        // A Deny on everyone but the principals NotPrincipal names guards with them excepted.
+        let t = match &p.policy.statements[i].principals {
+            PrincipalSpec::NotPrincipal(list) => {
+                let names: Vec<String> = list.iter().map(|p| p.describe()).collect();
+                let except = format!(
+                    "aws:PrincipalArn is none of {} (NotPrincipal)",
+                    names.join(", ")
+                );
+                t.and(Tri::Open(std::iter::once(except).collect()))
+            }
+            PrincipalSpec::Principal(_) => t,
+        };
         denies.push((t, by(p, Some(i))));
     }
 }

@@ -501,7 +501,10 @@ mod tests {
     fn wildcards_negation_tests_and_numbers() {
         assert!(hits("{ $.eventName = Schedule* }", "ScheduleKeyDeletion"));
         assert!(hits("{ $.eventName = *Key* }", "DisableKey"));
-        assert!(!hits("{ $.eventName = Disable?ey }", "DisableKey"), "? is no wildcard");
+        assert!(
+            !hits("{ $.eventName = Disable?ey }", "DisableKey"),
+            "? is no wildcard"
+        );
         assert!(!hits("{ $.eventName = Disable }", "DisableKey"));
         assert!(!hits("{ $.eventName != DisableKey }", "DisableKey"));
         assert!(hits("{ $.errorCode NOT EXISTS }", "DisableKey"));
