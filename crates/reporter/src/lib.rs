@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 mod access_csv;
 mod access_view;
 mod asff;
+mod compliance_csv;
 mod csv_out;
 mod diff;
 mod diff_access;
@@ -187,6 +188,7 @@ fn render_file(
             w.write_all(&diff_csv(diff).map_err(io)?).map_err(io)
         }
         "rules.csv" => rules_csv(w, evaluation).map_err(io),
+        "compliance.csv" => compliance_csv::compliance_csv(w, evaluation).map_err(io),
         SNAPSHOT_JSON => compact(SNAPSHOT_JSON, w, snapshot),
         SNAPSHOT_GZ => {
             // Buffered in front of the encoder: serde_json writes token by token, and the

@@ -74,8 +74,9 @@ pub(crate) const SNAPSHOT_GZ: &str = "snapshot.json.gz";
 pub(crate) const CONFIG_JSON: &str = "config.json";
 
 /// Every file a pack may hold other than the manifest and SHA256SUMS, in name order.
-pub(crate) const ALL_PACK_FILES: [&str; 15] = [
+pub(crate) const ALL_PACK_FILES: [&str; 16] = [
     "access.csv",
+    "compliance.csv",
     CONFIG_JSON,
     "diff.csv",
     "diff.json",

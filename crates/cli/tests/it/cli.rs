@@ -707,7 +707,7 @@ fn output_formats_choose_the_files_and_the_pack_still_verifies() {
     };
     assert_eq!(
         report(&[]).len(),
-        11,
+        12,
         "everything but OCSF and ASFF by default"
     );
     assert_eq!(
@@ -725,6 +725,7 @@ fn output_formats_choose_the_files_and_the_pack_still_verifies() {
         report(&["--output-formats", "html,csv"]),
         vec![
             "SHA256SUMS",
+            "compliance.csv",
             "config.json",
             "findings.csv",
             "grants.csv",

@@ -153,6 +153,36 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
     );
     assert!(html.contains("metric filter kms-look-alike matches none of the three events"));
     assert!(html.contains("present: CloudWatch.7 would pass on the text"));
+    // compliance.csv: a control fails if any resource fails, and counts each resource once.
+    let compliance = std::fs::read_to_string(out.join("compliance.csv")).unwrap();
+    let mut rows = csv::Reader::from_reader(compliance.trim_start_matches('\u{feff}').as_bytes());
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    let control = |fw: &str, id: &str| {
+        rows.iter()
+            .find(|r| &r[0] == fw && &r[1] == id)
+            .unwrap_or_else(|| panic!("no row for {fw} {id}"))
+            .clone()
+    };
+    let cw7 = control("AWS Security Hub", "CloudWatch.7");
+    assert_eq!(
+        (&cw7[2], &cw7[3], &cw7[4], &cw7[5]),
+        ("FAIL", "KMS-MONITORING-ALERT", "2", "5"),
+        "{cw7:?}"
+    );
+    // Failing wins, then not assessed: a control with no failure but a resource not assessed
+    // is NOT_ASSESSED, never passing.
+    for r in &rows {
+        let n = |i: usize| r[i].parse::<usize>().unwrap();
+        let want = match (n(5), n(7), n(4) + n(6)) {
+            (f, _, _) if f > 0 => "FAIL",
+            (_, na, _) if na > 0 => "NOT_ASSESSED",
+            (_, _, p) if p > 0 => "PASS",
+            _ => "NOT_APPLICABLE",
+        };
+        assert_eq!(&r[2], want, "{r:?}");
+    }
+    assert!(rows.iter().any(|r| &r[2] == "NOT_ASSESSED"), "{rows:?}");
+
     // CloudTrail LookupEvents names who still calls the keys pending deletion or disabled.
     let destroy: Vec<&str> = doc["findings"]
         .as_array()
@@ -277,6 +307,7 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
         "config.json",
         "report.html",
         "findings.csv",
+        "compliance.csv",
         "rules.csv",
         "matrix.csv",
         "keys.csv",
@@ -681,6 +712,7 @@ fn sharded_scans_merged_equal_one_unsharded_scan() {
         "keys.csv",
         "grants.csv",
         "rules.csv",
+        "compliance.csv",
     ] {
         let (x, y) = (read(&whole.join(file)), read(&merged.join(file)));
         let (x, y) = (String::from_utf8_lossy(&x), String::from_utf8_lossy(&y));

@@ -7,6 +7,7 @@
 
 pub(crate) mod event_pattern;
 pub(crate) mod filter_pattern;
+mod filter_terms;
 pub(crate) mod selectors;
 
 use kmsaudit_model::{

@@ -191,6 +191,7 @@ fn csv_cells_are_neutralised_and_round_trip() {
         "grants.csv",
         "rules.csv",
         "matrix.csv",
+        "compliance.csv",
     ] {
         let bytes = file(&files, name);
         assert!(
@@ -260,7 +261,7 @@ fn manifest_hashes_verify_and_tampering_is_named() {
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
     assert_eq!(
         manifest["files"].as_array().unwrap().len(),
-        11,
+        12,
         "every output, OCSF, ASFF and config.json included"
     );
     assert_eq!(
