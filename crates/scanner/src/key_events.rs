@@ -3,21 +3,19 @@
 //! those few keys are asked, as they are described, one after another per account × region on a
 //! task beside the region's other reads (as last use is), paced at `--quota-share` of
 //! LookupEvents' quota (2 requests/s per account and region); the scan's last-use wait bounds
-//! it too. Also what is read of an account once its regions are (its monitoring).
+//! it too.
 
 use std::time::Duration;
 
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
-use kmsaudit_model::{AccountRecord, KeyEvents};
+use kmsaudit_model::KeyEvents;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::classify::issue;
 use crate::last_use::LastUseBook;
-use crate::Scanner;
 
 /// LookupEvents' quota, per account and region.
 const LOOKUP_EVENTS_PER_SECOND: f64 = 2.0;
@@ -32,16 +30,6 @@ pub(crate) fn wanted(state: &str) -> bool {
         state,
         "PendingDeletion" | "PendingReplicaDeletion" | "Disabled"
     )
-}
-
-impl Scanner {
-    /// What is read of an account once its regions are: its monitoring.
-    pub(crate) async fn read_after_regions(&self, config: &SdkConfig, record: &mut AccountRecord) {
-        if self.plan.monitoring {
-            let id = record.id.clone();
-            record.monitoring = Some(self.read_monitoring(config, &id, &record.regions).await);
-        }
-    }
 }
 
 /// The pause between two LookupEvents of one account × region at `quota_share` of the quota.

@@ -38,6 +38,18 @@ macro_rules! client {
 }
 
 impl Scanner {
+    /// What is read of an account once its regions are: its monitoring.
+    pub(crate) async fn read_after_regions(
+        &self,
+        config: &SdkConfig,
+        record: &mut kmsaudit_model::AccountRecord,
+    ) {
+        if self.plan.monitoring {
+            let id = record.id.clone();
+            record.monitoring = Some(self.read_monitoring(config, &id, &record.regions).await);
+        }
+    }
+
     /// The account's monitoring, from the regions already read.
     pub(crate) async fn read_monitoring(
         &self,

@@ -12,7 +12,7 @@ pub(crate) mod selectors;
 
 use kmsaudit_model::{
     AccountRecord, EventRule, KeyRecord, LogGroupFilters, MetricFilter, RegionAlarms,
-    RegionMonitoring, Snapshot, Topic, Trail,
+    RegionMonitoring, RegionRecord, Snapshot, Topic, Trail,
 };
 use rustc_hash::FxHashMap;
 use serde_json::Value;
@@ -38,6 +38,23 @@ pub(crate) struct MonitorIndex<'s> {
     topics: FxHashMap<&'s str, &'s Topic>,
     /// Keys by ARN and by `account/region/key-id`, for a trail's key.
     keys: FxHashMap<String, &'s KeyRecord>,
+}
+
+/// The monitoring read of an account × region holding customer-managed keys (or keys not
+/// described). `Err(None)`: it holds none, so no verdict; `Err(Some(why))`: not read.
+pub(crate) fn region_monitoring<'a>(
+    account: &'a AccountRecord,
+    region: &RegionRecord,
+) -> Result<&'a RegionMonitoring, Option<&'static str>> {
+    let holds_keys = (region.keys.iter()).any(|k| k.metadata.is_none() || k.is_customer_managed());
+    if !holds_keys {
+        return Err(None);
+    }
+    let monitoring =
+        (account.monitoring.as_ref()).ok_or(Some("the account's monitoring was not read"))?;
+    (monitoring.regions.iter())
+        .find(|r| r.region == region.region)
+        .ok_or(Some("the region's monitoring was not read"))
 }
 
 /// The trails that log one account × region.

@@ -12,6 +12,7 @@
 use kmsaudit_model::{AccountRecord, Evidence, MetricFilter, RegionRecord, Severity};
 
 use super::{Ctx, Outcome, RuleDef};
+use crate::monitor::region_monitoring;
 use crate::monitor::{filter_meaning, is_cloudwatch_7_text, rule_alerts, FilterMeaning};
 
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -44,26 +45,9 @@ pub(crate) fn check(
     region: &RegionRecord,
     ctx: &Ctx<'_>,
 ) -> Option<Outcome> {
-    if !region
-        .keys
-        .iter()
-        .any(|k| k.metadata.is_none() || k.is_customer_managed())
-    {
-        return None;
-    }
-    let Some(monitoring) = &account.monitoring else {
-        return Some(Outcome::not_assessed(
-            "the account's monitoring was not read",
-        ));
-    };
-    let Some(rm) = monitoring
-        .regions
-        .iter()
-        .find(|r| r.region == region.region)
-    else {
-        return Some(Outcome::not_assessed(
-            "the region's monitoring was not read",
-        ));
+    let rm = match region_monitoring(account, region) {
+        Ok(rm) => rm,
+        Err(why) => return why.map(Outcome::not_assessed),
     };
     let mut s = Search::default();
     // EventBridge rules of the region.

@@ -10,6 +10,7 @@
 use kmsaudit_model::{AccountRecord, Evidence, RegionRecord, Severity, Trail};
 
 use super::{allows_anyone, Ctx, Outcome, PolicyState, RuleDef};
+use crate::monitor::region_monitoring;
 use crate::monitor::selectors::kms_logging;
 
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -30,26 +31,9 @@ pub(crate) fn check(
     region: &RegionRecord,
     ctx: &Ctx<'_>,
 ) -> Option<Outcome> {
-    if !region
-        .keys
-        .iter()
-        .any(|k| k.metadata.is_none() || k.is_customer_managed())
-    {
-        return None;
-    }
-    let Some(monitoring) = &account.monitoring else {
-        return Some(Outcome::not_assessed(
-            "the account's monitoring was not read",
-        ));
-    };
-    let Some(rm) = monitoring
-        .regions
-        .iter()
-        .find(|r| r.region == region.region)
-    else {
-        return Some(Outcome::not_assessed(
-            "the region's monitoring was not read",
-        ));
+    let rm = match region_monitoring(account, region) {
+        Ok(rm) => rm,
+        Err(why) => return why.map(Outcome::not_assessed),
     };
     let covering = ctx.monitor.covering(account, rm);
     let mut judged: Vec<(&Trail, Vec<String>, Vec<String>)> = vec![];
