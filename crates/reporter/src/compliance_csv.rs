@@ -3,8 +3,8 @@
 //! muted or could not be assessed. A resource counts once per control, by its worst outcome
 //! under the control's rules (failing, then muted, then not assessed, then passing); outcomes
 //! that do not apply are not counted. The control fails if any resource fails, is not assessed
-//! if any resource could not be, and passes only when everything it covers passed (muted
-//! findings are accepted exceptions, counted apart).
+//! if any resource could not be, is MUTED when its only failures are accepted exceptions
+//! (muted findings), and passes only when everything it covers passed.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -77,7 +77,9 @@ pub(crate) fn compliance_csv(out: &mut dyn Write, evaluation: &Evaluation) -> st
                 "FAIL"
             } else if na > 0 {
                 "NOT_ASSESSED"
-            } else if pass + muted > 0 {
+            } else if muted > 0 {
+                "MUTED"
+            } else if pass > 0 {
                 "PASS"
             } else {
                 "NOT_APPLICABLE"
