@@ -39,6 +39,10 @@ pub(crate) enum Command {
     Rules {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Print the compliance frameworks instead: each key (for --frameworks), name, and the
+        /// controls rules map to, with their titles and sources.
+        #[arg(long)]
+        frameworks: bool,
     },
     /// Join shard snapshots (`scan --shard I/N`) and write the evidence pack once.
     Merge(MergeArgs),
@@ -134,6 +138,12 @@ pub(crate) struct EvaluationArgs {
     /// link): the folder is then replaced whole, everything in it removed.
     #[arg(long)]
     pub(crate) force: bool,
+    /// Compliance frameworks that compliance.csv, the report and the OCSF and ASFF findings map
+    /// to, comma-separated keys: cis3, cis5, cis6, fsbp, nist53, csf2, pci, soc2, iso27001,
+    /// hipaa (`kmsaudit rules --frameworks` lists them). Replaces the configuration's
+    /// `frameworks`. Default: all.
+    #[arg(long, value_delimiter = ',', env = "KMSAUDIT_FRAMEWORKS")]
+    pub(crate) frameworks: Vec<String>,
 }
 
 #[derive(clap::Args)]

@@ -183,7 +183,7 @@ fn run(
         Command::Scan(args) => pack::scan(*args, cli.quiet, settings),
         Command::Report(args) => pack::report(args),
         Command::LintPolicy(args) => policy::lint(args),
-        Command::Rules { format } => policy::rules(format),
+        Command::Rules { format, frameworks } => policy::rules(format, frameworks),
         Command::Merge(args) => pack::merge(args),
         Command::Diff(args) => compare::diff(args),
         Command::Verify(args) => evidence::verify(args),
@@ -221,5 +221,16 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<EvalConfig> {
         table.try_into().map_err(|e| invalid(&e))?
     };
     config.validate().map_err(|e| invalid(&e))?;
+    Ok(config)
+}
+
+/// The configuration with `--frameworks` (when given) in place of its own `frameworks`.
+fn with_frameworks(mut config: EvalConfig, frameworks: &[String]) -> anyhow::Result<EvalConfig> {
+    if !frameworks.is_empty() {
+        config.frameworks = frameworks.to_vec();
+        config
+            .validate()
+            .map_err(|e| usage(format!("--frameworks: {e}")))?;
+    }
     Ok(config)
 }

@@ -11,8 +11,8 @@ use kmsaudit_scanner::ScanPlan;
 use crate::progress::ProgressReporter;
 use crate::snapshot_io::{load_snapshot, memory_checkpoint, round_trip};
 use crate::{
-    exit, load_config, usage, FailOn, MergeArgs, OutputFormatArg, ReportArgs, RetryMode, ScanArgs,
-    SnapshotFormat,
+    exit, load_config, usage, with_frameworks, FailOn, MergeArgs, OutputFormatArg, ReportArgs,
+    RetryMode, ScanArgs, SnapshotFormat,
 };
 
 pub(crate) fn scan(
@@ -20,7 +20,10 @@ pub(crate) fn scan(
     quiet: bool,
     settings: std::collections::BTreeMap<String, kmsaudit_model::Setting>,
 ) -> anyhow::Result<u8> {
-    let config = load_config(args.evaluation.config.as_deref())?;
+    let config = with_frameworks(
+        load_config(args.evaluation.config.as_deref())?,
+        &args.evaluation.frameworks,
+    )?;
     let mut args = args;
     let mut settings = settings;
     let hub_region = args
@@ -208,7 +211,10 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
         },
     };
     tracing::info!(config = %config_source, "rule configuration");
-    let config = load_config(config_path.as_deref())?;
+    let config = with_frameworks(
+        load_config(config_path.as_deref())?,
+        &args.evaluation.frameworks,
+    )?;
     let mut args = args;
     if args.evaluation.output_formats.is_empty() {
         args.evaluation.output_formats = crate::snapshot_io::formats_beside(&args.snapshot);
@@ -231,7 +237,10 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
 }
 
 pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<u8> {
-    let config = load_config(args.evaluation.config.as_deref())?;
+    let config = with_frameworks(
+        load_config(args.evaluation.config.as_deref())?,
+        &args.evaluation.frameworks,
+    )?;
     let mut shards = Vec::new();
     for path in &args.shards {
         let file = if path.is_dir() {

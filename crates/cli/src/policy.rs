@@ -225,7 +225,10 @@ fn json_report(linted: &[Linted]) -> serde_json::Value {
     serde_json::json!({ "documents": documents })
 }
 
-pub(crate) fn rules(format: Format) -> anyhow::Result<u8> {
+pub(crate) fn rules(format: Format, frameworks: bool) -> anyhow::Result<u8> {
+    if frameworks {
+        return print_frameworks(format);
+    }
     let catalog = kmsaudit_evaluator::rule_catalog();
     if format == Format::Json {
         out_raw!("{}", serde_json::to_string_pretty(&catalog)?);
@@ -238,6 +241,34 @@ pub(crate) fn rules(format: Format) -> anyhow::Result<u8> {
         let mappings = r.compliance_refs();
         if !mappings.is_empty() {
             out!("{:<width$}  {:<8}  {}", "", "", mappings.join("; "));
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// `kmsaudit rules --frameworks`: each framework's key, name and mapped controls.
+fn print_frameworks(format: Format) -> anyhow::Result<u8> {
+    let frameworks = kmsaudit_evaluator::frameworks(&[]);
+    if format == Format::Json {
+        out_raw!("{}", serde_json::to_string_pretty(&frameworks)?);
+        return Ok(exit::OK);
+    }
+    let catalog = kmsaudit_evaluator::rule_catalog();
+    for f in &frameworks {
+        out!("{}  {}", f.key, f.name);
+        for c in &f.controls {
+            let rules: Vec<&str> = catalog
+                .iter()
+                .filter(|r| {
+                    r.compliance
+                        .get(&f.name)
+                        .is_some_and(|ids| ids.contains(&c.id))
+                })
+                .map(|r| r.id.as_str())
+                .collect();
+            out!("    {:<22} {}", c.id, c.title);
+            out!("    {:<22} rules: {}", "", rules.join(" "));
+            out!("    {:<22} source: {}", "", c.sources.join("; "));
         }
     }
     Ok(exit::OK)

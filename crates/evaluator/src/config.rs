@@ -29,6 +29,9 @@ pub struct EvalConfig {
     pub min_deletion_window_days: i64,
     /// Regions multi-Region replicas may live in. Empty: any region.
     pub allowed_regions: Vec<String>,
+    /// The compliance frameworks the outputs map findings to, by key (`cis6`, `fsbp`, `pci`,
+    /// ...; `kmsaudit rules --frameworks` lists them). Empty: every framework.
+    pub frameworks: Vec<String>,
     #[serde(rename = "suppress")]
     pub suppressions: Vec<Suppression>,
 }
@@ -47,6 +50,7 @@ impl Default for EvalConfig {
             unused_days: 90,
             min_deletion_window_days: 30,
             allowed_regions: vec![],
+            frameworks: vec![],
             suppressions: vec![],
         }
     }
@@ -106,6 +110,14 @@ pub enum ConfigError {
         /// The value as written.
         value: i64,
     },
+    /// A framework key the mapping file does not know.
+    #[error("`{value}` in frameworks is not a framework; known: {known}")]
+    UnknownFramework {
+        /// The value as written.
+        value: String,
+        /// The known keys, comma-separated.
+        known: String,
+    },
 }
 
 /// Every problem of a configuration, in file order.
@@ -142,6 +154,15 @@ impl EvalConfig {
             errors.push(ConfigError::BadWindow {
                 value: self.min_deletion_window_days,
             });
+        }
+        let known = crate::compliance::framework_keys();
+        for f in &self.frameworks {
+            if !known.contains(&f.as_str()) {
+                errors.push(ConfigError::UnknownFramework {
+                    value: f.clone(),
+                    known: known.join(", "),
+                });
+            }
         }
         if errors.is_empty() {
             Ok(())

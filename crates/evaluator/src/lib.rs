@@ -17,6 +17,7 @@ use kmsaudit_model::{
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+mod compliance;
 mod config;
 mod context;
 mod coverage;
@@ -30,6 +31,7 @@ mod policy_cache;
 mod rules;
 mod suppress;
 
+pub use compliance::frameworks;
 pub use config::{ConfigError, ConfigErrors, EvalConfig, Suppression};
 pub use effective::{effective_access, MAX_ASSUME_DEPTH};
 pub use lint::{lint_policy, LintFinding, LintOptions, LintReport, LintSummary};
@@ -59,7 +61,9 @@ pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
     .collect();
     let keys: Vec<_> = snapshot.keys().collect();
     let cache = PolicyCache::build(&keys, &ctx);
-    let rules = rule_catalog();
+    let rules: Vec<RuleInfo> = rules::catalog()
+        .map(|r| r.info_for(&config.frameworks))
+        .collect();
     let index: FxHashMap<&str, u16> = rules
         .iter()
         .enumerate()
@@ -121,6 +125,7 @@ pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
         findings,
         quiet,
         rules,
+        frameworks: compliance::frameworks(&config.frameworks),
         scope,
         accounts,
         regions,

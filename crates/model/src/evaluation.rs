@@ -109,6 +109,9 @@ pub struct Evaluation {
     pub quiet: Vec<QuietOutcomes>,
     /// The rule catalog, in catalog order.
     pub rules: Vec<RuleInfo>,
+    /// The frameworks the catalog maps rules to, each with its mapped controls.
+    #[serde(default)]
+    pub frameworks: Vec<crate::FrameworkInfo>,
     /// The scope, counted once.
     pub scope: ScopeSummary,
     /// One row per account.

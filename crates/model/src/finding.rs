@@ -287,12 +287,43 @@ pub struct RuleInfo {
     pub compliance: BTreeMap<String, Vec<String>>,
 }
 
+/// A compliance framework, with the controls the catalog maps some rule to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FrameworkInfo {
+    /// Its key in the mapping file and for `--frameworks`, e.g. `cis6`.
+    pub key: String,
+    /// As [`RuleInfo::compliance`] names it, e.g. `CIS AWS Foundations v6.0`.
+    pub name: String,
+    /// The controls, in the mapping file's order.
+    pub controls: Vec<ControlInfo>,
+}
+
+/// One control of a framework.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ControlInfo {
+    /// e.g. `4.6`, `KMS.4`, `CC6.1`.
+    pub id: String,
+    /// The control's title, as its framework words it.
+    pub title: String,
+    /// Where the id, the title and the mapping were taken from.
+    pub sources: Vec<String>,
+}
+
 impl RuleInfo {
     /// One `Framework: id, id` entry per mapped framework.
     pub fn compliance_refs(&self) -> Vec<String> {
         self.compliance
             .iter()
             .map(|(framework, ids)| format!("{framework}: {}", ids.join(", ")))
+            .collect()
+    }
+
+    /// One `Framework id` entry per mapped control, as compliance.csv names the control by
+    /// its two columns: what OCSF and ASFF findings carry as requirements.
+    pub fn control_refs(&self) -> Vec<String> {
+        self.compliance
+            .iter()
+            .flat_map(|(framework, ids)| ids.iter().map(move |id| format!("{framework} {id}")))
             .collect()
     }
 }

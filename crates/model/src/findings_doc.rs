@@ -396,6 +396,7 @@ mod tests {
             findings: vec![],
             quiet: vec![],
             rules: vec![],
+            frameworks: vec![],
             scope: ScopeSummary::default(),
             accounts: vec![],
             regions: vec![],

@@ -39,7 +39,10 @@ pub use evaluation::{
     AccountCoverage, Evaluation, FindingCounts, OutcomeRef, QuietOutcomes, RegionCoverage,
     ScopeCounts, ScopeSummary,
 };
-pub use finding::{Details, Evidence, Finding, ResourceType, RuleInfo, Severity, Status};
+pub use finding::{
+    ControlInfo, Details, Evidence, Finding, FrameworkInfo, ResourceType, RuleInfo, Severity,
+    Status,
+};
 pub use findings_doc::{
     json_schemas, DocOutcome, DocQuiet, DocResource, FindingGroup, FindingsDocument, KeyLastUse,
     FINDINGS_SCHEMA_VERSION,

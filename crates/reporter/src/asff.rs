@@ -176,7 +176,7 @@ fn record<'a>(
     if let Some(reason) = &f.mute_reason {
         product_fields.insert("kmsaudit/MuteReason", truncate(reason, 1000));
     }
-    let mut requirements = rule.compliance_refs();
+    let mut requirements = rule.control_refs();
     requirements.truncate(32);
     Record {
         schema_version: SCHEMA_VERSION,

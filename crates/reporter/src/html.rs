@@ -9,8 +9,7 @@ use crate::access_view::key_access_view;
 use crate::scope_view;
 use crate::view::{
     anchor, coverage_css, finding_view, pretty_policy, severity_chart, status_css, AccountView,
-    BaselineView, Count, DiffEntryView, FrameworkView, KeyView, RegionIssueView, RegionView,
-    RuleView, View,
+    BaselineView, Count, DiffEntryView, KeyView, RegionIssueView, RegionView, RuleView, View,
 };
 use kmsaudit_model::{Coverage, Evaluation, Finding, Severity, Snapshot, Status};
 use sha2::{Digest, Sha256};
@@ -152,7 +151,7 @@ pub fn render_html(
             }
         })
         .collect();
-    let by_framework = framework_summary(evaluation, &tally);
+    let frameworks = crate::compliance_view::framework_sections(evaluation);
     let by_region = region_summary(snapshot, evaluation);
     let mut attention: Vec<&Finding> = evaluation
         .findings
@@ -258,7 +257,7 @@ pub fn render_html(
         last_use_summary: scope_view::last_use_summary(snapshot),
         monitoring: scope_view::monitoring_rows(snapshot, evaluation),
         by_region,
-        by_framework,
+        frameworks,
         tool_version: m.tool_version.clone(),
         started_at: m.started_at.to_string(),
         finished_at: m.finished_at.to_string(),
@@ -315,28 +314,6 @@ pub fn render_html(
     tera.set_escape_fn(crate::html_escape::escape_html);
     tera.add_raw_template("report.html", TEMPLATE)?;
     tera.render("report.html", &tera::Context::from_serialize(&view)?)
-}
-
-/// Per compliance framework: its rules and their outcomes (unmuted), summed.
-fn framework_summary(
-    evaluation: &Evaluation,
-    tally: &BTreeMap<(&str, Status, bool), usize>,
-) -> Vec<FrameworkView> {
-    let mut out: BTreeMap<&str, FrameworkView> = BTreeMap::new();
-    for r in &evaluation.rules {
-        let of = |s: Status| tally.get(&(r.id.as_str(), s, false)).copied().unwrap_or(0);
-        for framework in r.compliance.keys() {
-            let v = out.entry(framework).or_insert_with(|| FrameworkView {
-                name: framework.clone(),
-                ..FrameworkView::default()
-            });
-            v.rules += 1;
-            v.fail += of(Status::Fail);
-            v.not_assessed += of(Status::NotAssessed);
-            v.pass += of(Status::Pass);
-        }
-    }
-    out.into_values().collect()
 }
 
 /// Per region: customer-managed keys, and unmuted FAIL and NOT_ASSESSED findings.

@@ -13,6 +13,8 @@ mod access_csv;
 mod access_view;
 mod asff;
 mod compliance_csv;
+mod compliance_view;
+mod controls;
 mod csv_out;
 mod diff;
 mod diff_access;

@@ -336,7 +336,7 @@ impl<'a> Context<'a> {
                 control: &o.rule.id,
                 desc: &o.rule.title,
                 standards: o.rule.compliance.keys().map(String::as_str).collect(),
-                requirements: o.rule.compliance_refs(),
+                requirements: o.rule.control_refs(),
                 status_id: compliance_id,
                 status: compliance_status,
             },

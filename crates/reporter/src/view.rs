@@ -23,7 +23,7 @@ pub(crate) struct View<'a> {
     pub monitoring: Option<Vec<crate::scope_view::MonitoringRow>>,
     pub effective_access: bool,
     pub by_region: Vec<RegionView>,
-    pub by_framework: Vec<FrameworkView>,
+    pub frameworks: Vec<crate::compliance_view::FrameworkSection>,
     pub tool_version: String,
     pub started_at: String,
     pub finished_at: String,
@@ -97,15 +97,6 @@ pub(crate) struct RegionView {
     pub keys: usize,
     pub fail: usize,
     pub not_assessed: usize,
-}
-
-#[derive(Serialize, Default)]
-pub(crate) struct FrameworkView {
-    pub name: String,
-    pub rules: usize,
-    pub fail: usize,
-    pub not_assessed: usize,
-    pub pass: usize,
 }
 
 #[derive(Serialize)]

@@ -153,36 +153,7 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
     );
     assert!(html.contains("metric filter kms-look-alike matches none of the three events"));
     assert!(html.contains("present: CloudWatch.7 would pass on the text"));
-    // compliance.csv: a control fails if any resource fails, and counts each resource once.
-    let compliance = std::fs::read_to_string(out.join("compliance.csv")).unwrap();
-    let mut rows = csv::Reader::from_reader(compliance.trim_start_matches('\u{feff}').as_bytes());
-    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
-    let control = |fw: &str, id: &str| {
-        rows.iter()
-            .find(|r| &r[0] == fw && &r[1] == id)
-            .unwrap_or_else(|| panic!("no row for {fw} {id}"))
-            .clone()
-    };
-    let cw7 = control("AWS Security Hub", "CloudWatch.7");
-    assert_eq!(
-        (&cw7[2], &cw7[3], &cw7[4], &cw7[5]),
-        ("FAIL", "KMS-MONITORING-ALERT", "2", "5"),
-        "{cw7:?}"
-    );
-    // Failing wins, then not assessed: a control with no failure but a resource not assessed
-    // is NOT_ASSESSED, never passing.
-    for r in &rows {
-        let n = |i: usize| r[i].parse::<usize>().unwrap();
-        let want = match (n(5), n(7), n(6), n(4)) {
-            (f, _, _, _) if f > 0 => "FAIL",
-            (_, na, _, _) if na > 0 => "NOT_ASSESSED",
-            (_, _, m, _) if m > 0 => "MUTED",
-            (_, _, _, p) if p > 0 => "PASS",
-            _ => "NOT_APPLICABLE",
-        };
-        assert_eq!(&r[2], want, "{r:?}");
-    }
-    assert!(rows.iter().any(|r| &r[2] == "NOT_ASSESSED"), "{rows:?}");
+    crate::e2e_compliance::check_compliance(&out, &doc);
 
     // CloudTrail LookupEvents names who still calls the keys pending deletion or disabled.
     let destroy: Vec<&str> = doc["findings"]
@@ -435,7 +406,8 @@ fn validate_ocsf(pack: &Path) {
         .arg(pack.join("snapshot.json"))
         .arg("--out")
         .arg(dir.path())
-        .args(["--output-formats", "ocsf", "--fail-on", "none"]));
+        .args(["--output-formats", "ocsf", "--fail-on", "none"])
+        .args(["--frameworks", "fsbp,soc2"]));
     // 4: the demo holds what could not be assessed, by design.
     assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
     assert!(
@@ -484,6 +456,23 @@ fn validate_ocsf(pack: &Path) {
         .unwrap()
         .starts_with("arn:aws:kms:"));
     assert!(public["evidences"][0]["data"]["principal"].is_string());
+    // --frameworks chose which frameworks the findings carry, each control as compliance.csv
+    // names it.
+    assert_eq!(
+        public["compliance"]["requirements"],
+        serde_json::json!([
+            "AWS Foundational Security Best Practices KMS.5",
+            "SOC 2 (2017 TSC) CC6.1",
+            "SOC 2 (2017 TSC) CC6.6"
+        ])
+    );
+    assert_eq!(
+        public["compliance"]["standards"],
+        serde_json::json!([
+            "AWS Foundational Security Best Practices",
+            "SOC 2 (2017 TSC)"
+        ])
+    );
     assert!(records.iter().any(|r| r["compliance"]["status_id"] == 1));
 }
 

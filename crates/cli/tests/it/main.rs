@@ -5,6 +5,7 @@ mod cli;
 mod e2e;
 mod e2e_access;
 mod e2e_baseline;
+mod e2e_compliance;
 mod evidence;
 mod hostile;
 mod pack_safety;

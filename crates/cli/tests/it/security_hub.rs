@@ -52,6 +52,25 @@ fn security_hub_import_updates_resolves_and_counts_failures() {
         assert!(r["Id"].as_str().unwrap().starts_with("kmsaudit/"));
         assert_eq!(r["Compliance"]["Status"], "FAILED");
         assert_eq!(r["SchemaVersion"], "2018-10-08");
+        // The same control ids as compliance.csv: `Framework id`, one per control, at most 32.
+        let required = r["Compliance"]["RelatedRequirements"].as_array().unwrap();
+        assert!(!required.is_empty() && required.len() <= 32, "{r}");
+    }
+    let public = records
+        .iter()
+        .find(|r| r["GeneratorId"] == "kmsaudit/KMS-POLICY-PUBLIC")
+        .expect("the demo's public key fails KMS-POLICY-PUBLIC");
+    let required = &public["Compliance"]["RelatedRequirements"];
+    for id in [
+        "AWS Foundational Security Best Practices KMS.5",
+        "PCI DSS v4.0.1 3.6.1",
+        "SOC 2 (2017 TSC) CC6.6",
+        "ISO/IEC 27001:2022 A.8.3",
+    ] {
+        assert!(
+            required.as_array().unwrap().iter().any(|v| v == id),
+            "{id} not in {required}"
+        );
     }
     let held = hub_findings(&spec);
     let ours: BTreeMap<&String, &Value> = held

@@ -16,7 +16,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "No Access Analyzer covers a region with keys",
     rationale: "Without an analyzer, external access to keys in the region is not continuously monitored by AWS; an absent analyzer is a coverage gap, not evidence of no external access.",
     remediation: "Create an organization analyzer in every region (from the management or delegated administrator account), or an account analyzer per account and region.",
-    compliance: &[("CIS AWS Foundations v3.0", &["1.20"]), ("NIST SP 800-53 Rev. 5", &["CA-7", "SI-4"])],
 };
 
 pub(crate) fn check(region: &kmsaudit_model::RegionRecord, ctx: &Ctx<'_>) -> Option<Outcome> {

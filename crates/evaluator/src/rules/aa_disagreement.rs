@@ -21,7 +21,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "kmsaudit and Access Analyzer disagree on external access",
     rationale: "Two independent analyses of the same policy should agree; a disagreement is either a blind spot of one of them or a policy construct worth a human look.",
     remediation: "Read the key policy and grants in the evidence, decide which analysis is right, and fix the policy or archive the finding.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["CA-7"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {

@@ -21,7 +21,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Active Access Analyzer finding for the key",
     rationale: "Access Analyzer proves, from the policy and grants, that a principal outside the zone of trust can use the key. An unreviewed active finding is unaccepted external access.",
     remediation: "Remove the access, or archive the finding with an archive rule documenting why it is intended.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-3", "CA-7"]), ("CIS AWS Foundations v3.0", &["1.20"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {

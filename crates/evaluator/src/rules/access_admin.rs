@@ -20,10 +20,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "A principal outside the key administrators can change, disable or delete the key",
     rationale: "Changing the policy, disabling or scheduling deletion of a key decides whether its data stays readable; only the approved administrators should be able to, and an SCP that keeps these actions to them is what guards the keys of an account whatever IAM grants. Reading the key policy alone misses administrators that IAM policies, AWS managed policies or role trust create.",
     remediation: "Remove kms:PutKeyPolicy, kms:DisableKey and kms:ScheduleKeyDeletion from the path shown (key policy statement or IAM policy), or attach an SCP that denies them to every principal but the key administrators (aws:PrincipalArn condition); add the principal to admin_allowlist only after review.",
-    compliance: &[
-        ("NIST SP 800-53 Rev. 5", &["AC-5", "AC-6(5)", "CM-5"]),
-        ("PCI DSS 4.0", &["3.6.1", "7.2.1"]),
-    ],
 };
 
 const ADMINISTRATION: [Capability; 3] =

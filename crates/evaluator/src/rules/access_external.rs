@@ -16,7 +16,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "A principal outside the organization can really use the key",
     rationale: "Whatever a key policy says on its own, what counts is whether an outside principal can decrypt or encrypt once grants, IAM, role trust, SCPs and RCPs are combined; Access Analyzer does not apply RCPs and does not follow role chains.",
     remediation: "Remove the path shown in the finding (the key policy statement, the grant, or the role trust that lets the outside principal in), or attach an RCP that denies kms:* to principals outside the organization (aws:PrincipalOrgID) on the key's account.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-3", "AC-21"])],
 };
 
 fn uses(c: Capability) -> bool {

@@ -13,7 +13,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Nobody can administer the key any more",
     rationale: "A key whose policy no principal can change cannot be repaired, rotated to new administrators or cleaned up from inside the account: its data depends on a support case.",
     remediation: "Contact AWS Support to regain access to the key; before changing a key policy, check with `kmsaudit lint-policy` that an administrator remains.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-2", "CP-9"])],
 };
 
 pub(crate) fn check(

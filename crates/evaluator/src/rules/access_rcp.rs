@@ -18,10 +18,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "No RCP keeps principals outside the organization away from the account's keys",
     rationale: "A resource control policy is the one control that holds for every key of an account whatever its key policy and grants say; without one, a single statement naming an outside account, or a * left unpinned, exposes a key. Access Analyzer does not apply RCPs, and the management account is exempt from them.",
     remediation: "Attach to the account (or its OU) an RCP that denies kms:* to principals whose aws:PrincipalOrgID is not the organization's, with BoolIfExists aws:PrincipalIsAWSService false so AWS services keep working (AWS documents this data-perimeter RCP); test it on one OU first.",
-    compliance: &[
-        ("NIST SP 800-53 Rev. 5", &["AC-3", "AC-4", "SC-7"]),
-        ("PCI DSS 4.0", &["3.6.1.2"]),
-    ],
 };
 
 pub(crate) fn check(account: &AccountRecord, ctx: &Ctx<'_>) -> Option<Outcome> {

@@ -14,7 +14,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "One principal can both administer and decrypt with the key",
     rationale: "Separation of duties: a principal that can change the key policy and decrypt can grant itself any use and read what the key protects, unseen by a review of the key policy alone when IAM or role trust gives it one of the two.",
     remediation: "Give key administration (PutKeyPolicy) and key use (Decrypt) to different roles: narrow the IAM policy or key policy statement shown in the finding's path.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-5", "AC-6"])],
 };
 
 pub(crate) fn check(

@@ -13,7 +13,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Key is scheduled for deletion",
     rationale: "Deleting a KMS key is irreversible: every ciphertext under it becomes unrecoverable. Scheduled deletions must be intended.",
     remediation: "If the deletion is not intended: aws kms cancel-key-deletion --key-id <key>, then re-enable the key.",
-    compliance: &[("AWS Security Hub", &["KMS.3"]), ("NIST SP 800-53 Rev. 5", &["SC-12", "CP-9"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {

@@ -18,7 +18,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "A key can be scheduled for deletion with a short waiting period",
     rationale: "The waiting period is the only window in which a mistaken ScheduleKeyDeletion can be cancelled; at KMS's shortest, 7 days, a deletion scheduled on a Friday before a holiday can complete before anyone notices the failing calls. The kms:ScheduleKeyDeletionPendingWindowInDays condition key lets an SCP, RCP or key policy refuse shorter waiting periods for every key at once.",
     remediation: "Attach to the organization's root or OUs an SCP denying kms:ScheduleKeyDeletion with NumericLessThan kms:ScheduleKeyDeletionPendingWindowInDays 30 (aws-samples service-control-policy-examples, Enforce-30-days-for-KMS-deletion), or add that Deny to the key policy.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["SC-12", "CP-9"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {

@@ -15,7 +15,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Grant is broader than least privilege",
     rationale: "A grant with CreateGrant lets the grantee re-delegate the key; a grant of every cryptographic operation without an encryption context constraint is as good as key-user access.",
     remediation: "Re-create the grant with only the operations needed and an EncryptionContextSubset/Equals constraint, without CreateGrant.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-6"])],
 };
 
 /// Every cryptographic grant operation for keys of this usage and spec.

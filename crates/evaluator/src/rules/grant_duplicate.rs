@@ -16,7 +16,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Duplicate grants",
     rationale: "Duplicate grants are usually leaked by retries or redeploys; revoking one leaves the other in place.",
     remediation: "Retire or revoke the duplicate grant.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-2"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {

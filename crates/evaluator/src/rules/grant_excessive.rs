@@ -13,7 +13,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Key has more grants than the configured maximum",
     rationale: "Many grants usually mean leaked or never-retired grants; each is standing access outside the key policy.",
     remediation: "Review the grants (aws kms list-grants) and retire or revoke those no longer needed.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-2", "AC-6"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {

@@ -14,7 +14,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Grant to a principal outside the organization",
     rationale: "Grants give use of the key outside the key policy; a grantee in a foreign account can use the key from there and is invisible in a policy review.",
     remediation: "aws kms revoke-grant --key-id <key> --grant-id <grant>, after confirming the grant is not needed.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-3", "AC-21"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {

@@ -19,11 +19,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "IAM policy allows decrypt on every key it can reach",
     rationale: "An identity policy with kms:Decrypt on every key gives its holders every key whose policy delegates to their account, today's and tomorrow's, whatever the key was made for. Security Hub's KMS.1/KMS.2 read the policy text only (no AWS managed policies, no key policies or SCPs); judged by the keys it really reaches, a finding here is a principal that can read data it was never meant to.",
     remediation: "Scope the statement to the keys the workload needs (key ARNs, or aws:ResourceTag / kms:ResourceAliases conditions), or add kms:ViaService / encryption-context conditions; replace AWS managed policies such as PowerUserAccess with ones that leave kms:Decrypt out.",
-    compliance: &[
-        ("AWS Foundational Security Best Practices", &["KMS.1", "KMS.2"]),
-        ("NIST SP 800-53 Rev. 5", &["AC-2", "AC-3", "AC-6"]),
-        ("PCI DSS 4.0", &["7.2.1", "7.2.2"]),
-    ],
 };
 
 /// How many reached keys the evidence names.

@@ -14,7 +14,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Imported key material expired or expiring",
     rationale: "When imported key material expires, KMS deletes it and the key becomes unusable until the same material is imported again.",
     remediation: "Re-import the same key material with a later ValidTo, or with ExpirationModel KEY_MATERIAL_DOES_NOT_EXPIRE.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["SC-12"]), ("PCI DSS v4.0", &["3.7.4"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {

@@ -14,7 +14,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Key is disabled",
     rationale: "Disabled keys are either awaiting deletion or forgotten; both deserve an owner's decision. Their policies still matter: whoever they allow can re-enable them.",
     remediation: "Re-enable the key if it is in use, or schedule its deletion after confirming nothing depends on it.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["SC-12", "CM-8"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {

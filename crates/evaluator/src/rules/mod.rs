@@ -3,8 +3,6 @@
 //! reads ([`Check`]). Helpers that several rules share live in `policy_facts` and `key_facts`,
 //! never in a sibling rule's module.
 
-use std::collections::BTreeMap;
-
 use kmsaudit_model::{AccountRecord, KeyRecord, RegionRecord, RuleInfo, Severity};
 
 pub(crate) use crate::context::Ctx;
@@ -66,22 +64,23 @@ pub(crate) struct RuleDef {
     pub title: &'static str,
     pub rationale: &'static str,
     pub remediation: &'static str,
-    pub compliance: &'static [(&'static str, &'static [&'static str])],
 }
 
 impl RuleDef {
+    /// The catalog entry, mapped to every framework.
     pub fn info(&self) -> RuleInfo {
+        self.info_for(&[])
+    }
+
+    /// The catalog entry, mapped to the `frameworks` chosen (keys; empty: all).
+    pub fn info_for(&self, frameworks: &[String]) -> RuleInfo {
         RuleInfo {
             id: self.id.to_string(),
             severity: self.severity,
             title: self.title.to_string(),
             rationale: self.rationale.to_string(),
             remediation: self.remediation.to_string(),
-            compliance: self
-                .compliance
-                .iter()
-                .map(|(fw, ids)| (fw.to_string(), ids.iter().map(|s| s.to_string()).collect()))
-                .collect::<BTreeMap<_, _>>(),
+            compliance: crate::compliance::mappings(self.id, frameworks),
         }
     }
 }
@@ -413,7 +412,7 @@ mod tests {
             assert!(
                 !rule.rationale.is_empty()
                     && !rule.remediation.is_empty()
-                    && !rule.compliance.is_empty(),
+                    && !crate::compliance::mappings(rule.id, &[]).is_empty(),
                 "{} lacks rationale, remediation or mappings",
                 rule.id
             );

@@ -21,11 +21,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Nothing alerts when a key is disabled, scheduled for deletion or has its policy changed",
     rationale: "Disabling a key breaks everything that uses it, scheduling its deletion loses its data for good once the waiting period ends, and a changed key policy can hand the key to anyone: each must reach a person within the waiting period. An alert counts only if it would fire: a metric filter that looks right but matches nothing, an alarm without an action or a topic nobody confirmed does not.",
     remediation: "Add an EventBridge rule on the default bus matching source aws.kms, detail-type AWS API Call via CloudTrail and eventName DisableKey, ScheduleKeyDeletion and PutKeyPolicy, with an SNS target someone is subscribed to; or a metric filter on the trail's log group with the CIS pattern extended to PutKeyPolicy, an alarm on its metric, and an SNS topic with a confirmed subscription.",
-    compliance: &[
-        ("CIS AWS Foundations v1.4", &["4.7"]),
-        ("AWS Security Hub", &["CloudWatch.7"]),
-        ("NIST SP 800-53 Rev. 5", &["AU-6", "SI-4"]),
-    ],
 };
 
 /// What the search found.

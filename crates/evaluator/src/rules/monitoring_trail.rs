@@ -19,11 +19,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "No healthy CloudTrail trail records KMS events in a region with keys",
     rationale: "CloudTrail is the only record of who used, disabled, scheduled the deletion of or changed the policy of a key. A trail that is stopped, single-Region, leaves KMS events out, skips log file validation or stores its logs unencrypted (or under a key that is itself disabled, unrotated or public) leaves that record missing or untrustworthy.",
     remediation: "Use one organization trail (or a trail per account) that is multi-Region and logging, records all management events (ReadWriteType All, kms.amazonaws.com not in ExcludeManagementEventSources), has log file validation on and is encrypted with a customer-managed KMS key whose policy lets only CloudTrail and the log readers use it.",
-    compliance: &[
-        ("CIS AWS Foundations v3.0", &["3.1", "3.2", "3.5"]),
-        ("AWS Security Hub", &["CloudTrail.1", "CloudTrail.2", "CloudTrail.4"]),
-        ("NIST SP 800-53 Rev. 5", &["AU-2", "AU-9", "AU-12"]),
-    ],
 };
 
 pub(crate) fn check(

@@ -13,7 +13,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Multi-Region key",
     rationale: "The same key material in several regions widens where data can be decrypted and which regional policies apply; data-residency rules may forbid some regions.",
     remediation: "Use single-Region keys unless replication is required; delete replicas in regions outside the allowed list.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["SC-12"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {

@@ -19,7 +19,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Key administration granted outside the admin allowlist",
     rationale: "Only the approved key administrators should be able to change a key's policy, state or material.",
     remediation: "Remove administrative actions from principals that are not approved administrators, or add them to admin_allowlist after review.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-6(5)"]), ("PCI DSS v4.0", &["3.6.1"])],
 };
 
 pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {

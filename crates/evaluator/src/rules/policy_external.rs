@@ -17,7 +17,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Key policy allows accounts outside the organization",
     rationale: "Principals outside the organization are outside its guardrails (SCPs, logging, offboarding); access for them should be rare, known and reviewed.",
     remediation: "Remove the external principals, or list the account in trusted_accounts after review. Pin service principals with aws:SourceAccount or aws:SourceArn.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-3", "AC-21"]), ("PCI DSS v4.0", &["7.2.1"])],
 };
 
 pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {

@@ -17,7 +17,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "kms:CreateGrant allowed without kms:GrantIsForAWSResource",
     rationale: "Grants delegate use of the key outside the key policy; without kms:GrantIsForAWSResource a principal can grant any other principal, including one outside the organization.",
     remediation: "Add Condition Bool kms:GrantIsForAWSResource true to statements allowing kms:CreateGrant, so only AWS services integrated with KMS can be granted on the principal's behalf.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-6"])],
 };
 
 pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {

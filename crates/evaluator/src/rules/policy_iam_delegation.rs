@@ -16,7 +16,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Key policy delegates all key access to IAM policies",
     rationale: "With kms:* for the account root, any IAM policy in the account that allows kms actions on the key is enough; a broad IAM policy (kms:* on *) then reaches this key.",
     remediation: "Keep the root statement for recoverability but scope it, e.g. with Condition StringEquals aws:PrincipalType Account, and grant roles explicitly in the key policy; or review the account's IAM policies for kms:* on *.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-6"])],
 };
 
 pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {

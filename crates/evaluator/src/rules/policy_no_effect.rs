@@ -20,7 +20,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Key policy grants what cannot take effect",
     rationale: "KMS lets principals of another account use only the cryptographic operations, the grant operations, DescribeKey, GetKeyRotationStatus and GetPublicKey; anything else granted to another account, and anything granted to a principal of another partition, has no effect. Such text misleads whoever reviews the key's access.",
     remediation: "Remove the operations that cannot take effect for those principals, or grant administration to principals of the key's own account.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["CM-6"])],
 };
 
 pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {

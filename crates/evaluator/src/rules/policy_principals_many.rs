@@ -15,7 +15,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
         "A key shared with many principals is hard to review and likely broader than needed.",
     remediation:
         "Split the key per workload, or grant through a few roles instead of many identities.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-6"])],
 };
 
 pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {

@@ -17,11 +17,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Key policy allows anyone",
     rationale: "A key policy statement that reaches any principal without a condition pinning the caller lets any AWS account, or anonymous callers, use or manage the key.",
     remediation: "Name the principals explicitly, or add a condition that pins the caller to concrete values (aws:PrincipalOrgID, kms:CallerAccount, aws:SourceVpce...). kms:ViaService alone is not enough.",
-    compliance: &[
-        ("AWS Security Hub", &["KMS.5"]),
-        ("NIST SP 800-53 Rev. 5", &["AC-3", "AC-6", "AC-21"]),
-        ("PCI DSS v4.0", &["7.2.1"]),
-    ],
 };
 
 pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {

@@ -19,7 +19,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "kms:PutKeyPolicy allowed to a non-administrator",
     rationale: "PutKeyPolicy rewrites the key policy: a principal that holds it can grant itself any other permission on the key.",
     remediation: "Grant kms:PutKeyPolicy only to the key administrators.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-6", "AC-6(5)"])],
 };
 
 pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {

@@ -20,7 +20,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "A principal both administers and uses the key",
     rationale: "Separation of duties: whoever can change a key's policy or state should not also decrypt with it, so that no single identity can both grant itself access and use it unobserved.",
     remediation: "Split the statement: key administrators get administrative actions only, key users get cryptographic actions only.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-5"]), ("PCI DSS v4.0", &["3.6.1", "3.7.6"])],
 };
 
 pub(crate) fn check(input: &PolicyInput<'_>, ctx: &Ctx<'_>) -> PolicyVerdict {

@@ -19,7 +19,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Key policy could not be parsed",
     rationale: "A policy the auditor cannot read cannot be shown to be safe; it may also use a construct this tool does not understand.",
     remediation: "Inspect the policy text in the evidence; if it is valid IAM, report the construct to the kmsaudit maintainers.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["CA-7"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {

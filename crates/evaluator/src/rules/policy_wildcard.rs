@@ -15,7 +15,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Key policy grants kms:* to a principal other than the account root",
     rationale: "kms:* hands one principal every administrative and cryptographic power over the key, including rewriting its policy and scheduling its deletion.",
     remediation: "Grant the specific actions the principal needs: key administrators the administrative actions, key users the cryptographic ones.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["AC-6"]), ("PCI DSS v4.0", &["7.2.2"])],
 };
 
 pub(crate) fn check(input: &PolicyInput<'_>, _ctx: &Ctx<'_>) -> PolicyVerdict {

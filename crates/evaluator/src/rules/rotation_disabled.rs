@@ -16,12 +16,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Automatic key rotation is disabled",
     rationale: "Rotating key material limits how much data one key version protects and the impact of its compromise.",
     remediation: "aws kms enable-key-rotation --key-id <key> [--rotation-period-in-days 365]",
-    compliance: &[
-        ("CIS AWS Foundations v3.0", &["3.6"]),
-        ("AWS Security Hub", &["KMS.4"]),
-        ("NIST SP 800-53 Rev. 5", &["SC-12", "SC-28"]),
-        ("PCI DSS v4.0", &["3.7.4"]),
-    ],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, _ctx: &Ctx<'_>) -> Outcome {

@@ -15,10 +15,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     rationale:
         "Key material should change at least as often as the organization's cryptoperiod requires.",
     remediation: "aws kms enable-key-rotation --key-id <key> --rotation-period-in-days <max>",
-    compliance: &[
-        ("NIST SP 800-53 Rev. 5", &["SC-12"]),
-        ("PCI DSS v4.0", &["3.7.4"]),
-    ],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {

@@ -17,7 +17,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Could not be assessed",
     rationale: "An account, region or key that could not be read is unknown, and unknown is not compliant: the audit is incomplete until it is read.",
     remediation: "Fix the cause in the evidence (audit role missing or untrusted, key policy not allowing the audit role, throttling) and scan again.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["CA-7"])],
 };
 
 fn issue_evidence(issue: &Issue) -> Evidence {

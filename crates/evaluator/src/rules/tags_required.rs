@@ -13,7 +13,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Required tags missing",
     rationale: "Ownership and data-classification tags tell an auditor who answers for a key and what it protects.",
     remediation: "aws kms tag-resource --key-id <key> --tags TagKey=<tag>,TagValue=<value>",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["CM-8"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {

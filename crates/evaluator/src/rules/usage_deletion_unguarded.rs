@@ -20,7 +20,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Nothing stops a recently used key from being disabled or scheduled for deletion",
     rationale: "Scheduling the deletion of a key still in use loses every ciphertext under it for good once the waiting period ends, and disabling it breaks whatever uses it now. KMS records each key's last use, and the kms:TrailingDaysWithoutKeyUsage condition key lets a key policy, SCP or RCP refuse DisableKey and ScheduleKeyDeletion on a key used recently, whoever asks.",
     remediation: "Add a Deny on kms:DisableKey and kms:ScheduleKeyDeletion with NumericLessThan kms:TrailingDaysWithoutKeyUsage set to your unused window (90 days) to an SCP (or RCP) over the account's OU, or to the key policy, leaving out only a break-glass role by aws:PrincipalArn. Keys really retired then go through disable, watch for DisabledException, and delete once unused long enough.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["SC-12", "CP-9", "AC-3"])],
 };
 
 /// How many principals that can still do it the evidence names.

@@ -17,7 +17,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Key pending deletion or disabled was used recently",
     rationale: "Scheduling the deletion of a key still in use is the one KMS mistake that loses data for good: once the waiting period ends, every ciphertext under it is unrecoverable. A disabled key that was used recently is breaking whatever used it.",
     remediation: "Stop the deletion now: aws kms cancel-key-deletion --key-id <key>, then aws kms enable-key --key-id <key> if its users need it. Find who used it from the CloudTrail event of its last use, and only retire the key once they have moved to another.",
-    compliance: &[("AWS Security Hub", &["KMS.3"]), ("NIST SP 800-53 Rev. 5", &["SC-12", "CP-9"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {

@@ -17,7 +17,6 @@ pub(crate) const RULE: RuleDef = RuleDef {
     title: "Key has not been used for a long time",
     rationale: "A key nobody uses still costs money, still lets whoever its policy allows decrypt old data, and hides among the keys that matter. AWS records each key's last successful cryptographic operation (GetKeyLastUsage); use outside KMS (cached data keys, public keys used offline, an EBS volume not attached since) is not recorded.",
     remediation: "Confirm with the key's owner. Then, as AWS advises: disable the key first (aws kms disable-key --key-id <key>), watch CloudTrail for DisabledException errors for a while, and only then schedule its deletion with the longest waiting period (aws kms schedule-key-deletion --key-id <key> --pending-window-in-days 30). Never delete a key straight away.",
-    compliance: &[("NIST SP 800-53 Rev. 5", &["CM-8", "SC-12"])],
 };
 
 pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
