@@ -224,6 +224,11 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<EvalConfig> {
     Ok(config)
 }
 
+/// The rule configuration `--config` names, with `--frameworks` applied.
+fn evaluation_config(args: &EvaluationArgs) -> anyhow::Result<EvalConfig> {
+    with_frameworks(load_config(args.config.as_deref())?, &args.frameworks)
+}
+
 /// The configuration with `--frameworks` (when given) in place of its own `frameworks`.
 fn with_frameworks(mut config: EvalConfig, frameworks: &[String]) -> anyhow::Result<EvalConfig> {
     if !frameworks.is_empty() {

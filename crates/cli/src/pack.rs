@@ -11,8 +11,8 @@ use kmsaudit_scanner::ScanPlan;
 use crate::progress::ProgressReporter;
 use crate::snapshot_io::{load_snapshot, memory_checkpoint, round_trip};
 use crate::{
-    exit, load_config, usage, with_frameworks, FailOn, MergeArgs, OutputFormatArg, ReportArgs,
-    RetryMode, ScanArgs, SnapshotFormat,
+    evaluation_config, exit, load_config, usage, with_frameworks, FailOn, MergeArgs,
+    OutputFormatArg, ReportArgs, RetryMode, ScanArgs, SnapshotFormat,
 };
 
 pub(crate) fn scan(
@@ -20,10 +20,7 @@ pub(crate) fn scan(
     quiet: bool,
     settings: std::collections::BTreeMap<String, kmsaudit_model::Setting>,
 ) -> anyhow::Result<u8> {
-    let config = with_frameworks(
-        load_config(args.evaluation.config.as_deref())?,
-        &args.evaluation.frameworks,
-    )?;
+    let config = evaluation_config(&args.evaluation)?;
     let mut args = args;
     let mut settings = settings;
     let hub_region = args
@@ -237,10 +234,7 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<u8> {
 }
 
 pub(crate) fn merge(args: MergeArgs) -> anyhow::Result<u8> {
-    let config = with_frameworks(
-        load_config(args.evaluation.config.as_deref())?,
-        &args.evaluation.frameworks,
-    )?;
+    let config = evaluation_config(&args.evaluation)?;
     let mut shards = Vec::new();
     for path in &args.shards {
         let file = if path.is_dir() {

@@ -218,7 +218,7 @@ mod tests {
             assert!(names.iter().any(|n| n == want), "{want} missing");
         }
         // Sources are written out, not left as keys.
-        let cis6 = frameworks()
+        let cis6 = frameworks(&[])
             .into_iter()
             .find(|f| f.name == "CIS AWS Foundations v6.0")
             .unwrap();

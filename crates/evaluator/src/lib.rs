@@ -23,6 +23,7 @@ mod context;
 mod coverage;
 mod effective;
 mod findings;
+mod fix;
 mod lint;
 mod monitor;
 #[deny(missing_docs)]
@@ -34,6 +35,7 @@ mod suppress;
 pub use compliance::frameworks;
 pub use config::{ConfigError, ConfigErrors, EvalConfig, Suppression};
 pub use effective::{effective_access, MAX_ASSUME_DEPTH};
+pub use fix::{propose_policy_fix, unified_diff, FixedRule, PolicyFix, RefusedRule};
 pub use lint::{lint_policy, LintFinding, LintOptions, LintReport, LintSummary};
 
 use context::Ctx;

@@ -6,7 +6,7 @@ use kmsaudit_model::Severity;
 
 use crate::config::EvalConfig;
 use crate::context::{Ctx, Party, TrustZone};
-use crate::policy::{analyze_in, parse_policy, AnalysisEnv, KeyScope};
+use crate::policy::{analyze_in, parse_policy, Analysis, AnalysisEnv, KeyScope};
 use crate::rules::{self, LintFlag, PolicyInput, PolicyVerdict, RuleDef};
 
 /// Who the policy is for.
@@ -121,11 +121,16 @@ fn infer_key_account(policy: &crate::policy::Policy) -> Option<(String, &'static
 
 /// Runs every policy rule on `text`.
 pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
+    lint_analysed(text, options).0
+}
+
+/// [`lint_policy`], with the analysis it was made from (`None` when the text does not parse).
+pub(crate) fn lint_analysed(text: &str, options: &LintOptions) -> (LintReport, Option<Analysis>) {
     let policy = match parse_policy(text) {
         Ok(p) => p,
         Err(e) => {
             let def: &RuleDef = rules::unparseable_rule();
-            return LintReport {
+            let report = LintReport {
                 findings: vec![LintFinding {
                     rule_id: def.id.into(),
                     severity: def.severity,
@@ -145,6 +150,7 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
                 key_account: options.key_account.clone(),
                 key_account_source: options.key_account.as_ref().map(|_| "given".into()),
             };
+            return (report, None);
         }
     };
     let inferred = infer_key_account(&policy);
@@ -242,7 +248,7 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
             explanation: o.explanation,
         }));
     }
-    LintReport {
+    let report = LintReport {
         findings,
         summary,
         parse_error: None,
@@ -250,5 +256,6 @@ pub fn lint_policy(text: &str, options: &LintOptions) -> LintReport {
         notes: analysis.notes.clone(),
         key_account: key_account.map(str::to_string),
         key_account_source: key_account_source.map(str::to_string),
-    }
+    };
+    (report, Some(analysis))
 }

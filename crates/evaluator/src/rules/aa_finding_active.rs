@@ -34,7 +34,10 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
             Err(why) => Outcome::not_assessed(why),
         };
     };
-    let blocked_by = rcp_blocking(findings, input, ctx);
+    let blocked_by = match rcp_blocking(findings, input, ctx) {
+        Ok(by) => by,
+        Err(why) => return Outcome::not_assessed(why),
+    };
     let principal = f
         .principal
         .iter()
@@ -81,33 +84,53 @@ pub(crate) fn check(input: &KeyInput<'_>, ctx: &Ctx<'_>) -> Outcome {
 }
 
 /// The RCP that keeps every principal of every finding away, when one does: each finding names
-/// only AWS accounts or ARNs outside the organization, and the key's account is guarded.
+/// only AWS accounts or ARNs outside the organization, and the key's account is guarded. An
+/// error when such findings could be blocked but the organization's policies were not read.
 fn rcp_blocking(
     findings: &[kmsaudit_model::AnalyzerFinding],
     input: &KeyInput<'_>,
     ctx: &Ctx<'_>,
-) -> Option<String> {
+) -> Result<Option<String>, String> {
     let key_account = input.meta.aws_account_id.as_str();
-    let guard = ctx.access.as_ref()?.guards.get(key_account)?;
-    let crate::effective::RcpGuard::Guarded(by) = guard else {
-        return None;
+    let Some(guard) = ctx.access.as_ref().and_then(|a| a.guards.get(key_account)) else {
+        return Ok(None);
     };
+    let by = match guard {
+        crate::effective::RcpGuard::Guarded(by) => by,
+        crate::effective::RcpGuard::Open(_) => return Ok(None),
+        crate::effective::RcpGuard::Unknown(why) => {
+            return if only_outsiders(findings, input, ctx) {
+                Err(format!(
+                    "Access Analyzer reports access from outside the organization, and whether an RCP blocks it is unknown: {why}"
+                ))
+            } else {
+                Ok(None)
+            };
+        }
+    };
+    Ok(only_outsiders(findings, input, ctx).then(|| by.clone()))
+}
+
+/// Every finding names only AWS accounts or ARNs outside the organization.
+fn only_outsiders(
+    findings: &[kmsaudit_model::AnalyzerFinding],
+    input: &KeyInput<'_>,
+    ctx: &Ctx<'_>,
+) -> bool {
+    let key_account = input.meta.aws_account_id.as_str();
     let outside = |value: &str| {
         let account = kmsaudit_model::arn_account(value).unwrap_or(value);
         kmsaudit_model::is_account_id(account)
             && account != key_account
             && !ctx.zone.org_accounts.contains(account)
     };
-    findings
-        .iter()
-        .all(|f| {
-            f.is_public != Some(true)
-                && !f.principal.is_empty()
-                && f.principal
-                    .iter()
-                    .all(|(kind, value)| kind == "AWS" && outside(value))
-        })
-        .then(|| by.clone())
+    findings.iter().all(|f| {
+        f.is_public != Some(true)
+            && !f.principal.is_empty()
+            && f.principal
+                .iter()
+                .all(|(kind, value)| kind == "AWS" && outside(value))
+    })
 }
 
 #[cfg(test)]
@@ -198,6 +221,13 @@ mod tests {
         assert_eq!(run(finding(ORG_ACCOUNT), guarded()).status, Status::Fail);
         let mut service = finding("x");
         service.principal = [("Service".to_string(), "s3.amazonaws.com".to_string())].into();
-        assert_eq!(run(service, guarded()).status, Status::Fail);
+        assert_eq!(run(service.clone(), guarded()).status, Status::Fail);
+        // The organization's policies unread: an outsider's access that an RCP could block is
+        // not assessed; a service's access, which no RCP here blocks, still fails.
+        let unknown = || Some(RcpGuard::Unknown("ListPoliciesForTarget failed".into()));
+        let outside = run(finding("444455556666"), unknown());
+        assert_eq!(outside.status, Status::NotAssessed, "{}", outside.message);
+        assert!(outside.message.contains("ListPoliciesForTarget failed"));
+        assert_eq!(run(service, unknown()).status, Status::Fail);
     }
 }

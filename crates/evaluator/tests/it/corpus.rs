@@ -490,3 +490,89 @@ fn lint_and_scan_agree_on_every_corpus_policy() {
     assert!(compared > 100, "only {compared} policies compared");
     assert!(disagreements.is_empty(), "{disagreements:#?}");
 }
+
+/// Every corpus policy that fails a policy rule gets, for each such rule, a checked fix or a
+/// reason; each proposal, linted afresh, no longer fails the rules it fixes and fails nothing
+/// the policy did not. Prints per rule how many policies got a proposal (`--nocapture`).
+#[test]
+fn every_failing_corpus_policy_gets_a_checked_fix_or_a_reason() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    // rule → (policies failing it, fixed, refused)
+    let mut tally: BTreeMap<String, [usize; 3]> = BTreeMap::new();
+    let mut problems = vec![];
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let file: File = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for case in file.case.iter().filter(|c| c.key.is_none()) {
+            let options = LintOptions {
+                key_account: Some(case.key_account.clone()),
+                org_accounts: case.org_accounts.clone(),
+                org_id: Some(case.org_id.clone()),
+                config: case.config.clone().unwrap_or_default(),
+                key_arn: Some(case_key_arn(case)),
+                now: Some(scan_start()),
+            };
+            let before = lint_policy(&case.policy, &options);
+            let failing: BTreeSet<&str> = before.findings.iter().map(|f| &*f.rule_id).collect();
+            if failing.is_empty() {
+                continue;
+            }
+            let fix = kmsaudit_evaluator::propose_policy_fix(&case.policy, &options);
+            for rule in &failing {
+                let slot = tally.entry(rule.to_string()).or_default();
+                slot[0] += 1;
+                if fix.fixed.iter().any(|f| f.rule_id == *rule) {
+                    slot[1] += 1;
+                } else if fix
+                    .refused
+                    .iter()
+                    .any(|r| r.rule_id == *rule && !r.why.trim().is_empty())
+                {
+                    slot[2] += 1;
+                } else {
+                    problems.push(format!("{}: {rule} neither fixed nor refused", case.name));
+                }
+            }
+                for r in &fix.refused {
+                    eprintln!("{} :: {} :: {}", case.name, r.rule_id, r.why);
+                }
+            }
+            let Some(proposed) = &fix.proposed else {
+                continue;
+            };
+            let pairs = |r: &kmsaudit_evaluator::LintReport| -> BTreeSet<(String, String)> {
+                r.findings
+                    .iter()
+                    .map(|f| (f.rule_id.clone(), f.principal.clone().unwrap_or_default()))
+                    .collect()
+            };
+            let after = lint_policy(proposed, &options);
+            for f in &fix.fixed {
+                if after.findings.iter().any(|a| a.rule_id == f.rule_id) {
+                    problems.push(format!("{}: {} still fails", case.name, f.rule_id));
+                }
+            }
+            for new in pairs(&after).difference(&pairs(&before)) {
+                problems.push(format!("{}: the proposal adds {new:?}", case.name));
+            }
+            let diff = fix.diff.as_deref().unwrap_or_default();
+            if !diff.starts_with("--- current\n+++ proposed\n") {
+                problems.push(format!("{}: no diff", case.name));
+            }
+        }
+    }
+    eprintln!(
+        "rule: corpus policies failing it, fixed by a checked proposal, refused with a reason"
+    );
+    for (rule, [n, fixed, refused]) in &tally {
+        eprintln!("{rule}: {n} failing, {fixed} fixed, {refused} refused");
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let fixed: usize = tally.values().map(|t| t[1]).sum();
+    assert!(fixed >= 20, "only {fixed} fixes over the corpus: {tally:?}");
+}
