@@ -538,10 +538,6 @@ fn every_failing_corpus_policy_gets_a_checked_fix_or_a_reason() {
                     problems.push(format!("{}: {rule} neither fixed nor refused", case.name));
                 }
             }
-                for r in &fix.refused {
-                    eprintln!("{} :: {} :: {}", case.name, r.rule_id, r.why);
-                }
-            }
             let Some(proposed) = &fix.proposed else {
                 continue;
             };
