@@ -338,6 +338,12 @@ pub(crate) struct LintArgs {
     /// info, or none), as `scan` does.
     #[arg(long, default_value = "info", value_parser = parse_fail_on)]
     pub(crate) fail_on: FailOn,
+    /// Propose a corrected policy for the findings: the smallest edits, each kept only when
+    /// the engine, run again, finds the finding gone, nothing new and nobody who could change
+    /// the policy locked out; printed as a diff (text) or under `fix` (json). Nothing is
+    /// written to the files.
+    #[arg(long)]
+    pub(crate) fix: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]

@@ -84,6 +84,7 @@ impl std::io::Write for DisplaySafeStderr {
 mod args;
 mod compare;
 mod evidence;
+mod lint_fix;
 mod lint_input;
 mod merge;
 mod pack;

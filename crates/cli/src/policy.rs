@@ -46,10 +46,17 @@ pub(crate) fn lint(args: LintArgs) -> anyhow::Result<u8> {
                         .text
                         .as_deref()
                         .map(|text| kmsaudit_evaluator::lint_policy(text, &options));
+                    let fix = match (&document.text, &report) {
+                        (Some(text), Some(r)) if args.fix && !r.findings.is_empty() => {
+                            Some(kmsaudit_evaluator::propose_policy_fix(text, &options))
+                        }
+                        _ => None,
+                    };
                     linted.push(Linted {
                         file: file.clone(),
                         document,
                         report,
+                        fix,
                     });
                 }
             }
@@ -101,6 +108,8 @@ pub(crate) struct Linted {
     pub(crate) file: String,
     pub(crate) document: Document,
     pub(crate) report: Option<LintReport>,
+    /// With `--fix`, for a policy with findings: the checked proposal.
+    pub(crate) fix: Option<kmsaudit_evaluator::PolicyFix>,
 }
 
 impl Linted {
@@ -165,6 +174,9 @@ fn print_text(linted: &[Linted]) {
         for na in &report.not_assessed {
             out!("{}: NOT_ASSESSED {doc}: {na}", l.at(None));
         }
+        if let Some(fix) = &l.fix {
+            crate::lint_fix::print_fix(l, report, fix);
+        }
         if report.parse_error.is_none() {
             let s = &report.summary;
             out!(
@@ -218,6 +230,9 @@ fn json_report(linted: &[Linted]) -> serde_json::Value {
                     out["column"] = column.into();
                 }
                 doc["report"] = value;
+            }
+            if let Some(fix) = &l.fix {
+                doc["fix"] = crate::lint_fix::fix_json(l, fix);
             }
             doc
         })

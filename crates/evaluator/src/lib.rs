@@ -105,6 +105,8 @@ pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
     quiet.extend(scope_quiet);
     // Only FAIL and NOT_ASSESSED findings are muted: all of them are whole.
     let warnings = suppress::apply_mutes(&mut findings, snapshot, &ctx);
+    let remediations = fix::remediate(snapshot, config, &mut findings);
+    fix::annotate_commands(&mut findings, config);
     // (rule, resource) names one finding: unstable sorting orders alike and, unlike the stable
     // sort, needs no copy of the whole vector on the side.
     findings.par_sort_unstable_by(|a, b| (&a.rule_id, &a.resource).cmp(&(&b.rule_id, &b.resource)));
@@ -128,6 +130,7 @@ pub fn evaluate(snapshot: &Snapshot, config: &EvalConfig) -> Evaluation {
         quiet,
         rules,
         frameworks: compliance::frameworks(&config.frameworks),
+        remediations,
         scope,
         accounts,
         regions,

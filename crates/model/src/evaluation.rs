@@ -112,6 +112,10 @@ pub struct Evaluation {
     /// The frameworks the catalog maps rules to, each with its mapped controls.
     #[serde(default)]
     pub frameworks: Vec<crate::FrameworkInfo>,
+    /// Checked key policy fixes, one per key whose policy fails a policy rule and for which
+    /// some edit passed the checks; sorted by key ARN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remediations: Vec<crate::KeyRemediation>,
     /// The scope, counted once.
     pub scope: ScopeSummary,
     /// One row per account.

@@ -397,6 +397,7 @@ mod tests {
             quiet: vec![],
             rules: vec![],
             frameworks: vec![],
+            remediations: vec![],
             scope: ScopeSummary::default(),
             accounts: vec![],
             regions: vec![],

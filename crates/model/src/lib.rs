@@ -22,6 +22,7 @@ mod iam;
 mod key;
 mod last_use;
 mod monitoring;
+mod remediation;
 mod scope;
 mod snapshot;
 mod strict;
@@ -60,6 +61,7 @@ pub use monitoring::{
     MetricFilter, MetricName, MonitoringRecord, RegionAlarms, RegionMonitoring, Topic, Trail,
     TrailSelectors,
 };
+pub use remediation::{KeyRemediation, RuleChange};
 pub use scope::{ScanScope, Shard, TagSource};
 pub use snapshot::{
     AccountAccess, AccountRecord, CallerIdentity, Coverage, Issue, Organization, RegionAccess,

@@ -85,6 +85,21 @@ pub fn check_out_dir(out: &Path, force: bool) -> Result<(), PackDirError> {
         Ok(listed) => listed,
         Err(why) => return Err(foreign(why)),
     };
+    // A pack's remediation folder: its files are listed by their pack names.
+    let sub = out.join(crate::verify::REMEDIATION_DIR);
+    if names.iter().any(|n| n == crate::verify::REMEDIATION_DIR)
+        && std::fs::symlink_metadata(&sub).is_ok_and(|m| m.is_dir())
+    {
+        names.retain(|n| n != crate::verify::REMEDIATION_DIR);
+        for entry in std::fs::read_dir(&sub).map_err(io("read", &sub))? {
+            let entry = entry.map_err(io("read", &sub))?;
+            names.push(format!(
+                "{}/{}",
+                crate::verify::REMEDIATION_DIR,
+                entry.file_name().to_string_lossy()
+            ));
+        }
+    }
     let mut strangers: Vec<String> = names
         .into_iter()
         .filter(|n| !PACK_OWN.contains(&n.as_str()) && !listed.contains(n))

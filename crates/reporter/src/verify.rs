@@ -56,9 +56,31 @@ fn is_plain_name(name: &str) -> bool {
         && !Path::new(name).is_absolute()
 }
 
-/// Opens `name` in `dir` if it is a plain file there: no symbolic link is followed and no
-/// device or FIFO opened (checked before opening, and again on the open file).
+/// The one folder a pack holds files in: `remediation/<name>`.
+pub(crate) const REMEDIATION_DIR: &str = "remediation";
+
+/// Opens `name` in `dir` if it is a plain file there (or in the pack's `remediation` folder,
+/// itself a real folder): no symbolic link is followed and no device or FIFO opened (checked
+/// before opening, and again on the open file).
 pub(crate) fn open_confined(dir: &Path, name: &str) -> Result<std::fs::File, Refused> {
+    if let Some(inner) = name.strip_prefix("remediation/") {
+        let sub = dir.join(REMEDIATION_DIR);
+        match std::fs::symlink_metadata(&sub) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Refused::Missing),
+            Err(e) => return Err(Refused::Unreadable(e)),
+            Ok(m) if m.file_type().is_symlink() => return Err(Refused::Symlink),
+            Ok(m) if !m.is_dir() => return Err(Refused::NotAFile),
+            Ok(_) => {}
+        }
+        return open_confined(&sub, inner).and_then(|f| {
+            // Not itself a folder name: one level only.
+            if is_plain_name(inner) {
+                Ok(f)
+            } else {
+                Err(Refused::NotAName)
+            }
+        });
+    }
     if !is_plain_name(name) {
         return Err(Refused::NotAName);
     }
@@ -205,9 +227,24 @@ pub fn verify_pack(dir: &Path) -> Result<Vec<String>, ReportError> {
         path: dir.display().to_string(),
         source,
     })?;
-    let mut extra: Vec<(String, String)> = entries
+    let mut present: Vec<String> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    // The remediation folder's files, by their pack names.
+    let sub = dir.join(REMEDIATION_DIR);
+    if std::fs::symlink_metadata(&sub).is_ok_and(|m| m.is_dir()) {
+        present.retain(|n| n != REMEDIATION_DIR);
+        if let Ok(inner) = std::fs::read_dir(&sub) {
+            present.extend(
+                inner
+                    .filter_map(|e| e.ok())
+                    .map(|e| format!("{REMEDIATION_DIR}/{}", e.file_name().to_string_lossy())),
+            );
+        }
+    }
+    let mut extra: Vec<(String, String)> = present
+        .into_iter()
         .filter(|n| {
             n != "SHA256SUMS"
                 && n != SIGNATURE_FILE

@@ -154,6 +154,7 @@ fn demo_org_findings_are_exactly_what_the_fixture_declares() {
     assert!(html.contains("metric filter kms-look-alike matches none of the three events"));
     assert!(html.contains("present: CloudWatch.7 would pass on the text"));
     crate::e2e_compliance::check_compliance(&out, &doc);
+    crate::e2e_compliance::check_remediation(&out, &doc);
 
     // CloudTrail LookupEvents names who still calls the keys pending deletion or disabled.
     let destroy: Vec<&str> = doc["findings"]

@@ -142,3 +142,92 @@ fn escaped(text: &str) -> String {
         .replace('\'', "&#x27;")
         .replace('/', "&#x2F;")
 }
+
+/// The demo pack's checked fixes: a proposal for the public key's policy that lint-policy,
+/// run on it, no longer finds public; its diff file names the command; the failing findings say
+/// where the fix is (or why there is none); non-policy findings carry their CLI command; and the
+/// pack, remediation folder included, verifies.
+pub(crate) fn check_remediation(pack: &Path, doc: &Value) {
+    let findings = doc["findings"].as_array().unwrap();
+    // findings.json names a finding's resources by index.
+    let resource = |f: &Value| &doc["resources"][f["resources"][0].as_u64().unwrap() as usize];
+    let detail = |f: &Value, k: &str| f["evidence"]["details"][k].as_str().map(str::to_string);
+    let public: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["rule_id"] == "KMS-POLICY-PUBLIC" && f["status"] == "FAIL")
+        .collect();
+    assert!(!public.is_empty());
+    let mut checked = 0;
+    for f in &public {
+        let fix = detail(f, "fix").unwrap_or_else(|| panic!("no fix said for {f}"));
+        let Some(rest) = fix.strip_prefix("checked fix in remediation/") else {
+            assert!(fix.starts_with("no checked fix: "), "{fix}");
+            continue;
+        };
+        let stem = rest.split(".json").next().unwrap();
+        let policy = pack.join(format!("remediation/{stem}.json"));
+        let key_arn = resource(f)["id"].as_str().unwrap();
+        let o = crate::support::run(
+            crate::support::kmsaudit()
+                .arg("lint-policy")
+                .arg(&policy)
+                .args([
+                    "--key-arn",
+                    key_arn,
+                    "--format",
+                    "json",
+                    "--fail-on",
+                    "none",
+                ]),
+        );
+        let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rules: Vec<&str> = report["documents"][0]["report"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["rule_id"].as_str())
+            .collect();
+        assert!(
+            !rules.contains(&"KMS-POLICY-PUBLIC"),
+            "{key_arn}: {rules:?}"
+        );
+        let diff = std::fs::read_to_string(pack.join(format!("remediation/{stem}.diff"))).unwrap();
+        assert!(diff.contains("# fixes KMS-POLICY-PUBLIC: "), "{diff}");
+        assert!(
+            diff.contains(&format!(
+                "aws kms put-key-policy --key-id {key_arn} --policy-name default --policy file://remediation/{stem}.json"
+            )),
+            "{diff}"
+        );
+        assert!(diff.contains("\n--- current\n+++ proposed\n"), "{diff}");
+        checked += 1;
+    }
+    assert!(checked > 0, "no public key got a checked fix");
+    // Every failing policy-rule finding says what was proposed for it.
+    for f in findings.iter().filter(|f| {
+        f["status"] == "FAIL"
+            && resource(f)["type"] == "AWS::KMS::Key"
+            && f["rule_id"].as_str().unwrap().starts_with("KMS-POLICY-")
+            && f["rule_id"] != "KMS-POLICY-UNPARSEABLE"
+    }) {
+        assert!(detail(f, "fix").is_some(), "no fix said for {f}");
+    }
+    // Non-policy findings: the exact command.
+    let rotation = findings
+        .iter()
+        .find(|f| {
+            f["rule_id"] == "KMS-ROTATION-DISABLED" && f["status"] == "FAIL" && f["muted"].is_null()
+        })
+        .expect("the demo has a key without rotation");
+    let command = detail(rotation, "command").unwrap();
+    assert_eq!(
+        command,
+        format!(
+            "aws kms enable-key-rotation --key-id {} --rotation-period-in-days 365 --region {}",
+            resource(rotation)["id"].as_str().unwrap(),
+            resource(rotation)["region"].as_str().unwrap()
+        )
+    );
+    let o = crate::support::run(crate::support::kmsaudit().arg("verify").arg(pack));
+    assert!(o.status.success(), "{}", crate::support::stdout(&o));
+}

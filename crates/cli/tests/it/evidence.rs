@@ -128,7 +128,11 @@ fn copy_pack(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_pack(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
     }
 }
 
@@ -242,6 +246,39 @@ fn a_signed_pack_verifies_and_every_tampering_is_detected() {
     let (code, out) = check(&case, with_key(&der));
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("findings.csv: content changed"), "{out}");
+
+    // The remediation folder: a proposal changed, a file slipped in, the folder swapped for a
+    // link.
+    let proposal = std::fs::read_dir(signed.join("remediation"))
+        .expect("the demo pack holds checked fixes")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with(".json"))
+        .unwrap();
+    let case = dir.path().join("remediation-changed");
+    copy_pack(&signed, &case);
+    tamper(
+        &case.join("remediation").join(&proposal),
+        "\"Allow\"",
+        "\"Deny\"",
+    );
+    std::fs::write(case.join("remediation/extra.json"), "{}").unwrap();
+    let (code, out) = check(&case, with_key(&der));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("remediation/{proposal}: content changed")),
+        "{out}"
+    );
+    assert!(
+        out.contains("remediation/extra.json: not part of the pack"),
+        "{out}"
+    );
+    let case = dir.path().join("remediation-link");
+    copy_pack(&signed, &case);
+    std::fs::rename(case.join("remediation"), dir.path().join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("elsewhere"), case.join("remediation")).unwrap();
+    let (code, out) = check(&case, with_key(&der));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("remediation/{proposal}: ")), "{out}");
 
     // A file changed and SHA256SUMS forged to match: the manifest still names the old hash.
     let case = dir.path().join("forged-sums");

@@ -14,11 +14,11 @@ pub(super) struct Target<'a> {
     pub external_accounts: &'a [String],
 }
 
+/// An edit: the edited policy and what it did in words, or `None` when it does not apply.
+type Edit = fn(&Value, &[usize], &Target<'_>) -> Option<(Value, String)>;
+
 /// One candidate: a name for explanations and the edit.
-pub(super) type Candidate = (
-    &'static str,
-    fn(&Value, &[usize], &Target<'_>) -> Option<(Value, String)>,
-);
+pub(super) type Candidate = (&'static str, Edit);
 
 /// The candidates for a rule's findings, in the order they are tried.
 pub(super) fn candidates(rule_id: &str) -> &'static [Candidate] {
@@ -405,7 +405,7 @@ fn split_grants(policy: &Value, indices: &[usize], _t: &Target<'_>) -> Option<(V
 /// `first`, then the grant split on the same statements: a principal that loses
 /// administration also loses the exemption of administrators from KMS-POLICY-GRANT-UNCONSTRAINED.
 fn then_split_grants(
-    first: fn(&Value, &[usize], &Target<'_>) -> Option<(Value, String)>,
+    first: Edit,
     policy: &Value,
     indices: &[usize],
     t: &Target<'_>,

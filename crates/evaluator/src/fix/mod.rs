@@ -12,7 +12,12 @@
 //! A rule no candidate passes is refused, with the reason of each candidate. Nothing here is
 //! ever applied: the proposal is a document and a command for a person.
 
+mod commands;
 mod edits;
+mod remediate;
+
+pub(crate) use commands::annotate as annotate_commands;
+pub(crate) use remediate::remediate;
 
 use std::collections::BTreeSet;
 
