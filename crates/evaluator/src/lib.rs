@@ -265,15 +265,28 @@ mod tests {
             )],
             aws_managed_policies: vec![],
         };
-        let evaluation = evaluate(&snapshot, &EvalConfig::default());
-        let rotation: Vec<&Finding> = evaluation
-            .findings
-            .iter()
-            .filter(|f| &*f.rule_id == "KMS-ROTATION-DISABLED")
-            .collect();
-        assert_eq!(rotation.len(), 2, "{:#?}", evaluation.findings);
-        assert_ne!(rotation[0].resource, rotation[1].resource);
+        let config = EvalConfig {
+            required_tags: vec!["owner".into()],
+            ..EvalConfig::default()
+        };
+        let evaluation = evaluate(&snapshot, &config);
+        let of = |rule: &str| -> Vec<&Finding> {
+            evaluation
+                .findings
+                .iter()
+                .filter(|f| &*f.rule_id == rule)
+                .collect()
+        };
+        let tags = of("KMS-TAGS-REQUIRED");
+        assert_eq!(tags.len(), 2, "{:#?}", evaluation.findings);
+        assert_ne!(tags[0].resource, tags[1].resource);
+        assert!(Arc::ptr_eq(&tags[0].message, &tags[1].message));
+        assert!(Arc::ptr_eq(&tags[0].evidence, &tags[1].evidence));
+        // A finding with a command to fix it names its own key: only the message is shared.
+        let rotation = of("KMS-ROTATION-DISABLED");
         assert!(Arc::ptr_eq(&rotation[0].message, &rotation[1].message));
-        assert!(Arc::ptr_eq(&rotation[0].evidence, &rotation[1].evidence));
+        let command = |f: &Finding| f.evidence.details.get("command").unwrap().to_string();
+        assert!(command(rotation[0]).contains(&*rotation[0].resource));
+        assert_ne!(command(rotation[0]), command(rotation[1]));
     }
 }

@@ -286,17 +286,7 @@ fn render_each(
     })?;
     let mut entries: Vec<FileEntry> = entries.into_iter().flatten().collect();
     if !options.skip.contains(&OutputFormat::Json) {
-        for r in &evaluation.remediations {
-            for (name, bytes) in remediation::files(r) {
-                let mut w = Hashing::new(sink.open(&name)?);
-                w.write_all(&bytes).map_err(|source| ReportError::Io {
-                    path: name.clone(),
-                    source,
-                })?;
-                entries.push(w.entry(&name));
-                sink.close(&name, w.inner)?;
-            }
-        }
+        remediation::write(evaluation, sink, &mut entries)?;
     }
     let manifest = Manifest {
         tool: "kmsaudit".into(),
@@ -366,9 +356,11 @@ impl Sink for DirSink<'_> {
     fn open(&mut self, name: &str) -> Result<Self::W, ReportError> {
         let path = self.dir.join(name);
         if let Some((sub, _)) = name.split_once('/') {
-            make_private_dir(&self.dir.join(sub)).map_err(|source| ReportError::Io {
-                path: self.dir.join(sub).display().to_string(),
-                source,
+            remediation::make_private_dir(&self.dir.join(sub)).map_err(|source| {
+                ReportError::Io {
+                    path: self.dir.join(sub).display().to_string(),
+                    source,
+                }
             })?;
         }
         create_new_file(&path)
@@ -390,26 +382,6 @@ impl Sink for DirSink<'_> {
         self.names.push(name.to_string());
         Ok(())
     }
-}
-
-/// Creates a pack's sub-folder (owner-only) unless it is there already as a real folder (a
-/// symbolic link planted under its name is an error, never followed).
-fn make_private_dir(path: &Path) -> std::io::Result<()> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() && !m.file_type().is_symlink() => return Ok(()),
-        Ok(_) => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "exists and is not a folder",
-            ))
-        }
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        Err(_) => {}
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path)
 }
 
 /// Creates a pack file that did not exist (an existing file or a symbolic link planted under its

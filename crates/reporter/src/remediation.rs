@@ -2,7 +2,13 @@
 //! fix, `<stem>.json` (the proposed policy, exactly what the command applies) and `<stem>.diff`
 //! (what it fixes and does not, the command, and the unified diff against the current policy).
 
-use kmsaudit_model::{for_terminal, KeyRemediation};
+use std::io::Write;
+use std::path::Path;
+
+use kmsaudit_model::{for_terminal, Evaluation, KeyRemediation};
+
+use crate::hashing::Hashing;
+use crate::{FileEntry, ReportError, Sink};
 
 /// A stem the evaluator made: letters, digits and `-` only (checked again: it names a file).
 fn safe_stem(stem: &str) -> bool {
@@ -48,4 +54,44 @@ pub(crate) fn files(r: &KeyRemediation) -> Vec<(String, Vec<u8>)> {
             (head + &r.diff).into_bytes(),
         ),
     ]
+}
+
+/// Writes every proposal's files into `sink`, adding their manifest entries.
+pub(crate) fn write(
+    evaluation: &Evaluation,
+    sink: &mut impl Sink,
+    entries: &mut Vec<FileEntry>,
+) -> Result<(), ReportError> {
+    for r in &evaluation.remediations {
+        for (name, bytes) in files(r) {
+            let mut w = Hashing::new(sink.open(&name)?);
+            w.write_all(&bytes).map_err(|source| ReportError::Io {
+                path: name.clone(),
+                source,
+            })?;
+            entries.push(w.entry(&name));
+            sink.close(&name, w.inner)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates a pack's sub-folder (owner-only) unless it is there already as a real folder (a
+/// symbolic link planted under its name is an error, never followed).
+pub(crate) fn make_private_dir(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() && !m.file_type().is_symlink() => return Ok(()),
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "exists and is not a folder",
+            ))
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
 }

@@ -259,11 +259,27 @@ fn manifest_hashes_verify_and_tampering_is_named() {
     );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    let files: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    let (fixes, outputs): (Vec<&str>, Vec<&str>) =
+        files.iter().partition(|p| p.starts_with("remediation/"));
     assert_eq!(
-        manifest["files"].as_array().unwrap().len(),
+        outputs.len(),
         12,
-        "every output, OCSF, ASFF and config.json included"
+        "every output and config.json: {outputs:?}"
     );
+    // Two files per checked fix: the policy and its diff.
+    assert!(!evaluation.remediations.is_empty());
+    assert_eq!(fixes.len(), 2 * evaluation.remediations.len(), "{fixes:?}");
+    let proposal = fixes
+        .iter()
+        .find(|p| p.ends_with(".json"))
+        .unwrap()
+        .to_string();
     assert_eq!(
         manifest["coverage"]["complete"], false,
         "one account was not assessed"
@@ -274,11 +290,19 @@ fn manifest_hashes_verify_and_tampering_is_named() {
     std::fs::write(dir.path().join("findings.csv"), csv).unwrap();
     std::fs::remove_file(dir.path().join("grants.csv")).unwrap();
     std::fs::write(dir.path().join("extra.txt"), "x").unwrap();
+    std::fs::write(dir.path().join(&proposal), "{}").unwrap();
+    std::fs::write(dir.path().join("remediation/planted.json"), "{}").unwrap();
     let problems = kmsaudit_reporter::verify_pack(dir.path()).unwrap();
-    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert_eq!(problems.len(), 5, "{problems:?}");
     assert!(problems.iter().any(|p| p.starts_with("findings.csv")));
     assert!(problems.iter().any(|p| p.starts_with("grants.csv")));
     assert!(problems.iter().any(|p| p.starts_with("extra.txt")));
+    assert!(problems
+        .iter()
+        .any(|p| p.starts_with(&format!("{proposal}: "))));
+    assert!(problems
+        .iter()
+        .any(|p| p == "remediation/planted.json: not part of the pack"));
 }
 
 /// Debian's `chromium` (`.ci/run` installs it). Without one the test says so and is skipped;
