@@ -47,6 +47,13 @@ pub(crate) fn print_fix(l: &Linted, report: &LintReport, fix: &PolicyFix) {
             "{}: proposed {doc}, checked by re-analysis (diff against {against}; nothing written):",
             l.at(None)
         );
+        if report.key_account.as_deref() == Some(crate::lint_input::STACK_ACCOUNT) {
+            out!(
+                "{}: NOTE {doc}: {} in the diff is the stack's own account (AWS::AccountId)",
+                l.at(None),
+                crate::lint_input::STACK_ACCOUNT
+            );
+        }
         out_raw!("{diff}");
     }
 }

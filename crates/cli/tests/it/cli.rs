@@ -876,3 +876,127 @@ fn lint_policy_holds_a_large_file_in_a_small_multiple_of_its_size() {
         assert!(ratio <= 10.0, "{name}: {ratio:.1}x its size");
     }
 }
+
+/// `lint-policy --fix`: in a template, the public statement is pinned and the diff shown,
+/// with the statement's line; the rules without a safe edit are refused with a reason; the JSON
+/// form's proposal, linted again, is no longer public; nothing is written to the file.
+#[test]
+fn lint_policy_fix_proposes_a_checked_policy_and_refuses_with_reasons() {
+    let file = data("lint/cfn-keys.yaml");
+    let before = read(&file);
+    let o = run(kmsaudit()
+        .args(["lint-policy", "--fix", "--fail-on", "none"])
+        .arg(&file));
+    let out = stdout(&o);
+    let f = file.display().to_string();
+    assert!(
+        out.contains(&format!(
+            "FIX KMS-POLICY-PUBLIC Resources.OpenKey.Properties.KeyPolicy (at {f}:24:13): pinned the statements open to anyone to the key account"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("NO FIX KMS-POLICY-IAM-DELEGATION"), "{out}");
+    assert!(out.contains("--- current\n+++ proposed\n"), "{out}");
+    assert!(
+        out.contains("+          \"aws:PrincipalAccount\": \"000000000000\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("is the stack's own account (AWS::AccountId)"),
+        "{out}"
+    );
+    assert_eq!(read(&file), before, "nothing written");
+
+    let policy = examples().join("policies/public-bad.json");
+    let o = run(kmsaudit()
+        .args([
+            "lint-policy",
+            "--fix",
+            "--format",
+            "json",
+            "--fail-on",
+            "none",
+        ])
+        .args(["--org-id", "o-exampleorgid"])
+        .arg(&policy));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let fix = &doc["documents"][0]["fix"];
+    assert!(
+        fix["fixed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule_id"] == "KMS-POLICY-PUBLIC"),
+        "{fix}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let proposed = dir.path().join("proposed.json");
+    std::fs::write(&proposed, fix["proposed"].as_str().unwrap()).unwrap();
+    let o = run(kmsaudit()
+        .args(["lint-policy", "--format", "json", "--fail-on", "none"])
+        .args(["--org-id", "o-exampleorgid"])
+        .arg(&proposed));
+    let again: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rules: Vec<&str> = again["documents"][0]["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["rule_id"].as_str())
+        .collect();
+    assert!(!rules.contains(&"KMS-POLICY-PUBLIC"), "{rules:?}");
+}
+
+/// `--frameworks` chooses the frameworks, and an unknown one is refused naming the known ones;
+/// `rules --frameworks` lists each framework's controls with their sources.
+#[test]
+fn frameworks_are_chosen_by_key_and_listed_with_their_sources() {
+    let snapshot = data("snapshot-expired-material.json");
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(kmsaudit()
+        .arg("report")
+        .arg(&snapshot)
+        .arg("--out")
+        .arg(dir.path().join("bad"))
+        .args(["--frameworks", "cis6,sox"]));
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`sox` in frameworks is not a framework; known: cis3, cis5, cis6, fsbp"),
+        "{err}"
+    );
+    let out = dir.path().join("pack");
+    let o = run(kmsaudit()
+        .arg("report")
+        .arg(&snapshot)
+        .arg("--out")
+        .arg(&out)
+        .args(["--frameworks", "pci,iso27001", "--fail-on", "none"]));
+    assert!(matches!(o.status.code(), Some(0 | 4)), "{}", stdout(&o));
+    let csv = String::from_utf8(read(&out.join("compliance.csv"))).unwrap();
+    let frameworks: std::collections::BTreeSet<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        frameworks.into_iter().collect::<Vec<_>>(),
+        ["ISO/IEC 27001:2022", "PCI DSS v4.0.1"],
+        "{csv}"
+    );
+    let o = run(kmsaudit().args(["rules", "--frameworks"]));
+    let listed = stdout(&o);
+    assert!(
+        listed.contains("cis6  CIS AWS Foundations v6.0"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(
+            "4.6                    Ensure rotation for customer-created symmetric CMKs is enabled"
+        ),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("source: CIS Amazon Web Services Foundations Benchmark v6.0.0"),
+        "{listed}"
+    );
+}
