@@ -24,10 +24,11 @@ pub struct KeyRemediation {
     pub fixed: Vec<RuleChange>,
     /// Policy rules still failing after it, with why no checked edit exists.
     pub refused: Vec<RuleChange>,
-    /// The proposed key policy (pretty JSON), what `command` applies.
-    pub policy: String,
+    /// The proposed key policy (pretty JSON), what `command` applies (shared by the keys the
+    /// same proposal serves).
+    pub policy: Arc<str>,
     /// Unified diff of the current policy (as pretty JSON) against `policy`.
-    pub diff: String,
+    pub diff: Arc<str>,
     /// The AWS CLI command that would apply it (never run by kmsaudit).
     pub command: String,
 }

@@ -47,11 +47,11 @@ pub(crate) fn files(r: &KeyRemediation) -> Vec<(String, Vec<u8>)> {
     vec![
         (
             format!("remediation/{}.json", r.stem),
-            r.policy.clone().into_bytes(),
+            r.policy.as_bytes().to_vec(),
         ),
         (
             format!("remediation/{}.diff", r.stem),
-            (head + &r.diff).into_bytes(),
+            (head + &*r.diff).into_bytes(),
         ),
     ]
 }

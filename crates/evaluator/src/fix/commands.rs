@@ -51,18 +51,22 @@ pub(crate) fn command(f: &Finding, config: &EvalConfig) -> Option<String> {
 /// Writes each failing finding's command into its evidence. Grant ids and ARNs come from AWS:
 /// a value that is not a plain token is not put in a command line.
 pub(crate) fn annotate(findings: &mut [Finding], config: &EvalConfig) {
-    for f in findings.iter_mut().filter(|f| f.status == Status::Fail) {
-        let Some(line) = command(f, config) else {
-            continue;
-        };
-        if !line
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || " -_:/.&".contains(c))
-        {
-            continue;
-        }
-        f.evidence = Arc::new(Evidence::clone(&f.evidence).detail("command", line));
-    }
+    use rayon::prelude::*;
+    findings
+        .par_iter_mut()
+        .filter(|f| f.status == Status::Fail)
+        .for_each(|f| {
+            let Some(line) = command(f, config) else {
+                return;
+            };
+            if !line
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b" -_:/.&".contains(&c))
+            {
+                return;
+            }
+            f.evidence = Arc::new(Evidence::clone(&f.evidence).detail("command", line));
+        });
 }
 
 #[cfg(test)]

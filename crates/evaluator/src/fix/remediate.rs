@@ -107,21 +107,33 @@ pub(crate) fn remediate(
             (memo, Arc::new(propose_policy_fix(s.policy, &options)))
         })
         .collect();
+    // The texts once per proposal, shared by the keys it serves.
+    let texts: FxHashMap<Memo<'_>, (Arc<str>, Arc<str>)> = fixes
+        .iter()
+        .filter_map(|(m, f)| {
+            Some((
+                *m,
+                (
+                    Arc::from(f.proposed.as_deref()?),
+                    Arc::from(f.diff.as_deref()?),
+                ),
+            ))
+        })
+        .collect();
     // File stems: the key id where it is plain and unique among the proposals.
-    let mut proposals: Vec<(&Subject<'_>, &PolicyFix)> = subjects
+    let mut proposals: Vec<(&Subject<'_>, &PolicyFix, &(Arc<str>, Arc<str>))> = subjects
         .iter()
         .zip(&memo)
-        .map(|(s, m)| (s, &*fixes[m]))
-        .filter(|(_, f)| f.proposed.is_some())
+        .filter_map(|(s, m)| Some((s, &*fixes[m], texts.get(m)?)))
         .collect();
-    proposals.sort_by_key(|(s, _)| s.arn);
+    proposals.sort_by_key(|(s, _, _)| s.arn);
     let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
-    for (s, _) in &proposals {
+    for (s, _, _) in &proposals {
         *ids.entry(s.key_id).or_default() += 1;
     }
     let mut out = Vec::with_capacity(proposals.len());
     let mut stems: FxHashMap<&str, String> = FxHashMap::default();
-    for (n, (s, fix)) in proposals.iter().enumerate() {
+    for (n, (s, fix, (policy, diff))) in proposals.iter().enumerate() {
         let stem = if plain(s.key_id) && ids[s.key_id] == 1 {
             s.key_id.to_string()
         } else if plain(s.key_id) && plain(s.account) && plain(s.region) {
@@ -156,8 +168,8 @@ pub(crate) fn remediate(
                     text: r.why.clone(),
                 })
                 .collect(),
-            policy: fix.proposed.clone().unwrap_or_default(),
-            diff: fix.diff.clone().unwrap_or_default(),
+            policy: policy.clone(),
+            diff: diff.clone(),
             command,
         });
     }
@@ -166,12 +178,12 @@ pub(crate) fn remediate(
         .zip(&memo)
         .map(|(s, m)| (s.arn, &*fixes[m]))
         .collect();
-    for f in findings.iter_mut() {
+    findings.par_iter_mut().for_each(|f| {
         if f.status != Status::Fail || !policy_rules.contains(&*f.rule_id) {
-            continue;
+            return;
         }
         let Some(fix) = by_arn.get(&*f.resource) else {
-            continue;
+            return;
         };
         let said = match (
             fix.fixed.iter().find(|x| *x.rule_id == *f.rule_id),
@@ -182,9 +194,9 @@ pub(crate) fn remediate(
                 stems[&*f.resource], done.change
             ),
             (None, Some(refused)) => format!("no checked fix: {}", refused.why),
-            (None, None) => continue,
+            (None, None) => return,
         };
         f.evidence = Arc::new(Evidence::clone(&f.evidence).detail("fix", said));
-    }
+    });
     out
 }
