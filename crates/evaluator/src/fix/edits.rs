@@ -47,7 +47,13 @@ pub(super) fn candidates(rule_id: &str) -> &'static [Candidate] {
                 drop_put_policy_split_grants,
             ),
         ],
-        "KMS-POLICY-ADMIN-ALLOWLIST" => &[("drop administration", drop_admin)],
+        "KMS-POLICY-ADMIN-ALLOWLIST" => &[
+            ("drop administration", drop_admin),
+            (
+                "drop administration, grants constrained",
+                drop_admin_split_grants,
+            ),
+        ],
         "KMS-POLICY-GRANT-UNCONSTRAINED" => &[
             ("add kms:GrantIsForAWSResource", require_aws_resource),
             ("split grants into a constrained statement", split_grants),

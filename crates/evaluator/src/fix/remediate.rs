@@ -26,6 +26,9 @@ struct Subject<'s> {
 /// the key.
 type Memo<'s> = (&'s str, &'s str, Option<&'s str>);
 
+/// A proposal's policy and diff, shared by the keys it serves.
+type Texts = (Arc<str>, Arc<str>);
+
 /// Whether every statement applies to `Resource: "*"`: the analysis then does not depend on
 /// which key of the account holds the policy, and one proposal serves them all.
 fn any_key(policy: &str) -> bool {
@@ -108,7 +111,7 @@ pub(crate) fn remediate(
         })
         .collect();
     // The texts once per proposal, shared by the keys it serves.
-    let texts: FxHashMap<Memo<'_>, (Arc<str>, Arc<str>)> = fixes
+    let texts: FxHashMap<Memo<'_>, Texts> = fixes
         .iter()
         .filter_map(|(m, f)| {
             Some((
@@ -121,7 +124,7 @@ pub(crate) fn remediate(
         })
         .collect();
     // File stems: the key id where it is plain and unique among the proposals.
-    let mut proposals: Vec<(&Subject<'_>, &PolicyFix, &(Arc<str>, Arc<str>))> = subjects
+    let mut proposals: Vec<(&Subject<'_>, &PolicyFix, &Texts)> = subjects
         .iter()
         .zip(&memo)
         .filter_map(|(s, m)| Some((s, &*fixes[m], texts.get(m)?)))
