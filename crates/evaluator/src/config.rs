@@ -31,6 +31,7 @@ pub struct EvalConfig {
     pub allowed_regions: Vec<String>,
     /// The compliance frameworks the outputs map findings to, by key (`cis6`, `fsbp`, `pci`,
     /// ...; `kmsaudit rules --frameworks` lists them). Empty: every framework.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub frameworks: Vec<String>,
     #[serde(rename = "suppress")]
     pub suppressions: Vec<Suppression>,

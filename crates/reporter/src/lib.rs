@@ -223,6 +223,10 @@ trait Sink {
     type W: Write + Send;
     fn open(&mut self, name: &str) -> Result<Self::W, ReportError>;
     fn close(&mut self, name: &str, w: Self::W) -> Result<(), ReportError>;
+    /// Flushes to disk the files of sub-folder `sub`, which [`Sink::close`] may leave to it.
+    fn sync_folder(&mut self, _sub: &str) -> Result<(), ReportError> {
+        Ok(())
+    }
 }
 
 /// Renders every file of the pack, one at a time, into `sink` (manifest.json and SHA256SUMS
@@ -372,15 +376,23 @@ impl Sink for DirSink<'_> {
     }
     fn close(&mut self, name: &str, w: Self::W) -> Result<(), ReportError> {
         let path = self.dir.join(name);
+        // A sub-folder's many small files are flushed together, by `sync_folder` (on Linux).
+        let later = cfg!(target_os = "linux") && name.contains('/');
         w.into_inner()
             .map_err(|e| e.into_error())
-            .and_then(|file| file.sync_all())
+            .and_then(|file| if later { Ok(()) } else { file.sync_all() })
             .map_err(|source| ReportError::Io {
                 path: path.display().to_string(),
                 source,
             })?;
         self.names.push(name.to_string());
         Ok(())
+    }
+    fn sync_folder(&mut self, sub: &str) -> Result<(), ReportError> {
+        remediation::sync_folder(&self.dir.join(sub)).map_err(|source| ReportError::Io {
+            path: self.dir.join(sub).display().to_string(),
+            source,
+        })
     }
 }
 

@@ -208,6 +208,8 @@ pub fn propose_policy_fix(text: &str, options: &LintOptions) -> PolicyFix {
         key_account: before.report.key_account.as_deref(),
         external_accounts: &before.report.summary.external_accounts,
     };
+    // The engine's answer on the policy edited so far (`None`: not edited yet, `before`).
+    let mut current: Option<Judged> = None;
     for rule_id in rules {
         let tries = candidates(rule_id);
         if tries.is_empty() {
@@ -218,8 +220,8 @@ pub fn propose_policy_fix(text: &str, options: &LintOptions) -> PolicyFix {
             continue;
         }
         // The rule's statements, as the engine finds them on the policy edited so far.
-        let now = judge(&pretty(&working), options);
-        if !now.findings.iter().any(|(id, _)| id == rule_id) && !fix.fixed.is_empty() {
+        let now = current.as_ref().unwrap_or(&before);
+        if !now.findings.iter().any(|(id, _)| id == rule_id) {
             fix.fixed.push(FixedRule {
                 rule_id: rule_id.into(),
                 change: "fixed by the edits above".into(),
@@ -246,15 +248,16 @@ pub fn propose_policy_fix(text: &str, options: &LintOptions) -> PolicyFix {
             let after = judge(&pretty(&edited), options);
             match check(rule_id, &after, &before, &fix.fixed, &exempt) {
                 Ok(()) => {
-                    accepted = Some((edited, change));
+                    accepted = Some((edited, change, after));
                     break;
                 }
                 Err(why) => reasons.push(format!("{name}: {why}")),
             }
         }
         match accepted {
-            Some((edited, change)) => {
+            Some((edited, change, after)) => {
                 working = edited;
+                current = Some(after);
                 fix.fixed.push(FixedRule {
                     rule_id: rule_id.into(),
                     change,
