@@ -389,10 +389,7 @@ impl Sink for DirSink<'_> {
         Ok(())
     }
     fn sync_folder(&mut self, sub: &str) -> Result<(), ReportError> {
-        remediation::sync_folder(&self.dir.join(sub)).map_err(|source| ReportError::Io {
-            path: self.dir.join(sub).display().to_string(),
-            source,
-        })
+        remediation::sync_folder(&self.dir.join(sub))
     }
 }
 

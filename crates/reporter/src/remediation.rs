@@ -82,11 +82,17 @@ pub(crate) fn write(
 /// Flushes a folder's files and the folder itself. On Linux one `syncfs` flushes the whole file
 /// system the folder is on (tens of thousands of small files: one call instead of one per file);
 /// elsewhere each file was flushed as it was closed.
-pub(crate) fn sync_folder(dir: &Path) -> std::io::Result<()> {
-    let folder = std::fs::File::open(dir)?;
-    #[cfg(target_os = "linux")]
-    rustix::fs::syncfs(&folder)?;
-    folder.sync_all()
+pub(crate) fn sync_folder(dir: &Path) -> Result<(), ReportError> {
+    let sync = || -> std::io::Result<()> {
+        let folder = std::fs::File::open(dir)?;
+        #[cfg(target_os = "linux")]
+        rustix::fs::syncfs(&folder)?;
+        folder.sync_all()
+    };
+    sync().map_err(|source| ReportError::Io {
+        path: dir.display().to_string(),
+        source,
+    })
 }
 
 /// Creates a pack's sub-folder (owner-only) unless it is there already as a real folder (a
