@@ -35,7 +35,7 @@ mod suppress;
 pub use compliance::frameworks;
 pub use config::{ConfigError, ConfigErrors, EvalConfig, Suppression};
 pub use effective::{effective_access, MAX_ASSUME_DEPTH};
-pub use fix::{propose_policy_fix, unified_diff, FixedRule, PolicyFix, RefusedRule};
+pub use fix::{propose_policy_fix, FixedRule, PolicyFix, RefusedRule};
 pub use lint::{lint_policy, LintFinding, LintOptions, LintReport, LintSummary};
 
 use context::Ctx;

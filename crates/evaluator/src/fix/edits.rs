@@ -164,15 +164,20 @@ fn add_condition(st: &mut Map<String, Value>, operator: &str, key: &str, value: 
         .insert(key.to_string(), value);
 }
 
-fn pin_to_org(policy: &Value, indices: &[usize], t: &Target<'_>) -> Option<(Value, String)> {
-    let org = t.org_id?;
-    let out = edit_statements(policy, indices, |st| {
+/// Adds `StringEquals key = value` to the statements open to anyone.
+fn pin(policy: &Value, indices: &[usize], key: &str, value: &str) -> Option<Value> {
+    edit_statements(policy, indices, |st| {
         if !st.get("Principal").is_some_and(is_anyone) {
             return false;
         }
-        add_condition(st, "StringEquals", "aws:PrincipalOrgID", json!(org));
+        add_condition(st, "StringEquals", key, json!(value));
         true
-    })?;
+    })
+}
+
+fn pin_to_org(policy: &Value, indices: &[usize], t: &Target<'_>) -> Option<(Value, String)> {
+    let org = t.org_id?;
+    let out = pin(policy, indices, "aws:PrincipalOrgID", org)?;
     Some((
         out,
         format!(
@@ -183,13 +188,7 @@ fn pin_to_org(policy: &Value, indices: &[usize], t: &Target<'_>) -> Option<(Valu
 
 fn pin_to_account(policy: &Value, indices: &[usize], t: &Target<'_>) -> Option<(Value, String)> {
     let account = t.key_account?;
-    let out = edit_statements(policy, indices, |st| {
-        if !st.get("Principal").is_some_and(is_anyone) {
-            return false;
-        }
-        add_condition(st, "StringEquals", "aws:PrincipalAccount", json!(account));
-        true
-    })?;
+    let out = pin(policy, indices, "aws:PrincipalAccount", account)?;
     Some((out, format!("pinned the statements open to anyone to the key account {account} (aws:PrincipalAccount)")))
 }
 

@@ -278,7 +278,7 @@ pub fn propose_policy_fix(text: &str, options: &LintOptions) -> PolicyFix {
 }
 
 /// A unified diff, `current` against `proposed`.
-pub fn unified_diff(current: &str, proposed: &str) -> String {
+fn unified_diff(current: &str, proposed: &str) -> String {
     similar::TextDiff::from_lines(current, proposed)
         .unified_diff()
         .context_radius(3)
